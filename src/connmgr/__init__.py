@@ -1,0 +1,1 @@
+"""connmgr: connections to external systems, with sealed secrets and an audited event log."""

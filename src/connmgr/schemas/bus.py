@@ -1,0 +1,95 @@
+"""Every string of the bus: subjects, stream and consumer names, headers, KV buckets.
+
+No other module spells these. Subjects:
+
+- commands ``connmgr.cmd.<tenant>.<verb>.<connection_id>`` on stream ``CONNMGR_CMD``
+  (work-queue retention: a command is gone once handled);
+- events ``connmgr.evt.<tenant>.<connection_id>.<type>`` on stream ``CONNMGR_EVT``
+  (limits retention), published by the relay.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+COMMAND_STREAM: Final = "CONNMGR_CMD"
+EVENT_STREAM: Final = "CONNMGR_EVT"
+COMMAND_PREFIX: Final = "connmgr.cmd"
+EVENT_PREFIX: Final = "connmgr.evt"
+
+KEYS_BUCKET: Final = "connmgr_keys"
+SEAL_KEY_ENTRY: Final = "seal"
+
+MSG_ID_HEADER: Final = "Nats-Msg-Id"
+REPLY_INBOX_PREFIX: Final = "_INBOX."
+
+MAX_COMMAND_BYTES: Final = 64 * 1024
+DUPLICATE_WINDOW_S: Final = 120.0
+
+TENANT_PATTERN: Final = r"^[a-z0-9_-]{1,64}$"
+_TENANT_RE: Final = re.compile(TENANT_PATTERN)
+
+ENCRYPTOR_VERBS: Final = ("create", "update", "rotate", "delete")
+ALL_VERBS: Final = (*ENCRYPTOR_VERBS, "test", "check")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """A durable pull consumer: one per pool, shared by all replicas of the pool."""
+
+    durable: str
+    filter_subjects: tuple[str, ...]
+    max_deliver: int
+    ack_wait_s: float
+    max_ack_pending: int
+
+
+ENCRYPTOR_CONSUMER: Final = ConsumerSpec(
+    durable="encryptor",
+    filter_subjects=tuple(f"{COMMAND_PREFIX}.*.{verb}.*" for verb in ENCRYPTOR_VERBS),
+    max_deliver=20,
+    ack_wait_s=30.0,
+    max_ack_pending=2000,
+)
+
+RELAY_CHECKPOINT: Final = "relay"
+
+
+def is_valid_tenant(tenant: str) -> bool:
+    return _TENANT_RE.fullmatch(tenant) is not None
+
+
+def command_subject(tenant: str, verb: str, connection_id: str) -> str:
+    return f"{COMMAND_PREFIX}.{tenant}.{verb}.{connection_id}"
+
+
+def command_subjects_all() -> str:
+    return f"{COMMAND_PREFIX}.>"
+
+
+def event_subject(tenant: str, connection_id: str, event_type: str) -> str:
+    return f"{EVENT_PREFIX}.{tenant}.{connection_id}.{event_type}"
+
+
+def event_subjects_all() -> str:
+    return f"{EVENT_PREFIX}.>"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAddress:
+    tenant: str
+    verb: str
+    connection_id: str
+
+
+def parse_command_subject(subject: str) -> CommandAddress | None:
+    """Split a command subject into its parts; None when it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 5 or f"{parts[0]}.{parts[1]}" != COMMAND_PREFIX:
+        return None
+    tenant, verb, connection_id = parts[2], parts[3], parts[4]
+    if not is_valid_tenant(tenant) or verb not in ALL_VERBS:
+        return None
+    return CommandAddress(tenant=tenant, verb=verb, connection_id=connection_id)

@@ -1,0 +1,226 @@
+"""Commands: the write contract, published on ``connmgr.cmd.<tenant>.<verb>.<id>``.
+
+``parse_command`` turns raw message bytes into a typed command or a ``Rejection``
+with a stable reason code and field errors; it never raises on bad input.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+from connmgr.schemas.auth import Auth, NoAuth
+from connmgr.schemas.bus import (
+    ENCRYPTOR_VERBS,
+    MAX_COMMAND_BYTES,
+    REPLY_INBOX_PREFIX,
+    TENANT_PATTERN,
+)
+from connmgr.schemas.fields import STRICT_MODEL, Description, Identifier, Name, Tag
+from connmgr.schemas.health import HealthCheckSettings
+from connmgr.schemas.kinds import Kind
+from connmgr.schemas.outcomes import FieldError, Reason, Rejection, field_errors
+
+Tenant = Annotated[str, StringConstraints(pattern=TENANT_PATTERN)]
+ReplySubject = Annotated[
+    str,
+    StringConstraints(
+        max_length=256, pattern=rf"^{REPLY_INBOX_PREFIX.replace('.', '[.]')}[A-Za-z0-9_.-]+$"
+    ),
+]
+Base64Text = Annotated[str, StringConstraints(min_length=1, max_length=48000)]
+SecretsObject = dict[Annotated[str, StringConstraints(max_length=128)], str]
+
+
+class Actor(BaseModel):
+    model_config = STRICT_MODEL
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    tenant: Tenant
+
+
+class SealedSecrets(BaseModel):
+    """HPKE-sealed JSON object of secret fields (see ``connmgr.schemas.sealed``)."""
+
+    model_config = STRICT_MODEL
+
+    sealed: Base64Text
+    key_id: Identifier
+
+
+class PlaintextSecrets(BaseModel):
+    """Refused unless the deployment allows plaintext secrets (the dev stack may)."""
+
+    model_config = STRICT_MODEL
+
+    plaintext: SecretsObject = Field(max_length=32)
+
+
+SecretsInput = SealedSecrets | PlaintextSecrets
+
+
+class CreatePayload(BaseModel):
+    model_config = STRICT_MODEL
+
+    name: Name
+    kind: Kind
+    template: Identifier | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    auth: Auth = Field(default_factory=NoAuth)
+    secrets: SecretsInput | None = None
+    health_check: HealthCheckSettings = HealthCheckSettings()
+    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    description: Description = ""
+
+
+class UpdatePayload(BaseModel):
+    """Only the fields given change; ``config`` and ``auth`` are replaced whole."""
+
+    model_config = STRICT_MODEL
+
+    expected_version: Annotated[int, Field(ge=1)] | None = None
+    name: Name | None = None
+    kind: Kind | None = None
+    config: dict[str, Any] | None = None
+    auth: Auth | None = None
+    secrets: SecretsInput | None = None
+    health_check: HealthCheckSettings | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=32)
+    description: Description | None = None
+
+
+class RotatePayload(BaseModel):
+    model_config = STRICT_MODEL
+
+    expected_version: Annotated[int, Field(ge=1)] | None = None
+    secrets: SecretsInput
+
+
+class DeletePayload(BaseModel):
+    model_config = STRICT_MODEL
+
+    expected_version: Annotated[int, Field(ge=1)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class _Command(BaseModel):
+    model_config = STRICT_MODEL
+
+    command_id: UUID
+    connection_id: UUID
+    issued_at: AwareDatetime
+    actor: Actor
+    correlation_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    reply_to: ReplySubject | None = None
+
+
+class CreateConnection(_Command):
+    type: Literal["create"]
+    payload: CreatePayload
+
+
+class UpdateConnection(_Command):
+    type: Literal["update"]
+    payload: UpdatePayload
+
+
+class RotateSecrets(_Command):
+    type: Literal["rotate"]
+    payload: RotatePayload
+
+
+class DeleteConnection(_Command):
+    type: Literal["delete"]
+    payload: DeletePayload = DeletePayload()
+
+
+EncryptorCommand = CreateConnection | UpdateConnection | RotateSecrets | DeleteConnection
+
+
+_ENCRYPTOR_COMMAND: TypeAdapter[EncryptorCommand] = TypeAdapter(
+    Annotated[EncryptorCommand, Field(discriminator="type")]
+)
+
+
+class CommandHeader(BaseModel):
+    """The fields a rejection can still report when the payload is unusable."""
+
+    model_config = {"extra": "ignore", "frozen": True}
+
+    command_id: UUID | None = None
+    connection_id: UUID | None = None
+    type: str | None = None
+    correlation_id: str | None = None
+    reply_to: ReplySubject | None = None
+
+
+def read_header(raw: bytes) -> CommandHeader:
+    """Best-effort header of a command, for reporting a rejection of it."""
+    try:
+        return CommandHeader.model_validate_json(raw)
+    except ValidationError:
+        return CommandHeader()
+
+
+def parse_encryptor_command(raw: bytes) -> EncryptorCommand | Rejection:
+    """Decode and validate a create/update/rotate/delete command."""
+    if len(raw) > MAX_COMMAND_BYTES:
+        return Rejection(Reason.TOO_LARGE, f"commands are limited to {MAX_COMMAND_BYTES} bytes")
+    try:
+        return _ENCRYPTOR_COMMAND.validate_json(raw, strict=True)
+    except ValidationError as error:
+        return _rejection_for(error)
+
+
+def _rejection_for(error: ValidationError) -> Rejection:
+    errors = [_without_tag(e) for e in field_errors(error)]
+    if any(e.code == "json_invalid" for e in errors):
+        return Rejection(Reason.INVALID_JSON, "the command is not valid UTF-8 JSON")
+    if any(e.field.startswith("payload.kind") for e in errors):
+        return Rejection(Reason.UNKNOWN_KIND, "the connection kind is not supported", errors)
+    if any(e.code in ("union_tag_invalid", "union_tag_not_found") for e in errors):
+        return Rejection(Reason.UNKNOWN_COMMAND, "the command type is not handled here", errors)
+    return Rejection(Reason.INVALID_COMMAND, "the command does not match its schema", errors)
+
+
+def _without_tag(error: FieldError) -> FieldError:
+    """Drop the discriminator tag pydantic puts first in a union member's error path."""
+    head, _, rest = error.field.partition(".")
+    if head in ENCRYPTOR_VERBS:
+        return error.model_copy(update={"field": rest})
+    return error
+
+
+def issued_now() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = [
+    "Actor",
+    "CommandHeader",
+    "CreateConnection",
+    "CreatePayload",
+    "DeleteConnection",
+    "DeletePayload",
+    "EncryptorCommand",
+    "FieldError",
+    "PlaintextSecrets",
+    "RotatePayload",
+    "RotateSecrets",
+    "SealedSecrets",
+    "SecretsInput",
+    "UpdateConnection",
+    "UpdatePayload",
+    "parse_encryptor_command",
+    "read_header",
+]

@@ -1,0 +1,121 @@
+"""Events: facts in the past tense, the log that is also the audit trail.
+
+Each event's ``data`` is a frozen, versioned pydantic model. Events carry
+ciphertext, never plaintext secrets. ``EVENT_TYPES`` maps the stored ``type``
+name to its model; ``decode_event_data`` reads a stored document back,
+upcasting older ``schema_version``s when a model changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from connmgr.schemas.health import HealthCheckSettings
+from connmgr.schemas.kinds import Kind
+from connmgr.schemas.outcomes import FieldError
+
+
+class _EventData(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = 1
+
+
+class EncryptedSecrets(BaseModel):
+    """Secrets sealed under the connection's data key (AES-256-GCM).
+
+    Associated data is ``connmgr/secrets/<connection_id>/<secrets_version>``, so a
+    ciphertext cannot be replayed onto another connection or an older version.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secrets_version: int
+    field_names: list[str]
+    nonce: str
+    ciphertext: str
+    algorithm: Literal["AES-256-GCM"] = "AES-256-GCM"
+
+
+class ConnectionCreated(_EventData):
+    name: str
+    kind: Kind
+    template: str | None
+    config: dict[str, Any]
+    auth: dict[str, Any]
+    secrets: EncryptedSecrets | None
+    health_check: HealthCheckSettings
+    tags: list[str]
+    description: str
+
+
+class ConnectionUpdated(_EventData):
+    """The fields that changed, with their new values; absent fields did not change."""
+
+    changed: list[str]
+    name: str | None = None
+    kind: Kind | None = None
+    config: dict[str, Any] | None = None
+    auth: dict[str, Any] | None = None
+    secrets: EncryptedSecrets | None = None
+    health_check: HealthCheckSettings | None = None
+    tags: list[str] | None = None
+    description: str | None = None
+
+
+class SecretsRotated(_EventData):
+    secrets: EncryptedSecrets
+
+
+class ConnectionDeleted(_EventData):
+    reason: str = ""
+    data_key_destroyed: bool = True
+
+
+class CommandRejected(_EventData):
+    """A command that changed nothing, and why. Recorded in a stream of its own."""
+
+    command_id: UUID | None
+    connection_id: UUID | None
+    command_type: str | None
+    reason: str
+    message: str
+    errors: list[FieldError] = []
+
+
+EventData = (
+    ConnectionCreated | ConnectionUpdated | SecretsRotated | ConnectionDeleted | CommandRejected
+)
+
+EVENT_TYPES: Final[dict[str, type[_EventData]]] = {
+    "ConnectionCreated": ConnectionCreated,
+    "ConnectionUpdated": ConnectionUpdated,
+    "SecretsRotated": SecretsRotated,
+    "ConnectionDeleted": ConnectionDeleted,
+    "CommandRejected": CommandRejected,
+}
+
+
+def event_type_of(data: _EventData) -> str:
+    return type(data).__name__
+
+
+def decode_event_data(event_type: str, document: dict[str, Any]) -> _EventData:
+    """Read a stored event document back into its model (upcasters go here)."""
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        raise KeyError(f"unknown event type {event_type!r}")
+    return model.model_validate(document)
+
+
+class EventMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command_id: UUID | None
+    actor_id: str | None
+    tenant: str
+    correlation_id: str | None = None
+    causation_id: str | None = None

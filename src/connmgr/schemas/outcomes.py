@@ -1,0 +1,82 @@
+"""Outcomes of commands: stable reason codes, field errors, and the reply document.
+
+Every rejection carries a reason code, a human sentence and the fields concerned;
+none ever contains an input value, a secret, a stack trace or a driver message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class Reason(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_COMMAND = "invalid_command"
+    UNKNOWN_COMMAND = "unknown_command"
+    TOO_LARGE = "too_large"
+    UNKNOWN_KIND = "unknown_kind"
+    INVALID_CONFIG = "invalid_config"
+    UNKNOWN_TEMPLATE = "unknown_template"
+    AUTH_NOT_ALLOWED = "auth_method_not_allowed"
+    SUBJECT_MISMATCH = "subject_mismatch"
+    TENANT_MISMATCH = "tenant_mismatch"
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    VERSION_CONFLICT = "version_conflict"
+    PLAINTEXT_NOT_ALLOWED = "plaintext_not_allowed"
+    INVALID_SEALED_SECRETS = "invalid_sealed_secrets"
+    UNKNOWN_SEAL_KEY = "unknown_seal_key"
+    INVALID_SECRETS = "invalid_secrets"
+    SECRETS_REQUIRED = "secrets_required"
+    NOTHING_TO_CHANGE = "nothing_to_change"
+    MAX_DELIVERIES = "max_deliveries"
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    message: str
+    code: str = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: Reason
+    message: str
+    errors: tuple[FieldError, ...] | list[FieldError] = field(default_factory=tuple)
+
+
+def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
+    """Field errors of a pydantic error, without the offending input values."""
+    result: list[FieldError] = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        path = ".".join(str(part) for part in item["loc"] if not _is_union_branch(part))
+        full = ".".join(p for p in (prefix, path) if p)
+        result.append(FieldError(field=full, message=str(item["msg"]), code=str(item["type"])))
+    return result[:50]
+
+
+def _is_union_branch(part: object) -> bool:
+    """pydantic names union branches in error paths (``SealedSecrets``, ``function-after``)."""
+    return isinstance(part, str) and (part[:1].isupper() or part.startswith("function-"))
+
+
+class CommandOutcome(BaseModel):
+    """Published to a command's ``reply_to`` and recorded for every handled command."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command_id: UUID
+    connection_id: UUID
+    outcome: Literal["accepted", "rejected"]
+    version: int | None
+    events: list[str]
+    reason: str | None = None
+    message: str | None = None
+    errors: list[FieldError] = []

@@ -1,0 +1,47 @@
+"""Deployment settings: the ``CONNMGR_*`` environment variables, one typed class.
+
+Read once, in ``main()`` of each process (``Settings()``), and passed down. The
+class lives in ``schemas`` because it is the deployment contract every layer is
+typed against; defining it performs no I/O.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONNMGR_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///connmgr.db",
+        description="SQLAlchemy async URL: postgresql+asyncpg://… or sqlite+aiosqlite:///path",
+    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL(s)")
+    keyring: SecretStr | None = Field(
+        default=None, description="Key ring JSON (key-encryption keys and seal keys)"
+    )
+    keyring_file: Path | None = Field(
+        default=None, description="Path of the key ring JSON file (mode 0600)"
+    )
+    allow_plaintext_secrets: bool = Field(
+        default=False, description="Accept unsealed secrets in commands (dev only)"
+    )
+    egress_allow_loopback: bool = Field(
+        default=False, description="Let checks connect to loopback addresses"
+    )
+    api_host: str = Field(default="127.0.0.1", description="API listen address")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="API listen port")
+    batch_size: int = Field(default=256, ge=1, le=4096, description="Messages fetched per batch")
+    relay_batch_size: int = Field(default=500, ge=1, le=10000, description="Events per relay batch")
+    shutdown_grace_s: float = Field(
+        default=20.0, gt=0, description="Time to finish in-flight work after SIGTERM"
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: JSON unless stderr is a terminal"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")

@@ -1,0 +1,126 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations create them.
+
+- ``events``: append-only, hash-chained; ``position`` is assigned under the
+  ``chain_head`` row lock, so positions commit in order (see ``event_store``).
+- ``connections`` + ``connection_tags``: the projection, a pure fold of the events.
+- ``data_keys``: per-connection wrapped data keys; deleting a row crypto-shreds.
+- ``handled_commands``: one row per command id, the exactly-once guarantee.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+events = Table(
+    "events",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("stream_id", String(36), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
+    Index("ix_events_tenant_position", "tenant", "position"),
+)
+
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("template", String(128)),
+    Column("config", JSON, nullable=False),
+    Column("auth", JSON, nullable=False),
+    Column("secrets", JSON),
+    Column("health_check", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_connections_tenant_name", "tenant", "name", "id"),
+)
+
+connection_tags = Table(
+    "connection_tags",
+    metadata,
+    Column(
+        "connection_id",
+        String(36),
+        ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("tag", String(64), primary_key=True),
+    Index("ix_connection_tags_tag", "tag"),
+)
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("connection_id", String(36), primary_key=True),
+    Column("kek_id", String(64), nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+handled_commands = Table(
+    "handled_commands",
+    metadata,
+    Column("command_id", String(36), primary_key=True),
+    Column("connection_id", String(36)),
+    Column("tenant", String(64), nullable=False),
+    Column("outcome", JSON, nullable=False),
+    Column("handled_at", DateTime(timezone=True), nullable=False),
+)
+
+relay_checkpoints = Table(
+    "relay_checkpoints",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked", Boolean, nullable=False),
+)
