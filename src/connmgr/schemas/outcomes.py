@@ -33,7 +33,6 @@ class Reason(StrEnum):
     UNKNOWN_SEAL_KEY = "unknown_seal_key"
     INVALID_SECRETS = "invalid_secrets"
     SECRETS_REQUIRED = "secrets_required"
-    NOTHING_TO_CHANGE = "nothing_to_change"
     MAX_DELIVERIES = "max_deliveries"
 
 
@@ -73,7 +72,7 @@ class CommandOutcome(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     command_id: UUID
-    connection_id: UUID
+    connection_id: UUID | None
     outcome: Literal["accepted", "rejected"]
     version: int | None
     events: list[str]

@@ -1,0 +1,130 @@
+"""The projection: a pure fold of the event log into connection states.
+
+``apply(state, event) -> state``, one small function per event type. The live
+table is updated with it in the same transaction as the append; ``rebuild``
+runs the same fold over the whole log, so the two cannot drift (STYLE.md 9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Final
+
+from connmgr.schemas.events import (
+    ConnectionCreated,
+    ConnectionDeleted,
+    ConnectionUpdated,
+    EncryptedSecrets,
+    SecretsRotated,
+)
+from connmgr.storage.event_log import StoredEvent
+
+INITIAL_STATUS: Final = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState:
+    id: str
+    tenant: str
+    name: str
+    kind: str
+    template: str | None
+    config: dict[str, Any]
+    auth: dict[str, Any]
+    secrets: EncryptedSecrets | None
+    health_check: dict[str, Any]
+    tags: tuple[str, ...]
+    description: str
+    status: str
+    version: int
+    deleted: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def secrets_version(self) -> int:
+        return self.secrets.secrets_version if self.secrets else 0
+
+
+Fold = Callable[[ConnectionState | None, StoredEvent], ConnectionState | None]
+
+
+def _created(_state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
+    data = ConnectionCreated.model_validate(event.data)
+    return ConnectionState(
+        id=event.stream_id,
+        tenant=event.tenant,
+        name=data.name,
+        kind=data.kind.value,
+        template=data.template,
+        config=data.config,
+        auth=data.auth,
+        secrets=data.secrets,
+        health_check=data.health_check.model_dump(),
+        tags=tuple(data.tags),
+        description=data.description,
+        status=INITIAL_STATUS,
+        version=event.version,
+        deleted=False,
+        created_at=event.recorded_at,
+        updated_at=event.recorded_at,
+    )
+
+
+def _updated(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
+    current = _existing(state, event)
+    data = ConnectionUpdated.model_validate(event.data)
+    changes: dict[str, Any] = {
+        "name": data.name,
+        "kind": data.kind.value if data.kind else None,
+        "config": data.config,
+        "auth": data.auth,
+        "secrets": data.secrets,
+        "health_check": data.health_check.model_dump() if data.health_check else None,
+        "tags": tuple(data.tags) if data.tags is not None else None,
+        "description": data.description,
+    }
+    present = {field: value for field, value in changes.items() if field in data.changed}
+    return replace(current, **present, version=event.version, updated_at=event.recorded_at)
+
+
+def _rotated(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
+    current = _existing(state, event)
+    data = SecretsRotated.model_validate(event.data)
+    return replace(
+        current, secrets=data.secrets, version=event.version, updated_at=event.recorded_at
+    )
+
+
+def _deleted(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
+    current = _existing(state, event)
+    ConnectionDeleted.model_validate(event.data)
+    return replace(
+        current, deleted=True, secrets=None, version=event.version, updated_at=event.recorded_at
+    )
+
+
+def _existing(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
+    if state is None:
+        raise ValueError(
+            f"{event.type} at position {event.position} has no prior ConnectionCreated"
+        )
+    return state
+
+
+FOLDS: Final[dict[str, Fold]] = {
+    "ConnectionCreated": _created,
+    "ConnectionUpdated": _updated,
+    "SecretsRotated": _rotated,
+    "ConnectionDeleted": _deleted,
+}
+
+
+def apply(state: ConnectionState | None, event: StoredEvent) -> ConnectionState | None:
+    """Fold one event into a connection's state; event types it does not know leave it as is."""
+    fold = FOLDS.get(event.type)
+    if fold is None:
+        return state if state is None else replace(state, version=event.version)
+    return fold(state, event)

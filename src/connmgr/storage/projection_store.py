@@ -1,0 +1,128 @@
+"""Reading and writing projection rows, and rebuilding the table from the log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from connmgr.schemas.events import EncryptedSecrets
+from connmgr.storage.database import write_transaction
+from connmgr.storage.event_log import Appender, as_utc, read_after
+from connmgr.storage.projection import ConnectionState, apply
+from connmgr.storage.tables import connection_tags, connections
+
+REBUILD_PAGE = 2000
+
+
+async def load_connection(
+    connection: AsyncConnection, connection_id: str
+) -> ConnectionState | None:
+    row = (
+        await connection.execute(select(connections).where(connections.c.id == connection_id))
+    ).one_or_none()
+    return None if row is None else state_from_row(row._mapping)
+
+
+async def load_all(connection: AsyncConnection) -> dict[str, ConnectionState]:
+    rows = await connection.execute(select(connections).order_by(connections.c.id))
+    return {row.id: state_from_row(row._mapping) for row in rows}
+
+
+def state_from_row(row: Any) -> ConnectionState:
+    secrets = row["secrets"]
+    return ConnectionState(
+        id=row["id"],
+        tenant=row["tenant"],
+        name=row["name"],
+        kind=row["kind"],
+        template=row["template"],
+        config=row["config"],
+        auth=row["auth"],
+        secrets=None if secrets is None else EncryptedSecrets.model_validate(secrets),
+        health_check=row["health_check"],
+        tags=tuple(row["tags"]),
+        description=row["description"],
+        status=row["status"],
+        version=row["version"],
+        deleted=row["deleted"],
+        created_at=as_utc(row["created_at"]),
+        updated_at=as_utc(row["updated_at"]),
+    )
+
+
+def _row(state: ConnectionState) -> dict[str, Any]:
+    return {
+        "id": state.id,
+        "tenant": state.tenant,
+        "name": state.name,
+        "kind": state.kind,
+        "template": state.template,
+        "config": state.config,
+        "auth": state.auth,
+        "secrets": None if state.secrets is None else state.secrets.model_dump(mode="json"),
+        "health_check": state.health_check,
+        "tags": list(state.tags),
+        "description": state.description,
+        "status": state.status,
+        "version": state.version,
+        "deleted": state.deleted,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+    }
+
+
+async def save_connection(
+    connection: AsyncConnection, before: ConnectionState | None, after: ConnectionState
+) -> None:
+    """Write ``after`` over ``before`` (None: a new row), keeping the tag rows in step."""
+    if before is None:
+        await connection.execute(insert(connections).values(_row(after)))
+    else:
+        await connection.execute(
+            update(connections).where(connections.c.id == after.id).values(_row(after))
+        )
+    if before is None or before.tags != after.tags:
+        await connection.execute(
+            delete(connection_tags).where(connection_tags.c.connection_id == after.id)
+        )
+        if after.tags:
+            await connection.execute(
+                insert(connection_tags),
+                [{"connection_id": after.id, "tag": tag} for tag in dict.fromkeys(after.tags)],
+            )
+
+
+async def fold_log(
+    connection: AsyncConnection, states: dict[str, ConnectionState], after: int = 0
+) -> int:
+    """Fold the log after position ``after`` into ``states``; returns the last position read."""
+    position = after
+    while page := await read_after(connection, position, REBUILD_PAGE):
+        for event in page:
+            folded = apply(states.get(event.stream_id), event)
+            if folded is not None:
+                states[event.stream_id] = folded
+        position = page[-1].position
+    return position
+
+
+async def rebuild(engine: AsyncEngine) -> int:
+    """Replace the projection by a fold of the whole log; returns the number of rows.
+
+    The bulk of the log is folded without blocking writers; then, holding the
+    chain head so no append interleaves, the tail is folded and the table is
+    replaced in one transaction: readers see the old rows until it commits.
+    """
+    states: dict[str, ConnectionState] = {}
+    async with engine.connect() as connection:
+        position = await fold_log(connection, states)
+    async with write_transaction(engine) as connection:
+        await Appender.begin(connection)
+        await fold_log(connection, states, position)
+        await connection.execute(delete(connection_tags))
+        await connection.execute(delete(connections))
+        for state in states.values():
+            await save_connection(connection, None, state)
+    return len(states)

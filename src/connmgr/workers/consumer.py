@@ -1,0 +1,96 @@
+"""The pull-consumer adapter every pool shares: it alone owns acknowledgement.
+
+Loop: fetch up to ``batch_size`` messages, hand them to ``process``, then ack
+each message whose result is final and nak the others with a delay that grows
+with the delivery count (a plain nak would redeliver at once: a hot loop).
+When ``process`` raises (the database is unavailable, say) every message of the
+batch is nak'd with that delay and nothing is acked. Long batches send
+``in_progress`` so the server does not redeliver work that is still running.
+On ``stop`` the loop finishes the batch in hand and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+
+from connmgr.schemas.bus import ConsumerSpec
+
+log = structlog.get_logger("connmgr.consumer")
+
+Process = Callable[[list[Msg]], Awaitable[list[bool]]]
+"""Handles a batch; returns, per message, True when final (ack) or False (retry later)."""
+
+
+def retry_delay(num_delivered: int) -> float:
+    """Backoff for the next delivery: 1, 2, 4, … seconds, at most 30."""
+    return float(min(2 ** max(num_delivered - 1, 0), 30))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerOptions:
+    batch_size: int
+    fetch_timeout_s: float = 1.0
+
+
+class BatchConsumer:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        spec: ConsumerSpec,
+        process: Process,
+        options: ConsumerOptions,
+    ) -> None:
+        self._js = js
+        self._stream = stream
+        self._spec = spec
+        self._process = process
+        self._options = options
+
+    async def run(self, stop: asyncio.Event) -> None:
+        subscription = await self._js.pull_subscribe_bind(
+            durable=self._spec.durable, stream=self._stream
+        )
+        try:
+            while not stop.is_set():
+                try:
+                    batch = await subscription.fetch(
+                        self._options.batch_size, timeout=self._options.fetch_timeout_s
+                    )
+                except NatsTimeoutError:
+                    continue
+                await self._handle(batch)
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _handle(self, batch: list[Msg]) -> None:
+        ticker = asyncio.create_task(self._keep_alive(batch))
+        try:
+            results = await self._process(batch)
+        except Exception:
+            log.exception("batch_failed", size=len(batch))
+            results = [False] * len(batch)
+        finally:
+            ticker.cancel()
+        for message, final in zip(batch, results, strict=True):
+            if final:
+                await message.ack()
+            else:
+                await message.nak(delay=retry_delay(message.metadata.num_delivered))
+
+    async def _keep_alive(self, batch: list[Msg]) -> None:
+        interval = max(self._spec.ack_wait_s / 3, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            for message in batch:
+                with contextlib.suppress(Exception):
+                    await message.in_progress()

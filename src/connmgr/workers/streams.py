@@ -1,0 +1,93 @@
+"""JetStream streams, consumers and KV buckets, declared from the names in ``schemas.bus``.
+
+``ensure_streams`` is idempotent: each pool calls it at start-up, so any pool can
+be the first one deployed.
+"""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    DUPLICATE_WINDOW_S,
+    EVENT_STREAM,
+    KEYS_BUCKET,
+    ConsumerSpec,
+    command_subjects_all,
+    event_subjects_all,
+)
+
+# Larger than the 64 KiB command limit on purpose: an oversized command must
+# reach a worker to be rejected with a reason, not vanish at publish time.
+STREAM_MAX_MSG_BYTES = 1024 * 1024
+
+
+def command_stream_config() -> StreamConfig:
+    return StreamConfig(
+        name=COMMAND_STREAM,
+        subjects=[command_subjects_all()],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        max_msg_size=STREAM_MAX_MSG_BYTES,
+        discard=DiscardPolicy.NEW,
+    )
+
+
+def event_stream_config() -> StreamConfig:
+    return StreamConfig(
+        name=EVENT_STREAM,
+        subjects=[event_subjects_all()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        max_age=30 * 24 * 3600.0,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.stream_info(config.name or "")
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    await ensure_stream(js, command_stream_config())
+    await ensure_stream(js, event_stream_config())
+
+
+def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=spec.durable,
+        filter_subjects=list(spec.filter_subjects),
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        max_deliver=spec.max_deliver,
+        ack_wait=spec.ack_wait_s,
+        max_ack_pending=spec.max_ack_pending,
+    )
+
+
+async def ensure_consumer(js: JetStreamContext, stream: str, spec: ConsumerSpec) -> None:
+    await js.add_consumer(stream, consumer_config(spec))
+
+
+async def keys_bucket(js: JetStreamContext) -> KeyValue:
+    try:
+        return await js.key_value(KEYS_BUCKET)
+    except BucketNotFoundError:
+        return await js.create_key_value(KeyValueConfig(bucket=KEYS_BUCKET, history=5))
