@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         default=20.0, gt=0, description="Time to finish in-flight work after SIGTERM"
     )
+    tenant: str = Field(
+        default="default", pattern=r"^[a-z0-9_-]{1,64}$", description="CLI: tenant of commands"
+    )
+    actor: str = Field(default="cli", max_length=200, description="CLI: actor id of commands")
+    api_url: str = Field(default="http://127.0.0.1:8080", description="CLI: read API base URL")
+    api_token: SecretStr | None = Field(default=None, description="CLI: read API bearer token")
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: JSON unless stderr is a terminal"
     )

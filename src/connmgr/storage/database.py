@@ -9,12 +9,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _WRITE_OPTION = "connmgr_write"
+_MIGRATION_LOCK = 0x636F6E6E6D677200
 
 
 def is_sqlite(url: str) -> bool:
@@ -62,6 +63,11 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     async with write_transaction(engine) as connection:
+        if not is_sqlite(str(engine.url)):
+            # Replicas starting together migrate one at a time.
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+            )
         await connection.run_sync(_upgrade)
 
 

@@ -1,0 +1,125 @@
+"""Operator commands: migrate, projection rebuild, audit verify, key rotation, API tokens."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Final
+
+from connmgr.runtime.keyfiles import load_keyring, read_private_file, write_private_file
+from connmgr.schemas.settings import Settings
+from connmgr.storage.audit import verify_chain
+from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.projection_store import rebuild
+from connmgr.storage.tokens import issue_token, revoke_tokens_named
+from connmgr.workers.key_rotation import ensure_unused, rewrap_all
+from connmgr.workers.keyring import Keyring, KeyringError
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+
+
+async def run_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    print("schema: up to date")
+    return EXIT_OK
+
+
+async def run_rebuild(settings: Settings, _args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        rows = await rebuild(engine)
+    finally:
+        await engine.dispose()
+    print(f"projection rebuilt: {rows} connections")
+    return EXIT_OK
+
+
+async def run_audit(settings: Settings, _args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        report = await verify_chain(engine)
+    finally:
+        await engine.dispose()
+    if report.ok:
+        print(f"audit: ok, {report.events_checked} events, chain intact")
+        return EXIT_OK
+    print(
+        f"audit: FAILED at position {report.first_bad_position}: {report.problem} "
+        f"({report.events_checked} events verified before it)"
+    )
+    return EXIT_FAILED
+
+
+def _keyring_path(settings: Settings) -> Keyring:
+    if settings.keyring_file is None:
+        raise KeyringError("key rotation rewrites the key ring file: set CONNMGR_KEYRING_FILE")
+    return Keyring.from_json(read_private_file(settings.keyring_file))
+
+
+async def run_keys_rotate(settings: Settings, _args: argparse.Namespace) -> int:
+    ring = _keyring_path(settings).with_new_primary()
+    assert settings.keyring_file is not None
+    write_private_file(settings.keyring_file, ring.to_json())
+    engine = create_engine(settings.database_url)
+    try:
+        report = await rewrap_all(engine, ring)
+    finally:
+        await engine.dispose()
+    print(f"new primary key: {ring.primary}")
+    print(f"data keys re-wrapped: {report.rewrapped} (already current: {report.already_current})")
+    print("restart the pools so they load the new ring; then retire old keys with keys retire")
+    return EXIT_OK
+
+
+async def run_keys_retire(settings: Settings, args: argparse.Namespace) -> int:
+    ring = _keyring_path(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_unused(engine, args.key_id)
+    finally:
+        await engine.dispose()
+    assert settings.keyring_file is not None
+    write_private_file(settings.keyring_file, ring.without_key(args.key_id).to_json())
+    print(f"retired key: {args.key_id}")
+    return EXIT_OK
+
+
+async def run_keys_show(settings: Settings, _args: argparse.Namespace) -> int:
+    ring = load_keyring(settings)
+    print(
+        json.dumps(
+            {
+                "primary": ring.primary,
+                "keys": sorted(ring.keys),
+                "seal": ring.seal_public_info().model_dump(),
+            },
+            indent=2,
+        )
+    )
+    return EXIT_OK
+
+
+async def run_token_issue(settings: Settings, args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        token = await issue_token(engine, args.name, args.tenant, args.scope or ["read"])
+    finally:
+        await engine.dispose()
+    sys.stdout.write(token + "\n")
+    return EXIT_OK
+
+
+async def run_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        count = await revoke_tokens_named(engine, args.tenant, args.name)
+    finally:
+        await engine.dispose()
+    print(f"tokens revoked: {count}")
+    return EXIT_OK if count else EXIT_FAILED

@@ -1,0 +1,86 @@
+"""The composition root of each process: real adapters built from settings.
+
+``run_pool(name, settings, stop)`` runs one pool until ``stop`` is set, then
+gives in-flight work ``shutdown_grace_s`` to finish. Tests and the dev stack
+pass their own NATS connection and engine instead of letting these build them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+import structlog
+from aiohttp import web
+from nats.aio.client import Client as NatsClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.api import create_app
+from connmgr.runtime.keyfiles import load_keyring
+from connmgr.schemas.settings import Settings
+from connmgr.workers.encryptor.handlers import EncryptorPorts
+from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.relay import Relay
+
+log = structlog.get_logger("connmgr.runtime")
+
+POOLS = ("encryptor", "relay")
+PoolLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    nc: NatsClient
+    engine: AsyncEngine
+
+
+async def connect_nats(settings: Settings, name: str) -> NatsClient:
+    return await nats.connect(
+        settings.nats_url, name=f"connmgr-{name}", max_reconnect_attempts=-1, reconnect_time_wait=1
+    )
+
+
+async def start_pool(name: str, settings: Settings, resources: Resources) -> PoolLoop:
+    """Run the pool's start-up checks; returns its loop. Raises if it must not start."""
+    if name == "encryptor":
+        ports = EncryptorPorts(load_keyring(settings), settings.allow_plaintext_secrets)
+        encryptor = EncryptorPool(resources.nc, resources.engine, ports, settings.batch_size)
+        await encryptor.start()
+        return encryptor.run
+    if name == "relay":
+        relay = Relay(resources.nc.jetstream(), resources.engine, settings.relay_batch_size)
+        await relay.start()
+        return relay.run
+    raise ValueError(f"unknown pool {name!r}; pools: {', '.join(POOLS)}")
+
+
+async def run_until_stopped(loop: PoolLoop, stop: asyncio.Event, grace_s: float) -> None:
+    """Run ``loop``; once ``stop`` is set, let it finish for ``grace_s``, then cancel it."""
+    task: asyncio.Task[None] = asyncio.create_task(loop(stop))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        done, _ = await asyncio.wait({task}, timeout=grace_s)
+        if not done:
+            log.warning("shutdown_grace_exceeded", grace_s=grace_s)
+            task.cancel()
+    stopping.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        raise error
+
+
+async def serve_api(settings: Settings, engine: AsyncEngine | None = None) -> web.AppRunner:
+    runner = web.AppRunner(create_app(settings, engine=engine), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.api_host, settings.api_port)
+    await site.start()
+    return runner
+
+
+def bound_url(runner: web.AppRunner) -> str:
+    host, port = runner.addresses[0][:2]
+    return f"http://{host}:{port}"
