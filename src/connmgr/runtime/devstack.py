@@ -77,12 +77,12 @@ async def run_dev_stack(base: Settings, options: DevStackOptions) -> int:
     async with NatsServer(options.data_dir / "nats", port=options.nats_port or None) as server:
         settings = dev_settings(base, options, server.url)
         assert settings.keyring_file is not None
-        ensure_keyring_file(settings.keyring_file)
+        keyring = ensure_keyring_file(settings.keyring_file)
         engine = create_engine(settings.database_url)
         await migrate(engine)
         token = await _read_token(settings, options.data_dir / "token")
         nc = await connect_nats(settings, "dev-stack")
-        resources = Resources(nc=nc, engine=engine)
+        resources = Resources(nc=nc, engine=engine, keyring=keyring)
         loops = [await start_pool(name, settings, resources) for name in POOLS]
         runner = await serve_api(settings, engine)
         sys.stdout.write(f"nats: {server.url}\napi: {bound_url(runner)}\ntoken: {token}\n")

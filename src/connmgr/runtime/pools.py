@@ -23,6 +23,7 @@ from connmgr.runtime.keyfiles import load_keyring
 from connmgr.schemas.settings import Settings
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.keyring import Keyring, KeyringError
 from connmgr.workers.relay import Relay
 
 log = structlog.get_logger("connmgr.runtime")
@@ -31,10 +32,19 @@ POOLS = ("encryptor", "relay")
 PoolLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
+KEYED_POOLS = frozenset({"encryptor"})
+
+
 @dataclass(frozen=True, slots=True)
 class Resources:
     nc: NatsClient
     engine: AsyncEngine
+    keyring: Keyring | None
+
+
+def preflight_keyring(pools: tuple[str, ...], settings: Settings) -> Keyring | None:
+    """Load the key ring before connecting anywhere: keys fail closed, and fast."""
+    return load_keyring(settings) if KEYED_POOLS.intersection(pools) else None
 
 
 async def connect_nats(settings: Settings, name: str) -> NatsClient:
@@ -46,7 +56,9 @@ async def connect_nats(settings: Settings, name: str) -> NatsClient:
 async def start_pool(name: str, settings: Settings, resources: Resources) -> PoolLoop:
     """Run the pool's start-up checks; returns its loop. Raises if it must not start."""
     if name == "encryptor":
-        ports = EncryptorPorts(load_keyring(settings), settings.allow_plaintext_secrets)
+        if resources.keyring is None:
+            raise KeyringError("the encryptor needs a key ring")
+        ports = EncryptorPorts(resources.keyring, settings.allow_plaintext_secrets)
         encryptor = EncryptorPool(resources.nc, resources.engine, ports, settings.batch_size)
         await encryptor.start()
         return encryptor.run

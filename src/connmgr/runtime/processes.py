@@ -8,6 +8,7 @@ from connmgr.runtime.pools import (
     Resources,
     bound_url,
     connect_nats,
+    preflight_keyring,
     run_until_stopped,
     serve_api,
     start_pool,
@@ -21,11 +22,12 @@ log = structlog.get_logger("connmgr.runtime")
 
 async def run_worker_process(settings: Settings, pool: str) -> int:
     stop = stop_on_signals()
+    keyring = preflight_keyring((pool,), settings)
     engine = create_engine(settings.database_url)
     nc = await connect_nats(settings, pool)
     try:
         await migrate(engine)
-        loop = await start_pool(pool, settings, Resources(nc=nc, engine=engine))
+        loop = await start_pool(pool, settings, Resources(nc, engine, keyring))
         log.info("pool_started", pool=pool)
         await run_until_stopped(loop, stop, settings.shutdown_grace_s)
         log.info("pool_stopped", pool=pool)
