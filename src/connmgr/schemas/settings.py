@@ -34,6 +34,23 @@ class Settings(BaseSettings):
     egress_allow_loopback: bool = Field(
         default=False, description="Let checks connect to loopback addresses"
     )
+    egress_allow_link_local: bool = Field(
+        default=False, description="Let checks connect to link-local addresses"
+    )
+    egress_allow_private: bool = Field(
+        default=True, description="Let checks connect to private (RFC 1918, ULA) addresses"
+    )
+    egress_allowed_cidrs: list[str] = Field(
+        default_factory=list,
+        description="If set, checks may connect only inside these CIDRs (JSON list)",
+    )
+    egress_denied_cidrs: list[str] = Field(
+        default_factory=list, description="Checks never connect inside these CIDRs (JSON list)"
+    )
+    tester_concurrency: int = Field(default=64, ge=1, le=4096, description="Checks run at once")
+    tester_per_target: int = Field(
+        default=4, ge=1, le=256, description="Checks at once against one host:port"
+    )
     api_host: str = Field(default="127.0.0.1", description="API listen address")
     api_port: int = Field(default=8080, ge=0, le=65535, description="API listen port")
     batch_size: int = Field(default=256, ge=1, le=4096, description="Messages fetched per batch")

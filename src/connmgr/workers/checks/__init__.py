@@ -1,0 +1,1 @@
+"""One module per connection kind; each a small class with the ``Check`` interface."""

@@ -1,0 +1,132 @@
+"""The egress policy (SECURITY.md rule 3): resolve, check every address, connect to it.
+
+Before any check connects, the target is resolved and *every* resolved address
+is checked against the operator's policy (deployment settings, never a
+command). Cloud metadata addresses are always refused; loopback and
+link-local only when the operator allows them; ``allowed_cidrs`` (when set)
+limits targets, and ``denied_cidrs`` always wins. The check then connects to a
+checked address, keeping the hostname for TLS (SNI and certificate
+verification), so a DNS answer that changes between check and connect
+(rebinding) cannot move the connection. IPv4-mapped and other alternative
+spellings of an address are normalised before the check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from connmgr.schemas.settings import Settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+METADATA_ADDRESSES: Final = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+
+
+class EgressRefused(Exception):
+    """The target resolves to an address the policy refuses; nothing was sent to it."""
+
+
+class DnsFailure(Exception):
+    """The target's name did not resolve."""
+
+
+def normalise(address: IPAddress) -> IPAddress:
+    """One spelling per address: IPv4-mapped/compatible/6to4 IPv6 become IPv4."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address.packed[:12] == b"\0" * 12 and int(address) > 1:
+            return ipaddress.IPv4Address(address.packed[12:])
+    return address
+
+
+@dataclass(frozen=True, slots=True)
+class EgressPolicy:
+    allow_loopback: bool = False
+    allow_link_local: bool = False
+    allow_private: bool = True
+    allowed: tuple[IPNetwork, ...] = ()
+    denied: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EgressPolicy:
+        return cls(
+            allow_loopback=settings.egress_allow_loopback,
+            allow_link_local=settings.egress_allow_link_local,
+            allow_private=settings.egress_allow_private,
+            allowed=_networks(settings.egress_allowed_cidrs),
+            denied=_networks(settings.egress_denied_cidrs),
+        )
+
+    def refusal(self, raw: IPAddress) -> str | None:
+        """Why the address is refused, or None when a check may connect to it."""
+        address = normalise(raw)
+        if address in METADATA_ADDRESSES:
+            return "cloud metadata address"
+        if any(address in network for network in self.denied):
+            return "denied by policy"
+        if address.is_unspecified or address.is_multicast or address.is_reserved:
+            return "not a unicast address"
+        if address.is_loopback and not self.allow_loopback:
+            return "loopback address"
+        if address.is_link_local and not self.allow_link_local:
+            return "link-local address"
+        if self._private(address) and not self.allow_private:
+            return "private address"
+        if self.allowed and not self._explicitly_allowed(address):
+            return "outside the allowed networks"
+        return None
+
+    def _private(self, address: IPAddress) -> bool:
+        special = address.is_loopback or address.is_link_local
+        return address.is_private and not special and not self._explicitly_allowed(address)
+
+    def _explicitly_allowed(self, address: IPAddress) -> bool:
+        return any(address in network for network in self.allowed)
+
+
+def _networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+async def system_resolver(host: str, port: int) -> list[IPAddress]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise DnsFailure(host) from error
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    return list(dict.fromkeys(addresses))
+
+
+class Egress:
+    """Resolves and checks targets; every connection a check opens goes through here."""
+
+    def __init__(self, policy: EgressPolicy, resolver: Resolver = system_resolver) -> None:
+        self.policy = policy
+        self._resolver = resolver
+
+    async def resolve(self, host: str, port: int) -> list[IPAddress]:
+        """Checked addresses of ``host``; raises ``EgressRefused`` if any is refused."""
+        try:
+            literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            literal = None
+        addresses = [literal] if literal is not None else await self._resolver(host, port)
+        if not addresses:
+            raise DnsFailure(host)
+        for address in addresses:
+            if (reason := self.policy.refusal(address)) is not None:
+                raise EgressRefused(reason)
+        return [normalise(address) for address in addresses]
