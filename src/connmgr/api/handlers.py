@@ -1,0 +1,98 @@
+"""Handlers of the tenant-scoped read routes: connections, their logs, the event feed.
+
+Each reads the tenant from the token's grant and nothing else: a connection of
+another tenant is answered exactly like one that does not exist (404).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from connmgr.api.keys import ENGINE, GRANT
+from connmgr.api.params import (
+    ConnectionListQuery,
+    ConnectionLogQuery,
+    EventFeedQuery,
+    connection_id,
+    parse_query,
+)
+from connmgr.api.problems import not_found
+from connmgr.storage import queries
+from connmgr.storage.views import ConnectionView
+
+_PRIVATE_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
+
+
+async def list_connections(request: web.Request) -> web.StreamResponse:
+    query = parse_query(request, ConnectionListQuery)
+    filters = queries.ConnectionFilter(
+        kind=None if query.kind is None else query.kind.value,
+        status=query.status,
+        tag=query.tag,
+        q=query.q,
+    )
+    page = await queries.list_connections(
+        request.app[ENGINE],
+        request[GRANT].tenant,
+        filters,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+    return _json(page)
+
+
+async def get_connection(request: web.Request) -> web.StreamResponse:
+    """One connection with a strong ETag; ``If-None-Match`` that matches → 304."""
+    view = await _visible_connection(request)
+    etag = entity_tag(view)
+    if _matches(request, etag):
+        return web.Response(status=304, headers={**_PRIVATE_HEADERS, "ETag": f'"{etag}"'})
+    response = _json(view)
+    response.headers["ETag"] = f'"{etag}"'
+    return response
+
+
+async def connection_logs(request: web.Request) -> web.StreamResponse:
+    """The connection's audit trail: its events, oldest first, from version ``after + 1``."""
+    query = parse_query(request, ConnectionLogQuery)
+    view = await _visible_connection(request)
+    page = await queries.connection_events(
+        request.app[ENGINE], view.tenant, view.id, after=query.after, limit=query.limit
+    )
+    return _json(page)
+
+
+async def event_feed(request: web.Request) -> web.StreamResponse:
+    """The tenant's part of the global log, in log order, from position ``after + 1``."""
+    query = parse_query(request, EventFeedQuery)
+    page = await queries.events_after(
+        request.app[ENGINE], request[GRANT].tenant, after=query.after, limit=query.limit
+    )
+    return _json(page)
+
+
+def entity_tag(view: ConnectionView) -> str:
+    """Strong validator: the projection changes a connection only with a new version."""
+    return f"{view.id}.v{view.version}"
+
+
+async def _visible_connection(request: web.Request) -> ConnectionView:
+    view = await queries.get_connection(
+        request.app[ENGINE], request[GRANT].tenant, connection_id(request)
+    )
+    if view is None:
+        raise not_found("connection")
+    return view
+
+
+def _matches(request: web.Request, etag: str) -> bool:
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/ prefixes are ignored.
+    candidates = request.if_none_match or ()
+    return any(candidate.value in (etag, "*") for candidate in candidates)
+
+
+def _json(model: BaseModel) -> web.Response:
+    response = web.Response(text=model.model_dump_json(), content_type="application/json")
+    response.headers.update(_PRIVATE_HEADERS)
+    return response

@@ -1,0 +1,76 @@
+"""Prometheus metrics of the API, in a registry of its own per application.
+
+Labels are bounded: the route *name* (``unmatched`` for anything the router did not
+match), the method (``OTHER`` beyond the standard ones) and the status code. No path,
+id, tenant or token ever becomes a label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Final
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from connmgr.api.routing import Handler
+
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_CLIENT_CLOSED: Final = 499
+_LABELS: Final = ("route", "method", "status")
+
+
+class ApiMetrics:
+    """The request counter and latency histogram of one application."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "connmgr_api_requests",
+            "HTTP requests handled by the API.",
+            _LABELS,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "connmgr_api_request_duration_seconds",
+            "Time to handle an API request.",
+            _LABELS,
+            registry=self.registry,
+        )
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        method = method if method in _METHODS else "OTHER"
+        labels = (route, method, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+    def exposition(self) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def metrics_middleware(metrics: ApiMetrics) -> Middleware:
+    """Count and time every request, by the status finally sent (outermost middleware)."""
+
+    @web.middleware
+    async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as error:
+            status = error.status
+            raise
+        except asyncio.CancelledError:
+            status = _CLIENT_CLOSED
+            raise
+        finally:
+            route = request.match_info.route.name or "unmatched"
+            metrics.observe(route, request.method, status, time.perf_counter() - started)
+
+    return measure

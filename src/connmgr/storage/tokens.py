@@ -1,0 +1,126 @@
+"""API tokens: bound to one tenant and a set of scopes, stored only as a SHA-256 hash.
+
+A token is ``cm_`` + 32 random bytes (urlsafe base64). Its plaintext is returned once,
+by ``issue_token``, and never stored: the table holds its SHA-256, so a database
+reader cannot use a token, and a lookup compares hashes in the index, never the
+secret itself character by character (no timing oracle on the token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.schemas.bus import is_valid_tenant
+from connmgr.storage.database import write_transaction
+from connmgr.storage.tables import api_tokens
+
+SCOPE_CONNECTIONS_READ: Final = "connections:read"
+SCOPE_EVENTS_READ: Final = "events:read"
+ALL_SCOPES: Final = frozenset({SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ})
+SCOPE_SHORTHANDS: Final = {"read": ALL_SCOPES}
+
+TOKEN_PREFIX: Final = "cm_"
+_MAX_TOKEN_LENGTH: Final = 128
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What a valid token allows: one tenant, some scopes."""
+
+    name: str
+    tenant: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def expand_scopes(scopes: Iterable[str]) -> frozenset[str]:
+    """Scopes with shorthands (``read``) expanded; raises ``ValueError`` on an unknown one."""
+    result: set[str] = set()
+    for scope in scopes:
+        if scope in SCOPE_SHORTHANDS:
+            result |= SCOPE_SHORTHANDS[scope]
+        elif scope in ALL_SCOPES:
+            result.add(scope)
+        else:
+            raise ValueError(f"unknown scope {scope!r}; known: {sorted(ALL_SCOPES)} or 'read'")
+    if not result:
+        raise ValueError("a token needs at least one scope")
+    return frozenset(result)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(engine: AsyncEngine, name: str, tenant: str, scopes: Iterable[str]) -> str:
+    """Store a new token for ``tenant`` and return its plaintext (the only time it exists)."""
+    if not is_valid_tenant(tenant):
+        raise ValueError("tenant must match [a-z0-9_-]{1,64}")
+    if not 1 <= len(name) <= 200:
+        raise ValueError("name must be 1 to 200 characters")
+    granted = expand_scopes(scopes)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = {
+        "token_hash": hash_token(token),
+        "name": name,
+        "tenant": tenant,
+        "scopes": sorted(granted),
+        "created_at": datetime.now(UTC),
+        "revoked": False,
+    }
+    async with write_transaction(engine) as connection:
+        await connection.execute(api_tokens.insert().values(**row))
+    return token
+
+
+async def resolve_token(engine: AsyncEngine, token: str) -> TokenGrant | None:
+    """The grant of a live token; None when it is malformed, unknown or revoked."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    t = api_tokens.c
+    query = select(t.name, t.tenant, t.scopes).where(
+        t.token_hash == hash_token(token), t.revoked.is_(False)
+    )
+    async with engine.connect() as connection:
+        row = (await connection.execute(query)).first()
+    if row is None:
+        return None
+    # Scopes stored by an older release may be unknown now: they grant nothing.
+    scopes = frozenset(str(scope) for scope in row.scopes) & ALL_SCOPES
+    return TokenGrant(name=row.name, tenant=row.tenant, scopes=scopes)
+
+
+async def revoke_token(engine: AsyncEngine, token: str) -> bool:
+    """Revoke one token by its plaintext; True when a live token was revoked."""
+    t = api_tokens.c
+    statement = (
+        update(api_tokens)
+        .where(t.token_hash == hash_token(token), t.revoked.is_(False))
+        .values(revoked=True)
+    )
+    async with write_transaction(engine) as connection:
+        result = await connection.execute(statement)
+    return result.rowcount > 0
+
+
+async def revoke_tokens_named(engine: AsyncEngine, tenant: str, name: str) -> int:
+    """Revoke every live token of ``tenant`` called ``name`` (for a lost plaintext)."""
+    t = api_tokens.c
+    statement = (
+        update(api_tokens)
+        .where(t.tenant == tenant, t.name == name, t.revoked.is_(False))
+        .values(revoked=True)
+    )
+    async with write_transaction(engine) as connection:
+        result = await connection.execute(statement)
+    return result.rowcount

@@ -1,0 +1,49 @@
+"""API fixtures: a migrated database of each backend, seeded rows, tokens, an HTTP client.
+
+``database_url`` (tests/conftest.py) parametrizes every test over SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.builders import Seed
+from api.clients import ApiClient, Tokens
+from connmgr.api import create_app
+from connmgr.schemas.settings import Settings
+from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.tokens import SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ, issue_token
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def seed(engine: AsyncEngine) -> Seed:
+    return Seed(engine)
+
+
+@pytest.fixture
+async def tokens(engine: AsyncEngine) -> Tokens:
+    return Tokens(
+        acme=await issue_token(engine, "acme-reader", "acme", ["read"]),
+        globex=await issue_token(engine, "globex-reader", "globex", ["read"]),
+        connections_only=await issue_token(engine, "c", "acme", [SCOPE_CONNECTIONS_READ]),
+        events_only=await issue_token(engine, "e", "acme", [SCOPE_EVENTS_READ]),
+    )
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine, database_url: str) -> AsyncIterator[ApiClient]:
+    app = create_app(Settings(database_url=database_url), engine=engine)
+    async with TestClient(TestServer(app)) as client:
+        yield client

@@ -1,0 +1,82 @@
+"""Bearer tokens: 401 without a valid one, 403 without the scope, tenants kept apart."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.builders import Seed
+from api.clients import ApiClient, Tokens, bearer
+from connmgr.storage.tokens import revoke_token
+
+PROTECTED = ("/api/connections", "/api/events")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer cm_not-a-real-token"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        {"Authorization": "cm_no-scheme"},
+    ],
+    ids=["missing", "unknown", "empty", "basic", "no-scheme"],
+)
+async def test_no_valid_bearer_token_is_a_401_problem_with_a_challenge(
+    client: ApiClient, headers: dict[str, str]
+) -> None:
+    for path in PROTECTED:
+        response = await client.get(path, headers=headers)
+        body = await response.json(content_type=None)
+
+        assert response.status == 401
+        assert response.content_type == "application/problem+json"
+        assert response.headers["WWW-Authenticate"].startswith('Bearer realm="connmgr"')
+        assert body["status"] == 401
+        assert body["title"] == "Unauthorized"
+
+
+async def test_a_revoked_token_is_a_401(
+    client: ApiClient, tokens: Tokens, engine: AsyncEngine
+) -> None:
+    assert (await client.get("/api/connections", headers=bearer(tokens.acme))).status == 200
+
+    assert await revoke_token(engine, tokens.acme)
+
+    assert (await client.get("/api/connections", headers=bearer(tokens.acme))).status == 401
+
+
+async def test_a_token_without_the_routes_scope_is_a_403_problem(
+    client: ApiClient, seed: Seed, tokens: Tokens
+) -> None:
+    connection_id = await seed.connection()
+    events_routes = ("/api/events", f"/api/connections/{connection_id}/logs")
+    connection_routes = ("/api/connections", f"/api/connections/{connection_id}")
+
+    for token, paths in (
+        (tokens.connections_only, events_routes),
+        (tokens.events_only, connection_routes),
+    ):
+        for path in paths:
+            response = await client.get(path, headers=bearer(token))
+            body = await response.json(content_type=None)
+            assert response.status == 403, path
+            assert response.content_type == "application/problem+json"
+            assert body["status"] == 403
+            assert "insufficient_scope" in response.headers["WWW-Authenticate"]
+
+
+async def test_each_scope_opens_its_own_routes(
+    client: ApiClient, seed: Seed, tokens: Tokens
+) -> None:
+    connection_id = await seed.connection()
+
+    for path in ("/api/connections", f"/api/connections/{connection_id}"):
+        assert (await client.get(path, headers=bearer(tokens.connections_only))).status == 200
+    assert (await client.get("/api/events", headers=bearer(tokens.events_only))).status == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/api/openapi.json"])
+async def test_operational_routes_need_no_token(client: ApiClient, path: str) -> None:
+    assert (await client.get(path)).status == 200

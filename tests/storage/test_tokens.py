@@ -1,0 +1,117 @@
+"""API tokens: stored hashed, bound to a tenant and scopes, revocable."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.tables import api_tokens
+from connmgr.storage.tokens import (
+    ALL_SCOPES,
+    SCOPE_CONNECTIONS_READ,
+    SCOPE_EVENTS_READ,
+    TokenGrant,
+    hash_token,
+    issue_token,
+    resolve_token,
+    revoke_token,
+    revoke_tokens_named,
+)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def test_an_issued_token_resolves_to_its_tenant_and_scopes(engine: AsyncEngine) -> None:
+    token = await issue_token(engine, "dashboard", "acme", [SCOPE_EVENTS_READ])
+
+    grant = await resolve_token(engine, token)
+
+    assert grant == TokenGrant(
+        name="dashboard", tenant="acme", scopes=frozenset({SCOPE_EVENTS_READ})
+    )
+    assert grant.allows(SCOPE_EVENTS_READ)
+    assert not grant.allows(SCOPE_CONNECTIONS_READ)
+
+
+async def test_read_is_shorthand_for_every_read_scope(engine: AsyncEngine) -> None:
+    token = await issue_token(engine, "dev", "default", ["read"])
+
+    grant = await resolve_token(engine, token)
+
+    assert grant is not None
+    assert grant.scopes == ALL_SCOPES == {SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ}
+
+
+async def test_tokens_are_prefixed_random_and_stored_only_as_their_hash(
+    engine: AsyncEngine,
+) -> None:
+    tokens = [await issue_token(engine, "t", "acme", ["read"]) for _ in range(3)]
+
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(api_tokens))).mappings().all()
+
+    assert len(set(tokens)) == 3
+    assert all(token.startswith("cm_") and len(token) == 46 for token in tokens)
+    assert {row["token_hash"] for row in rows} == {hash_token(token) for token in tokens}
+    stored = str([dict(row) for row in rows])
+    assert not any(token in stored or token[3:] in stored for token in tokens)
+
+
+@pytest.mark.parametrize("token", ["", "cm_", "cm_unknown", "xx_abc", "cm_" + "a" * 500])
+async def test_an_unknown_or_malformed_token_resolves_to_nothing(
+    engine: AsyncEngine, token: str
+) -> None:
+    await issue_token(engine, "t", "acme", ["read"])
+
+    assert await resolve_token(engine, token) is None
+
+
+async def test_a_revoked_token_resolves_to_nothing_and_others_still_work(
+    engine: AsyncEngine,
+) -> None:
+    revoked = await issue_token(engine, "a", "acme", ["read"])
+    kept = await issue_token(engine, "b", "acme", ["read"])
+
+    assert await revoke_token(engine, revoked) is True
+    assert await revoke_token(engine, revoked) is False
+
+    assert await resolve_token(engine, revoked) is None
+    assert await resolve_token(engine, kept) is not None
+
+
+async def test_tokens_can_be_revoked_by_name_within_a_tenant(engine: AsyncEngine) -> None:
+    first = await issue_token(engine, "ci", "acme", ["read"])
+    second = await issue_token(engine, "ci", "acme", ["read"])
+    other_tenant = await issue_token(engine, "ci", "globex", ["read"])
+
+    assert await revoke_tokens_named(engine, "acme", "ci") == 2
+
+    assert await resolve_token(engine, first) is None
+    assert await resolve_token(engine, second) is None
+    assert await resolve_token(engine, other_tenant) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "tenant", "scopes", "message"),
+    [
+        ("t", "acme", ["write"], "unknown scope"),
+        ("t", "acme", [], "at least one scope"),
+        ("t", "Not A Tenant", ["read"], "tenant"),
+        ("", "acme", ["read"], "name"),
+    ],
+)
+async def test_issue_refuses_bad_input(
+    engine: AsyncEngine, name: str, tenant: str, scopes: list[str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        await issue_token(engine, name, tenant, scopes)
