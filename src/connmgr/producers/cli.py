@@ -1,0 +1,135 @@
+"""The CLI commands of the write and read sides, for the ``connmgr`` console script.
+
+The glue mounts them and runs the chosen handler with a ``CliContext``::
+
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    cli.register(subparsers)
+    args = parser.parse_args()
+    code = asyncio.run(args.handler(args, CliContext(nats_url=..., tenant=..., ...)))
+
+Commands: ``create``, ``update``, ``rotate``, ``delete`` (publish and print the
+outcome), ``ls`` and ``show`` (read the API). No option takes a secret value:
+secrets come from ``--secret-prompt FIELD``, ``--secrets-stdin`` or
+``--secrets-file PATH`` (JSON objects of strings). Option abbreviations are off,
+so no prefix can stand for a secrets option.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from connmgr.schemas.kinds import Kind
+
+from . import cli_handlers as handlers
+from .cli_handlers import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_TIMEOUT,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    CliContext,
+    Handler,
+)
+from .cli_input import connection_id
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_REJECTED",
+    "EXIT_TIMEOUT",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "CliContext",
+    "Handler",
+    "register",
+]
+
+KINDS = [kind.value for kind in Kind]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the producer commands; each sets ``args.handler`` (an async ``Handler``)."""
+    _create(_parser(subparsers, "create", "create a connection", handlers.create))
+    _update(_parser(subparsers, "update", "change a connection", handlers.update))
+    rotate = _parser(subparsers, "rotate", "replace a connection's secrets", handlers.rotate)
+    rotate.add_argument("id", type=connection_id)
+    _secrets(rotate, required=True)
+    rotate.add_argument("--expected-version", type=int)
+    delete = _parser(subparsers, "delete", "delete a connection", handlers.delete)
+    delete.add_argument("id", type=connection_id)
+    delete.add_argument("--expected-version", type=int)
+    delete.add_argument("--reason", default="")
+    _ls(_parser(subparsers, "ls", "list connections", handlers.list_connections, write=False))
+    show = _parser(subparsers, "show", "show a connection", handlers.show, write=False)
+    show.add_argument("id", type=connection_id)
+    _api_options(show)
+
+
+def _parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    handler: Handler,
+    *,
+    write: bool = True,
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=summary, description=summary, allow_abbrev=False)
+    parser.set_defaults(handler=handler)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    if write:
+        parser.add_argument("--timeout", type=float, help="seconds to wait for the outcome")
+        parser.add_argument("--correlation-id", help="carried into the resulting events")
+    return parser
+
+
+def _create(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--kind", required=True, choices=KINDS)
+    parser.add_argument("--template", help="template id")
+    parser.add_argument("--id", type=connection_id, help="connection id (default: a new one)")
+    _fields(parser, tags_help="tag (repeat for more)")
+
+
+def _update(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("id", type=connection_id)
+    parser.add_argument("--name")
+    parser.add_argument("--kind", choices=KINDS)
+    parser.add_argument("--expected-version", type=int)
+    parser.add_argument("--clear-tags", action="store_true", help="remove every tag")
+    _fields(parser, tags_help="tag (replaces all tags; repeat for more)")
+
+
+def _fields(parser: argparse.ArgumentParser, *, tags_help: str) -> None:
+    config = parser.add_mutually_exclusive_group()
+    config.add_argument("--config-json", metavar="JSON", help="config as a JSON object")
+    config.add_argument("--config", action="append", metavar="KEY=VALUE", help="config field")
+    parser.add_argument("--auth-json", metavar="JSON", help="auth as a JSON object")
+    parser.add_argument("--auth-method", help="auth method (default basic with --username)")
+    parser.add_argument("--username")
+    _secrets(parser, required=False)
+    parser.add_argument("--tag", action="append", help=tags_help)
+    parser.add_argument("--description")
+    parser.add_argument("--health-json", metavar="JSON", help="health check settings")
+
+
+def _secrets(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--secrets-file", metavar="PATH", help="JSON object of secret fields")
+    group.add_argument("--secrets-stdin", action="store_true", help="read that JSON from stdin")
+    group.add_argument(
+        "--secret-prompt", action="append", metavar="FIELD", help="prompt for a secret field"
+    )
+
+
+def _ls(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kind", choices=KINDS)
+    parser.add_argument("--status")
+    parser.add_argument("--tag")
+    parser.add_argument("--q", help="substring of name or description")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--cursor", help="next_cursor of the previous page")
+    _api_options(parser)
+
+
+def _api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-url", help="read API base URL (default: CONNMGR_API_URL)")
+    parser.add_argument("--token", help="read API token (default: CONNMGR_API_TOKEN)")

@@ -1,0 +1,173 @@
+"""The CLI's async handlers: one per command, ``(args, ctx) -> exit code``.
+
+Exit codes: 0 accepted (or read succeeded), 1 rejected (or the API answered an
+error), 2 usage error (nothing was sent), 3 no outcome in time (the command is
+stored and may still be handled), 4 a service was unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, Final
+
+from connmgr.schemas.outcomes import CommandOutcome
+
+from . import api_client
+from .cli_input import UsageError, auth_of, config_of, json_object, read_secrets
+from .cli_output import print_connection, print_connections, print_outcome, print_timeout
+from .client import Producer
+from .errors import InvalidCommand, OutcomeTimeout, ProducerError
+
+EXIT_OK: Final = 0
+EXIT_REJECTED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_TIMEOUT: Final = 3
+EXIT_UNAVAILABLE: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class CliContext:
+    """What the glue knows from Settings and global options; handlers read nothing else."""
+
+    nats_url: str
+    tenant: str
+    actor_id: str
+    api_url: str | None = None
+    api_token: str | None = field(default=None, repr=False)
+    allow_plaintext: bool = False
+    timeout_s: float = 10.0
+
+
+Handler = Callable[[argparse.Namespace, CliContext], Awaitable[int]]
+Call = Callable[[Producer], Awaitable[CommandOutcome]]
+
+
+def _exit_codes(handler: Handler) -> Handler:
+    """Map the errors a handler can meet to their exit codes, printed to stderr."""
+
+    @wraps(handler)
+    async def run(args: argparse.Namespace, ctx: CliContext) -> int:
+        try:
+            return await handler(args, ctx)
+        except (UsageError, InvalidCommand) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except api_client.ApiError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REJECTED
+        except OutcomeTimeout as error:
+            print_timeout(error, args.json)
+            return EXIT_TIMEOUT
+        except ProducerError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+
+    return run
+
+
+async def _submit(args: argparse.Namespace, ctx: CliContext, call: Call) -> int:
+    async with await Producer.connect(
+        ctx.nats_url,
+        tenant=ctx.tenant,
+        actor_id=ctx.actor_id,
+        timeout_s=ctx.timeout_s if args.timeout is None else args.timeout,
+        allow_plaintext=ctx.allow_plaintext,
+    ) as producer:
+        outcome = await call(producer)
+    print_outcome(outcome, args.json)
+    return EXIT_OK if outcome.outcome == "accepted" else EXIT_REJECTED
+
+
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    return {"correlation_id": args.correlation_id}
+
+
+@_exit_codes
+async def create(args: argparse.Namespace, ctx: CliContext) -> int:
+    fields = {
+        "name": args.name,
+        "kind": args.kind,
+        "template": args.template,
+        "config": config_of(args),
+        "auth": auth_of(args),
+        "health_check": json_object(args.health_json, "--health-json"),
+        "tags": args.tag or (),
+        "description": args.description or "",
+        "connection_id": args.id,
+        "secrets": read_secrets(args),
+    }
+    return await _submit(args, ctx, lambda p: p.create(**fields, **_common(args)))
+
+
+@_exit_codes
+async def update(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.clear_tags and args.tag:
+        raise UsageError("--clear-tags cannot be combined with --tag")
+    fields = {
+        "name": args.name,
+        "kind": args.kind,
+        "config": config_of(args),
+        "auth": auth_of(args),
+        "health_check": json_object(args.health_json, "--health-json"),
+        "tags": [] if args.clear_tags else args.tag,
+        "description": args.description,
+        "expected_version": args.expected_version,
+        "secrets": read_secrets(args),
+    }
+    return await _submit(args, ctx, lambda p: p.update(args.id, **fields, **_common(args)))
+
+
+@_exit_codes
+async def rotate(args: argparse.Namespace, ctx: CliContext) -> int:
+    secrets = read_secrets(args)
+    if secrets is None:
+        raise UsageError("rotate needs new secrets")
+    version = args.expected_version
+    return await _submit(
+        args,
+        ctx,
+        lambda p: p.rotate(args.id, secrets, expected_version=version, **_common(args)),
+    )
+
+
+@_exit_codes
+async def delete(args: argparse.Namespace, ctx: CliContext) -> int:
+    fields = {"expected_version": args.expected_version, "reason": args.reason}
+    return await _submit(args, ctx, lambda p: p.delete(args.id, **fields, **_common(args)))
+
+
+def _api(args: argparse.Namespace, ctx: CliContext) -> tuple[str, str]:
+    api_url, token = args.api_url or ctx.api_url, args.token or ctx.api_token
+    if not api_url or not token:
+        raise UsageError("the API needs --api-url and --token (or CONNMGR_API_URL/_TOKEN)")
+    return api_url, token
+
+
+@_exit_codes
+async def list_connections(args: argparse.Namespace, ctx: CliContext) -> int:
+    api_url, token = _api(args, ctx)
+    page = await api_client.list_connections(
+        api_url,
+        token,
+        kind=args.kind,
+        status=args.status,
+        tag=args.tag,
+        q=args.q,
+        limit=args.limit,
+        cursor=args.cursor,
+        timeout_s=ctx.timeout_s,
+    )
+    print_connections(page, args.json)
+    return EXIT_OK
+
+
+@_exit_codes
+async def show(args: argparse.Namespace, ctx: CliContext) -> int:
+    api_url, token = _api(args, ctx)
+    document = await api_client.get_connection(api_url, token, args.id, timeout_s=ctx.timeout_s)
+    print_connection(document, args.json)
+    return EXIT_OK

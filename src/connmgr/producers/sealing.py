@@ -1,0 +1,103 @@
+"""Secrets on their way out: the encryptor's seal key, and sealing for one connection.
+
+The seal key is the JSON document in KV bucket ``connmgr_keys`` under ``seal``
+(``connmgr.schemas.sealed.SealKeyInfo``). ``SealKeyCache`` reads it once and
+keeps it until ``refresh()``. Secret values never reach an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Final
+
+import nats.errors
+import nats.js.errors
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+
+from connmgr.schemas.bus import KEYS_BUCKET, SEAL_KEY_ENTRY
+from connmgr.schemas.commands import PlaintextSecrets, SealedSecrets, SecretsInput
+from connmgr.schemas.outcomes import FieldError
+from connmgr.schemas.sealed import MAX_SECRET_VALUE, SealKeyInfo, seal_secrets
+
+from .errors import InvalidCommand, SealKeyUnavailable
+
+MAX_SECRET_FIELDS: Final = 32
+MAX_SECRET_NAME: Final = 128
+
+
+class SealKeyCache:
+    """The encryptor's public seal key, fetched on first use and cached."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self._key: SealKeyInfo | None = None
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> SealKeyInfo:
+        """The cached key, fetched first when none is cached."""
+        async with self._lock:
+            if self._key is None:
+                self._key = await self._fetch()
+            return self._key
+
+    async def refresh(self) -> SealKeyInfo:
+        """Fetch the key again (after a rejection for an unknown or stale key)."""
+        async with self._lock:
+            self._key = await self._fetch()
+            return self._key
+
+    async def _fetch(self) -> SealKeyInfo:
+        where = f"KV bucket {KEYS_BUCKET!r} key {SEAL_KEY_ENTRY!r}"
+        try:
+            bucket = await self._js.key_value(KEYS_BUCKET)
+            entry = await bucket.get(SEAL_KEY_ENTRY)
+        except nats.js.errors.NotFoundError:
+            raise SealKeyUnavailable(f"no seal key in {where}: is the encryptor running?") from None
+        except nats.errors.Error as error:
+            name = type(error).__name__
+            raise SealKeyUnavailable(f"cannot read the seal key from {where}: {name}") from None
+        try:
+            key = SealKeyInfo.model_validate_json(entry.value or b"")
+        except ValidationError:
+            raise SealKeyUnavailable(f"the seal key in {where} is malformed") from None
+        if key.kem != "X25519" or len(_b64(key.public_key)) != 32:
+            raise SealKeyUnavailable(f"the seal key in {where} is not a raw X25519 key")
+        return key
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def check_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
+    """A plain copy of a JSON object of string secrets; ``InvalidCommand`` names bad fields."""
+    if len(secrets) > MAX_SECRET_FIELDS:
+        raise InvalidCommand(f"at most {MAX_SECRET_FIELDS} secret fields are allowed")
+    errors = [
+        FieldError(field=f"secrets.{name}"[:200], message="must be a string of bounded length")
+        for name, value in secrets.items()
+        if not isinstance(name, str)
+        or not 0 < len(name) <= MAX_SECRET_NAME
+        or not isinstance(value, str)
+        or len(value) > MAX_SECRET_VALUE
+    ]
+    if errors:
+        raise InvalidCommand("the secrets are invalid", errors)
+    return dict(secrets)
+
+
+def secrets_input(
+    secrets: Mapping[str, str], key: SealKeyInfo | None, connection_id: str
+) -> SecretsInput:
+    """Sealed secrets for ``connection_id`` with ``key``; plaintext when ``key`` is None."""
+    plain = check_secrets(secrets)
+    if key is None:
+        return PlaintextSecrets(plaintext=plain)
+    return SealedSecrets(sealed=seal_secrets(plain, key, connection_id), key_id=key.key_id)

@@ -1,0 +1,269 @@
+"""The Python producer against a real nats-server and a faked encryptor."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+import pytest
+from nats.aio.client import Client
+from producer_fakes import ACTOR, TENANT, FakeEncryptor, SealKeys
+
+from connmgr.producers import (
+    InvalidCommand,
+    OutcomeTimeout,
+    Producer,
+    SealKeyUnavailable,
+)
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    KEYS_BUCKET,
+    REPLY_INBOX_PREFIX,
+    SEAL_KEY_ENTRY,
+    command_subject,
+    parse_command_subject,
+)
+from connmgr.schemas.commands import (
+    CreatePayload,
+    DeletePayload,
+    PlaintextSecrets,
+    RotatePayload,
+    SealedSecrets,
+    UpdatePayload,
+)
+from connmgr.schemas.kinds import Kind
+from connmgr.schemas.outcomes import Reason
+from connmgr.schemas.sealed import UnsealError, open_secrets
+from support import wait_for
+
+PASSWORD = "pw-" + uuid.uuid4().hex
+POSTGRES: dict[str, Any] = {
+    "name": "orders-db",
+    "kind": "postgres",
+    "config": {"host": "db.internal", "port": 5432, "database": "orders"},
+    "auth": {"method": "basic", "username": "app"},
+}
+
+
+async def stored_count(bus: Client) -> int:
+    """How many messages the command stream ever stored (its last sequence)."""
+    return (await bus.jetstream().stream_info(COMMAND_STREAM)).state.last_seq
+
+
+async def test_create_returns_the_outcome_the_encryptor_published(
+    producer: Producer, encryptor: FakeEncryptor
+) -> None:
+    outcome = await producer.create(**POSTGRES, secrets={"password": PASSWORD}, tags=["prod"])
+
+    [received] = encryptor.received
+    assert outcome == received.reply
+    assert outcome.outcome == "accepted"
+    assert outcome.command_id == received.command.command_id
+    assert received.command.payload == CreatePayload.model_validate(
+        {
+            **POSTGRES,
+            "kind": Kind.POSTGRES,
+            "tags": ["prod"],
+            "secrets": _secrets_of(received.command.payload),
+        }
+    )
+
+
+async def test_command_is_addressed_and_identified_by_the_bus_contract(
+    producer: Producer, encryptor: FakeEncryptor
+) -> None:
+    connection_id = uuid.uuid4()
+    await producer.create(**POSTGRES, connection_id=connection_id)
+
+    [received] = encryptor.received
+    command = received.command
+    assert received.subject == command_subject(TENANT, "create", str(connection_id))
+    assert received.msg_id == str(command.command_id)
+    assert command.connection_id == connection_id
+    assert (command.actor.id, command.actor.tenant) == (ACTOR, TENANT)
+    assert command.reply_to is not None
+    assert command.reply_to.startswith(REPLY_INBOX_PREFIX)
+    assert command.issued_at.utcoffset() is not None
+
+
+async def test_sealed_secrets_open_for_their_connection_only(
+    producer: Producer, encryptor: FakeEncryptor, seal_keys: SealKeys
+) -> None:
+    await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+
+    [received] = encryptor.received
+    assert received.secrets == {"password": PASSWORD}
+    sealed = _secrets_of(received.command.payload)
+    assert isinstance(sealed, SealedSecrets)
+    assert sealed.key_id == seal_keys.info.key_id
+    with pytest.raises(UnsealError):
+        open_secrets(sealed.sealed, seal_keys.private, str(uuid.uuid4()))
+
+
+async def test_no_secret_value_appears_in_the_published_bytes(
+    producer: Producer, encryptor: FakeEncryptor
+) -> None:
+    await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+    await producer.rotate(encryptor.received[0].command.connection_id, {"password": PASSWORD})
+
+    assert len(encryptor.received) == 2
+    for received in encryptor.received:
+        assert received.secrets == {"password": PASSWORD}
+        for spelling in (
+            PASSWORD,
+            json.dumps(PASSWORD),
+            base64.b64encode(PASSWORD.encode()).decode(),
+        ):
+            assert spelling.encode() not in received.raw
+
+
+async def test_each_verb_is_published_on_its_own_subject_with_its_payload(
+    producer: Producer, encryptor: FakeEncryptor
+) -> None:
+    created = await producer.create(**POSTGRES)
+    cid = created.connection_id
+    assert cid is not None
+    updated = await producer.update(cid, description="orders", tags=["a"], expected_version=1)
+    rotated = await producer.rotate(cid, {"password": PASSWORD}, expected_version=2)
+    deleted = await producer.delete(cid, expected_version=3, reason="retired")
+
+    verbs = [parse_command_subject(r.subject) for r in encryptor.received]
+    assert [(v.verb, v.connection_id) for v in verbs if v] == [
+        (verb, str(cid)) for verb in ("create", "update", "rotate", "delete")
+    ]
+    payloads = [r.command.payload for r in encryptor.received]
+    assert payloads[1] == UpdatePayload(expected_version=1, description="orders", tags=["a"])
+    assert isinstance(payloads[2], RotatePayload)
+    assert payloads[2].expected_version == 2
+    assert payloads[3] == DeletePayload(expected_version=3, reason="retired")
+    events = [o.events for o in (updated, rotated, deleted)]
+    assert events == [["ConnectionUpdated"], ["SecretsRotated"], ["ConnectionDeleted"]]
+
+
+async def test_a_rejection_is_returned_not_raised(
+    producer: Producer, encryptor: FakeEncryptor
+) -> None:
+    encryptor.reject_next.append(Reason.VERSION_CONFLICT)
+
+    outcome = await producer.delete(uuid.uuid4(), expected_version=7)
+
+    assert (outcome.outcome, outcome.reason) == ("rejected", Reason.VERSION_CONFLICT)
+    assert len(encryptor.received) == 1
+
+
+async def test_no_outcome_in_time_raises_outcome_timeout_naming_the_command(
+    producer: Producer, encryptor: FakeEncryptor
+) -> None:
+    encryptor.silent = True
+
+    with pytest.raises(OutcomeTimeout) as raised:
+        await producer.create(**POSTGRES, secrets={"password": PASSWORD}, timeout_s=0.3)
+
+    [received] = encryptor.received
+    assert raised.value.command_id == received.command.command_id
+    assert raised.value.connection_id == received.command.connection_id
+    assert str(received.command.command_id) in str(raised.value)
+    assert PASSWORD not in str(raised.value)
+
+
+async def test_a_changed_seal_key_is_refetched_and_the_command_resent_with_a_new_id(
+    producer: Producer, encryptor: FakeEncryptor, seal_keys: SealKeys
+) -> None:
+    await producer.create(**POSTGRES, secrets={"password": PASSWORD})  # caches the first key
+    old_key = seal_keys.info.key_id
+    await seal_keys.rotate()
+
+    outcome = await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+
+    stale, fresh = encryptor.received[1:]
+    assert stale.reply is not None
+    assert stale.reply.reason == Reason.UNKNOWN_SEAL_KEY
+    assert stale.command.command_id != fresh.command.command_id
+    assert stale.command.connection_id == fresh.command.connection_id
+    assert [_key_id(r.command.payload) for r in (stale, fresh)] == [old_key, seal_keys.info.key_id]
+    assert (outcome.outcome, outcome.command_id) == ("accepted", fresh.command.command_id)
+    assert fresh.secrets == {"password": PASSWORD}
+
+
+async def test_a_seal_key_rejection_with_an_unchanged_key_is_returned_without_resending(
+    producer: Producer, encryptor: FakeEncryptor
+) -> None:
+    encryptor.reject_next.append(Reason.INVALID_SEALED_SECRETS)
+
+    outcome = await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+
+    assert outcome.reason == Reason.INVALID_SEALED_SECRETS
+    assert len(encryptor.received) == 1
+
+
+async def test_send_publishes_without_reply_subject_or_waiting(
+    producer: Producer, encryptor: FakeEncryptor
+) -> None:
+    connection_id = uuid.uuid4()
+    secrets = await producer.seal({"password": PASSWORD}, connection_id)
+    payload = CreatePayload.model_validate({**POSTGRES, "kind": Kind.POSTGRES, "secrets": secrets})
+    command = producer.command(payload, connection_id, correlation_id="batch-7")
+
+    ack = await producer.send(command)
+
+    assert not ack.duplicate
+    [received] = await wait_for(lambda: encryptor.received, message="the sent command")
+    assert received.command == command
+    assert received.command.reply_to is None
+    assert received.secrets == {"password": PASSWORD}
+
+
+async def test_allow_plaintext_sends_the_secrets_unsealed(
+    producers_nats_url: str, encryptor: FakeEncryptor
+) -> None:
+    async with await Producer.connect(
+        producers_nats_url, tenant=TENANT, actor_id=ACTOR, allow_plaintext=True
+    ) as plain:
+        await plain.create(**POSTGRES, secrets={"password": PASSWORD})
+
+    [received] = encryptor.received
+    plaintext = PlaintextSecrets(plaintext={"password": PASSWORD})
+    assert _secrets_of(received.command.payload) == plaintext
+
+
+async def test_invalid_input_is_refused_before_publishing_without_echoing_values(
+    producer: Producer, bus: Client, seal_keys: SealKeys
+) -> None:
+    with pytest.raises(InvalidCommand) as bad_kind:
+        await producer.create(name="x", kind="oracle")
+    with pytest.raises(InvalidCommand) as bad_secret:
+        await producer.create(**POSTGRES, secrets={"password": PASSWORD, "pin": 987654})  # type: ignore[dict-item]
+    with pytest.raises(InvalidCommand) as bad_field:
+        await producer.create(**{**POSTGRES, "tags": ["not a tag"]}, secrets={"password": PASSWORD})
+
+    assert [e.field for e in bad_kind.value.errors] == ["kind"]
+    assert [e.field for e in bad_secret.value.errors] == ["secrets.pin"]
+    assert [e.field for e in bad_field.value.errors] == ["tags.0"]
+    for error in (bad_secret.value, bad_field.value):
+        assert PASSWORD not in str(error)
+        assert "987654" not in str(error)
+        assert "not a tag" not in str(error)
+    assert await stored_count(bus) == 0
+
+
+async def test_a_missing_seal_key_raises_seal_key_unavailable(
+    producer: Producer, bus: Client, seal_keys: SealKeys
+) -> None:
+    await (await bus.jetstream().key_value(KEYS_BUCKET)).delete(SEAL_KEY_ENTRY)
+
+    with pytest.raises(SealKeyUnavailable, match=KEYS_BUCKET):
+        await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+
+    assert await stored_count(bus) == 0
+
+
+def _secrets_of(payload: object) -> object:
+    return getattr(payload, "secrets", None)
+
+
+def _key_id(payload: object) -> str:
+    secrets = _secrets_of(payload)
+    assert isinstance(secrets, SealedSecrets)
+    return secrets.key_id
