@@ -8,12 +8,12 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 
-from conftest import Encryptor
 from connmgr.storage.audit import verify_chain
 from connmgr.storage.data_keys import get_data_key
 from connmgr.storage.tables import events, handled_commands
 from connmgr.workers.secret_box import decrypt_secrets
 from support.commands import TENANT, command, postgres_payload, sealed
+from support.encryptor import Encryptor
 
 PASSWORD = "hunter2-Sup3r-Secret"
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from conftest import Encryptor
 from connmgr.storage.projection_store import load_all, rebuild
 from connmgr.storage.tables import events
 from support.commands import command, postgres_payload, sealed
+from support.encryptor import Encryptor
 
 IDS = [str(uuid.UUID(int=n)) for n in range(1, 5)]
 

@@ -21,7 +21,7 @@ from pydantic import (
 
 from connmgr.schemas.auth import Auth, NoAuth
 from connmgr.schemas.bus import (
-    ENCRYPTOR_VERBS,
+    ALL_VERBS,
     MAX_COMMAND_BYTES,
     REPLY_INBOX_PREFIX,
     TENANT_PATTERN,
@@ -179,10 +179,11 @@ def parse_encryptor_command(raw: bytes) -> EncryptorCommand | Rejection:
     try:
         return _ENCRYPTOR_COMMAND.validate_json(raw, strict=True)
     except ValidationError as error:
-        return _rejection_for(error)
+        return without_tag_errors(error)
 
 
-def _rejection_for(error: ValidationError) -> Rejection:
+def without_tag_errors(error: ValidationError) -> Rejection:
+    """The rejection for a command that failed validation, with clean field paths."""
     errors = [_without_tag(e) for e in field_errors(error)]
     if any(e.code == "json_invalid" for e in errors):
         return Rejection(Reason.INVALID_JSON, "the command is not valid UTF-8 JSON")
@@ -193,12 +194,17 @@ def _rejection_for(error: ValidationError) -> Rejection:
     return Rejection(Reason.INVALID_COMMAND, "the command does not match its schema", errors)
 
 
+_PAYLOAD_TAGS = frozenset({"draft", "stored"})
+
+
 def _without_tag(error: FieldError) -> FieldError:
     """Drop the discriminator tag pydantic puts first in a union member's error path."""
-    head, _, rest = error.field.partition(".")
-    if head in ENCRYPTOR_VERBS:
-        return error.model_copy(update={"field": rest})
-    return error
+    parts = error.field.split(".")
+    if parts and parts[0] in ALL_VERBS:
+        parts = parts[1:]
+    if len(parts) > 2 and parts[0] == "payload" and parts[1] in _PAYLOAD_TAGS:
+        parts = [parts[0], *parts[2:]]
+    return error.model_copy(update={"field": ".".join(parts)})
 
 
 def issued_now() -> datetime:
@@ -223,4 +229,5 @@ __all__ = [
     "UpdatePayload",
     "parse_encryptor_command",
     "read_header",
+    "without_tag_errors",
 ]

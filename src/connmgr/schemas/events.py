@@ -8,6 +8,7 @@ upcasting older ``schema_version``s when a model changes.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final, Literal
 from uuid import UUID
 
@@ -75,6 +76,40 @@ class ConnectionDeleted(_EventData):
     data_key_destroyed: bool = True
 
 
+class ServerIdentityData(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str | None = None
+    tls_subject: str | None = None
+    tls_issuer: str | None = None
+    tls_not_after: datetime | None = None
+
+
+class TestResult(BaseModel):
+    """What a test or check found: a fixed sentence, never a driver message or secret."""
+
+    __test__ = False  # not a pytest class
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcome: str
+    detail: str
+    latency_ms: float
+    phases: dict[str, float] = {}
+    server: ServerIdentityData | None = None
+    tested_at: datetime
+
+
+class ConnectionTested(_EventData):
+    """A test ran. For a draft, ``draft`` holds the tested configuration (no secrets)
+    and the event lives in a stream of its own, never the connection's."""
+
+    result: TestResult
+    tested_version: int | None = None
+    secrets_version: int | None = None
+    draft: dict[str, Any] | None = None
+    connection_id: UUID | None = None
+
+
 class CommandRejected(_EventData):
     """A command that changed nothing, and why. Recorded in a stream of its own."""
 
@@ -87,7 +122,12 @@ class CommandRejected(_EventData):
 
 
 EventData = (
-    ConnectionCreated | ConnectionUpdated | SecretsRotated | ConnectionDeleted | CommandRejected
+    ConnectionCreated
+    | ConnectionUpdated
+    | SecretsRotated
+    | ConnectionDeleted
+    | ConnectionTested
+    | CommandRejected
 )
 
 EVENT_TYPES: Final[dict[str, type[_EventData]]] = {
@@ -95,6 +135,7 @@ EVENT_TYPES: Final[dict[str, type[_EventData]]] = {
     "ConnectionUpdated": ConnectionUpdated,
     "SecretsRotated": SecretsRotated,
     "ConnectionDeleted": ConnectionDeleted,
+    "ConnectionTested": ConnectionTested,
     "CommandRejected": CommandRejected,
 }
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 from connmgr.schemas.events import (
     ConnectionCreated,
     ConnectionDeleted,
+    ConnectionTested,
     ConnectionUpdated,
     EncryptedSecrets,
     SecretsRotated,
@@ -42,6 +43,7 @@ class ConnectionState:
     deleted: bool
     created_at: datetime
     updated_at: datetime
+    last_test: dict[str, Any] | None = None
 
     @property
     def secrets_version(self) -> int:
@@ -106,6 +108,13 @@ def _deleted(state: ConnectionState | None, event: StoredEvent) -> ConnectionSta
     )
 
 
+def _tested(state: ConnectionState | None, event: StoredEvent) -> ConnectionState | None:
+    data = ConnectionTested.model_validate(event.data)
+    if state is None or data.draft is not None:
+        return state
+    return replace(state, last_test=data.result.model_dump(mode="json"), version=event.version)
+
+
 def _existing(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
     if state is None:
         raise ValueError(
@@ -119,6 +128,7 @@ FOLDS: Final[dict[str, Fold]] = {
     "ConnectionUpdated": _updated,
     "SecretsRotated": _rotated,
     "ConnectionDeleted": _deleted,
+    "ConnectionTested": _tested,
 }
 
 

@@ -49,6 +49,7 @@ def state_from_row(row: Any) -> ConnectionState:
         deleted=row["deleted"],
         created_at=as_utc(row["created_at"]),
         updated_at=as_utc(row["updated_at"]),
+        last_test=row["last_test"],
     )
 
 
@@ -70,6 +71,7 @@ def _row(state: ConnectionState) -> dict[str, Any]:
         "deleted": state.deleted,
         "created_at": state.created_at,
         "updated_at": state.updated_at,
+        "last_test": state.last_test,
     }
 
 

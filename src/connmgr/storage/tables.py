@@ -72,6 +72,7 @@ connections = Table(
     Column("deleted", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_test", JSON),
     Index("ix_connections_tenant_name", "tenant", "name", "id"),
 )
 

@@ -37,6 +37,7 @@ class ConnectionView(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    last_test: dict[str, Any] | None = None
 
 
 class EventView(BaseModel):
@@ -110,6 +111,7 @@ def connection_view(row: Mapping[Any, Any]) -> ConnectionView:
         version=row["version"],
         created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]),
+        last_test=row["last_test"],
     )
 
 

@@ -61,16 +61,28 @@ class BatchConsumer:
         )
         try:
             while not stop.is_set():
-                try:
-                    batch = await subscription.fetch(
-                        self._options.batch_size, timeout=self._options.fetch_timeout_s
-                    )
-                except NatsTimeoutError:
-                    continue
-                await self._handle(batch)
+                batch = await self._fetch(subscription, stop)
+                if batch:
+                    await self._handle(batch)
         finally:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
+
+    async def _fetch(
+        self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event
+    ) -> list[Msg]:
+        """The next batch; empty on a quiet interval or while the server is away."""
+        try:
+            return await subscription.fetch(
+                self._options.batch_size, timeout=self._options.fetch_timeout_s
+            )
+        except (NatsTimeoutError, TimeoutError):
+            return []
+        except Exception:
+            log.warning("fetch_failed", durable=self._spec.durable, exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            return []
 
     async def _handle(self, batch: list[Msg]) -> None:
         ticker = asyncio.create_task(self._keep_alive(batch))
