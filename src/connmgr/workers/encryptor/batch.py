@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Final
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connmgr.schemas.bus import CommandAddress, parse_command_subject
+from connmgr.schemas.bus import parse_command_subject
 from connmgr.schemas.commands import EncryptorCommand, parse_encryptor_command, read_header
-from connmgr.schemas.events import CommandRejected, EventMetadata, event_type_of
+from connmgr.schemas.events import event_type_of
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.storage.command_log import find_outcome, record_outcome
 from connmgr.storage.data_keys import destroy_data_key, put_data_key
@@ -27,9 +26,15 @@ from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent
 from connmgr.storage.projection import ConnectionState, apply
 from connmgr.storage.projection_store import load_connection, save_connection
+from connmgr.workers.command_records import (
+    MessageRef,
+    append_rejection,
+    check_subject,
+    command_identity,
+    event_metadata,
+)
 from connmgr.workers.encryptor.handlers import Accepted, EncryptorPorts, handle
 
-REJECTION_NAMESPACE: Final = uuid.UUID("5c6f7a2e-1d3b-4c55-9a0e-2f1e8b7c9d10")
 log = structlog.get_logger("connmgr.encryptor")
 
 
@@ -110,7 +115,7 @@ class _UnitOfWork:
         if isinstance(parsed, Rejection):
             outcome = await self._reject(identity, tenant, item, parsed)
             return Handled(outcome=outcome, reply_to=reply_to)
-        if (mismatch := _subject_mismatch(address, parsed)) is not None:
+        if (mismatch := check_subject(address, parsed)) is not None:
             outcome = await self._reject(identity, tenant, item, mismatch)
             return Handled(outcome=outcome, reply_to=reply_to)
         outcome = await self._decide(parsed)
@@ -147,7 +152,7 @@ class _UnitOfWork:
         self, command: EncryptorCommand, current: ConnectionState | None, decision: Accepted
     ) -> CommandOutcome:
         connection_id = str(command.connection_id)
-        metadata = _metadata(command).model_dump(mode="json")
+        metadata = event_metadata(command).model_dump(mode="json")
         base = current.version if current else 0
         pending = [
             PendingEvent(
@@ -189,82 +194,19 @@ class _UnitOfWork:
         command: EncryptorCommand | None = None,
     ) -> CommandOutcome:
         header = read_header(item.data) if item is not None else None
-        connection_id = (
-            command.connection_id if command else (header.connection_id if header else None)
+        return await append_rejection(
+            self.connection,
+            self.appender,
+            tenant,
+            rejection,
+            command=command,
+            header=header,
+            identity=command_id,
         )
-        command_type = command.type if command else (header.type if header else None)
-        data = CommandRejected(
-            command_id=command_id,
-            connection_id=connection_id,
-            command_type=(command_type or "")[:32] or None,
-            reason=rejection.reason.value,
-            message=rejection.message,
-            errors=list(rejection.errors),
-        )
-        metadata = (
-            _metadata(command)
-            if command
-            else EventMetadata(command_id=command_id, actor_id=None, tenant=tenant)
-        )
-        await self.appender.append(
-            [
-                PendingEvent(
-                    stream_id=str(uuid.uuid5(REJECTION_NAMESPACE, str(command_id))),
-                    version=1,
-                    type="CommandRejected",
-                    tenant=tenant,
-                    data=data.model_dump(mode="json"),
-                    metadata=metadata.model_dump(mode="json"),
-                )
-            ]
-        )
-        outcome = CommandOutcome(
-            command_id=command_id,
-            connection_id=connection_id,
-            outcome="rejected",
-            version=None,
-            events=["CommandRejected"],
-            reason=rejection.reason.value,
-            message=rejection.message,
-            errors=list(rejection.errors),
-        )
-        await record_outcome(self.connection, tenant, outcome)
-        return outcome
 
 
 def _identity(item: Inbound, parsed: EncryptorCommand | Rejection) -> uuid.UUID:
     """The command id, or for an undecodable message a stable id of the message itself."""
     if not isinstance(parsed, Rejection):
         return parsed.command_id
-    header = read_header(item.data)
-    if header.command_id is not None:
-        return header.command_id
-    try:
-        return uuid.UUID(item.msg_id or "")
-    except ValueError:
-        return uuid.uuid5(REJECTION_NAMESPACE, f"stream-sequence:{item.stream_sequence}")
-
-
-def _subject_mismatch(
-    address: CommandAddress | None, command: EncryptorCommand
-) -> Rejection | None:
-    if (
-        address is None
-        or address.verb != command.type
-        or address.connection_id != str(command.connection_id)
-    ):
-        return Rejection(
-            Reason.SUBJECT_MISMATCH, "the subject does not match the command's type and id"
-        )
-    if address.tenant != command.actor.tenant:
-        return Rejection(Reason.TENANT_MISMATCH, "actor.tenant differs from the subject's tenant")
-    return None
-
-
-def _metadata(command: EncryptorCommand) -> EventMetadata:
-    return EventMetadata(
-        command_id=command.command_id,
-        actor_id=command.actor.id,
-        tenant=command.actor.tenant,
-        correlation_id=command.correlation_id,
-    )
+    return command_identity(read_header(item.data), MessageRef(item.msg_id, item.stream_sequence))

@@ -33,7 +33,7 @@ from connmgr.schemas.kinds import Kind, KindConfig, config_document, parse_confi
 from connmgr.schemas.outcomes import FieldError, Reason, Rejection
 from connmgr.storage.data_keys import WrappedDataKey
 from connmgr.storage.projection import ConnectionState
-from connmgr.workers.encryptor.intake import (
+from connmgr.workers.intake import (
     auth_document,
     check_secret_fields,
     open_secrets_input,
