@@ -266,3 +266,33 @@ async def test_every_handled_command_is_recorded_once(encryptor: Encryptor) -> N
             await connection.execute(select(func.count()).select_from(handled_commands))
         ).scalar_one()
     assert count == 2
+
+
+async def test_a_template_fills_the_config_and_auth(encryptor: Encryptor) -> None:
+    connection_id = new_id()
+    key = encryptor.keyring.seal_public_info()
+    payload = {
+        "name": "payments",
+        "kind": "http",
+        "template": "stripe",
+        "secrets": sealed({"token": "sk_test_x"}, key, connection_id),
+    }
+    outcome = await encryptor.one(command("create", connection_id, payload))
+    assert outcome.outcome == "accepted", outcome
+    state = await encryptor.state(connection_id)
+    assert state is not None
+    assert state.config["base_url"] == "https://api.stripe.com"
+    assert state.config["test"]["path"] == "/v1/balance"
+    assert (state.auth["method"], state.template) == ("bearer", "stripe")
+
+
+@pytest.mark.parametrize(
+    ("template", "kind", "reason"),
+    [("no-such-template", "http", "unknown_template"), ("stripe", "postgres", "invalid_config")],
+)
+async def test_a_template_must_exist_and_match_the_kind(
+    encryptor: Encryptor, template: str, kind: str, reason: str
+) -> None:
+    payload = {"name": "x", "kind": kind, "template": template}
+    outcome = await encryptor.one(command("create", new_id(), payload))
+    assert outcome.reason == reason

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from connmgr.api import handlers, ops
+from connmgr.api import handlers, ops, templates
 from connmgr.api.params import ConnectionListQuery, ConnectionLogQuery, EventFeedQuery
 from connmgr.api.routing import UUID_PATTERN, Route
 from connmgr.storage.tokens import SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ
@@ -25,6 +25,16 @@ ROUTES: Final = (
         SCOPE_CONNECTIONS_READ,
         query=ConnectionListQuery,
         response=ConnectionPage,
+    ),
+    Route(
+        "GET",
+        "/api/connections/templates",
+        "list_templates",
+        templates.list_templates,
+        "The template catalogue (filter by category, search).",
+        SCOPE_CONNECTIONS_READ,
+        query=templates.TemplateListQuery,
+        response=templates.TemplateList,
     ),
     Route(
         "GET",

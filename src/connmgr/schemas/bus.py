@@ -54,6 +54,14 @@ ENCRYPTOR_CONSUMER: Final = ConsumerSpec(
     max_ack_pending=2000,
 )
 
+TESTER_CONSUMER: Final = ConsumerSpec(
+    durable="tester",
+    filter_subjects=(f"{COMMAND_PREFIX}.*.test.*",),
+    max_deliver=5,
+    ack_wait_s=30.0,
+    max_ack_pending=4096,
+)
+
 RELAY_CHECKPOINT: Final = "relay"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -79,3 +79,4 @@ class CommandOutcome(BaseModel):
     reason: str | None = None
     message: str | None = None
     errors: list[FieldError] = []
+    result: dict[str, Any] | None = None

@@ -34,6 +34,24 @@ def retry_delay(num_delivered: int) -> float:
     return float(min(2 ** max(num_delivered - 1, 0), 30))
 
 
+async def fetch_batch(
+    subscription: JetStreamContext.PullSubscription,
+    count: int,
+    timeout_s: float,
+    stop: asyncio.Event,
+) -> list[Msg]:
+    """The next messages; empty on a quiet interval or while the server is away."""
+    try:
+        return await subscription.fetch(count, timeout=timeout_s)
+    except (NatsTimeoutError, TimeoutError):
+        return []
+    except Exception:
+        log.warning("fetch_failed", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+        return []
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerOptions:
     batch_size: int
@@ -61,28 +79,17 @@ class BatchConsumer:
         )
         try:
             while not stop.is_set():
-                batch = await self._fetch(subscription, stop)
+                batch = await fetch_batch(
+                    subscription,
+                    self._options.batch_size,
+                    self._options.fetch_timeout_s,
+                    stop,
+                )
                 if batch:
                     await self._handle(batch)
         finally:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
-
-    async def _fetch(
-        self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event
-    ) -> list[Msg]:
-        """The next batch; empty on a quiet interval or while the server is away."""
-        try:
-            return await subscription.fetch(
-                self._options.batch_size, timeout=self._options.fetch_timeout_s
-            )
-        except (NatsTimeoutError, TimeoutError):
-            return []
-        except Exception:
-            log.warning("fetch_failed", durable=self._spec.durable, exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-            return []
 
     async def _handle(self, batch: list[Msg]) -> None:
         ticker = asyncio.create_task(self._keep_alive(batch))

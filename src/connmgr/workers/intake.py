@@ -6,15 +6,17 @@ input and no error names a secret value.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from connmgr.schemas.auth import ALLOWED_METHODS, Auth, secret_fields
-from connmgr.schemas.commands import PlaintextSecrets, SealedSecrets, SecretsInput
+from connmgr.schemas.commands import CreatePayload, PlaintextSecrets, SealedSecrets, SecretsInput
 from connmgr.schemas.kinds import Kind, KindConfig, parse_config
 from connmgr.schemas.outcomes import FieldError, Reason, Rejection, field_errors
 from connmgr.schemas.sealed import UnsealError, open_secrets
+from connmgr.schemas.templates import apply_template, get_template
 from connmgr.workers.keyring import Keyring
 
 _AUTH: TypeAdapter[Auth] = TypeAdapter(Auth)
@@ -100,3 +102,79 @@ def check_secret_fields(kind: Kind, auth: Auth, secrets: dict[str, str]) -> Reje
             Reason.INVALID_SECRETS, "the secrets do not match the auth method", errors[:20]
         )
     return None
+
+
+def with_template(payload: CreatePayload) -> tuple[dict[str, Any], Auth] | Rejection:
+    """The config and auth after the payload's template (if any) filled the gaps."""
+    if payload.template is None:
+        return payload.config, payload.auth
+    template = get_template(payload.template)
+    if template is None:
+        return Rejection(
+            Reason.UNKNOWN_TEMPLATE,
+            f"template {payload.template} is not in the catalogue",
+            [FieldError(field="payload.template", message="unknown template")],
+        )
+    if template.kind != payload.kind:
+        return Rejection(
+            Reason.INVALID_CONFIG,
+            f"template {template.id} is for kind {template.kind.value}",
+            [FieldError(field="payload.kind", message="does not match the template")],
+        )
+    given = "auth" in payload.model_fields_set
+    user_auth = payload.auth.model_dump(mode="json", exclude_unset=True) if given else None
+    _, config, auth_document_ = apply_template(template, payload.config, user_auth)
+    try:
+        return config, _AUTH.validate_python(auth_document_, strict=True)
+    except ValidationError as error:
+        return Rejection(
+            Reason.INVALID_COMMAND,
+            "the auth does not complete the template's",
+            field_errors(error, prefix="payload.auth"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewConnection:
+    """A create payload, validated: typed config and auth, secrets opened and checked."""
+
+    kind: Kind
+    config: KindConfig
+    auth: Auth
+    secrets: dict[str, str] | None = field(repr=False)
+
+
+def secrets_required(message: str) -> Rejection:
+    return Rejection(
+        Reason.SECRETS_REQUIRED,
+        message,
+        [FieldError(field="payload.secrets", message="is required")],
+    )
+
+
+def validate_new_connection(
+    payload: CreatePayload, connection_id: str, keyring: Keyring, *, allow_plaintext: bool
+) -> NewConnection | Rejection:
+    """Everything a create (or a draft test) must pass before anything is stored or sent."""
+    resolved = with_template(payload)
+    if isinstance(resolved, Rejection):
+        return resolved
+    raw_config, raw_auth = resolved
+    config = validate_config(payload.kind, raw_config)
+    if isinstance(config, Rejection):
+        return config
+    auth = validate_auth(payload.kind, raw_auth)
+    if isinstance(auth, Rejection):
+        return auth
+    if payload.secrets is None:
+        if secret_fields(auth, payload.kind).required:
+            return secrets_required(f"auth method {auth.method} needs secrets")
+        return NewConnection(payload.kind, config, auth, None)
+    opened = open_secrets_input(
+        payload.secrets, connection_id, keyring, allow_plaintext=allow_plaintext
+    )
+    if isinstance(opened, Rejection):
+        return opened
+    if (problem := check_secret_fields(payload.kind, auth, opened)) is not None:
+        return problem
+    return NewConnection(payload.kind, config, auth, opened)

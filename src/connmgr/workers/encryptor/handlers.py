@@ -37,9 +37,11 @@ from connmgr.workers.intake import (
     auth_document,
     check_secret_fields,
     open_secrets_input,
+    secrets_required,
     stored_auth,
     validate_auth,
     validate_config,
+    validate_new_connection,
 )
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.secret_box import encrypt_secrets
@@ -102,54 +104,33 @@ def _seal_new_secrets(
     return encrypt_secrets(data_key, opened, connection_id, version), wrapped
 
 
-def _secrets_required(message: str) -> Rejection:
-    return Rejection(
-        Reason.SECRETS_REQUIRED,
-        message,
-        [FieldError(field="payload.secrets", message="is required")],
-    )
-
-
 async def create_connection(
     command: CreateConnection, current: ConnectionState | None, ports: EncryptorPorts
 ) -> Decision:
     if current is not None:
         return Rejection(Reason.ALREADY_EXISTS, "a connection with this id already exists")
-    payload = command.payload
-    if payload.template is not None:
-        return Rejection(
-            Reason.UNKNOWN_TEMPLATE,
-            f"template {payload.template} is not in the catalogue",
-            [FieldError(field="payload.template", message="unknown template")],
-        )
-    config = validate_config(payload.kind, payload.config)
-    if isinstance(config, Rejection):
-        return config
-    auth = validate_auth(payload.kind, payload.auth)
-    if isinstance(auth, Rejection):
-        return auth
-    sealed: tuple[EncryptedSecrets, WrappedDataKey] | None = None
-    if payload.secrets is not None:
-        result = _seal_new_secrets(
-            payload.secrets, payload.kind, auth, str(command.connection_id), 1, ports
-        )
-        if isinstance(result, Rejection):
-            return result
-        sealed = result
-    elif secret_fields(auth, payload.kind).required:
-        return _secrets_required(f"auth method {auth.method} needs secrets")
+    payload, connection_id = command.payload, str(command.connection_id)
+    new = validate_new_connection(
+        payload, connection_id, ports.keyring, allow_plaintext=ports.allow_plaintext
+    )
+    if isinstance(new, Rejection):
+        return new
+    secrets, wrapped = None, None
+    if new.secrets is not None:
+        data_key, wrapped = ports.keyring.new_data_key(connection_id)
+        secrets = encrypt_secrets(data_key, new.secrets, connection_id, 1)
     event = ConnectionCreated(
         name=payload.name,
-        kind=payload.kind,
+        kind=new.kind,
         template=payload.template,
-        config=config_document(config),
-        auth=auth_document(auth),
-        secrets=sealed[0] if sealed else None,
+        config=config_document(new.config),
+        auth=auth_document(new.auth),
+        secrets=secrets,
         health_check=payload.health_check,
         tags=list(dict.fromkeys(payload.tags)),
         description=payload.description,
     )
-    return Accepted(events=[event], new_data_key=sealed[1] if sealed else None)
+    return Accepted(events=[event], new_data_key=wrapped)
 
 
 def _moves_secrets(kind: Kind, config: KindConfig, auth: Auth, state: ConnectionState) -> bool:
@@ -173,12 +154,12 @@ def _kept_secrets(
     if stored is not None and not needed.allowed:
         return None
     if stored is not None and _moves_secrets(kind, config, auth, state):
-        return _secrets_required(
+        return secrets_required(
             "the target or identity changed: send the secrets again, "
             "stored secrets are never sent to a new target"
         )
     if not needed.required <= have or not have <= needed.allowed:
-        return _secrets_required(f"auth method {auth.method} needs other secrets")
+        return secrets_required(f"auth method {auth.method} needs other secrets")
     return stored
 
 
