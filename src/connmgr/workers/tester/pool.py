@@ -40,6 +40,8 @@ log = structlog.get_logger("connmgr.tester")
 
 
 class TesterPool:
+    __test__ = False  # not a pytest class
+
     def __init__(
         self,
         nc: NatsClient,

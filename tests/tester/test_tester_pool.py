@@ -1,0 +1,224 @@
+"""The tester pool against a real nats-server and PostgreSQL, testing local targets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+import pytest
+from aiohttp import web
+from nats.aio.client import Client
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.schemas.bus import MSG_ID_HEADER
+from connmgr.schemas.kinds import Kind
+from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.projection_store import load_connection
+from connmgr.storage.tables import connections, events
+from connmgr.workers.checks.http import HttpCheck
+from connmgr.workers.checks.tcp import TcpCheck
+from connmgr.workers.egress import Egress, EgressPolicy
+from connmgr.workers.encryptor.handlers import EncryptorPorts
+from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.keyring import Keyring
+from connmgr.workers.tester.pool import TesterPool
+from connmgr.workers.tester.runner import CheckRunner
+from support.commands import command, encode, sealed, subject_of
+
+TOKEN = "bearer-Token-Never-Leaks-77"
+
+
+@dataclass
+class Stack:
+    nc: Client
+    engine: AsyncEngine
+    keyring: Keyring
+    wire: list[bytes] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def request(self, document: dict[str, Any], msg_id: str | None = None) -> dict[str, Any]:
+        inbox = self.nc.new_inbox()
+        subscription = await self.nc.subscribe(inbox)
+        headers = {MSG_ID_HEADER: msg_id or document["command_id"]}
+        body = encode({**document, "reply_to": inbox})
+        await self.nc.jetstream().publish(subject_of(document), body, headers=headers)
+        reply = await subscription.next_msg(timeout=30)
+        await subscription.unsubscribe()
+        return json.loads(reply.data)
+
+    async def events_of(self, event_type: str) -> list[Any]:
+        async with self.engine.connect() as connection:
+            query = select(events).where(events.c.type == event_type).order_by(events.c.position)
+            return list((await connection.execute(query)).all())
+
+
+@pytest.fixture
+async def stack(nats_server_factory, fresh_pg_url) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
+    server = await nats_server_factory()
+    engine = create_engine(await fresh_pg_url())
+    await migrate(engine)
+    nc, spy = await nats.connect(server.url), await nats.connect(server.url)
+    stack = Stack(nc=nc, engine=engine, keyring=Keyring.generate())
+
+    async def record(message: Any) -> None:
+        stack.wire.append(message.data)
+
+    await spy.subscribe(">", cb=record)
+    egress = Egress(EgressPolicy(allow_loopback=True))
+    checks = {Kind.TCP: TcpCheck(egress), Kind.HTTP: HttpCheck(egress)}
+    runner = CheckRunner(checks, concurrency=16, per_target=2)
+    encryptor = EncryptorPool(nc, engine, EncryptorPorts(stack.keyring, True), batch_size=32)
+    tester = TesterPool(nc, engine, stack.keyring, runner, allow_plaintext=True, max_in_flight=32)
+    for pool in (encryptor, tester):
+        await pool.start()
+        stack.tasks.append(asyncio.create_task(pool.run(stack.stop)))
+    yield stack
+    stack.stop.set()
+    await asyncio.wait_for(asyncio.gather(*stack.tasks), 30)
+    await spy.drain()
+    await nc.drain()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[int]:
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def tcp_payload(port: int, **extra: Any) -> dict[str, Any]:
+    return {"name": "svc", "kind": "tcp", "config": {"host": "127.0.0.1", "port": port}, **extra}
+
+
+async def create(stack: Stack, payload: dict[str, Any]) -> str:
+    connection_id = str(uuid.uuid4())
+    reply = await stack.request(command("create", connection_id, payload))
+    assert reply["outcome"] == "accepted", reply
+    return connection_id
+
+
+async def test_a_test_records_its_result_and_the_projection_keeps_it(
+    stack: Stack, listener: int
+) -> None:
+    connection_id = await create(stack, tcp_payload(listener))
+    reply = await stack.request(command("test", connection_id, {}))
+    assert (reply["outcome"], reply["version"], reply["result"]["outcome"]) == ("accepted", 2, "ok")
+    assert "connect" in reply["result"]["phases"]
+    async with stack.engine.connect() as connection:
+        state = await load_connection(connection, connection_id)
+    assert state is not None
+    assert state.last_test is not None
+    assert state.last_test["outcome"] == "ok"
+
+
+async def test_a_closed_port_is_unreachable(stack: Stack) -> None:
+    connection_id = await create(stack, tcp_payload(closed_port()))
+    reply = await stack.request(command("test", connection_id, {}))
+    assert reply["result"]["outcome"] == "unreachable"
+
+
+async def test_a_redelivered_test_records_one_result(stack: Stack, listener: int) -> None:
+    connection_id = await create(stack, tcp_payload(listener))
+    document = command("test", connection_id, {})
+    first = await stack.request(document)
+    second = await stack.request(document, msg_id=str(uuid.uuid4()))
+    assert first == second
+    assert len(await stack.events_of("ConnectionTested")) == 1
+
+
+async def test_a_draft_is_tested_and_never_stored(stack: Stack) -> None:
+    app = web.Application()
+
+    async def guarded(request: web.Request) -> web.Response:
+        ok = request.headers.get("Authorization") == f"Bearer {TOKEN}"
+        return web.json_response({"ok": ok}, status=200 if ok else 401)
+
+    app.router.add_get("/ping", guarded)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        draft_id = str(uuid.uuid4())
+        payload = {
+            "draft": True,
+            "name": "api",
+            "kind": "http",
+            "config": {"base_url": f"http://127.0.0.1:{port}", "test": {"path": "/ping"}},
+            "auth": {"method": "bearer"},
+            "secrets": sealed({"token": TOKEN}, stack.keyring.seal_public_info(), draft_id),
+        }
+        reply = await stack.request(command("test", draft_id, payload))
+        wrong = {**payload, "secrets": {"plaintext": {"token": "wrong"}}}
+        refused = await stack.request(command("test", draft_id, wrong))
+    finally:
+        await runner.cleanup()
+    assert (reply["outcome"], reply["result"]["outcome"]) == ("accepted", "ok")
+    assert refused["result"]["outcome"] == "auth_failed"
+    (tested, _) = await stack.events_of("ConnectionTested")
+    assert tested.data["draft"]["secret_fields"] == ["token"]
+    assert tested.stream_id != draft_id
+    async with stack.engine.connect() as connection:
+        assert (await connection.execute(select(connections))).first() is None
+    assert not any(TOKEN.encode() in message for message in stack.wire)
+    async with stack.engine.connect() as connection:
+        dump = json.dumps([list(r) for r in await connection.execute(select(events))], default=str)
+    assert TOKEN not in dump
+
+
+async def test_another_tenants_connection_is_not_found(stack: Stack, listener: int) -> None:
+    connection_id = await create(stack, tcp_payload(listener))
+    document = command("test", connection_id, {}, tenant="intruder")
+    inbox = stack.nc.new_inbox()
+    subscription = await stack.nc.subscribe(inbox)
+    subject = f"connmgr.cmd.intruder.test.{connection_id}"
+    await stack.nc.jetstream().publish(subject, encode({**document, "reply_to": inbox}))
+    reply = json.loads((await subscription.next_msg(timeout=30)).data)
+    assert reply["reason"] == "not_found"
+    assert await stack.events_of("ConnectionTested") == []
+
+
+async def test_a_slow_target_does_not_stall_the_others(stack: Stack, listener: int) -> None:
+    hung = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never speaks
+    hung_port = hung.sockets[0].getsockname()[1]
+    try:
+        slow = await create(
+            stack,
+            tcp_payload(
+                hung_port,
+                config={"host": "127.0.0.1", "port": hung_port, "expect_banner": "x"},
+                health_check={"timeout_s": 3},
+            ),
+        )
+        fast = await create(stack, tcp_payload(listener))
+        order: list[str] = []
+
+        async def test(connection_id: str, label: str) -> dict[str, Any]:
+            reply = await stack.request(command("test", connection_id, {}))
+            order.append(label)
+            return reply
+
+        slow_tasks = [asyncio.create_task(test(slow, "slow")) for _ in range(4)]
+        fast_reply = await test(fast, "fast")
+        slow_replies = await asyncio.gather(*slow_tasks)
+    finally:
+        hung.close()
+    assert fast_reply["result"]["outcome"] == "ok"
+    assert order[0] == "fast"
+    assert {r["result"]["outcome"] for r in slow_replies} == {"timeout"}
