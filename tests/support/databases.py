@@ -1,0 +1,54 @@
+"""Throw-away PostgreSQL databases on the machine's server, one per use.
+
+Each is created from ``template0`` (never locked by a connected user, so
+concurrent test runs do not collide) under a random ``connmgr_test_<hex>`` name,
+and dropped afterwards with its connections terminated first.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Final
+
+import asyncpg  # type: ignore[import-untyped]
+
+from support.services import POSTGRES_ADMIN_DSN
+
+POSTGRES_URL_PREFIX: Final = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
+DATABASE_NAME_PREFIX: Final = "connmgr_test_"
+
+
+def sqlite_url_in(folder: Path) -> str:
+    """The SQLAlchemy async URL of a SQLite file ``connmgr.db`` in ``folder``."""
+    return f"sqlite+aiosqlite:///{folder.resolve() / 'connmgr.db'}"
+
+
+@asynccontextmanager
+async def temporary_postgres_database() -> AsyncIterator[str]:
+    """Create an empty database, yield its SQLAlchemy async URL, drop it on exit."""
+    name = f"{DATABASE_NAME_PREFIX}{secrets.token_hex(8)}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await admin.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+    finally:
+        await admin.close()
+    try:
+        yield f"{POSTGRES_URL_PREFIX}{name}"
+    finally:
+        await drop_postgres_database(name)
+
+
+async def drop_postgres_database(name: str) -> None:
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

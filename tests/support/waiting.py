@@ -1,0 +1,67 @@
+"""Wait for effects, never sleep for them (STYLE.md rule 12)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, overload
+
+T = TypeVar("T")
+
+
+@overload
+async def wait_for(
+    predicate: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    message: str | None = ...,
+    ignoring: tuple[type[Exception], ...] = ...,
+) -> T: ...
+
+
+@overload
+async def wait_for(
+    predicate: Callable[[], T],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    message: str | None = ...,
+    ignoring: tuple[type[Exception], ...] = ...,
+) -> T: ...
+
+
+async def wait_for(
+    predicate: Callable[[], object],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    message: str | None = None,
+    ignoring: tuple[type[Exception], ...] = (),
+) -> object:
+    """Call ``predicate`` (sync or async) until it returns something truthy; return that.
+
+    An exception of a type in ``ignoring`` counts as "not yet"; any other one
+    propagates at once. At the deadline, raises ``AssertionError`` naming
+    ``message`` (or the predicate) and the last result, so a slow machine gives
+    a slower pass, never a different outcome.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = predicate()
+            if inspect.isawaitable(result):
+                result = await result
+        except ignoring as error:
+            result = error
+        else:
+            if result:
+                return result
+        if time.monotonic() >= deadline:
+            what = message or getattr(predicate, "__qualname__", repr(predicate))
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}; last result: {result!r}"
+            )
+        await asyncio.sleep(interval)

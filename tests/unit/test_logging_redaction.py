@@ -1,0 +1,155 @@
+"""Secrets never reach a log line: the redaction processor and the configured pipeline."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connmgr.runtime.logging import REDACTED, configure_logging, redact_secrets
+from connmgr.schemas.settings import Settings
+
+
+def redact(**fields: Any) -> dict[str, Any]:
+    return dict(redact_secrets(None, "info", {"event": "handled", **fields}))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password", "db_password", "passwd", "secret", "client_secret", "clientSecret",
+        "token", "access_token", "refresh_token", "api_key", "apiKey", "X-Api-Key",
+        "Authorization", "proxy-authorization", "private_key", "signing_key", "sealed",
+        "plaintext", "ciphertext", "cookie", "Set-Cookie", "secrets", "credentials",
+    ],
+)  # fmt: skip
+def test_secret_looking_keys_are_redacted(key: str) -> None:
+    assert redact(**{key: "s3cr3t"})[key] == REDACTED
+
+
+@pytest.mark.parametrize(
+    "key", ["connection_id", "command_id", "key_id", "username", "kind", "outcome", "host"]
+)
+def test_ordinary_keys_are_kept(key: str) -> None:
+    assert redact(**{key: "value"})[key] == "value"
+
+
+def test_redaction_reaches_nested_dicts_lists_and_tuples() -> None:
+    line = redact(
+        payload={"auth": {"method": "basic", "username": "app", "password": "pw"}},
+        headers=[{"Authorization": "Basic abc"}, ("x", {"token": "t"})],
+    )
+
+    assert line["payload"] == {"auth": {"method": "basic", "username": "app", "password": REDACTED}}
+    assert line["headers"] == [{"Authorization": REDACTED}, ("x", {"token": REDACTED})]
+
+
+def test_a_secret_key_hides_its_whole_value_even_when_structured() -> None:
+    assert redact(secrets={"sealed": "b64", "key_id": "k1"})["secrets"] == REDACTED
+
+
+def test_credentials_inside_urls_and_bearer_values_are_masked() -> None:
+    line = redact(
+        target="postgresql://app:hunter2@db.internal:5432/orders",
+        note="retrying with Bearer eyJhbGciOi.payload.sig now",
+    )
+
+    assert line["target"] == f"postgresql://app:{REDACTED}@db.internal:5432/orders"
+    assert line["note"] == f"retrying with Bearer {REDACTED} now"
+
+
+def test_the_callers_data_is_not_modified() -> None:
+    payload = {"password": "pw", "nested": [{"token": "t"}]}
+
+    redact(payload=payload)
+
+    assert payload == {"password": "pw", "nested": [{"token": "t"}]}
+
+
+def test_structures_too_deep_to_inspect_are_withheld() -> None:
+    deep: dict[str, Any] = {"password": "pw"}
+    for _ in range(50):
+        deep = {"level": deep}
+
+    assert "pw" not in json.dumps(redact(data=deep))
+
+
+secret_keys = st.sampled_from(["password", "api_key", "Authorization", "client_secret", "token"])
+secret_values = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=12, max_size=24)
+
+
+@given(key=secret_keys, value=secret_values, path=st.lists(st.sampled_from(["a", 0]), max_size=4))
+def test_a_secret_value_never_survives_wherever_it_is_nested(
+    key: str, value: str, path: list[str | int]
+) -> None:
+    node: Any = {key: value}
+    for step in reversed(path):
+        node = [node] if step == 0 else {"a": node}
+
+    assert value not in json.dumps(redact(data=node))
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_configured_json_lines_carry_context_and_no_secrets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(Settings(log_format="json", log_level="info"))
+    structlog.contextvars.bind_contextvars(command_id="c-1")
+    log = structlog.get_logger("connmgr.test")
+
+    log.debug("not shown")
+    log.info("handled", password="hunter2", connection_id="conn-1")
+    logging.getLogger("nats").warning("dialing %s", "nats://user:hunter2@host:4222")
+
+    lines = json_lines(capsys.readouterr().err)
+    assert [line["event"] for line in lines] == [
+        "handled",
+        f"dialing nats://user:{REDACTED}@host:4222",
+    ]
+    handled = lines[0]
+    assert handled["password"] == REDACTED
+    assert handled["connection_id"] == "conn-1"
+    assert handled["command_id"] == "c-1"
+    assert handled["level"] == "info"
+    assert handled["logger"] == "connmgr.test"
+    assert handled["timestamp"].endswith("Z")
+    assert lines[1]["command_id"] == "c-1"
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_exception_messages_are_masked_and_locals_left_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(Settings(log_format="json"))
+    local_secret = "never-logged-local"
+
+    try:
+        raise ConnectionError(f"cannot reach redis://:hunter2@cache:6379 ({len(local_secret)})")
+    except ConnectionError:
+        structlog.get_logger("connmgr.test").exception("probe failed")
+
+    output = capsys.readouterr().err
+    assert "hunter2" not in output
+    assert local_secret not in output
+    assert json_lines(output)[0]["exception"][0]["exc_type"] == "ConnectionError"
