@@ -110,6 +110,35 @@ class ConnectionTested(_EventData):
     connection_id: UUID | None = None
 
 
+class HealthStatusChanged(_EventData):
+    previous: str
+    status: str
+    reason: str
+    outcome: str | None = None
+    changed_at: datetime
+
+
+class AlertRaised(_EventData):
+    alert_id: UUID
+    status: str
+    reason: str
+    outcome: str | None = None
+    detail: str | None = None
+    raised_at: datetime
+
+
+class AlertResolved(_EventData):
+    alert_id: UUID
+    resolved_at: datetime
+    open_s: float
+
+
+class ProbeSuspended(_EventData):
+    reason: str
+    consecutive: int
+    suspended_at: datetime
+
+
 class CommandRejected(_EventData):
     """A command that changed nothing, and why. Recorded in a stream of its own."""
 
@@ -127,6 +156,10 @@ EventData = (
     | SecretsRotated
     | ConnectionDeleted
     | ConnectionTested
+    | HealthStatusChanged
+    | AlertRaised
+    | AlertResolved
+    | ProbeSuspended
     | CommandRejected
 )
 
@@ -136,6 +169,10 @@ EVENT_TYPES: Final[dict[str, type[_EventData]]] = {
     "SecretsRotated": SecretsRotated,
     "ConnectionDeleted": ConnectionDeleted,
     "ConnectionTested": ConnectionTested,
+    "HealthStatusChanged": HealthStatusChanged,
+    "AlertRaised": AlertRaised,
+    "AlertResolved": AlertResolved,
+    "ProbeSuspended": ProbeSuspended,
     "CommandRejected": CommandRejected,
 }
 

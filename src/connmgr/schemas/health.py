@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -17,3 +19,17 @@ class HealthCheckSettings(BaseModel):
     timeout_s: Annotated[int, Field(ge=1, le=60)] = 5
     failure_threshold: Annotated[int, Field(ge=1, le=100)] = 3
     recovery_threshold: Annotated[int, Field(ge=1, le=100)] = 2
+    latency_slo_ms: Annotated[int, Field(ge=1, le=600_000)] | None = None
+    depends_on: list[UUID] = Field(default_factory=list, max_length=16)
+    auth_failure_limit: Annotated[int, Field(ge=1, le=100)] = 3
+
+
+class HealthStatus(StrEnum):
+    """``suspended``: probing paused after repeated ``auth_failed`` (no lockout storms)."""
+
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    FLAPPING = "flapping"
+    SUSPENDED = "suspended"

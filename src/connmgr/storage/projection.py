@@ -18,6 +18,7 @@ from connmgr.schemas.events import (
     ConnectionTested,
     ConnectionUpdated,
     EncryptedSecrets,
+    HealthStatusChanged,
     SecretsRotated,
 )
 from connmgr.storage.event_log import StoredEvent
@@ -44,6 +45,7 @@ class ConnectionState:
     created_at: datetime
     updated_at: datetime
     last_test: dict[str, Any] | None = None
+    status_since: datetime | None = None
 
     @property
     def secrets_version(self) -> int:
@@ -115,6 +117,12 @@ def _tested(state: ConnectionState | None, event: StoredEvent) -> ConnectionStat
     return replace(state, last_test=data.result.model_dump(mode="json"), version=event.version)
 
 
+def _status_changed(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
+    current = _existing(state, event)
+    data = HealthStatusChanged.model_validate(event.data)
+    return replace(current, status=data.status, status_since=data.changed_at, version=event.version)
+
+
 def _existing(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
     if state is None:
         raise ValueError(
@@ -129,6 +137,7 @@ FOLDS: Final[dict[str, Fold]] = {
     "SecretsRotated": _rotated,
     "ConnectionDeleted": _deleted,
     "ConnectionTested": _tested,
+    "HealthStatusChanged": _status_changed,
 }
 
 

@@ -50,6 +50,7 @@ def state_from_row(row: Any) -> ConnectionState:
         created_at=as_utc(row["created_at"]),
         updated_at=as_utc(row["updated_at"]),
         last_test=row["last_test"],
+        status_since=None if row["status_since"] is None else as_utc(row["status_since"]),
     )
 
 
@@ -72,6 +73,7 @@ def _row(state: ConnectionState) -> dict[str, Any]:
         "created_at": state.created_at,
         "updated_at": state.updated_at,
         "last_test": state.last_test,
+        "status_since": state.status_since,
     }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -43,6 +44,7 @@ events = Table(
     Column("hash", String(64), nullable=False),
     UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
     Index("ix_events_tenant_position", "tenant", "position"),
+    Index("ix_events_tenant_type_position", "tenant", "type", "position"),
 )
 
 chain_head = Table(
@@ -73,6 +75,7 @@ connections = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("last_test", JSON),
+    Column("status_since", DateTime(timezone=True)),
     Index("ix_connections_tenant_name", "tenant", "name", "id"),
 )
 
@@ -124,4 +127,62 @@ api_tokens = Table(
     Column("scopes", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked", Boolean, nullable=False),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("check_id", String(80), nullable=False, unique=True),
+    Column("connection_id", String(36), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("phases", JSON, nullable=False),
+    Index("ix_samples_connection_time", "connection_id", "checked_at"),
+    Index("ix_samples_time", "checked_at"),
+)
+
+sample_rollups = Table(
+    "sample_rollups",
+    metadata,
+    Column("connection_id", String(36), primary_key=True),
+    Column("resolution", String(8), primary_key=True),
+    Column("bucket_start", DateTime(timezone=True), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("latency_p50_ms", Float, nullable=False),
+    Column("latency_p95_ms", Float, nullable=False),
+    Column("latency_p99_ms", Float, nullable=False),
+    Column("latency_max_ms", Float, nullable=False),
+    Index("ix_sample_rollups_time", "resolution", "bucket_start"),
+)
+
+rollup_checkpoints = Table(
+    "rollup_checkpoints",
+    metadata,
+    Column("resolution", String(8), primary_key=True),
+    Column("rolled_until", DateTime(timezone=True), nullable=False),
+)
+
+probe_state = Table(
+    "probe_state",
+    metadata,
+    Column("connection_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_since", DateTime(timezone=True)),
+    Column("last_check_at", DateTime(timezone=True)),
+    Column("consecutive_failures", Integer, nullable=False),
+    Column("consecutive_successes", Integer, nullable=False),
+    Column("consecutive_auth_failures", Integer, nullable=False),
+    Column("recent", String(32), nullable=False),
+    Column("open_alert_id", String(36)),
+    Column("alert_raised_at", DateTime(timezone=True)),
+    Column("suspended", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

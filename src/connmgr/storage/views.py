@@ -38,6 +38,7 @@ class ConnectionView(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_test: dict[str, Any] | None = None
+    status_since: datetime | None = None
 
 
 class EventView(BaseModel):
@@ -112,6 +113,7 @@ def connection_view(row: Mapping[Any, Any]) -> ConnectionView:
         created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]),
         last_test=row["last_test"],
+        status_since=None if row["status_since"] is None else _utc(row["status_since"]),
     )
 
 
