@@ -10,6 +10,7 @@ name from a fixed list when the banner contains it, never the banner itself.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
@@ -21,10 +22,11 @@ from connmgr.workers.checks.net import (
     CheckedConnection,
     Stopwatch,
     classify,
+    open_checked,
     tls_context,
     tls_identity,
 )
-from connmgr.workers.egress import DnsFailure, EgressRefused
+from connmgr.workers.egress import DnsFailure, Egress, EgressRefused
 
 MAX_LINE_BYTES: Final = 8192
 MAX_REPLY_LINES: Final = 128
@@ -66,10 +68,18 @@ class Learned:
 
 
 class LineChannel:
-    """CRLF lines over a checked connection; ``start_tls`` upgrades it in place."""
+    """CRLF lines over a checked connection; ``start_tls`` upgrades it in place.
 
-    def __init__(self, connection: CheckedConnection) -> None:
+    ``context`` verifies the server as ``server_name`` (pinned, whatever address
+    the connection reached).
+    """
+
+    def __init__(
+        self, connection: CheckedConnection, context: ssl.SSLContext, server_name: str
+    ) -> None:
         self.connection = connection
+        self.context = context
+        self.server_name = server_name
 
     async def send(self, data: bytes) -> None:
         self.connection.writer.write(data)
@@ -86,8 +96,15 @@ class LineChannel:
             raise ProtocolViolation("line too long")
         return raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
 
-    async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> None:
-        await self.connection.writer.start_tls(context, server_hostname=server_hostname)
+    async def start_tls(self) -> None:
+        """Upgrade to TLS; refuses when the server sent bytes ahead of the handshake.
+
+        Bytes buffered before TLS would otherwise be read as if they came over
+        TLS (the STARTTLS response-injection class of attack).
+        """
+        if getattr(self.connection.reader, "_buffer", b""):
+            raise CheckFailed(Outcome.TLS_ERROR, "the server sent data ahead of the TLS handshake")
+        await self.connection.writer.start_tls(self.context, server_hostname=self.server_name)
 
     def server(self, product: str | None) -> ServerIdentity:
         """TLS certificate identity (when TLS is on) with the detected product name."""
@@ -115,11 +132,59 @@ def known_product(banner: str, products: Iterable[str]) -> str | None:
     return next((name for name in products if name.lower() in lowered), None)
 
 
-def check_tls(target: CheckTarget, host: str) -> ssl.SSLContext:
-    """A verifying context pinned to ``server_name`` (or the host) with the custom CA."""
+def quoted(value: str) -> str | None:
+    """``value`` as an IMAP quoted string, or None when it needs a literal."""
+    if not all(0x20 <= ord(char) <= 0x7E for char in value):
+        return None
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def mailbox_utf7(name: str) -> str:
+    """A mailbox name in IMAP's modified UTF-7 (RFC 3501 5.1.3)."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            encoded = base64.b64encode("".join(run).encode("utf-16-be")).decode("ascii")
+            out.append("&" + encoded.rstrip("=").replace("/", ",") + "-")
+            run.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            run.append(char)
+    flush()
+    return "".join(out)
+
+
+async def open_channel(
+    egress: Egress, target: CheckTarget, watch: Stopwatch, *, implicit_tls: bool
+) -> LineChannel:
+    """Resolve and connect through the egress policy; TLS at once when ``implicit_tls``.
+
+    The context trusts the system store plus the config's ``ca_pem`` and is
+    pinned to ``server_name`` (default: the configured host).
+    """
+    host: str = getattr(target.config, "host")  # noqa: B009 - every mail config has one
+    port: int = getattr(target.config, "port")  # noqa: B009
+    server_name: str = getattr(target.config, "server_name", None) or host
     ca_pem: str | None = getattr(target.config, "ca_pem", None)
-    server_name: str | None = getattr(target.config, "server_name", None)
-    return tls_context(server_hostname=server_name or host, ca_pem=ca_pem)
+    try:
+        context = tls_context(server_hostname=server_name, ca_pem=ca_pem)
+    except (ssl.SSLError, ValueError) as error:
+        raise CheckFailed(Outcome.CONFIG_ERROR, "the CA certificate (ca_pem) is invalid") from error
+    connection = await open_checked(
+        egress,
+        host,
+        port,
+        watch,
+        tls=context if implicit_tls else None,
+        server_hostname=server_name,
+    )
+    return LineChannel(connection, context, server_name)
 
 
 def password_of(target: CheckTarget) -> str:

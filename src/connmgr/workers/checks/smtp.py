@@ -25,12 +25,12 @@ from connmgr.workers.checks.mail import (
     Learned,
     LineChannel,
     ProtocolViolation,
-    check_tls,
     known_product,
+    open_channel,
     password_of,
     run_bounded,
 )
-from connmgr.workers.checks.net import Stopwatch, open_checked
+from connmgr.workers.checks.net import Stopwatch
 from connmgr.workers.egress import Egress
 
 SMTP_PRODUCTS: Final = (
@@ -87,7 +87,8 @@ def _b64(text: str) -> str:
 async def authenticate(channel: LineChannel, mechanisms: list[str], user: str, pw: str) -> None:
     """AUTH PLAIN (preferred) or LOGIN; raises ``CheckFailed`` unless the server says 235."""
     if "PLAIN" in mechanisms:
-        reply = await command(channel, f"AUTH PLAIN {_b64(f'\0{user}\0{pw}')}")
+        token = _b64("\0".join(("", user, pw)))
+        reply = await command(channel, f"AUTH PLAIN {token}")
     elif "LOGIN" in mechanisms:
         reply = await command(channel, "AUTH LOGIN")
         for answer in (user, pw):
@@ -109,6 +110,21 @@ def _auth_failure(code: int) -> tuple[Outcome, str]:
     return Outcome.AUTH_FAILED, "the server rejected the username or password"
 
 
+async def _start_tls(
+    channel: LineChannel, extensions: dict[str, list[str]], watch: Stopwatch
+) -> dict[str, list[str]]:
+    """STARTTLS, then EHLO again (RFC 3207: forget what was learned before TLS)."""
+    if "STARTTLS" not in extensions:
+        raise CheckFailed(
+            Outcome.TLS_ERROR, "the server does not offer STARTTLS; no credentials were sent"
+        )
+    if (await command(channel, "STARTTLS")).code != 220:
+        raise CheckFailed(Outcome.TLS_ERROR, "the server refused to start TLS")
+    with watch.phase("tls"):
+        await channel.start_tls()
+    return await ehlo(channel)
+
+
 class SmtpCheck:
     """Logs in to an SMTP server (if credentials are configured) and says goodbye."""
 
@@ -124,13 +140,8 @@ class SmtpCheck:
         config = target.config
         if not isinstance(config, SmtpConfig):
             raise TypeError("SmtpCheck needs an SmtpConfig")
-        context = check_tls(target, config.host)
-        implicit = context if config.security == "implicit" else None
-        name = config.server_name or config.host
-        connection = await open_checked(
-            self._egress, config.host, config.port, watch, tls=implicit, server_hostname=name
-        )
-        channel = LineChannel(connection)
+        implicit = config.security == "implicit"
+        channel = await open_channel(self._egress, target, watch, implicit_tls=implicit)
         try:
             greeting = await read_reply(channel)
             if greeting.code != 220:
@@ -139,7 +150,7 @@ class SmtpCheck:
             learned.server = channel.server(product)
             extensions = await ehlo(channel)
             if config.security == "starttls":
-                extensions = await self._start_tls(channel, extensions, watch, name)
+                extensions = await _start_tls(channel, extensions, watch)
                 learned.server = channel.server(product)
             sentence = await self._login(channel, extensions, target, watch)
             with contextlib.suppress(*TARGET_FAILURES):
@@ -149,23 +160,11 @@ class SmtpCheck:
             await channel.close()
 
     @staticmethod
-    async def _start_tls(
-        channel: LineChannel, extensions: dict[str, list[str]], watch: Stopwatch, name: str
-    ) -> dict[str, list[str]]:
-        """STARTTLS, then EHLO again (RFC 3207: forget what was learned before TLS)."""
-        if "STARTTLS" not in extensions:
-            raise CheckFailed(
-                Outcome.TLS_ERROR, "the server does not offer STARTTLS; no credentials were sent"
-            )
-        if (await command(channel, "STARTTLS")).code != 220:
-            raise CheckFailed(Outcome.TLS_ERROR, "the server refused to start TLS")
-        with watch.phase("tls"):
-            await channel.start_tls(check_tls_for(channel, name), name)
-        return await ehlo(channel)
-
-    @staticmethod
     async def _login(
-        channel: LineChannel, extensions: dict[str, list[str]], target: CheckTarget, watch: Stopwatch
+        channel: LineChannel,
+        extensions: dict[str, list[str]],
+        target: CheckTarget,
+        watch: Stopwatch,
     ) -> str:
         if not isinstance(target.auth, BasicAuth):
             return "the server accepted the SMTP session"

@@ -1,0 +1,246 @@
+"""S3 check: ``head_bucket``, optionally ``list_objects_v2`` (``MaxKeys=1``), via aioboto3.
+
+Credentials are explicit only: the auth username is the access key id and the
+secret ``password`` the secret access key. The botocore session under the
+client has an empty credential chain and reads no AWS config files, so
+environment variables, shared files and instance metadata are never consulted;
+endpoint, CA bundle, proxies (none), retries (one attempt) and addressing style
+are set explicitly, so ``AWS_*`` variables of the host change nothing that matters.
+
+Egress: the endpoint's host is resolved and checked before any request. The
+SDK's HTTP connector then resolves through ``_CheckedResolver``: pinned answers
+for hosts already checked, and a checked resolution for any other host the SDK
+asks for (the bucket's virtual host, a region redirect). The SDK therefore only
+ever connects to addresses the policy accepted, with no re-resolution window
+(no DNS rebinding between check and connect); TLS still verifies the hostname.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import ssl
+from typing import Any, ClassVar, Final
+from urllib.parse import urlsplit
+
+import aioboto3
+from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+from aiobotocore.credentials import AioCredentialResolver  # type: ignore[import-untyped]
+from aiobotocore.httpsession import AIOHTTPSession  # type: ignore[import-untyped]
+from aiobotocore.session import AioSession  # type: ignore[import-untyped]
+from aiohttp.abc import AbstractResolver, ResolveResult
+from botocore.configprovider import (  # type: ignore[import-untyped]
+    BOTOCORE_DEFAUT_SESSION_VARIABLES,  # botocore's own spelling
+)
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+from connmgr.schemas.auth import BasicAuth
+from connmgr.schemas.kinds import Kind, S3Config
+from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
+from connmgr.workers.checks.net import Stopwatch, classify, tls_context
+from connmgr.workers.egress import DnsFailure, Egress, EgressRefused, IPAddress
+
+_FAILURES: Final = (ClientError, BotoCoreError, EgressRefused, DnsFailure, TimeoutError, OSError)
+_DENIED_HEAD: Final = 403
+_HOST_FILES: Final = {"config_file": os.devnull, "credentials_file": os.devnull}
+_PRODUCT = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,31}")
+_BAD_KEY_CODES: Final = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+)
+_WRONG_PLACE_CODES: Final = frozenset(
+    {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
+)
+
+
+class _CheckedResolver(AbstractResolver):
+    """Answers the SDK's lookups with egress-checked addresses only."""
+
+    def __init__(self, egress: Egress, pinned: dict[str, list[IPAddress]]) -> None:
+        self._egress = egress
+        self._pinned = pinned
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if host not in self._pinned:
+            self._pinned[host] = await self._egress.resolve(host, port)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address),
+                port=port,
+                family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in self._pinned[host]
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def _http_session_class(context: ssl.SSLContext) -> type[Any]:
+    """aiobotocore's HTTP session with our TLS context (custom CA, optional server name)."""
+
+    class _CheckedTlsSession(AIOHTTPSession):  # type: ignore[misc]
+        def _get_ssl_context(self) -> ssl.SSLContext:
+            return context
+
+    return _CheckedTlsSession
+
+
+def _isolated_botocore() -> Any:
+    """A botocore session blind to the host: no ``AWS_*`` variables, no AWS files, no chain.
+
+    Every session variable keeps its default but loses its environment variable;
+    the config and credentials files are ``os.devnull``; the credential chain is empty.
+    """
+    variables = {
+        name: (config_key, None, _HOST_FILES.get(name, default), convert)
+        for name, (config_key, _env, default, convert) in BOTOCORE_DEFAUT_SESSION_VARIABLES.items()
+    }
+    session = AioSession(session_vars=variables)
+    session.register_component("credential_provider", AioCredentialResolver(providers=[]))
+    return session
+
+
+def _endpoint(config: S3Config) -> str:
+    return config.endpoint_url or f"https://s3.{config.region}.amazonaws.com"
+
+
+def _client_config(config: S3Config, resolver: _CheckedResolver, timeout_s: float) -> Any:
+    context = tls_context(server_hostname=config.server_name, ca_pem=config.ca_pem)
+    return AioConfig(
+        connector_args={"resolver": resolver},
+        http_session_cls=_http_session_class(context),
+        region_name=config.region,
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        s3={"addressing_style": config.addressing_style},
+        proxies={},
+        use_fips_endpoint=False,
+        use_dualstack_endpoint=False,
+        ignore_configured_endpoint_urls=True,
+    )
+
+
+class S3Check:
+    """Checks that the credentials can reach the bucket (and list it, if configured)."""
+
+    kind: ClassVar[Kind] = Kind.S3
+
+    def __init__(self, egress: Egress) -> None:
+        self._egress = egress
+
+    async def run(self, target: CheckTarget) -> CheckResult:
+        """Bounded by ``target.timeout_s``; every target failure maps to an outcome."""
+        config = target.config
+        if not isinstance(config, S3Config):
+            raise TypeError("S3Check needs an S3Config")
+        watch = Stopwatch()
+        secret = target.secrets.get("password")
+        if not isinstance(target.auth, BasicAuth) or not secret:
+            detail = "the connection needs an access key id and a secret access key"
+            return watch.result(Outcome.CONFIG_ERROR, detail)
+        try:
+            async with asyncio.timeout(target.timeout_s):
+                server = await self._probe(config, (target.auth.username, secret), target, watch)
+        except _FAILURES as error:
+            return watch.result(*failure_of(error))
+        sentence = "the bucket is reachable with these credentials"
+        return watch.result(Outcome.OK, sentence, server)
+
+    async def _probe(
+        self, config: S3Config, keys: tuple[str, str], target: CheckTarget, watch: Stopwatch
+    ) -> ServerIdentity:
+        endpoint = urlsplit(_endpoint(config))
+        host = endpoint.hostname or ""
+        port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+        with watch.phase("resolve"):
+            pinned = {host: await self._egress.resolve(host, port)}
+        resolver = _CheckedResolver(self._egress, pinned)
+        session = aioboto3.Session(
+            aws_access_key_id=keys[0],
+            aws_secret_access_key=keys[1],
+            region_name=config.region,
+            botocore_session=_isolated_botocore(),
+        )
+        client_config = _client_config(config, resolver, target.timeout_s)
+        async with session.client(
+            "s3", endpoint_url=_endpoint(config), config=client_config, verify=True
+        ) as client:
+            with watch.phase("auth"):
+                response = await _head_bucket(client, config.bucket)
+            if config.list_objects:
+                with watch.phase("query"):
+                    await client.list_objects_v2(Bucket=config.bucket, MaxKeys=1)
+        return ServerIdentity(version=product_of(response))
+
+
+async def _head_bucket(client: Any, bucket: str) -> dict[str, Any]:
+    """HEAD the bucket; on 403, a one-key GET tells a bad key from a denial.
+
+    A HEAD reply has no body, so S3 cannot say *why* it refused; the GET's
+    error code (``InvalidAccessKeyId``, ``SignatureDoesNotMatch`` or
+    ``AccessDenied``) can, and it raises the ``ClientError`` that is mapped.
+    """
+    try:
+        response: dict[str, Any] = await client.head_bucket(Bucket=bucket)
+    except ClientError as error:
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != _DENIED_HEAD:
+            raise
+        response = await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    return response
+
+
+def product_of(response: dict[str, Any]) -> str | None:
+    """The product token of the ``Server`` header (``AmazonS3``, ``MinIO``), if well-formed."""
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    match = _PRODUCT.match(str(headers.get("server", "")))
+    return match.group(0) if match else None
+
+
+def failure_of(error: BaseException) -> tuple[Outcome, str]:
+    """The outcome and fixed sentence of a failed request; never the service's message."""
+    if isinstance(error, ClientError):
+        return _service_failure(error)
+    cause = _root_cause(error)
+    if isinstance(cause, EgressRefused | DnsFailure | ssl.SSLError | TimeoutError):
+        return classify(cause)
+    if "Timeout" in type(error).__name__:
+        return classify(TimeoutError())
+    if isinstance(cause, OSError):
+        return classify(cause)
+    return Outcome.PROTOCOL_ERROR, "the storage service answered in an unexpected way"
+
+
+def _service_failure(error: ClientError) -> tuple[Outcome, str]:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _BAD_KEY_CODES:
+        return Outcome.AUTH_FAILED, "the access key id or secret access key was rejected"
+    if code in ("AccessDenied", "AllAccessDisabled") or status == _DENIED_HEAD:
+        return Outcome.PERMISSION_DENIED, "the credentials may not access the bucket"
+    if code == "NoSuchBucket" or status == 404:
+        return Outcome.CONFIG_ERROR, "the bucket does not exist"
+    if code in _WRONG_PLACE_CODES or status == 301:
+        return Outcome.CONFIG_ERROR, "the bucket is in another region or behind another endpoint"
+    if status >= 500:
+        return Outcome.UNREACHABLE, "the storage service is unavailable"
+    return Outcome.PROTOCOL_ERROR, "the storage service refused the request"
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The innermost error behind botocore's and aiohttp's wrappers (bounded walk)."""
+    for _ in range(8):
+        wrapped = getattr(error, "kwargs", None)
+        inner = wrapped.get("error") if isinstance(wrapped, dict) else None
+        inner = inner or error.__cause__ or error.__context__
+        if inner is None:
+            return error
+        error = inner
+    return error

@@ -1,0 +1,223 @@
+"""SmtpCheck against aiosmtpd peers (in this event loop, on loopback) with an authenticator.
+
+The TLS peers use a certificate from the test CA (``svc_pki``): verification
+fails unless the check is given ``ca_pem``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from svc_net import (
+    LOOPBACK,
+    assert_no_secret,
+    black_hole,
+    free_closed_port,
+    loopback_egress,
+    nothing_connected,
+    silent_server,
+    strict_egress,
+    target,
+    watched_listener,
+)
+from svc_pki import Pki
+
+from connmgr.schemas.kinds import Kind
+from connmgr.workers.checks.base import CheckTarget, Outcome
+from connmgr.workers.checks.smtp import SmtpCheck
+
+USER = "mailer@connmgr.test"
+PASSWORD = "s3cr3t-smtp-Pa55"
+HOST = "mail.connmgr.test"
+
+
+@dataclass
+class SmtpPeer:
+    port: int
+    logins: list[tuple[str, bool]] = field(default_factory=list)
+    mail_commands: int = 0
+
+    def authenticate(
+        self, server: SMTP, _session: Any, _envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        self.logins.append((mechanism, server._tls_protocol is not None))
+        accepted = (data.login, data.password) == (USER.encode(), PASSWORD.encode())
+        return AuthResult(success=accepted, handled=False)
+
+    async def handle_MAIL(self, *_args: Any) -> str:
+        self.mail_commands += 1
+        return "250 OK"
+
+
+@contextlib.asynccontextmanager
+async def smtp_peer(
+    *,
+    starttls: ssl.SSLContext | None = None,
+    implicit: ssl.SSLContext | None = None,
+    auth_require_tls: bool = True,
+    exclude: tuple[str, ...] = (),
+) -> AsyncIterator[SmtpPeer]:
+    loop = asyncio.get_running_loop()
+    peer = SmtpPeer(port=0)
+
+    def protocol() -> SMTP:
+        return SMTP(
+            peer,
+            hostname=HOST,
+            tls_context=starttls,
+            authenticator=peer.authenticate,
+            auth_require_tls=auth_require_tls,
+            auth_exclude_mechanism=exclude,
+            loop=loop,
+        )
+
+    server = await loop.create_server(protocol, LOOPBACK, 0, ssl=implicit)
+    peer.port = server.sockets[0].getsockname()[1]
+    try:
+        yield peer
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def smtp(
+    port: int,
+    security: str,
+    *,
+    password: str | None = PASSWORD,
+    timeout_s: float = 5.0,
+    **config: Any,
+) -> CheckTarget:
+    return target(
+        Kind.SMTP,
+        {"host": HOST, "port": port, "security": security, **config},
+        username=USER if password is not None else None,
+        secrets={"password": password} if password is not None else {},
+        timeout_s=timeout_s,
+    )
+
+
+async def test_starttls_and_login_with_the_private_ca_is_ok(
+    pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with smtp_peer(starttls=pki.server_context()) as peer:
+        result = await SmtpCheck(loopback_egress()).run(
+            smtp(peer.port, "starttls", ca_pem=pki.ca_pem)
+        )
+    assert result.outcome is Outcome.OK, result
+    assert peer.logins == [("PLAIN", True)]
+    assert peer.mail_commands == 0
+    assert {"resolve", "connect", "tls", "auth"} <= result.phases.keys()
+    assert result.server is not None
+    assert result.server.version == "Python SMTP"
+    assert result.server.tls_subject == "commonName=mail.connmgr.test"
+    assert_no_secret(result, caplog, PASSWORD)
+
+
+async def test_a_wrong_password_is_auth_failed_without_leaking_it(
+    pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with smtp_peer(starttls=pki.server_context()) as peer:
+        result = await SmtpCheck(loopback_egress()).run(
+            smtp(peer.port, "starttls", password="not-the-Pa55word", ca_pem=pki.ca_pem)
+        )
+    assert result.outcome is Outcome.AUTH_FAILED
+    assert result.server is not None
+    assert result.server.tls_subject is not None
+    assert_no_secret(result, caplog, "not-the-Pa55word")
+
+
+async def test_starttls_without_the_ca_is_a_tls_error_and_sends_no_password(pki: Pki) -> None:
+    async with smtp_peer(starttls=pki.server_context()) as peer:
+        result = await SmtpCheck(loopback_egress()).run(smtp(peer.port, "starttls"))
+    assert result.outcome is Outcome.TLS_ERROR
+    assert peer.logins == []
+
+
+async def test_a_server_without_starttls_gets_no_plaintext_password() -> None:
+    async with smtp_peer(auth_require_tls=False) as peer:
+        result = await SmtpCheck(loopback_egress()).run(smtp(peer.port, "starttls"))
+    assert result.outcome is Outcome.TLS_ERROR
+    assert "STARTTLS" in result.detail
+    assert peer.logins == []
+
+
+async def test_implicit_tls_with_the_private_ca_is_ok(pki: Pki) -> None:
+    async with smtp_peer(implicit=pki.server_context(), auth_require_tls=False) as peer:
+        result = await SmtpCheck(loopback_egress()).run(
+            smtp(peer.port, "implicit", ca_pem=pki.ca_pem)
+        )
+    assert result.outcome is Outcome.OK, result
+    assert peer.logins == [("PLAIN", False)]
+    assert result.server is not None
+    assert result.server.tls_not_after is not None
+
+
+async def test_implicit_tls_without_the_ca_is_a_tls_error(pki: Pki) -> None:
+    async with smtp_peer(implicit=pki.server_context(), auth_require_tls=False) as peer:
+        result = await SmtpCheck(loopback_egress()).run(smtp(peer.port, "implicit"))
+    assert result.outcome is Outcome.TLS_ERROR
+    assert peer.logins == []
+
+
+async def test_auth_login_is_used_when_plain_is_not_offered() -> None:
+    async with smtp_peer(auth_require_tls=False, exclude=("PLAIN",)) as peer:
+        result = await SmtpCheck(loopback_egress()).run(smtp(peer.port, "none"))
+    assert result.outcome is Outcome.OK, result
+    assert peer.logins == [("LOGIN", False)]
+
+
+async def test_a_wrong_password_over_auth_login_is_auth_failed() -> None:
+    async with smtp_peer(auth_require_tls=False, exclude=("PLAIN",)) as peer:
+        result = await SmtpCheck(loopback_egress()).run(smtp(peer.port, "none", password="nope"))
+    assert result.outcome is Outcome.AUTH_FAILED
+
+
+async def test_without_credentials_the_session_alone_is_checked() -> None:
+    async with smtp_peer(auth_require_tls=False) as peer:
+        result = await SmtpCheck(loopback_egress()).run(smtp(peer.port, "none", password=None))
+    assert result.outcome is Outcome.OK
+    assert peer.logins == []
+
+
+async def test_a_server_offering_no_auth_is_a_config_error() -> None:
+    async with smtp_peer(auth_require_tls=True) as peer:
+        result = await SmtpCheck(loopback_egress()).run(smtp(peer.port, "none"))
+    assert result.outcome is Outcome.CONFIG_ERROR
+
+
+async def test_a_closed_port_is_unreachable() -> None:
+    result = await SmtpCheck(loopback_egress()).run(smtp(free_closed_port(), "starttls"))
+    assert result.outcome is Outcome.UNREACHABLE
+
+
+async def test_a_black_holed_server_times_out_within_the_bound() -> None:
+    with black_hole() as port:
+        result = await SmtpCheck(loopback_egress()).run(smtp(port, "starttls", timeout_s=0.5))
+    assert result.outcome is Outcome.TIMEOUT
+    assert result.latency_ms < 2000
+
+
+async def test_a_server_that_never_greets_times_out_within_the_bound() -> None:
+    async with silent_server() as port:
+        result = await SmtpCheck(loopback_egress()).run(smtp(port, "starttls", timeout_s=0.5))
+    assert result.outcome is Outcome.TIMEOUT
+    assert result.latency_ms < 2000
+
+
+async def test_loopback_is_refused_by_policy_with_nothing_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with watched_listener() as (port, listener):
+        result = await SmtpCheck(strict_egress()).run(smtp(port, "none"))
+        assert nothing_connected(listener)
+    assert result.outcome is Outcome.REFUSED_BY_POLICY
+    assert_no_secret(result, caplog, PASSWORD)
