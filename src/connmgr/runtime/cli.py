@@ -12,12 +12,13 @@ import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from connmgr.producers import cli as producer_cli
 from connmgr.runtime import admin
 from connmgr.runtime.devstack import DevStackOptions, run_dev_stack
 from connmgr.runtime.logging import configure_logging
+from connmgr.runtime.pools import POOLS
 from connmgr.runtime.processes import run_api_process, run_worker_process
 from connmgr.schemas.settings import Settings
 from connmgr.workers.keyring import KeyringError
@@ -36,7 +37,7 @@ def _processes(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         )
     )
     worker = commands.add_parser("worker", help="run one worker pool process")
-    worker.add_argument("pool", choices=["encryptor", "relay"])
+    worker.add_argument("pool", choices=list(POOLS))
     worker.set_defaults(run=lambda settings, args: run_worker_process(settings, args.pool))
     api = commands.add_parser("api", help="serve the read API")
     api.set_defaults(run=lambda settings, _args: run_api_process(settings))
@@ -74,9 +75,21 @@ def _operators(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke.set_defaults(run=admin.run_token_revoke)
 
 
+class _QuietParser(argparse.ArgumentParser):
+    """Never echoes unrecognised arguments: one of them may be a mistyped secret."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            message = "unrecognized arguments (not shown: they may hold a secret)"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="connmgr", allow_abbrev=False)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _QuietParser(prog="connmgr", allow_abbrev=False)
+    # Extra arguments reach the root parser, whose error() keeps them out of sight.
+    commands: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", required=True, parser_class=argparse.ArgumentParser
+    )
     _processes(commands)
     _operators(commands)
     producer_cli.register(commands)

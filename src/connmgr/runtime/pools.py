@@ -21,18 +21,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.api import create_app
 from connmgr.runtime.keyfiles import load_keyring
 from connmgr.schemas.settings import Settings
+from connmgr.workers.checks.registry import build_checks
+from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring, KeyringError
 from connmgr.workers.relay import Relay
+from connmgr.workers.tester.pool import TesterPool
+from connmgr.workers.tester.runner import CheckRunner
 
 log = structlog.get_logger("connmgr.runtime")
 
-POOLS = ("encryptor", "relay")
+POOLS = ("encryptor", "relay", "tester")
 PoolLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
-KEYED_POOLS = frozenset({"encryptor"})
+KEYED_POOLS = frozenset({"encryptor", "tester"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +66,32 @@ async def start_pool(name: str, settings: Settings, resources: Resources) -> Poo
         encryptor = EncryptorPool(resources.nc, resources.engine, ports, settings.batch_size)
         await encryptor.start()
         return encryptor.run
+    if name == "tester":
+        return await _start_tester(settings, resources)
     if name == "relay":
         relay = Relay(resources.nc.jetstream(), resources.engine, settings.relay_batch_size)
         await relay.start()
         return relay.run
     raise ValueError(f"unknown pool {name!r}; pools: {', '.join(POOLS)}")
+
+
+async def _start_tester(settings: Settings, resources: Resources) -> PoolLoop:
+    if resources.keyring is None:
+        raise KeyringError("the tester needs a key ring")
+    egress = Egress(EgressPolicy.from_settings(settings))
+    runner = CheckRunner(
+        build_checks(egress), settings.tester_concurrency, settings.tester_per_target
+    )
+    tester = TesterPool(
+        resources.nc,
+        resources.engine,
+        resources.keyring,
+        runner,
+        allow_plaintext=settings.allow_plaintext_secrets,
+        max_in_flight=settings.tester_concurrency * 2,
+    )
+    await tester.start()
+    return tester.run
 
 
 async def run_until_stopped(loop: PoolLoop, stop: asyncio.Event, grace_s: float) -> None:

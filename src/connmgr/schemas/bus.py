@@ -17,12 +17,18 @@ from typing import Final
 COMMAND_STREAM: Final = "CONNMGR_CMD"
 EVENT_STREAM: Final = "CONNMGR_EVT"
 COMMAND_PREFIX: Final = "connmgr.cmd"
+SCHEDULE_PREFIX: Final = "connmgr.schedule"
 EVENT_PREFIX: Final = "connmgr.evt"
 
 KEYS_BUCKET: Final = "connmgr_keys"
 SEAL_KEY_ENTRY: Final = "seal"
 
 MSG_ID_HEADER: Final = "Nats-Msg-Id"
+SCHEDULE_HEADER: Final = "Nats-Schedule"
+SCHEDULE_TARGET_HEADER: Final = "Nats-Schedule-Target"
+SCHEDULER_HEADER: Final = "Nats-Scheduler"
+ROLLUP_HEADER: Final = "Nats-Rollup"
+ROLLUP_SUBJECT: Final = "sub"
 REPLY_INBOX_PREFIX: Final = "_INBOX."
 
 MAX_COMMAND_BYTES: Final = 64 * 1024
@@ -62,6 +68,25 @@ TESTER_CONSUMER: Final = ConsumerSpec(
     max_ack_pending=4096,
 )
 
+PROBER_CONSUMER: Final = ConsumerSpec(
+    durable="prober",
+    filter_subjects=(f"{COMMAND_PREFIX}.*.check.*",),
+    max_deliver=3,
+    ack_wait_s=30.0,
+    max_ack_pending=20000,
+)
+
+SCHEDULE_KEEPER_CONSUMER: Final = ConsumerSpec(
+    durable="schedule-keeper",
+    filter_subjects=tuple(
+        f"{EVENT_PREFIX}.*.*.{event_type}"
+        for event_type in ("ConnectionCreated", "ConnectionUpdated", "ConnectionDeleted")
+    ),
+    max_deliver=20,
+    ack_wait_s=30.0,
+    max_ack_pending=256,
+)
+
 RELAY_CHECKPOINT: Final = "relay"
 
 
@@ -75,6 +100,15 @@ def command_subject(tenant: str, verb: str, connection_id: str) -> str:
 
 def command_subjects_all() -> str:
     return f"{COMMAND_PREFIX}.>"
+
+
+def schedule_subject(tenant: str, connection_id: str) -> str:
+    """Where a connection's check schedule lives (one message, replaced by rollup)."""
+    return f"{SCHEDULE_PREFIX}.{tenant}.{connection_id}"
+
+
+def schedule_subjects_all() -> str:
+    return f"{SCHEDULE_PREFIX}.>"
 
 
 def event_subject(tenant: str, connection_id: str, event_type: str) -> str:

@@ -11,7 +11,6 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
-    DiscardPolicy,
     KeyValueConfig,
     RetentionPolicy,
     StorageType,
@@ -28,6 +27,7 @@ from connmgr.schemas.bus import (
     ConsumerSpec,
     command_subjects_all,
     event_subjects_all,
+    schedule_subjects_all,
 )
 
 # Larger than the 64 KiB command limit on purpose: an oversized command must
@@ -38,12 +38,13 @@ STREAM_MAX_MSG_BYTES = 1024 * 1024
 def command_stream_config() -> StreamConfig:
     return StreamConfig(
         name=COMMAND_STREAM,
-        subjects=[command_subjects_all()],
+        subjects=[command_subjects_all(), schedule_subjects_all()],
         retention=RetentionPolicy.WORK_QUEUE,
+        allow_msg_schedules=True,
+        allow_rollup_hdrs=True,
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW_S,
         max_msg_size=STREAM_MAX_MSG_BYTES,
-        discard=DiscardPolicy.NEW,
     )
 
 
@@ -59,10 +60,19 @@ def event_stream_config() -> StreamConfig:
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream, or bring an older definition up to this one's subjects and flags."""
     try:
-        await js.stream_info(config.name or "")
+        info = await js.stream_info(config.name or "")
     except NotFoundError:
         await js.add_stream(config)
+        return
+    current = info.config
+    if (
+        set(current.subjects or []) != set(config.subjects or [])
+        or bool(current.allow_msg_schedules) != bool(config.allow_msg_schedules)
+        or bool(current.allow_rollup_hdrs) != bool(config.allow_rollup_hdrs)
+    ):
+        await js.update_stream(config)
 
 
 async def ensure_streams(js: JetStreamContext) -> None:

@@ -1,0 +1,140 @@
+"""Keeps each connection's JetStream message schedule in step with the projection.
+
+The broker fires the checks: a connection with ``health_check.enabled`` has one
+schedule message on ``connmgr.schedule.<tenant>.<id>`` (``Nats-Schedule: @every
+<interval>s``, target ``connmgr.cmd.<tenant>.check.<id>``), replaced atomically
+with a rollup when the interval changes and purged when the connection is
+deleted or its checks disabled. There is no scheduler process to keep alive.
+
+The keeper follows ``ConnectionCreated/Updated/Deleted`` on the event stream
+(its own durable consumer) but trusts the projection, not the event: for each
+event it reads the connection's current state and makes the schedule match. So
+replicas may handle events in any order; and a schedule that outlives its
+connection anyway is purged by the prober the first time it fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Final
+
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    EVENT_STREAM,
+    ROLLUP_HEADER,
+    ROLLUP_SUBJECT,
+    SCHEDULE_HEADER,
+    SCHEDULE_KEEPER_CONSUMER,
+    SCHEDULE_TARGET_HEADER,
+    command_subject,
+    schedule_subject,
+)
+from connmgr.storage.projection import ConnectionState
+from connmgr.storage.projection_store import load_all, load_connection
+from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
+from connmgr.workers.streams import ensure_consumer, ensure_streams
+
+log = structlog.get_logger("connmgr.schedules")
+SCHEDULER_ACTOR: Final = "scheduler"
+
+
+def schedule_body(state: ConnectionState) -> bytes:
+    """The check command each firing delivers; its id is per schedule, so the prober
+    tells firings apart by their stream sequence, not by this id."""
+    document = {
+        "command_id": _schedule_command_id(state),
+        "type": "check",
+        "connection_id": state.id,
+        "issued_at": datetime.now(UTC).isoformat(),
+        "actor": {"id": SCHEDULER_ACTOR, "tenant": state.tenant},
+        "payload": {},
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _schedule_command_id(state: ConnectionState) -> str:
+    return str(uuid.uuid5(uuid.UUID(state.id), f"schedule:{state.version}"))
+
+
+def wants_schedule(state: ConnectionState | None) -> bool:
+    return state is not None and not state.deleted and bool(state.health_check.get("enabled"))
+
+
+class ScheduleKeeper:
+    def __init__(self, nc: NatsClient, engine: AsyncEngine) -> None:
+        self._nc = nc
+        self._engine = engine
+
+    async def start(self) -> None:
+        js = self._nc.jetstream()
+        await ensure_streams(js)
+        await ensure_consumer(js, EVENT_STREAM, SCHEDULE_KEEPER_CONSUMER)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = BatchConsumer(
+            self._nc.jetstream(),
+            EVENT_STREAM,
+            SCHEDULE_KEEPER_CONSUMER,
+            self.process,
+            ConsumerOptions(batch_size=64),
+        )
+        await consumer.run(stop)
+
+    async def process(self, messages: list[Msg]) -> list[bool]:
+        for message in messages:
+            await self.sync(json.loads(message.data)["connection_id"], message.subject)
+        return [True] * len(messages)
+
+    async def sync(self, connection_id: str, subject: str = "") -> None:
+        """Make the connection's schedule match its current state."""
+        async with self._engine.connect() as connection:
+            state = await load_connection(connection, connection_id)
+        if wants_schedule(state):
+            assert state is not None
+            await self.put(state)
+        elif state is not None:
+            await self.remove(state.tenant, state.id)
+        else:
+            tenant = subject.split(".")[2] if subject.count(".") >= 4 else ""
+            if tenant:
+                await self.remove(tenant, connection_id)
+
+    async def put(self, state: ConnectionState) -> None:
+        interval = int(state.health_check.get("interval_s", 60))
+        headers = {
+            SCHEDULE_HEADER: f"@every {interval}s",
+            SCHEDULE_TARGET_HEADER: command_subject(state.tenant, "check", state.id),
+            ROLLUP_HEADER: ROLLUP_SUBJECT,
+        }
+        subject = schedule_subject(state.tenant, state.id)
+        await self._nc.jetstream().publish(subject, schedule_body(state), headers=headers)
+
+    async def remove(self, tenant: str, connection_id: str) -> None:
+        with contextlib.suppress(NotFoundError):
+            await self._nc.jetstream().purge_stream(
+                COMMAND_STREAM, subject=schedule_subject(tenant, connection_id)
+            )
+
+    async def reconcile(self) -> int:
+        """Bring every connection's schedule in step (at start-up); returns how many are on."""
+        async with self._engine.connect() as connection:
+            states = await load_all(connection)
+        scheduled = 0
+        for state in states.values():
+            if wants_schedule(state):
+                await self.put(state)
+                scheduled += 1
+            else:
+                await self.remove(state.tenant, state.id)
+        log.info("schedules_reconciled", scheduled=scheduled, connections=len(states))
+        return scheduled
