@@ -1,0 +1,81 @@
+"""Per-connection probe state: the prober's working memory between checks.
+
+Not part of the projection (only status *changes* enter the log, so counters
+and the recent-results window cannot be folded from it); rows are plain
+mappings whose keys are the ``probe_state`` columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from connmgr.storage.event_log import as_utc
+from connmgr.storage.tables import connections, probe_state
+
+_TIMES = ("status_since", "last_check_at", "alert_raised_at", "updated_at")
+
+
+def _row(row: Mapping[Any, Any]) -> dict[str, Any]:
+    values = dict(row)
+    for name in _TIMES:
+        if values.get(name) is not None:
+            values[name] = as_utc(values[name])
+    return values
+
+
+async def lock_probe_states(
+    connection: AsyncConnection, connection_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The rows of these connections, locked for the transaction, in id order (no deadlock)."""
+    ids = sorted(set(connection_ids))
+    query = (
+        select(probe_state)
+        .where(probe_state.c.connection_id.in_(ids))
+        .order_by(probe_state.c.connection_id)
+        .with_for_update()
+    )
+    rows = await connection.execute(query)
+    return {row.connection_id: _row(row._mapping) for row in rows}
+
+
+async def read_probe_state(
+    connection: AsyncConnection, connection_id: str
+) -> dict[str, Any] | None:
+    row = (
+        await connection.execute(
+            select(probe_state).where(probe_state.c.connection_id == connection_id)
+        )
+    ).one_or_none()
+    return None if row is None else _row(row._mapping)
+
+
+async def save_probe_state(
+    connection: AsyncConnection, values: Mapping[str, Any], *, existed: bool
+) -> None:
+    if existed:
+        await connection.execute(
+            update(probe_state)
+            .where(probe_state.c.connection_id == values["connection_id"])
+            .values(dict(values))
+        )
+    else:
+        await connection.execute(insert(probe_state).values(dict(values)))
+
+
+async def statuses(
+    connection: AsyncConnection, tenant: str, connection_ids: Iterable[str]
+) -> dict[str, str]:
+    """Projection statuses of a tenant's connections (for dependency suppression)."""
+    ids = list(set(connection_ids))
+    if not ids:
+        return {}
+    rows = await connection.execute(
+        select(connections.c.id, connections.c.status).where(
+            connections.c.id.in_(ids), connections.c.tenant == tenant
+        )
+    )
+    return {row.id: row.status for row in rows}
