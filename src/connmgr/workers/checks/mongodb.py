@@ -1,0 +1,207 @@
+"""MongoDB check (pymongo's ``AsyncMongoClient``): ``hello``, ``ping``, version, collections.
+
+Contract: a first connection by ``open_checked`` (egress policy, checked
+address, TLS pinned to ``server_name`` or the host) classifies a closed port or
+a bad certificate at once (pymongo would only time out server selection) and
+gives the certificate identity. The driver then connects to that address with
+``directConnection=True`` and the same pinned context, logs in (``basic``: SCRAM
+against ``auth_source`` or the database; ``mtls``: MONGODB-X509), runs ``hello``,
+``ping`` and ``buildInfo``, checks ``replica_set`` against ``setName``, and lists
+the collections the user may see when a database other than ``admin`` is set.
+Phases: ``resolve``, ``connect``, ``tls``, ``auth`` (the first command: pymongo
+logs in on first use), ``query``.
+
+pymongo takes TLS settings as options and file paths only, and verifies the
+name it dialled (an IP address here): ``_use_context`` puts the pinned context
+in place of the one it built, so SNI and verification use the configured name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Awaitable
+from typing import Any, ClassVar, Final, TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import (
+    ConfigurationError,
+    NetworkTimeout,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
+from pymongo.monitoring import (
+    ServerHeartbeatFailedEvent,
+    ServerHeartbeatListener,
+    ServerHeartbeatStartedEvent,
+    ServerHeartbeatSucceededEvent,
+)
+
+from connmgr.schemas.auth import BasicAuth, MtlsAuth
+from connmgr.schemas.kinds import Kind, MongodbConfig
+from connmgr.workers.checks import drivers
+from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
+from connmgr.workers.checks.drivers import CheckFailed
+from connmgr.workers.checks.net import Stopwatch, classify, open_checked
+from connmgr.workers.egress import Egress, IPAddress
+
+NOT_MONGODB: Final = "the server did not answer as MongoDB"
+AUTHENTICATION_FAILED: Final = 18
+UNAUTHORIZED: Final = 13
+Client = AsyncMongoClient[dict[str, Any]]
+T = TypeVar("T")
+
+
+class MongodbCheck:
+    kind: ClassVar[Kind] = Kind.MONGODB
+
+    def __init__(self, egress: Egress) -> None:
+        self._egress = egress
+
+    async def run(self, target: CheckTarget) -> CheckResult:
+        return await drivers.run_check(target, MongodbConfig, self._probe, classify_mongodb)
+
+    async def _probe(
+        self, config: MongodbConfig, target: CheckTarget, watch: Stopwatch
+    ) -> ServerIdentity:
+        login = drivers.login_of(target)
+        if isinstance(target.auth, MtlsAuth) and not config.tls:
+            raise CheckFailed(Outcome.CONFIG_ERROR, "a client certificate needs tls")
+        name = config.server_name or config.host
+        tls = drivers.kind_tls(config, login) if config.tls else None
+        first = await open_checked(
+            self._egress, config.host, config.port, watch, tls=tls, server_hostname=name
+        )
+        identity = drivers.peer_identity(first.writer, None)
+        await first.close()
+        remaining_s = target.timeout_s - (time.perf_counter() - watch.started)
+        watcher = _HeartbeatWatcher()
+        client = _client(first.address, config, target, tls, remaining_s, watcher)
+        try:
+            with watch.phase("auth"):
+                hello = await watcher.unless_foreign(client.admin.command("hello"))
+            with watch.phase("query"):
+                version = await _query(client, config, hello)
+        finally:
+            await drivers.close_quietly(client.close)
+        return ServerIdentity(
+            version, identity.tls_subject, identity.tls_issuer, identity.tls_not_after
+        )
+
+
+def _client(
+    address: IPAddress,
+    config: MongodbConfig,
+    target: CheckTarget,
+    tls: ssl.SSLContext | None,
+    budget_s: float,
+    watcher: _HeartbeatWatcher,
+) -> Client:
+    budget_ms = max(1, int(budget_s * 1000))
+    client: Client = AsyncMongoClient(
+        host=f"[{address}]" if address.version == 6 else str(address),
+        port=config.port,
+        directConnection=True,
+        connect=False,
+        tls=tls is not None,
+        serverSelectionTimeoutMS=budget_ms,
+        connectTimeoutMS=budget_ms,
+        socketTimeoutMS=budget_ms,
+        maxPoolSize=1,
+        retryReads=False,
+        retryWrites=False,
+        appname="connmgr-check",
+        event_listeners=[watcher],
+        **_credentials(config, target),
+    )
+    if tls is not None:
+        _use_context(client, tls)
+    return client
+
+
+def _credentials(config: MongodbConfig, target: CheckTarget) -> dict[str, Any]:
+    match target.auth:
+        case BasicAuth(username=username):
+            return {
+                "username": username,
+                "password": target.secrets.get("password", ""),
+                "authSource": config.auth_source or config.database,
+            }
+        case MtlsAuth():
+            return {"authMechanism": "MONGODB-X509", "authSource": "$external"}
+        case _:
+            return {}
+
+
+def _use_context(client: Client, context: ssl.SSLContext) -> None:
+    """Give the driver's connection pools the pinned context (before its first connection)."""
+    pool_options = client.options.pool_options
+    if not hasattr(pool_options, "_PoolOptions__ssl_context"):
+        raise RuntimeError("pymongo changed: PoolOptions no longer holds its ssl context")
+    setattr(pool_options, "_PoolOptions__ssl_context", context)  # noqa: B010 - name-mangled
+
+
+async def _query(client: Client, config: MongodbConfig, hello: dict[str, Any]) -> str | None:
+    if config.replica_set is not None and hello.get("setName") != config.replica_set:
+        raise CheckFailed(Outcome.CONFIG_ERROR, "the server is not in the configured replica set")
+    await client.admin.command("ping")
+    build = await client.admin.command("buildInfo")
+    if config.database != "admin":
+        await client[config.database].list_collection_names(authorizedCollections=True)
+    return drivers.printable(build.get("version"))
+
+
+class _HeartbeatWatcher(ServerHeartbeatListener):
+    """Ends the wait for a server as soon as the monitor's ``hello`` fails other than by timeout.
+
+    The first connection proved the port open: a monitor that then cannot read a
+    ``hello`` reply is talking to something that is not MongoDB. pymongo itself
+    would keep retrying until server selection times out.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._foreign: asyncio.Future[None] = self._loop.create_future()
+
+    def started(self, event: ServerHeartbeatStartedEvent) -> None: ...
+
+    def succeeded(self, event: ServerHeartbeatSucceededEvent) -> None: ...
+
+    def failed(self, event: ServerHeartbeatFailedEvent) -> None:
+        if not isinstance(event.reply, NetworkTimeout):
+            self._loop.call_soon_threadsafe(self._mark_foreign)
+
+    def _mark_foreign(self) -> None:
+        if not self._foreign.done():
+            self._foreign.set_result(None)
+
+    async def unless_foreign(self, command: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(command)
+        waiting: set[asyncio.Future[Any]] = {task, self._foreign}
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+        if task.cancelled():
+            raise CheckFailed(Outcome.PROTOCOL_ERROR, NOT_MONGODB)
+        return task.result()
+
+
+def classify_mongodb(error: BaseException) -> tuple[Outcome, str]:
+    """Server error codes first, then driver failures, then the common ones."""
+    match error:
+        case OperationFailure(code=code) if code == AUTHENTICATION_FAILED:
+            return Outcome.AUTH_FAILED, "the server rejected the user name or password"
+        case OperationFailure(code=code) if code == UNAUTHORIZED:
+            return Outcome.PERMISSION_DENIED, "the user may not run the check's commands"
+        case NetworkTimeout() | ServerSelectionTimeoutError():
+            return Outcome.TIMEOUT, "the target did not answer within the timeout"
+        case ConfigurationError():
+            return Outcome.CONFIG_ERROR, "the driver rejected the configuration"
+        case PyMongoError():
+            return Outcome.PROTOCOL_ERROR, NOT_MONGODB
+        case _:
+            return classify(error)
