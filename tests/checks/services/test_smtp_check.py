@@ -221,3 +221,25 @@ async def test_loopback_is_refused_by_policy_with_nothing_sent(
         assert nothing_connected(listener)
     assert result.outcome is Outcome.REFUSED_BY_POLICY
     assert_no_secret(result, caplog, PASSWORD)
+
+
+async def test_a_reply_injected_ahead_of_starttls_is_a_tls_error(pki: Pki) -> None:
+    async def injecting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mail.connmgr.test ESMTP\r\n")
+        await reader.readline()
+        writer.write(b"250-mail.connmgr.test\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n")
+        await reader.readline()
+        writer.write(b"220 go ahead\r\n235 injected: pretend you authenticated\r\n")
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(injecting, LOOPBACK, 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        result = await SmtpCheck(loopback_egress()).run(smtp(port, "starttls", ca_pem=pki.ca_pem))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result.outcome is Outcome.TLS_ERROR
+    assert "ahead of the TLS handshake" in result.detail

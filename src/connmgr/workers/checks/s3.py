@@ -13,6 +13,11 @@ for hosts already checked, and a checked resolution for any other host the SDK
 asks for (the bucket's virtual host, a region redirect). The SDK therefore only
 ever connects to addresses the policy accepted, with no re-resolution window
 (no DNS rebinding between check and connect); TLS still verifies the hostname.
+
+Phases: ``resolve`` (the endpoint check), ``auth`` (the signed HEAD; connect
+and TLS happen inside the SDK and are not split out), ``query`` (the list).
+The server identity is the ``Server`` header's product token; the SDK does not
+expose the peer certificate, so no TLS subject or expiry is reported.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from connmgr.workers.egress import DnsFailure, Egress, EgressRefused, IPAddress
 _FAILURES: Final = (ClientError, BotoCoreError, EgressRefused, DnsFailure, TimeoutError, OSError)
 _DENIED_HEAD: Final = 403
 _HOST_FILES: Final = {"config_file": os.devnull, "credentials_file": os.devnull}
-_PRODUCT = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,31}")
+_PRODUCT = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,31}")  # "AmazonS3", "MinIO": no version
 _BAD_KEY_CODES: Final = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 )
@@ -107,16 +112,13 @@ def _isolated_botocore() -> Any:
     return session
 
 
-def _endpoint(config: S3Config) -> str:
-    return config.endpoint_url or f"https://s3.{config.region}.amazonaws.com"
-
-
-def _client_config(config: S3Config, resolver: _CheckedResolver, timeout_s: float) -> Any:
-    context = tls_context(server_hostname=config.server_name, ca_pem=config.ca_pem)
+def _client_config(
+    config: S3Config, resolver: _CheckedResolver, context: ssl.SSLContext, timeout_s: float
+) -> Any:
+    """One attempt, no proxies, explicit addressing; endpoints from the host are ignored."""
     return AioConfig(
         connector_args={"resolver": resolver},
         http_session_cls=_http_session_class(context),
-        region_name=config.region,
         connect_timeout=timeout_s,
         read_timeout=timeout_s,
         retries={"total_max_attempts": 1, "mode": "standard"},
@@ -147,38 +149,52 @@ class S3Check:
             detail = "the connection needs an access key id and a secret access key"
             return watch.result(Outcome.CONFIG_ERROR, detail)
         try:
+            context = tls_context(server_hostname=config.server_name, ca_pem=config.ca_pem)
+        except (ssl.SSLError, ValueError):
+            return watch.result(Outcome.CONFIG_ERROR, "the CA certificate (ca_pem) is invalid")
+        keys = (target.auth.username, secret)
+        try:
             async with asyncio.timeout(target.timeout_s):
-                server = await self._probe(config, (target.auth.username, secret), target, watch)
+                server = await self._probe(config, keys, context, target, watch)
         except _FAILURES as error:
             return watch.result(*failure_of(error))
         sentence = "the bucket is reachable with these credentials"
         return watch.result(Outcome.OK, sentence, server)
 
     async def _probe(
-        self, config: S3Config, keys: tuple[str, str], target: CheckTarget, watch: Stopwatch
+        self,
+        config: S3Config,
+        keys: tuple[str, str],
+        context: ssl.SSLContext,
+        target: CheckTarget,
+        watch: Stopwatch,
     ) -> ServerIdentity:
-        endpoint = urlsplit(_endpoint(config))
-        host = endpoint.hostname or ""
+        """Resolve and check the endpoint, then HEAD (and list) through pinned addresses."""
+        url = config.endpoint_url or f"https://s3.{config.region}.amazonaws.com"
+        endpoint = urlsplit(url)
         port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+        host = endpoint.hostname or ""
         with watch.phase("resolve"):
-            pinned = {host: await self._egress.resolve(host, port)}
-        resolver = _CheckedResolver(self._egress, pinned)
+            resolver = _CheckedResolver(
+                self._egress, {host: await self._egress.resolve(host, port)}
+            )
         session = aioboto3.Session(
             aws_access_key_id=keys[0],
             aws_secret_access_key=keys[1],
-            region_name=config.region,
             botocore_session=_isolated_botocore(),
         )
-        client_config = _client_config(config, resolver, target.timeout_s)
+        client_config = _client_config(config, resolver, context, target.timeout_s)
         async with session.client(
-            "s3", endpoint_url=_endpoint(config), config=client_config, verify=True
+            "s3", region_name=config.region, endpoint_url=url, config=client_config, verify=True
         ) as client:
             with watch.phase("auth"):
                 response = await _head_bucket(client, config.bucket)
             if config.list_objects:
                 with watch.phase("query"):
                     await client.list_objects_v2(Bucket=config.bucket, MaxKeys=1)
-        return ServerIdentity(version=product_of(response))
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        product = _PRODUCT.match(str(headers.get("server", "")))
+        return ServerIdentity(version=product.group(0) if product else None)
 
 
 async def _head_bucket(client: Any, bucket: str) -> dict[str, Any]:
@@ -195,13 +211,6 @@ async def _head_bucket(client: Any, bucket: str) -> dict[str, Any]:
             raise
         response = await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
     return response
-
-
-def product_of(response: dict[str, Any]) -> str | None:
-    """The product token of the ``Server`` header (``AmazonS3``, ``MinIO``), if well-formed."""
-    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    match = _PRODUCT.match(str(headers.get("server", "")))
-    return match.group(0) if match else None
 
 
 def failure_of(error: BaseException) -> tuple[Outcome, str]:
