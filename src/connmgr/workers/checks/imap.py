@@ -11,7 +11,6 @@ status words and response codes only; it never reaches the result.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 from typing import ClassVar, Final
@@ -21,7 +20,6 @@ from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
 from connmgr.workers.checks.mail import (
     MAX_LINE_BYTES,
     MAX_REPLY_LINES,
-    TARGET_FAILURES,
     CheckFailed,
     Learned,
     LineChannel,
@@ -32,6 +30,7 @@ from connmgr.workers.checks.mail import (
     password_of,
     quoted,
     run_bounded,
+    say_goodbye,
 )
 from connmgr.workers.checks.net import Stopwatch
 from connmgr.workers.egress import Egress
@@ -116,8 +115,8 @@ class ImapSession:
         reply = await self.command("CAPABILITY")
         if reply.status != "OK":
             raise CheckFailed(Outcome.PROTOCOL_ERROR, "the server refused CAPABILITY")
-        found = [line.upper().split()[2:] for line in reply.untagged]
-        return {word for words in found for word in words}
+        found = [line.upper().split() for line in reply.untagged]
+        return {word for words in found if words[:2] == ["*", "CAPABILITY"] for word in words[2:]}
 
 
 class ImapCheck:
@@ -151,8 +150,7 @@ class ImapCheck:
                 await _login(session, capabilities, target, watch)
             if config.mailbox is not None:
                 await _examine(session, config.mailbox, watch)
-            with contextlib.suppress(*TARGET_FAILURES):
-                await session.command("LOGOUT")
+            await say_goodbye(session.command("LOGOUT"))
             return "the server accepted the login"
         finally:
             await session.channel.close()

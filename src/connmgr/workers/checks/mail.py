@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
@@ -30,7 +31,7 @@ from connmgr.workers.egress import DnsFailure, Egress, EgressRefused
 
 MAX_LINE_BYTES: Final = 8192
 MAX_REPLY_LINES: Final = 128
-CLOSE_GRACE_S: Final = 1.0
+CLOSE_GRACE_S: Final = 0.25
 BROKEN_PROTOCOL: Final = "the server broke the protocol or closed the connection early"
 
 
@@ -124,6 +125,12 @@ class LineChannel:
             await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_S)
         except (TimeoutError, OSError):
             writer.transport.abort()
+
+
+async def say_goodbye(farewell: Awaitable[object]) -> None:
+    """QUIT/LOGOUT politely, but never let a silent server turn a success into a timeout."""
+    with contextlib.suppress(*TARGET_FAILURES):
+        await asyncio.wait_for(farewell, CLOSE_GRACE_S)
 
 
 def known_product(banner: str, products: Iterable[str]) -> str | None:

@@ -11,7 +11,6 @@ parsed for their codes only; their text never reaches the result.
 from __future__ import annotations
 
 import base64
-import contextlib
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -20,7 +19,6 @@ from connmgr.schemas.kinds import Kind, SmtpConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
 from connmgr.workers.checks.mail import (
     MAX_REPLY_LINES,
-    TARGET_FAILURES,
     CheckFailed,
     Learned,
     LineChannel,
@@ -29,6 +27,7 @@ from connmgr.workers.checks.mail import (
     open_channel,
     password_of,
     run_bounded,
+    say_goodbye,
 )
 from connmgr.workers.checks.net import Stopwatch
 from connmgr.workers.egress import Egress
@@ -153,8 +152,7 @@ class SmtpCheck:
                 extensions = await _start_tls(channel, extensions, watch)
                 learned.server = channel.server(product)
             sentence = await self._login(channel, extensions, target, watch)
-            with contextlib.suppress(*TARGET_FAILURES):
-                await command(channel, "QUIT")
+            await say_goodbye(command(channel, "QUIT"))
             return sentence
         finally:
             await channel.close()
