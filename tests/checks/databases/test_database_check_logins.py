@@ -1,0 +1,93 @@
+"""The shared pieces of the database checks: logins, TLS modes, what a server may report."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+from db_pki import SelfSigned
+
+from connmgr.schemas.auth import ApiKeyAuth, BasicAuth, MtlsAuth, NoAuth
+from connmgr.schemas.kinds import Kind, PostgresConfig, RedisConfig
+from connmgr.workers.checks import drivers
+from connmgr.workers.checks.base import CheckTarget, Outcome
+from connmgr.workers.checks.drivers import CheckFailed, Login, login_of, printable, sql_tls
+from connmgr.workers.checks.postgres import PostgresCheck
+from connmgr.workers.egress import Egress
+
+CONFIG = PostgresConfig(host="db.example", database="app")
+
+
+def _target(auth: object, secrets: dict[str, str]) -> CheckTarget:
+    return CheckTarget("c", Kind.POSTGRES, CONFIG, auth, secrets, 1.0)  # type: ignore[arg-type]
+
+
+def test_basic_auth_logs_in_with_the_stored_password() -> None:
+    login = login_of(_target(BasicAuth(username="app"), {"password": "s3cret"}))
+
+    assert (login.user, login.password) == ("app", "s3cret")
+    assert "s3cret" not in repr(login)
+
+
+def test_mtls_logs_in_as_the_certificates_common_name(certificate: SelfSigned) -> None:
+    secrets = {"client_cert_pem": certificate.cert_pem, "client_key_pem": certificate.key_pem}
+
+    login = login_of(_target(MtlsAuth(), secrets))
+
+    assert login.user == "postgres.db.test"
+    assert certificate.key_pem not in repr(login)
+
+
+@pytest.mark.parametrize(
+    ("auth", "secrets"),
+    [(BasicAuth(username="app"), {}), (MtlsAuth(), {"client_cert_pem": "x"}), (ApiKeyAuth(), {})],
+)
+def test_a_missing_secret_or_a_foreign_method_is_a_config_error(
+    auth: object, secrets: dict[str, str]
+) -> None:
+    with pytest.raises(CheckFailed) as failure:
+        login_of(_target(auth, secrets))
+
+    assert failure.value.outcome is Outcome.CONFIG_ERROR
+
+
+async def test_a_sql_login_without_a_user_is_a_config_error(egress: Egress) -> None:
+    result = await PostgresCheck(egress).run(_target(NoAuth(), {}))
+
+    assert (result.outcome, result.detail) == (Outcome.CONFIG_ERROR, drivers.NEEDS_USER)
+    assert result.phases == {}
+
+
+async def test_a_config_of_another_kind_is_a_bug_that_raises(egress: Egress) -> None:
+    target = CheckTarget("c", Kind.POSTGRES, RedisConfig(host="x"), NoAuth(), {}, 1.0)
+
+    with pytest.raises(TypeError):
+        await PostgresCheck(egress).run(target)
+
+
+@pytest.mark.parametrize(
+    ("mode", "verify_mode", "check_hostname"),
+    [
+        ("require", ssl.CERT_NONE, False),
+        ("verify-ca", ssl.CERT_REQUIRED, False),
+        ("verify-full", ssl.CERT_REQUIRED, True),
+    ],
+)
+def test_each_ssl_mode_verifies_what_its_name_says(
+    mode: str, verify_mode: ssl.VerifyMode, check_hostname: bool
+) -> None:
+    config = CONFIG.model_copy(update={"ssl": mode})
+
+    context = sql_tls(config, Login("app"))
+
+    assert context is not None
+    assert (context.verify_mode, context.check_hostname) == (verify_mode, check_hostname)
+
+
+def test_ssl_disable_means_no_tls() -> None:
+    assert sql_tls(CONFIG.model_copy(update={"ssl": "disable"}), Login("app")) is None
+
+
+def test_a_reported_version_is_printable_and_bounded() -> None:
+    assert printable("15.2\x1b[31m\n" + "x" * 500) == "15.2[31m" + "x" * 120
+    assert printable(b"bytes") is None
