@@ -1,11 +1,12 @@
 """What the database checks share: the bounded run, the login, TLS modes, closing.
 
 A database check is ``run_check(target, config type, probe, classify)``:
-``probe`` resolves, connects, authenticates and queries; it returns the server
-identity or raises. ``CheckFailed`` carries an outcome the probe recognised itself (a
-schema it may not use, a server without TLS); any other exception is a failed
-target and goes through the kind's ``classify`` to a fixed sentence. Nothing
-here reads an environment variable, a file path or a driver message.
+``probe`` resolves, connects, authenticates, queries and closes within
+``target.timeout_s``; it returns the server identity or raises. ``CheckFailed``
+carries an outcome the probe recognised itself (a schema it may not use, a
+server without TLS); any other exception is a failed target and goes through
+the kind's ``classify`` to a fixed sentence. Nothing here reads an environment
+variable, a file or a driver's message.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 Contract: resolve through the egress policy, open one connection to a checked
 address (TLS when ``tls`` is set, always verified, pinned to ``server_name`` or
 the host), ``AUTH`` as the ACL user with its password (``basic``; ``none``
-skips it), ``SELECT`` the configured database, ``PING`` and read ``redis_version`` from ``INFO
-server``; close. Phases: ``resolve``, ``connect`` (TCP and TLS), ``auth``,
-``query``. One attempt only: the driver's retries are off, the timeout bounds it.
+skips it), ``SELECT`` the configured database, ``PING``, read ``redis_version``
+from ``INFO server``; close. Phases: ``resolve``, ``connect`` (TCP and TLS),
+``auth``, ``query``. One attempt only: the driver's retries are off, the
+timeout bounds it. The driver is given no credentials: the check sends AUTH
+itself, so the phases separate and SELECT follows AUTH.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ NOT_REDIS: Final = "the server did not answer as Redis"
 
 
 class _CheckConnection(Connection):
-    """One connection: optionally TLS with a given (pinned) context; no handshake of its own."""
+    """One connection over TLS with the given (pinned) context, or plain; commands by hand."""
 
     def __init__(self, *, tls: ssl.SSLContext | None, **options: Any) -> None:
         self._tls = tls
