@@ -1,0 +1,1 @@
+"""The prober pool: scheduled health checks, status, alerts."""
