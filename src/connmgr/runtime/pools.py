@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import nats
@@ -26,17 +27,18 @@ from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring, KeyringError
+from connmgr.workers.prober.pool import ProberPool
 from connmgr.workers.relay import Relay
 from connmgr.workers.tester.pool import TesterPool
 from connmgr.workers.tester.runner import CheckRunner
 
 log = structlog.get_logger("connmgr.runtime")
 
-POOLS = ("encryptor", "relay", "tester")
+POOLS = ("encryptor", "relay", "tester", "prober")
 PoolLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
-KEYED_POOLS = frozenset({"encryptor", "tester"})
+KEYED_POOLS = frozenset({"encryptor", "tester", "prober"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +62,14 @@ async def connect_nats(settings: Settings, name: str) -> NatsClient:
 async def start_pool(name: str, settings: Settings, resources: Resources) -> PoolLoop:
     """Run the pool's start-up checks; returns its loop. Raises if it must not start."""
     if name == "encryptor":
-        if resources.keyring is None:
-            raise KeyringError("the encryptor needs a key ring")
-        ports = EncryptorPorts(resources.keyring, settings.allow_plaintext_secrets)
+        ports = EncryptorPorts(_keyring(resources, "encryptor"), settings.allow_plaintext_secrets)
         encryptor = EncryptorPool(resources.nc, resources.engine, ports, settings.batch_size)
         await encryptor.start()
         return encryptor.run
     if name == "tester":
         return await _start_tester(settings, resources)
+    if name == "prober":
+        return await _start_prober(settings, resources)
     if name == "relay":
         relay = Relay(resources.nc.jetstream(), resources.engine, settings.relay_batch_size)
         await relay.start()
@@ -75,17 +77,39 @@ async def start_pool(name: str, settings: Settings, resources: Resources) -> Poo
     raise ValueError(f"unknown pool {name!r}; pools: {', '.join(POOLS)}")
 
 
-async def _start_tester(settings: Settings, resources: Resources) -> PoolLoop:
-    if resources.keyring is None:
-        raise KeyringError("the tester needs a key ring")
+def _runner(settings: Settings) -> CheckRunner:
     egress = Egress(EgressPolicy.from_settings(settings))
-    runner = CheckRunner(
+    return CheckRunner(
         build_checks(egress), settings.tester_concurrency, settings.tester_per_target
     )
+
+
+def _keyring(resources: Resources, pool: str) -> Keyring:
+    if resources.keyring is None:
+        raise KeyringError(f"the {pool} needs a key ring")
+    return resources.keyring
+
+
+async def _start_prober(settings: Settings, resources: Resources) -> PoolLoop:
+    prober = ProberPool(
+        resources.nc,
+        resources.engine,
+        _keyring(resources, "prober"),
+        _runner(settings),
+        max_in_flight=settings.tester_concurrency * 4,
+        raw_retention=timedelta(days=settings.samples_retention_days),
+        rollup_retention=timedelta(days=settings.rollups_retention_days),
+    )
+    await prober.start()
+    return prober.run
+
+
+async def _start_tester(settings: Settings, resources: Resources) -> PoolLoop:
+    runner = _runner(settings)
     tester = TesterPool(
         resources.nc,
         resources.engine,
-        resources.keyring,
+        _keyring(resources, "tester"),
         runner,
         allow_plaintext=settings.allow_plaintext_secrets,
         max_in_flight=settings.tester_concurrency * 2,

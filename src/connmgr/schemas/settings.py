@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     actor: str = Field(default="cli", max_length=200, description="CLI: actor id of commands")
     api_url: str = Field(default="http://127.0.0.1:8080", description="CLI: read API base URL")
     api_token: SecretStr | None = Field(default=None, description="CLI: read API bearer token")
+    samples_retention_days: int = Field(
+        default=7, ge=1, le=365, description="Raw probe samples are kept this long"
+    )
+    rollups_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="Per-minute and per-hour roll-ups are kept this long"
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: JSON unless stderr is a terminal"
     )

@@ -1,0 +1,145 @@
+"""The prober pool's process: scheduled and manual checks, status, roll-ups, schedules.
+
+Per check message (``connmgr.cmd.<tenant>.check.<id>``, fired by the broker's
+schedule or sent by hand): find the connection (a deleted one has its schedule
+purged and is never checked again), skip scheduled checks of a suspended
+connection, run the kind's check under the runner's bounds, and hand the result
+to the batch writer (samples, state machine, status events in one transaction);
+then ack, and answer a manual check on its ``reply_to``. Scheduled firings are
+told apart by their stream sequence, so a redelivered firing counts once.
+Alongside: the schedule keeper, and the roll-up of samples once a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    PROBER_CONSUMER,
+    SCHEDULER_HEADER,
+    parse_command_subject,
+)
+from connmgr.schemas.outcomes import Rejection
+from connmgr.schemas.probe_commands import CheckConnection, parse_probe_command
+from connmgr.storage.probe_states import read_probe_state
+from connmgr.storage.samples import roll_up
+from connmgr.workers.batch_writer import BatchWriter
+from connmgr.workers.concurrent_consumer import ConcurrentConsumer
+from connmgr.workers.keyring import Keyring
+from connmgr.workers.prober.recorder import CheckRecord, Recorded, record_checks
+from connmgr.workers.prober.schedules import ScheduleKeeper
+from connmgr.workers.streams import ensure_consumer, ensure_streams
+from connmgr.workers.tester.runner import CheckRunner
+from connmgr.workers.tester.targets import Prepared, prepare_stored
+
+log = structlog.get_logger("connmgr.prober")
+ROLLUP_EVERY_S: Final = 60.0
+
+
+class ProberPool:
+    def __init__(
+        self,
+        nc: NatsClient,
+        engine: AsyncEngine,
+        keyring: Keyring,
+        runner: CheckRunner,
+        *,
+        max_in_flight: int,
+        raw_retention: timedelta = timedelta(days=7),
+        rollup_retention: timedelta = timedelta(days=90),
+    ) -> None:
+        self._nc = nc
+        self._engine = engine
+        self._keyring = keyring
+        self._runner = runner
+        self._max_in_flight = max_in_flight
+        self._retention = (raw_retention, rollup_retention)
+        self.schedules = ScheduleKeeper(nc, engine)
+        self._writer: BatchWriter[CheckRecord, Recorded] = BatchWriter(
+            lambda records: record_checks(engine, records), max_batch=512, max_delay_s=0.05
+        )
+
+    async def start(self) -> None:
+        js = self._nc.jetstream()
+        await ensure_streams(js)
+        await ensure_consumer(js, COMMAND_STREAM, PROBER_CONSUMER)
+        await self.schedules.start()
+        await self.schedules.reconcile()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = ConcurrentConsumer(
+            self._nc.jetstream(), COMMAND_STREAM, PROBER_CONSUMER, self.handle, self._max_in_flight
+        )
+        try:
+            await asyncio.gather(
+                consumer.run(stop), self.schedules.run(stop), self._roll_up_loop(stop)
+            )
+        finally:
+            await self._writer.close()
+
+    async def handle(self, message: Msg) -> bool:
+        parsed = parse_probe_command(message.data)
+        address = parse_command_subject(message.subject)
+        if isinstance(parsed, Rejection) or not isinstance(parsed, CheckConnection):
+            log.warning("check_discarded", reason="not a check command")
+            return True
+        if address is None or address.tenant != parsed.actor.tenant:
+            log.warning("check_discarded", reason="subject mismatch")
+            return True
+        scheduled = bool((message.headers or {}).get(SCHEDULER_HEADER))
+        check_id = (
+            f"scheduled:{message.metadata.sequence.stream}" if scheduled else str(parsed.command_id)
+        )
+        record = await self._check(parsed, check_id, scheduled)
+        if record is None:
+            return True
+        recorded = await self._writer.submit(record)
+        if parsed.reply_to and recorded.outcome is not None:
+            await self._nc.publish(parsed.reply_to, recorded.outcome.model_dump_json().encode())
+        return True
+
+    async def _check(
+        self, command: CheckConnection, check_id: str, scheduled: bool
+    ) -> CheckRecord | None:
+        tenant, connection_id = command.actor.tenant, str(command.connection_id)
+        async with self._engine.connect() as connection:
+            prepared = await prepare_stored(connection, tenant, connection_id, self._keyring)
+            probe = await read_probe_state(connection, connection_id)
+        if not isinstance(prepared, Prepared):
+            await self.schedules.remove(tenant, connection_id)
+            return None
+        if scheduled and probe is not None and probe["suspended"]:
+            return None
+        result = prepared.unusable or await self._runner.run(prepared.target)
+        return CheckRecord(
+            check_id=check_id,
+            connection_id=connection_id,
+            tenant=tenant,
+            checked_at=datetime.now(UTC),
+            result=result,
+            command=None if scheduled else command,
+        )
+
+    async def _roll_up_loop(self, stop: asyncio.Event) -> None:
+        raw_retention, rollup_retention = self._retention
+        while not stop.is_set():
+            try:
+                await roll_up(
+                    self._engine,
+                    datetime.now(UTC),
+                    raw_retention=raw_retention,
+                    rollup_retention=rollup_retention,
+                )
+            except Exception:
+                log.exception("roll_up_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), ROLLUP_EVERY_S)

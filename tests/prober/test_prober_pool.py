@@ -1,0 +1,179 @@
+"""The prober pool against a real nats-server and PostgreSQL: schedules, alerts, samples."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.schemas.bus import COMMAND_STREAM, MSG_ID_HEADER, schedule_subject
+from connmgr.schemas.kinds import Kind
+from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.tables import events, samples
+from connmgr.workers.checks.base import CheckResult, Outcome
+from connmgr.workers.checks.tcp import TcpCheck
+from connmgr.workers.egress import Egress, EgressPolicy
+from connmgr.workers.encryptor.handlers import EncryptorPorts
+from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.keyring import Keyring
+from connmgr.workers.prober.pool import ProberPool
+from connmgr.workers.prober.recorder import CheckRecord, record_checks
+from connmgr.workers.relay import Relay
+from connmgr.workers.tester.runner import CheckRunner
+from support.commands import command, encode, subject_of
+from support.waiting import wait_for
+
+
+@dataclass
+class Stack:
+    nc: Client
+    engine: AsyncEngine
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def request(self, document: dict[str, Any]) -> dict[str, Any]:
+        inbox = self.nc.new_inbox()
+        subscription = await self.nc.subscribe(inbox)
+        body = encode({**document, "reply_to": inbox})
+        headers = {MSG_ID_HEADER: document["command_id"]}
+        await self.nc.jetstream().publish(subject_of(document), body, headers=headers)
+        reply = await subscription.next_msg(timeout=30)
+        await subscription.unsubscribe()
+        return json.loads(reply.data)
+
+    async def count(self, query: Any) -> int:
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
+
+    async def event_types(self, connection_id: str) -> list[str]:
+        async with self.engine.connect() as connection:
+            query = (
+                select(events.c.type)
+                .where(events.c.stream_id == connection_id)
+                .order_by(events.c.position)
+            )
+            return list((await connection.execute(query)).scalars())
+
+
+@pytest.fixture
+async def stack(nats_server_factory, fresh_pg_url) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
+    server = await nats_server_factory()
+    engine = create_engine(await fresh_pg_url())
+    await migrate(engine)
+    nc = await nats.connect(server.url)
+    keyring = Keyring.generate()
+    stack = Stack(nc=nc, engine=engine)
+    runner = CheckRunner({Kind.TCP: TcpCheck(Egress(EgressPolicy(allow_loopback=True)))}, 16, 4)
+    pools = [
+        EncryptorPool(nc, engine, EncryptorPorts(keyring, True), batch_size=32),
+        Relay(nc.jetstream(), engine, batch_size=100),
+        ProberPool(nc, engine, keyring, runner, max_in_flight=32),
+    ]
+    for pool in pools:
+        await pool.start()
+        stack.tasks.append(asyncio.create_task(pool.run(stack.stop)))
+    yield stack
+    stack.stop.set()
+    await asyncio.wait_for(asyncio.gather(*stack.tasks), 30)
+    await nc.drain()
+    await engine.dispose()
+
+
+def tcp(port: int, **health: Any) -> dict[str, Any]:
+    return {
+        "name": "svc",
+        "kind": "tcp",
+        "config": {"host": "127.0.0.1", "port": port},
+        "health_check": {"failure_threshold": 2, "recovery_threshold": 1, **health},
+    }
+
+
+async def create(stack: Stack, payload: dict[str, Any]) -> str:
+    connection_id = str(uuid.uuid4())
+    reply = await stack.request(command("create", connection_id, payload))
+    assert reply["outcome"] == "accepted", reply
+    return connection_id
+
+
+async def schedule_count(stack: Stack, tenant: str, connection_id: str) -> int:
+    info = await stack.nc.jetstream().stream_info(
+        COMMAND_STREAM, subjects_filter=schedule_subject(tenant, connection_id)
+    )
+    return sum((info.state.subjects or {}).values())
+
+
+async def test_a_target_that_goes_down_raises_one_alert_and_resolves_once(stack: Stack) -> None:
+    listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    connection_id = await create(stack, tcp(port))
+    check = lambda: stack.request(command("check", connection_id, {}))  # noqa: E731
+    assert (await check())["result"]["outcome"] == "ok"
+    listener.close()
+    await listener.wait_closed()
+    outcomes = [(await check())["result"]["outcome"] for _ in range(4)]
+    assert set(outcomes) == {"unreachable"}
+    listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", port)
+    try:
+        assert (await check())["result"]["outcome"] == "ok"
+        assert (await check())["result"]["outcome"] == "ok"
+    finally:
+        listener.close()
+    types = await stack.event_types(connection_id)
+    assert types.count("AlertRaised") == 1
+    assert types.count("AlertResolved") == 1
+    assert types.index("AlertRaised") < types.index("AlertResolved")
+    assert await stack.count(select(func.count()).select_from(samples)) == 7
+
+
+async def test_the_schedule_fires_and_stops_on_delete(stack: Stack) -> None:
+    listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        connection_id = await create(stack, tcp(port, enabled=True, interval_s=10))
+        await wait_for(lambda: schedule_count(stack, "acme", connection_id), timeout=15)
+        count = (
+            select(func.count())
+            .select_from(samples)
+            .where(samples.c.connection_id == connection_id)
+        )
+        await wait_for(lambda: stack.count(count), timeout=25, message="a scheduled check ran")
+        assert (await stack.request(command("delete", connection_id, {})))["outcome"] == "accepted"
+        await wait_for(
+            lambda: _is_zero(schedule_count(stack, "acme", connection_id)),
+            timeout=15,
+            message="the schedule is purged",
+        )
+    finally:
+        listener.close()
+
+
+async def _is_zero(value: Any) -> bool:
+    return await value == 0
+
+
+async def test_a_redelivered_firing_counts_once(stack: Stack) -> None:
+    listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    connection_id = await create(stack, tcp(listener.sockets[0].getsockname()[1]))
+    listener.close()
+    record = CheckRecord(
+        check_id="scheduled:42",
+        connection_id=connection_id,
+        tenant="acme",
+        checked_at=datetime.now(UTC),
+        result=CheckResult(Outcome.OK, "ok", 1.0),
+    )
+    first = await record_checks(stack.engine, [record])
+    again = await record_checks(stack.engine, [record])
+    assert (first[0].counted, again[0].counted) == (True, False)
+    assert await stack.count(select(func.count()).select_from(samples)) == 1
+    assert (await stack.event_types(connection_id)).count("HealthStatusChanged") == 1
