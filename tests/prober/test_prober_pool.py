@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.schemas.bus import COMMAND_STREAM, MSG_ID_HEADER, schedule_subject
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.probe_states import read_probe_state
 from connmgr.storage.tables import events, samples
 from connmgr.workers.checks.base import CheckResult, Outcome
 from connmgr.workers.checks.tcp import TcpCheck
@@ -177,3 +178,33 @@ async def test_a_redelivered_firing_counts_once(stack: Stack) -> None:
     assert (first[0].counted, again[0].counted) == (True, False)
     assert await stack.count(select(func.count()).select_from(samples)) == 1
     assert (await stack.event_types(connection_id)).count("HealthStatusChanged") == 1
+
+
+async def test_auth_failures_suspend_probing_until_the_connection_changes(stack: Stack) -> None:
+    connection_id = await create(stack, tcp(9, auth_failure_limit=2))
+    for n in range(2):
+        failure = CheckRecord(
+            check_id=f"scheduled:{n}",
+            connection_id=connection_id,
+            tenant="acme",
+            checked_at=datetime.now(UTC),
+            result=CheckResult(Outcome.AUTH_FAILED, "the credentials were refused", 1.0),
+        )
+        await record_checks(stack.engine, [failure])
+    assert "ProbeSuspended" in await stack.event_types(connection_id)
+    assert await _suspended(stack, connection_id)
+    update = command("update", connection_id, {"description": "new password coming"})
+    assert (await stack.request(update))["outcome"] == "accepted"
+    await wait_for(
+        lambda: _resumed(stack, connection_id), message="the update resumes probing", timeout=15
+    )
+
+
+async def _suspended(stack: Stack, connection_id: str) -> bool:
+    async with stack.engine.connect() as connection:
+        row = await read_probe_state(connection, connection_id)
+    return row is not None and bool(row["suspended"])
+
+
+async def _resumed(stack: Stack, connection_id: str) -> bool:
+    return not await _suspended(stack, connection_id)

@@ -80,7 +80,12 @@ SCHEDULE_KEEPER_CONSUMER: Final = ConsumerSpec(
     durable="schedule-keeper",
     filter_subjects=tuple(
         f"{EVENT_PREFIX}.*.*.{event_type}"
-        for event_type in ("ConnectionCreated", "ConnectionUpdated", "ConnectionDeleted")
+        for event_type in (
+            "ConnectionCreated",
+            "ConnectionUpdated",
+            "SecretsRotated",
+            "ConnectionDeleted",
+        )
     ),
     max_deliver=20,
     ack_wait_s=30.0,
@@ -135,3 +140,20 @@ def parse_command_subject(subject: str) -> CommandAddress | None:
     if not is_valid_tenant(tenant) or verb not in ALL_VERBS:
         return None
     return CommandAddress(tenant=tenant, verb=verb, connection_id=connection_id)
+
+
+# --- notifier (issue 4, item 5) --------------------------------------------------
+# The notifier reads alert events the relay published and delivers them to the
+# tenant's notification channels. Its durable is created with deliver policy
+# "new" (see workers/notifier/pool.py): a first deployment does not replay the
+# event stream's history of alerts.
+
+NOTIFIER_EVENT_TYPES: Final = ("AlertRaised", "AlertResolved")
+
+NOTIFIER_CONSUMER: Final = ConsumerSpec(
+    durable="notifier",
+    filter_subjects=tuple(f"{EVENT_PREFIX}.*.*.{kind}" for kind in NOTIFIER_EVENT_TYPES),
+    max_deliver=12,
+    ack_wait_s=60.0,
+    max_ack_pending=1024,
+)

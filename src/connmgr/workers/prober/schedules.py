@@ -39,9 +39,12 @@ from connmgr.schemas.bus import (
     command_subject,
     schedule_subject,
 )
+from connmgr.storage.database import write_transaction
+from connmgr.storage.probe_states import lock_probe_states, save_probe_state
 from connmgr.storage.projection import ConnectionState
 from connmgr.storage.projection_store import load_all, load_connection
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
+from connmgr.workers.prober.state_machine import ProbeState, resume
 from connmgr.workers.streams import ensure_consumer, ensure_streams
 
 log = structlog.get_logger("connmgr.schedules")
@@ -92,8 +95,20 @@ class ScheduleKeeper:
 
     async def process(self, messages: list[Msg]) -> list[bool]:
         for message in messages:
-            await self.sync(json.loads(message.data)["connection_id"], message.subject)
+            event = json.loads(message.data)
+            if event["type"] in ("ConnectionUpdated", "SecretsRotated"):
+                await self.resume_probing(event["connection_id"])
+            await self.sync(event["connection_id"], message.subject)
         return [True] * len(messages)
+
+    async def resume_probing(self, connection_id: str) -> None:
+        """A changed connection is worth probing again, even after auth failures."""
+        async with write_transaction(self._engine) as connection:
+            rows = await lock_probe_states(connection, [connection_id])
+            row = rows.get(connection_id)
+            if row is not None and row["suspended"]:
+                resumed = resume(ProbeState.from_row(row)).to_row(updated_at=datetime.now(UTC))
+                await save_probe_state(connection, resumed, existed=True)
 
     async def sync(self, connection_id: str, subject: str = "") -> None:
         """Make the connection's schedule match its current state."""
