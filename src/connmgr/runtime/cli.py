@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from connmgr.producers import cli as producer_cli
 from connmgr.runtime import admin
+from connmgr.runtime import dlq as dead_letters
 from connmgr.runtime.devstack import DevStackOptions, run_dev_stack
 from connmgr.runtime.logging import configure_logging
 from connmgr.runtime.pools import POOLS
@@ -63,6 +64,13 @@ def _operators(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     keys.add_parser("show", help="key ids and the public seal key").set_defaults(
         run=admin.run_keys_show
     )
+    dlq = commands.add_parser("dlq", help="dead letters").add_subparsers(
+        dest="action", required=True
+    )
+    dlq.add_parser("ls", help="list dead letters").set_defaults(run=dead_letters.run_dlq_ls)
+    replay = dlq.add_parser("replay", help="send a dead letter's command again, new id")
+    replay.add_argument("sequence", type=int)
+    replay.set_defaults(run=dead_letters.run_dlq_replay)
     token = commands.add_parser("token").add_subparsers(dest="action", required=True)
     issue = token.add_parser("issue", help="print a new API token (stored hashed)")
     issue.add_argument("--tenant", required=True)

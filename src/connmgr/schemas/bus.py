@@ -16,6 +16,10 @@ from typing import Final
 
 COMMAND_STREAM: Final = "CONNMGR_CMD"
 EVENT_STREAM: Final = "CONNMGR_EVT"
+DEAD_LETTER_STREAM: Final = "CONNMGR_DLQ"
+DEAD_LETTER_PREFIX: Final = "connmgr.dlq"
+ADVISORY_PREFIX: Final = "$JS.EVENT.ADVISORY.CONSUMER"
+DEAD_LETTER_ADVISORIES: Final = ("MAX_DELIVERIES", "MSG_TERMINATED")
 COMMAND_PREFIX: Final = "connmgr.cmd"
 SCHEDULE_PREFIX: Final = "connmgr.schedule"
 EVENT_PREFIX: Final = "connmgr.evt"
@@ -29,6 +33,9 @@ SCHEDULE_TARGET_HEADER: Final = "Nats-Schedule-Target"
 SCHEDULER_HEADER: Final = "Nats-Scheduler"
 ROLLUP_HEADER: Final = "Nats-Rollup"
 ROLLUP_SUBJECT: Final = "sub"
+ORIGINAL_SUBJECT_HEADER: Final = "Connmgr-Original-Subject"
+ORIGINAL_SEQUENCE_HEADER: Final = "Connmgr-Original-Sequence"
+DEAD_LETTER_REASON_HEADER: Final = "Connmgr-Reason"
 REPLY_INBOX_PREFIX: Final = "_INBOX."
 
 MAX_COMMAND_BYTES: Final = 64 * 1024
@@ -63,7 +70,7 @@ ENCRYPTOR_CONSUMER: Final = ConsumerSpec(
 TESTER_CONSUMER: Final = ConsumerSpec(
     durable="tester",
     filter_subjects=(f"{COMMAND_PREFIX}.*.test.*",),
-    max_deliver=5,
+    max_deliver=10,
     ack_wait_s=30.0,
     max_ack_pending=4096,
 )
@@ -71,7 +78,7 @@ TESTER_CONSUMER: Final = ConsumerSpec(
 PROBER_CONSUMER: Final = ConsumerSpec(
     durable="prober",
     filter_subjects=(f"{COMMAND_PREFIX}.*.check.*",),
-    max_deliver=3,
+    max_deliver=10,
     ack_wait_s=30.0,
     max_ack_pending=20000,
 )
@@ -114,6 +121,17 @@ def schedule_subject(tenant: str, connection_id: str) -> str:
 
 def schedule_subjects_all() -> str:
     return f"{SCHEDULE_PREFIX}.>"
+
+
+def dead_letter_subject(tenant: str, command_id: str) -> str:
+    return f"{DEAD_LETTER_PREFIX}.{tenant or '_'}.{command_id}"
+
+
+def dead_letter_subjects() -> list[str]:
+    """The dead-letter stream's subjects: our own records and the server's advisories
+    for command messages that ran out of deliveries or were terminated."""
+    advisories = [f"{ADVISORY_PREFIX}.{kind}.{COMMAND_STREAM}.*" for kind in DEAD_LETTER_ADVISORIES]
+    return [f"{DEAD_LETTER_PREFIX}.>", *advisories]
 
 
 def event_subject(tenant: str, connection_id: str, event_type: str) -> str:

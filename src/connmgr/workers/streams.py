@@ -21,11 +21,13 @@ from nats.js.kv import KeyValue
 
 from connmgr.schemas.bus import (
     COMMAND_STREAM,
+    DEAD_LETTER_STREAM,
     DUPLICATE_WINDOW_S,
     EVENT_STREAM,
     KEYS_BUCKET,
     ConsumerSpec,
     command_subjects_all,
+    dead_letter_subjects,
     event_subjects_all,
     schedule_subjects_all,
 )
@@ -59,6 +61,16 @@ def event_stream_config() -> StreamConfig:
     )
 
 
+def dead_letter_stream_config() -> StreamConfig:
+    return StreamConfig(
+        name=DEAD_LETTER_STREAM,
+        subjects=dead_letter_subjects(),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=30 * 24 * 3600.0,
+    )
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create the stream, or bring an older definition up to this one's subjects and flags."""
     try:
@@ -78,6 +90,7 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 async def ensure_streams(js: JetStreamContext) -> None:
     await ensure_stream(js, command_stream_config())
     await ensure_stream(js, event_stream_config())
+    await ensure_stream(js, dead_letter_stream_config())
 
 
 def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:

@@ -56,6 +56,7 @@ class Handled:
     outcome: CommandOutcome | None
     reply_to: str | None
     duplicate: bool = False
+    dead_letter: bool = False
 
     @property
     def retry(self) -> bool:
@@ -131,7 +132,8 @@ class _UnitOfWork:
             Reason.MAX_DELIVERIES, "the command failed on every delivery and was set aside"
         )
         outcome = await self._reject(identity, address.tenant if address else "", item, rejection)
-        return Handled(outcome=outcome, reply_to=read_header(item.data).reply_to)
+        reply_to = read_header(item.data).reply_to
+        return Handled(outcome=outcome, reply_to=reply_to, dead_letter=True)
 
     async def _state(self, connection_id: str) -> ConnectionState | None:
         if connection_id not in self._states:

@@ -14,9 +14,16 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import COMMAND_STREAM, ENCRYPTOR_CONSUMER, MSG_ID_HEADER, SEAL_KEY_ENTRY
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    ENCRYPTOR_CONSUMER,
+    MSG_ID_HEADER,
+    SEAL_KEY_ENTRY,
+    ConsumerSpec,
+)
 from connmgr.storage.data_keys import all_data_keys
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
+from connmgr.workers.dead_letters import set_aside
 from connmgr.workers.encryptor.batch import EncryptorBatch, Handled, Inbound
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.keyring import Keyring, KeyringError
@@ -51,10 +58,16 @@ async def publish_seal_key(nc: NatsClient, keyring: Keyring) -> None:
 
 class EncryptorPool:
     def __init__(
-        self, nc: NatsClient, engine: AsyncEngine, ports: EncryptorPorts, batch_size: int
+        self,
+        nc: NatsClient,
+        engine: AsyncEngine,
+        ports: EncryptorPorts,
+        batch_size: int,
+        spec: ConsumerSpec = ENCRYPTOR_CONSUMER,
     ) -> None:
         self._nc = nc
-        self._batch = EncryptorBatch(engine, ports, ENCRYPTOR_CONSUMER.max_deliver)
+        self._spec = spec
+        self._batch = EncryptorBatch(engine, ports, spec.max_deliver)
         self._engine = engine
         self._ports = ports
         self._batch_size = batch_size
@@ -63,14 +76,14 @@ class EncryptorPool:
         await verify_keyring_opens(self._engine, self._ports.keyring)
         js = self._nc.jetstream()
         await ensure_streams(js)
-        await ensure_consumer(js, COMMAND_STREAM, ENCRYPTOR_CONSUMER)
+        await ensure_consumer(js, COMMAND_STREAM, self._spec)
         await publish_seal_key(self._nc, self._ports.keyring)
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = BatchConsumer(
             self._nc.jetstream(),
             COMMAND_STREAM,
-            ENCRYPTOR_CONSUMER,
+            self._spec,
             self.process,
             ConsumerOptions(batch_size=self._batch_size),
         )
@@ -80,8 +93,10 @@ class EncryptorPool:
         started = time.perf_counter()
         results = await self._batch.process([_inbound(message) for message in messages])
         elapsed_ms = round((time.perf_counter() - started) * 1000 / max(len(messages), 1), 3)
-        for result in results:
+        for message, result in zip(messages, results, strict=True):
             await self._reply(result)
+            if result.dead_letter and result.outcome is not None:
+                await set_aside(self._nc, message, str(result.outcome.command_id))
             _log_handled(result, elapsed_ms)
         return [not result.retry for result in results]
 

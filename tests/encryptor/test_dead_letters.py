@@ -1,0 +1,99 @@
+"""A command that fails on every delivery ends as a rejection plus a dead letter, and
+can be replayed; the commands behind it are unaffected."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.runtime.dlq import list_dead_letters, replay
+from connmgr.schemas.bus import ENCRYPTOR_CONSUMER, MSG_ID_HEADER
+from connmgr.storage.command_log import find_outcome
+from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.tables import connections
+from connmgr.workers.encryptor import batch
+from connmgr.workers.encryptor.handlers import EncryptorPorts
+from connmgr.workers.encryptor.handlers import handle as real_handle
+from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.keyring import Keyring
+from support.commands import command, encode, postgres_payload, subject_of
+from support.waiting import wait_for
+
+POISON = "poison-connection"
+QUICK = dataclasses.replace(ENCRYPTOR_CONSUMER, durable="encryptor-quick", max_deliver=3)
+
+
+@pytest.fixture
+async def running(
+    nats_server_factory, fresh_pg_url, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Client, AsyncEngine]]:  # type: ignore[no-untyped-def]
+    async def flaky(command: Any, current: Any, ports: Any) -> Any:
+        if getattr(command.payload, "name", None) == POISON:
+            raise RuntimeError("a bug that fails this command every time")
+        return await real_handle(command, current, ports)
+
+    monkeypatch.setattr(batch, "handle", flaky)
+    server = await nats_server_factory()
+    engine = create_engine(await fresh_pg_url())
+    await migrate(engine)
+    nc = await nats.connect(server.url)
+    pool = EncryptorPool(nc, engine, EncryptorPorts(Keyring.generate(), True), 16, spec=QUICK)
+    await pool.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(pool.run(stop))
+    yield nc, engine
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    await nc.drain()
+    await engine.dispose()
+
+
+async def publish(nc: Client, document: dict[str, Any]) -> None:
+    headers = {MSG_ID_HEADER: document["command_id"]}
+    await nc.jetstream().publish(subject_of(document), encode(document), headers=headers)
+
+
+async def test_a_poison_command_is_set_aside_and_can_be_replayed(
+    running: tuple[Client, AsyncEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nc, engine = running
+    poison = command(
+        "create", str(uuid.uuid4()), postgres_payload(name=POISON, auth={"method": "none"})
+    )
+    good = command("create", str(uuid.uuid4()), postgres_payload(auth={"method": "none"}))
+    await publish(nc, poison)
+    await publish(nc, good)
+
+    async def outcome_of(command_id: str) -> Any:
+        async with engine.connect() as connection:
+            return await find_outcome(connection, command_id)
+
+    assert (await wait_for(lambda: outcome_of(good["command_id"]))).outcome == "accepted"
+    rejected = await wait_for(lambda: outcome_of(poison["command_id"]), timeout=30)
+    assert rejected.reason == "max_deliveries"
+    letters = await wait_for(lambda: list_dead_letters(nc), message="the dead letter is listed")
+    (letter,) = [entry for entry in letters if entry.kind == "set-aside"]
+    assert letter.command_id == poison["command_id"]
+    assert letter.subject == subject_of(poison)
+
+    monkeypatch.setattr(
+        batch,
+        "handle",
+        batch.handle.__wrapped__ if hasattr(batch.handle, "__wrapped__") else _real(),
+    )
+    new_id = await replay(nc, letter.sequence)
+    assert new_id is not None and new_id != poison["command_id"]
+    replayed = await wait_for(lambda: outcome_of(new_id), timeout=15)
+    assert replayed.outcome == "accepted"
+    async with engine.connect() as connection:
+        names = (await connection.execute(select(connections.c.name))).scalars().all()
+    assert sorted(names) == sorted([POISON, "orders-db"])
