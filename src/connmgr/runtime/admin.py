@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Final
 
+import nats
+
 from connmgr.runtime.keyfiles import load_keyring, read_private_file, write_private_file
 from connmgr.schemas.settings import Settings
 from connmgr.storage.audit import verify_chain
@@ -15,6 +17,7 @@ from connmgr.storage.projection_store import rebuild
 from connmgr.storage.tokens import issue_token, revoke_tokens_named
 from connmgr.workers.key_rotation import ensure_unused, rewrap_all
 from connmgr.workers.keyring import Keyring, KeyringError
+from connmgr.workers.streams import ensure_streams
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -123,3 +126,14 @@ async def run_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
     print(f"tokens revoked: {count}")
     return EXIT_OK if count else EXIT_FAILED
+
+
+async def run_streams_ensure(settings: Settings, args: argparse.Namespace) -> int:
+    """Create or update the streams, e.g. with 3 replicas on a cluster."""
+    nc = await nats.connect(settings.nats_url)
+    try:
+        await ensure_streams(nc.jetstream(), replicas=args.replicas)
+    finally:
+        await nc.close()
+    print(f"streams: ready ({args.replicas or 'existing'} replicas)")
+    return EXIT_OK

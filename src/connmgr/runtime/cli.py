@@ -64,6 +64,10 @@ def _operators(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     keys.add_parser("show", help="key ids and the public seal key").set_defaults(
         run=admin.run_keys_show
     )
+    streams = commands.add_parser("streams").add_subparsers(dest="action", required=True)
+    ensure = streams.add_parser("ensure", help="create or update the JetStream streams")
+    ensure.add_argument("--replicas", type=int, choices=[1, 3, 5], help="default: keep")
+    ensure.set_defaults(run=admin.run_streams_ensure)
     dlq = commands.add_parser("dlq", help="dead letters").add_subparsers(
         dest="action", required=True
     )

@@ -6,6 +6,8 @@ be the first one deployed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -71,26 +73,33 @@ def dead_letter_stream_config() -> StreamConfig:
     )
 
 
-async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    """Create the stream, or bring an older definition up to this one's subjects and flags."""
+async def ensure_stream(
+    js: JetStreamContext, config: StreamConfig, replicas: int | None = None
+) -> None:
+    """Create the stream, or bring an older definition up to this one's subjects and flags.
+
+    ``replicas`` None keeps what the stream has (1 for a new one): pools call this
+    at start-up and must never undo an operator's ``connmgr streams ensure``.
+    """
     try:
         info = await js.stream_info(config.name or "")
     except NotFoundError:
-        await js.add_stream(config)
+        await js.add_stream(replace(config, num_replicas=replicas or 1))
         return
     current = info.config
+    wanted = replace(config, num_replicas=replicas or current.num_replicas)
     if (
-        set(current.subjects or []) != set(config.subjects or [])
-        or bool(current.allow_msg_schedules) != bool(config.allow_msg_schedules)
-        or bool(current.allow_rollup_hdrs) != bool(config.allow_rollup_hdrs)
+        set(current.subjects or []) != set(wanted.subjects or [])
+        or bool(current.allow_msg_schedules) != bool(wanted.allow_msg_schedules)
+        or bool(current.allow_rollup_hdrs) != bool(wanted.allow_rollup_hdrs)
+        or current.num_replicas != wanted.num_replicas
     ):
-        await js.update_stream(config)
+        await js.update_stream(wanted)
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    await ensure_stream(js, command_stream_config())
-    await ensure_stream(js, event_stream_config())
-    await ensure_stream(js, dead_letter_stream_config())
+async def ensure_streams(js: JetStreamContext, replicas: int | None = None) -> None:
+    for config in (command_stream_config(), event_stream_config(), dead_letter_stream_config()):
+        await ensure_stream(js, config, replicas)
 
 
 def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
