@@ -197,3 +197,41 @@ class EventMetadata(BaseModel):
     tenant: str
     correlation_id: str | None = None
     causation_id: str | None = None
+
+
+# --- notifications (issue 4, item 5) ---------------------------------------------
+# One audit event per (alert event, channel), in a stream of its own (like a
+# rejection): ``connection_id`` is the connection the alert is about, so the
+# relay publishes it under that connection's subject.
+
+
+class NotificationSent(_EventData):
+    """An alert event reached a notification channel (a 2xx answer, or mail accepted)."""
+
+    alert_event_id: UUID
+    alert_id: UUID
+    alert_type: str
+    connection_id: UUID
+    channel_id: UUID
+    channel_format: str
+    attempts: int
+    status_code: int | None = None
+    sent_at: datetime
+
+
+class NotificationFailed(_EventData):
+    """A delivery given up: ``reason`` is a stable code (``http_503``, ``timeout``, …)."""
+
+    alert_event_id: UUID
+    alert_id: UUID
+    alert_type: str
+    connection_id: UUID
+    channel_id: UUID
+    channel_format: str
+    attempts: int
+    reason: str
+    failed_at: datetime
+
+
+EVENT_TYPES["NotificationSent"] = NotificationSent
+EVENT_TYPES["NotificationFailed"] = NotificationFailed

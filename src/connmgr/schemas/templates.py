@@ -42,6 +42,7 @@ class Category(StrEnum):
     DATABASE = "database"
     DEVELOPER = "developer"
     AI = "ai"
+    ALERTING = "alerting"
 
 
 class RequiredField(BaseModel):

@@ -186,3 +186,21 @@ probe_state = Table(
     Column("suspended", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Notifier (issue 4, item 5): one row per (alert event, channel), the exactly-once
+# record of a delivery. ``status``: ``pending`` (tried, will be retried),
+# ``delivered`` or ``failed`` (both final: a redelivered alert is not sent again).
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("channel_id", String(36), primary_key=True),
+    Column("alert_id", String(36), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error_code", String(64)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_notification_deliveries_alert", "alert_id", "status"),
+)

@@ -1,0 +1,106 @@
+"""The notifier pool's process: alert events in, deliveries to the tenant's channels out.
+
+Start-up fails closed like the encryptor's: the key ring must open the stored
+data keys (channel secrets are opened with it). Then the streams and the
+durable ``notifier`` consumer on ``CONNMGR_EVT`` (filtered to ``AlertRaised``
+and ``AlertResolved``) are declared. The consumer is created with deliver
+policy ``new``: a first deployment does not replay the stream's history of
+alerts to the channels; from then on the durable keeps its place, so time the
+notifier is down delays notifications and loses none.
+
+Acknowledgement (owned by ``ConcurrentConsumer``): ack once every channel's
+delivery is final; nak with the consumer's growing delay while some delivery
+should be retried (never a hot loop); ack and log an undecodable message. The
+consumer's last delivery is the notifier's last chance: a delivery still
+failing then is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Final
+
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.schemas.bus import EVENT_STREAM, NOTIFIER_CONSUMER
+from connmgr.schemas.kinds import Kind
+from connmgr.workers.concurrent_consumer import ConcurrentConsumer
+from connmgr.workers.egress import Egress
+from connmgr.workers.encryptor.pool import verify_keyring_opens
+from connmgr.workers.keyring import Keyring
+from connmgr.workers.notifier.delivery import DeliveryPolicy, WebhookSender
+from connmgr.workers.notifier.email import MailSender
+from connmgr.workers.notifier.notices import read_notice
+from connmgr.workers.notifier.notify import Notifier, Sender
+from connmgr.workers.streams import consumer_config, ensure_streams
+
+log = structlog.get_logger("connmgr.notifier")
+DEFAULT_MAX_IN_FLIGHT: Final = 64
+
+
+def notifier_consumer_config() -> ConsumerConfig:
+    config = consumer_config(NOTIFIER_CONSUMER)
+    config.deliver_policy = DeliverPolicy.NEW
+    return config
+
+
+class NotifierPool:
+    def __init__(
+        self,
+        nc: NatsClient,
+        engine: AsyncEngine,
+        keyring: Keyring,
+        egress: Egress,
+        *,
+        policy: DeliveryPolicy | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    ) -> None:
+        self._nc = nc
+        self._engine = engine
+        self._keyring = keyring
+        self._max_in_flight = max_in_flight
+        policy = policy or DeliveryPolicy()
+        senders: dict[Kind, Sender] = {
+            Kind.WEBHOOK: WebhookSender(egress, policy),
+            Kind.SMTP: MailSender(egress, policy),
+        }
+        self.notifier = Notifier(engine, keyring, senders, policy)
+
+    async def start(self) -> None:
+        await verify_keyring_opens(self._engine, self._keyring)
+        js = self._nc.jetstream()
+        await ensure_streams(js)
+        await js.add_consumer(EVENT_STREAM, notifier_consumer_config())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = ConcurrentConsumer(
+            self._nc.jetstream(), EVENT_STREAM, NOTIFIER_CONSUMER, self.handle, self._max_in_flight
+        )
+        await consumer.run(stop)
+
+    async def handle(self, message: Msg) -> bool:
+        """True to ack (done, or unreadable), False to nak for a later retry."""
+        started = time.perf_counter()
+        delivered = message.metadata.num_delivered
+        notice = read_notice(message.data)
+        if notice is None:
+            log.warning("alert_unreadable", stream_sequence=message.metadata.sequence.stream)
+            return True
+        last_chance = delivered >= NOTIFIER_CONSUMER.max_deliver
+        final = await self.notifier.notify(notice, last_chance=last_chance)
+        log.info(
+            "alert_handled",
+            event_id=notice.event_id,
+            alert_id=notice.alert_id,
+            alert_type=notice.event_type,
+            connection_id=notice.connection_id,
+            outcome="done" if final else "retry",
+            delivery=delivered,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        return final
