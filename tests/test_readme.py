@@ -1,0 +1,52 @@
+"""The README's promises that a test can hold it to."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from connmgr.runtime.cli import build_parser
+from connmgr.schemas.settings import Settings
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    for name in Settings.model_fields:
+        assert f"`CONNMGR_{name.upper()}`" in README, name
+
+
+def test_the_two_setup_commands_are_given() -> None:
+    assert "make run" in README
+    assert "make test" in README
+
+
+PLACEHOLDERS = {"ID": "kek-1", "SEQ": "1", "<id>": "00000000-0000-0000-0000-000000000001"}
+
+
+def _readme_commands() -> list[list[str]]:
+    found = re.findall(r"`connmgr ([a-z][^`]*)`", README)
+    found += [f"keys {rest}" for rest in re.findall(r"`keys ([a-z][^`]*)`", README)]
+    found += [f"token {rest}" for rest in re.findall(r"`token ([a-z][^`]*)`", README)]
+    found += [f"dlq {rest}" for rest in re.findall(r"`dlq ([a-z][^`]*)`", README)]
+    commands = []
+    for text in found:
+        words = [
+            PLACEHOLDERS.get(word, word) for word in text.replace("[", "").replace("]", "").split()
+        ]
+        commands.append([w for w in words if "|" not in w and "…" not in w])
+    return commands
+
+
+def test_every_command_the_readme_names_exists() -> None:
+    parser = build_parser()
+    commands = _readme_commands()
+    assert len(commands) >= 12
+    for argv in commands:
+        if argv[:2] in (["token", "issue"], ["token", "revoke"]):
+            argv = [*argv[:2], "--tenant", "t", "--name", "n"]
+        if argv[0] == "worker":
+            for pool in ("encryptor", "tester", "prober", "relay", "notifier"):
+                parser.parse_args(["worker", pool])
+            continue
+        parser.parse_args(argv)
