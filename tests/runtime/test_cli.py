@@ -24,5 +24,5 @@ def test_every_kind_has_a_check() -> None:
 
 
 def test_every_pool_can_be_started_as_a_worker() -> None:
-    for pool in ("encryptor", "relay", "tester", "prober"):
+    for pool in ("encryptor", "relay", "tester", "prober", "notifier"):
         assert build_parser().parse_args(["worker", pool]).pool == pool

@@ -27,6 +27,7 @@ from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring, KeyringError
+from connmgr.workers.notifier.pool import NotifierPool
 from connmgr.workers.prober.pool import ProberPool
 from connmgr.workers.relay import Relay
 from connmgr.workers.tester.pool import TesterPool
@@ -34,11 +35,11 @@ from connmgr.workers.tester.runner import CheckRunner
 
 log = structlog.get_logger("connmgr.runtime")
 
-POOLS = ("encryptor", "relay", "tester", "prober")
+POOLS = ("encryptor", "relay", "tester", "prober", "notifier")
 PoolLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
-KEYED_POOLS = frozenset({"encryptor", "tester", "prober"})
+KEYED_POOLS = frozenset({"encryptor", "tester", "prober", "notifier"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,15 @@ async def start_pool(name: str, settings: Settings, resources: Resources) -> Poo
         return await _start_tester(settings, resources)
     if name == "prober":
         return await _start_prober(settings, resources)
+    if name == "notifier":
+        notifier = NotifierPool(
+            resources.nc,
+            resources.engine,
+            _keyring(resources, "notifier"),
+            Egress(EgressPolicy.from_settings(settings)),
+        )
+        await notifier.start()
+        return notifier.run
     if name == "relay":
         relay = Relay(resources.nc.jetstream(), resources.engine, settings.relay_batch_size)
         await relay.start()
