@@ -1,0 +1,245 @@
+"""Every auth method of the http check, against a peer that verifies it like a provider.
+
+Each method is accepted with the right secret (``ok``) and rejected with a wrong
+one (``auth_failed``); neither result nor any log line holds a secret.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import pytest
+import structlog
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from http_pki import Pki
+from http_providers import (
+    ALL_SECRETS,
+    API_KEY,
+    AUDIENCE,
+    BASIC_PASSWORD,
+    BASIC_USER,
+    BEARER_TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    CUSTOM_HEADERS,
+    HS256_SECRET,
+    JWT_AUDIENCE,
+    JWT_ISSUER,
+    OAUTH1_TOKEN,
+    OAUTH1_TOKEN_SECRET,
+    SCOPE,
+    JwtKeys,
+    Provider,
+)
+from http_targets import http_target, leaked
+from yarl import URL
+
+from connmgr.schemas.auth import (
+    ApiKeyAuth,
+    Auth,
+    BasicAuth,
+    BearerAuth,
+    CustomHeadersAuth,
+    JwtAuth,
+    OAuth1Auth,
+    OAuth2Auth,
+)
+from connmgr.workers.checks.base import CheckResult, Outcome
+from connmgr.workers.checks.http import HttpCheck
+from connmgr.workers.egress import Egress
+
+
+def pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def jwt_auth(algorithm: Literal["HS256", "RS256", "ES256"]) -> JwtAuth:
+    return JwtAuth(
+        algorithm=algorithm,
+        issuer=JWT_ISSUER,
+        subject="connmgr-test",
+        audience=JWT_AUDIENCE,
+        claims={"tenant": "default"},
+    )
+
+
+def oauth2(base: URL) -> OAuth2Auth:
+    token_url = str(base / "oauth2" / "token")
+    return OAuth2Auth(
+        token_url=token_url, client_id=CLIENT_ID, scopes=SCOPE.split(), audience=AUDIENCE
+    )
+
+
+def other_rsa_key() -> str:
+    return pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def other_ec_key() -> str:
+    return pem(ec.generate_private_key(ec.SECP256R1()))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One auth method: its route, its auth (given the base URL) and right and wrong secrets."""
+
+    path: str
+    auth: Callable[[URL], Auth]
+    right: Callable[[JwtKeys], dict[str, str]]
+    wrong: Callable[[JwtKeys], dict[str, str]]
+
+
+OAUTH1_SECRETS = {"consumer_secret": CONSUMER_SECRET, "token_secret": OAUTH1_TOKEN_SECRET}
+CASES = {
+    "basic": Case(
+        "/basic", lambda _: BasicAuth(username=BASIC_USER),
+        lambda _: {"password": BASIC_PASSWORD}, lambda _: {"password": "nope"},
+    ),
+    "api_key_header": Case(
+        "/api-key/header", lambda _: ApiKeyAuth(placement="header", name="X-Api-Key"),
+        lambda _: {"api_key": API_KEY}, lambda _: {"api_key": "ak-wrong"},
+    ),
+    "api_key_query": Case(
+        "/api-key/query", lambda _: ApiKeyAuth(placement="query", name="api_key"),
+        lambda _: {"api_key": API_KEY}, lambda _: {"api_key": "ak-wrong"},
+    ),
+    "bearer": Case(
+        "/bearer", lambda _: BearerAuth(),
+        lambda _: {"token": BEARER_TOKEN}, lambda _: {"token": "bt-wrong"},
+    ),
+    "custom_headers": Case(
+        "/custom", lambda _: CustomHeadersAuth(header_names=list(CUSTOM_HEADERS)),
+        lambda _: dict(CUSTOM_HEADERS),
+        lambda _: {**CUSTOM_HEADERS, "X-Auth-Signature": "ch-wrong"},
+    ),
+    "oauth2": Case(
+        "/oauth2/resource", oauth2,
+        lambda _: {"client_secret": CLIENT_SECRET}, lambda _: {"client_secret": "x"},
+    ),
+    "oauth1": Case(
+        "/oauth1/resource?page=2&q=a%20b+c&sym=%2B%26",
+        lambda _: OAuth1Auth(consumer_key=CONSUMER_KEY, token=OAUTH1_TOKEN),
+        lambda _: OAUTH1_SECRETS, lambda _: {**OAUTH1_SECRETS, "consumer_secret": "cs-wrong"},
+    ),
+    "jwt_hs256": Case(
+        "/jwt/HS256", lambda _: jwt_auth("HS256"),
+        lambda _: {"signing_key": HS256_SECRET}, lambda _: {"signing_key": "hs-wrong"},
+    ),
+    "jwt_rs256": Case(
+        "/jwt/RS256", lambda _: jwt_auth("RS256"),
+        lambda keys: {"signing_key": pem(keys.rsa_key)},
+        lambda _: {"signing_key": other_rsa_key()},
+    ),
+    "jwt_es256": Case(
+        "/jwt/ES256", lambda _: jwt_auth("ES256"),
+        lambda keys: {"signing_key": pem(keys.ec_key)},
+        lambda _: {"signing_key": other_ec_key()},
+    ),
+}  # fmt: skip
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], list[str]]]:
+    """``logs()``: every log line so far, from logging and structlog, as text."""
+    caplog.set_level("DEBUG")
+    with structlog.testing.capture_logs() as events:
+        yield lambda: [caplog.text, *map(repr, events)]
+
+
+async def run_case(
+    name: str, provider_url: URL, pki: Pki, jwt_keys: JwtKeys, egress: Egress, *, right: bool
+) -> tuple[CheckResult, dict[str, str]]:
+    case = CASES[name]
+    secrets = (case.right if right else case.wrong)(jwt_keys)
+    target = http_target(
+        provider_url, case.path, auth=case.auth(provider_url), secrets=secrets,
+        ca_pem=pki.ca.cert_pem,
+    )  # fmt: skip
+    return await HttpCheck(egress).run(target), secrets
+
+
+@pytest.mark.parametrize("name", list(CASES))
+async def test_an_auth_method_with_the_right_secret_is_accepted_by_the_provider(
+    name: str,
+    provider: Provider,
+    provider_url: URL,
+    pki: Pki,
+    jwt_keys: JwtKeys,
+    egress: Egress,
+    logs: Callable[[], list[str]],
+) -> None:
+    result, secrets = await run_case(name, provider_url, pki, jwt_keys, egress, right=True)
+
+    assert (result.outcome, result.detail) == (
+        Outcome.OK,
+        "the server answered with the expected status 200",
+    )
+    assert provider.hits[-1] == CASES[name].path.split("?")[0]
+    assert leaked(result, [*ALL_SECRETS, *secrets.values()], *logs()) == []
+
+
+@pytest.mark.parametrize("name", list(CASES))
+async def test_an_auth_method_with_a_wrong_secret_is_auth_failed(
+    name: str,
+    provider_url: URL,
+    pki: Pki,
+    jwt_keys: JwtKeys,
+    egress: Egress,
+    logs: Callable[[], list[str]],
+) -> None:
+    result, secrets = await run_case(name, provider_url, pki, jwt_keys, egress, right=False)
+
+    assert result.outcome is Outcome.AUTH_FAILED, result.detail
+    assert leaked(result, [*ALL_SECRETS, *secrets.values()], *logs()) == []
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "ES256"])
+async def test_an_expired_jwt_is_rejected_by_the_provider(
+    algorithm: str, provider_url: URL, pki: Pki, jwt_keys: JwtKeys, egress: Egress
+) -> None:
+    case = CASES[f"jwt_{algorithm.lower()}"]
+    target = http_target(
+        provider_url, case.path, auth=case.auth(provider_url), secrets=case.right(jwt_keys),
+        ca_pem=pki.ca.cert_pem,
+    )  # fmt: skip
+    an_hour_ago = time.time() - 3600
+
+    result = await HttpCheck(egress, clock=lambda: an_hour_ago).run(target)
+
+    assert result.outcome is Outcome.AUTH_FAILED
+
+
+async def test_a_jwt_for_another_audience_is_rejected_by_the_provider(
+    provider_url: URL, pki: Pki, egress: Egress
+) -> None:
+    auth = jwt_auth("HS256").model_copy(update={"audience": "https://elsewhere.test"})
+    target = http_target(
+        provider_url, "/jwt/HS256", auth=auth, secrets={"signing_key": HS256_SECRET},
+        ca_pem=pki.ca.cert_pem,
+    )  # fmt: skip
+
+    assert (await HttpCheck(egress).run(target)).outcome is Outcome.AUTH_FAILED
+
+
+async def test_a_jwt_key_of_the_wrong_type_is_a_config_error(
+    provider: Provider, provider_url: URL, jwt_keys: JwtKeys, egress: Egress
+) -> None:
+    secrets = {"signing_key": pem(jwt_keys.ec_key)}
+    target = http_target(provider_url, "/jwt/RS256", auth=jwt_auth("RS256"), secrets=secrets)
+
+    result = await HttpCheck(egress).run(target)
+
+    assert (result.outcome, result.detail) == (
+        Outcome.CONFIG_ERROR,
+        "the signing key cannot sign with the configured algorithm",
+    )
+    assert provider.hits == []

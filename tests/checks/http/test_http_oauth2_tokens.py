@@ -1,0 +1,173 @@
+"""OAuth 2 token handling: the token endpoint's grants, the per-connection cache, failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+from aiohttp import web
+from http_pki import Pki
+from http_providers import (
+    AUDIENCE,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    SCOPE,
+    TOKEN_LIFETIME_S,
+    Provider,
+)
+from http_targets import Serve, http_target
+from yarl import URL
+
+from connmgr.schemas.auth import OAuth2Auth
+from connmgr.workers.checks.base import CheckTarget, Outcome
+from connmgr.workers.checks.http import HttpCheck
+from connmgr.workers.checks.http_oauth2 import TokenCache
+from connmgr.workers.egress import Egress
+
+NON_BEARER = "the token endpoint issued a non-bearer token"
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def oauth2_target(
+    base: URL, pki: Pki, *, scopes: list[str] | None = None, **secrets: str
+) -> CheckTarget:
+    auth = OAuth2Auth(
+        token_url=str(base / "oauth2" / "token"),
+        client_id=CLIENT_ID,
+        scopes=SCOPE.split() if scopes is None else scopes,
+        audience=AUDIENCE,
+    )
+    secrets = {"client_secret": CLIENT_SECRET, **secrets}
+    return http_target(base, "/oauth2/resource", auth=auth, secrets=secrets, ca_pem=pki.ca.cert_pem)
+
+
+async def test_a_token_is_reused_until_shortly_before_it_expires(
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+) -> None:
+    clock = Clock()
+    check = HttpCheck(egress, clock=clock)
+    target = oauth2_target(provider_url, pki)
+
+    first = await check.run(target)
+    second = await check.run(target)
+    clock.now += TOKEN_LIFETIME_S - 10
+    third = await check.run(target)
+
+    assert [first.outcome, second.outcome, third.outcome] == [Outcome.OK] * 3
+    assert provider.grants == ["client_credentials", "client_credentials"]
+    assert "auth" in first.phases
+
+
+async def test_tokens_are_cached_per_connection(
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+) -> None:
+    check = HttpCheck(egress)
+    target = oauth2_target(provider_url, pki)
+    other = dataclasses.replace(target, connection_id="another-connection")
+
+    assert (await check.run(target)).outcome is Outcome.OK
+    assert (await check.run(other)).outcome is Outcome.OK
+    assert provider.grants == ["client_credentials", "client_credentials"]
+
+
+async def test_a_cache_never_serves_a_token_fetched_with_other_secrets(
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+) -> None:
+    check = HttpCheck(egress)
+
+    assert (await check.run(oauth2_target(provider_url, pki))).outcome is Outcome.OK
+    wrong = oauth2_target(provider_url, pki, client_secret="rotated-away")
+    assert (await check.run(wrong)).outcome is Outcome.AUTH_FAILED
+
+
+async def test_a_stored_refresh_token_is_used_first(
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+) -> None:
+    target = oauth2_target(provider_url, pki, refresh_token=REFRESH_TOKEN)
+
+    result = await HttpCheck(egress).run(target)
+
+    assert result.outcome is Outcome.OK
+    assert provider.grants == ["refresh_token"]
+
+
+async def test_a_rejected_refresh_token_falls_back_to_client_credentials(
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+) -> None:
+    target = oauth2_target(provider_url, pki, refresh_token="rt-revoked")
+
+    result = await HttpCheck(egress).run(target)
+
+    assert result.outcome is Outcome.OK
+    assert provider.grants == ["refresh_token", "client_credentials"]
+
+
+async def test_a_token_the_server_revoked_fails_once_then_is_fetched_again(
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+) -> None:
+    check = HttpCheck(egress, tokens=TokenCache())
+    target = oauth2_target(provider_url, pki)
+    assert (await check.run(target)).outcome is Outcome.OK
+
+    provider.issued.clear()
+
+    assert (await check.run(target)).outcome is Outcome.AUTH_FAILED
+    assert (await check.run(target)).outcome is Outcome.OK
+    assert len(provider.grants) == 2
+
+
+async def test_a_refused_scope_is_permission_denied(
+    provider_url: URL, pki: Pki, egress: Egress
+) -> None:
+    target = oauth2_target(provider_url, pki, scopes=["admin:everything"])
+
+    result = await HttpCheck(egress).run(target)
+
+    assert (result.outcome, result.detail) == (
+        Outcome.PERMISSION_DENIED,
+        "the token endpoint refused the requested grant or scopes",
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "detail"),
+    [
+        ({"token_type": "Bearer"}, 200, "the token endpoint's answer holds no usable access token"),
+        ({"access_token": "t", "token_type": "mac"}, 200, NON_BEARER),
+        ({"error": "server_error"}, 503, "the token endpoint answered with status 503"),
+    ],
+)  # fmt: skip
+async def test_an_unusable_token_answer_is_a_protocol_error(
+    serve: Serve, egress: Egress, answer: dict[str, str], status: int, detail: str
+) -> None:
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response(answer, status=status)
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    base = await serve(app)
+    auth = OAuth2Auth(token_url=str(base / "token"), client_id=CLIENT_ID)
+    target = http_target(base, "/", auth=auth, secrets={"client_secret": CLIENT_SECRET})
+
+    result = await HttpCheck(egress).run(target)
+
+    assert (result.outcome, result.detail) == (Outcome.PROTOCOL_ERROR, detail)
+
+
+def test_the_cache_forgets_entries_beyond_its_bound() -> None:
+    cache = TokenCache(max_entries=2)
+    for number in range(3):
+        cache.put((f"c{number}", "k"), f"t{number}", 600, now=0)
+
+    assert [cache.get((f"c{n}", "k"), now=1) for n in range(3)] == [None, "t1", "t2"]
