@@ -76,11 +76,6 @@ async def test_ipv6_loopback_is_refused_by_default(address: str) -> None:
     assert await refusal(Egress(EgressPolicy()), address) is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="egress.py checks is_reserved (true for ::/8) before is_loopback: ::1 is refused "
-    "as 'not a unicast address' even when loopback is allowed",
-)
 async def test_ipv6_loopback_is_allowed_when_the_operator_allows_loopback() -> None:
     assert await refusal(Egress(EgressPolicy(allow_loopback=True)), "::1") is None
 

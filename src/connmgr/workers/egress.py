@@ -76,12 +76,13 @@ class EgressPolicy:
             return "cloud metadata address"
         if any(address in network for network in self.denied):
             return "denied by policy"
-        if address.is_unspecified or address.is_multicast or address.is_reserved:
-            return "not a unicast address"
         if address.is_loopback and not self.allow_loopback:
             return "loopback address"
         if address.is_link_local and not self.allow_link_local:
             return "link-local address"
+        special = address.is_loopback or address.is_link_local  # ::1 counts as reserved
+        if not special and (address.is_unspecified or address.is_multicast or address.is_reserved):
+            return "not a unicast address"
         if self._private(address) and not self.allow_private:
             return "private address"
         if self.allowed and not self._explicitly_allowed(address):
