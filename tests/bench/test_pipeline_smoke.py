@@ -1,0 +1,60 @@
+"""The pipeline bench keeps working: a tiny run prints every figure with a number.
+
+Not a timed assertion: the figures are not judged, only that each is printed as
+``name: value`` with a numeric value, and that the run exits 0. Each available
+HTTP loader is exercised (the Python one always, wrk where installed).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.services import require_services
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "pipeline.py"
+TINY = ["--commands", "50", "--connections", "200", "--duration", "2", "--rate", "100"]
+SHORT_LOAD = ["--api-duration", "1", "--api-concurrency", "4"]
+FIGURES = (
+    "raw_publish_per_s",
+    "end_to_end_commands_per_s",
+    "end_to_end_ratio",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "relay_latency_p50_ms",
+    "relay_latency_p99_ms",
+    "encryptor_peak_rss_mb",
+    "api_get_connection_rps",
+    "bare_aiohttp_rps",
+    "api_ratio",
+)
+FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", re.MULTILINE)
+
+
+def _loaders() -> list[str]:
+    return ["python", "wrk"] if shutil.which("wrk") else ["python"]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("loader", _loaders())
+async def test_a_tiny_run_prints_every_figure_as_a_number(loader: str) -> None:
+    await require_services("postgres", "nats")
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), *TINY, *SHORT_LOAD, "--loader", loader],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    missing = [name for name in FIGURES if name not in printed]
+    assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
+    assert all(printed[name] > 0 for name in FIGURES), printed
