@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from connmgr.api import handlers, ops, templates
+from connmgr.api import handlers, health, ops, templates
+from connmgr.api.health_params import AlertListQuery, ChecksQuery, HealthSummaryQuery, StatsQuery
 from connmgr.api.params import ConnectionListQuery, ConnectionLogQuery, EventFeedQuery
 from connmgr.api.routing import UUID_PATTERN, Route
+from connmgr.storage.health_queries import AlertPage
 from connmgr.storage.tokens import SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ
 from connmgr.storage.views import ConnectionPage, ConnectionView, EventPage
 
@@ -38,6 +40,37 @@ ROUTES: Final = (
     ),
     Route(
         "GET",
+        "/api/connections/health/summary",
+        "health_summary",
+        health.health_summary,
+        "Connections by health status (every status, zeros too) and the latest changes.",
+        SCOPE_CONNECTIONS_READ,
+        query=HealthSummaryQuery,
+        response=health.HealthSummary,
+    ),
+    Route(
+        "GET",
+        "/api/connections/health/alerts",
+        "health_alerts",
+        health.health_alerts,
+        "Alerts: open first, then resolved, newest first (filters, cursor-paged).",
+        SCOPE_CONNECTIONS_READ,
+        query=AlertListQuery,
+        response=AlertPage,
+    ),
+    Route(
+        "GET",
+        "/api/connections/stats",
+        "connection_stats",
+        health.connection_stats,
+        "Counts by kind and status; success rate, uptime and latency over 1h to 30d.",
+        SCOPE_CONNECTIONS_READ,
+        query=StatsQuery,
+        response=health.StatsReport,
+        problems=(404,),
+    ),
+    Route(
+        "GET",
         _CONNECTION,
         "get_connection",
         handlers.get_connection,
@@ -55,6 +88,16 @@ ROUTES: Final = (
         SCOPE_EVENTS_READ,
         query=ConnectionLogQuery,
         response=EventPage,
+    ),
+    Route(
+        "GET",
+        f"{_CONNECTION}/checks",
+        "connection_checks",
+        health.connection_checks,
+        "A connection's recent probe samples, or its minute or hour roll-ups.",
+        SCOPE_CONNECTIONS_READ,
+        query=ChecksQuery,
+        response=health.CheckHistory,
     ),
     Route(
         "GET",

@@ -1,0 +1,254 @@
+"""The health read side (``storage.health_queries``) on known data, both backends.
+
+Also home of ``HealthEvents``, the builder of status-change and alert events the API
+tests import.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.builders import Seed
+from connmgr.schemas.events import AlertRaised, AlertResolved, HealthStatusChanged
+from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.health_queries import (
+    AlertState,
+    ConnectionGauge,
+    OutcomeCount,
+    StatusCount,
+    checks_since_all_tenants,
+    connection_gauges_all_tenants,
+    list_alerts,
+    recent_status_changes,
+    status_counts,
+    status_counts_all_tenants,
+)
+from connmgr.storage.queries import InvalidCursorError
+from storage.test_samples import T0, SampleBuilder, store
+
+MINUTE = timedelta(minutes=1)
+NOW = T0 + 60 * MINUTE
+
+
+@dataclass
+class HealthEvents:
+    """Status-change and alert events of a connection's stream, versions counted per stream."""
+
+    seed: Seed
+    versions: Counter[str] = field(default_factory=Counter)
+
+    async def changed(
+        self, connection_id: str, previous: str, status: str, at: datetime, *, tenant: str = "acme"
+    ) -> None:
+        data = HealthStatusChanged(
+            previous=previous, status=status, reason=f"now {status}", outcome="ok", changed_at=at
+        )
+        await self._append(
+            connection_id, "HealthStatusChanged", data.model_dump(mode="json"), tenant
+        )
+
+    async def raised(self, connection_id: str, at: datetime, *, tenant: str = "acme") -> str:
+        """An ``AlertRaised``; returns its alert id."""
+        alert_id = uuid.uuid4()
+        data = AlertRaised(
+            alert_id=alert_id,
+            status="down",
+            reason="3 consecutive failures",
+            outcome="timeout",
+            detail="no answer",
+            raised_at=at,
+        )
+        await self._append(connection_id, "AlertRaised", data.model_dump(mode="json"), tenant)
+        return str(alert_id)
+
+    async def resolved(
+        self, connection_id: str, alert_id: str, raised_at: datetime, at: datetime,
+        *, tenant: str = "acme",
+    ) -> None:  # fmt: skip
+        open_s = (at - raised_at).total_seconds()
+        data = AlertResolved(alert_id=uuid.UUID(alert_id), resolved_at=at, open_s=open_s)
+        await self._append(connection_id, "AlertResolved", data.model_dump(mode="json"), tenant)
+
+    async def _append(self, stream: str, kind: str, data: dict[str, object], tenant: str) -> None:
+        self.versions[stream] += 1
+        await self.seed.event(stream, self.versions[stream], kind, dict(data), tenant=tenant)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def seed(engine: AsyncEngine) -> Seed:
+    return Seed(engine)
+
+
+@pytest.fixture
+def health(seed: Seed) -> HealthEvents:
+    return HealthEvents(seed)
+
+
+async def test_status_counts_group_live_connections_of_the_tenant_by_kind_and_status(
+    engine: AsyncEngine, seed: Seed
+) -> None:
+    orders = await seed.connection("orders", status="healthy")
+    await seed.connection("billing", status="healthy")
+    await seed.connection("cache", kind="redis", status="down")
+    await seed.connection("gone", status="down", deleted=True)
+    await seed.connection("theirs", tenant="globex", status="down")
+
+    counts = await status_counts(engine, "acme")
+    one = await status_counts(engine, "acme", orders)
+
+    assert sorted(counts) == [
+        StatusCount("acme", "postgres", "healthy", 2),
+        StatusCount("acme", "redis", "down", 1),
+    ]
+    assert one == [StatusCount("acme", "postgres", "healthy", 1)]
+    assert await status_counts(engine, "globex", orders) == []
+
+
+async def test_recent_status_changes_are_newest_first_and_only_the_tenants_live_ones(
+    engine: AsyncEngine, seed: Seed, health: HealthEvents
+) -> None:
+    orders = await seed.connection("orders")
+    gone = await seed.connection("gone", deleted=True)
+    theirs = await seed.connection("theirs", tenant="globex")
+    await health.changed(orders, "unknown", "healthy", T0)
+    await health.changed(gone, "unknown", "down", T0 + MINUTE)
+    await health.changed(theirs, "unknown", "down", T0 + MINUTE, tenant="globex")
+    await health.changed(orders, "healthy", "down", T0 + 2 * MINUTE)
+    await health.changed(orders, "down", "healthy", T0 + 3 * MINUTE)
+
+    changes = await recent_status_changes(engine, "acme", limit=2)
+
+    assert [(c.previous, c.status, c.at) for c in changes] == [
+        ("down", "healthy", T0 + 3 * MINUTE),
+        ("healthy", "down", T0 + 2 * MINUTE),
+    ]
+    assert {(c.connection_id, c.connection_name) for c in changes} == {(orders, "orders")}
+    assert changes[0].reason == "now healthy"
+    with pytest.raises(ValueError, match="limit"):
+        await recent_status_changes(engine, "acme", limit=0)
+
+
+async def test_alerts_pair_raises_with_resolves_open_first_then_newest_first(
+    engine: AsyncEngine, seed: Seed, health: HealthEvents
+) -> None:
+    orders = await seed.connection("orders")
+    cache = await seed.connection("cache", kind="redis")
+    first = await health.raised(orders, T0)
+    await health.resolved(orders, first, T0, T0 + 5 * MINUTE)
+    second = await health.raised(orders, T0 + 10 * MINUTE)
+    third = await health.raised(cache, T0 + 20 * MINUTE)
+    await health.resolved(cache, third, T0 + 20 * MINUTE, T0 + 21 * MINUTE)
+
+    page = await list_alerts(engine, "acme", NOW)
+
+    assert [(a.alert_id, a.state) for a in page.items] == [
+        (second, "open"),
+        (third, "resolved"),
+        (first, "resolved"),
+    ]
+    still_open, recent, old = page.items
+    assert (still_open.open_s, still_open.resolved_at) == (50 * 60.0, None)
+    assert (old.open_s, old.resolved_at, old.raised_at) == (300.0, T0 + 5 * MINUTE, T0)
+    assert (recent.connection_id, recent.connection_name) == (cache, "cache")
+    assert (old.reason, old.outcome) == ("3 consecutive failures", "timeout")
+    assert page.next_cursor is None
+
+
+async def test_alerts_filter_by_state_and_connection(
+    engine: AsyncEngine, seed: Seed, health: HealthEvents
+) -> None:
+    orders = await seed.connection("orders")
+    cache = await seed.connection("cache")
+    done = await health.raised(orders, T0)
+    await health.resolved(orders, done, T0, T0 + MINUTE)
+    open_orders = await health.raised(orders, T0 + 2 * MINUTE)
+    open_cache = await health.raised(cache, T0 + 3 * MINUTE)
+
+    async def ids(state: AlertState | None = None, connection_id: str | None = None) -> list[str]:
+        page = await list_alerts(engine, "acme", NOW, state=state, connection_id=connection_id)
+        return [alert.alert_id for alert in page.items]
+
+    assert await ids(state="open") == [open_cache, open_orders]
+    assert await ids(state="resolved") == [done]
+    assert await ids(connection_id=orders) == [open_orders, done]
+    assert await ids(state="open", connection_id=orders) == [open_orders]
+
+
+async def test_alert_pages_follow_the_cursor_without_repeats_or_gaps(
+    engine: AsyncEngine, seed: Seed, health: HealthEvents
+) -> None:
+    orders = await seed.connection("orders")
+    expected_resolved = []
+    for minute in range(5):
+        alert = await health.raised(orders, T0 + minute * MINUTE)
+        await health.resolved(orders, alert, T0 + minute * MINUTE, T0 + (minute + 1) * MINUTE)
+        expected_resolved.insert(0, alert)
+    open_one = await health.raised(orders, T0 + 10 * MINUTE)
+
+    seen, cursor = [], None
+    while True:
+        page = await list_alerts(engine, "acme", NOW, limit=2, cursor=cursor)
+        seen += [a.alert_id for a in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert seen == [open_one, *expected_resolved]
+    with pytest.raises(InvalidCursorError):
+        await list_alerts(engine, "acme", NOW, cursor="bm90LWEtY3Vyc29y")
+
+
+async def test_alerts_of_another_tenant_or_a_deleted_connection_are_invisible(
+    engine: AsyncEngine, seed: Seed, health: HealthEvents
+) -> None:
+    theirs = await seed.connection("theirs", tenant="globex")
+    gone = await seed.connection("gone", deleted=True)
+    await health.raised(theirs, T0, tenant="globex")
+    await health.raised(gone, T0)
+
+    assert (await list_alerts(engine, "acme", NOW)).items == []
+    assert (await list_alerts(engine, "acme", NOW, connection_id=theirs)).items == []
+    assert len((await list_alerts(engine, "globex", NOW)).items) == 1
+
+
+async def test_gauge_reads_cover_every_tenant_bounded_with_the_newest_latency(
+    engine: AsyncEngine, seed: Seed
+) -> None:
+    build = SampleBuilder()
+    a = await seed.connection("a", status="healthy")
+    b = await seed.connection("b", tenant="globex", kind="redis", status="down")
+    await seed.connection("gone", deleted=True)
+    await store(
+        engine, [build.at(T0, 5.0, connection_id=a), build.at(T0 + MINUTE, 7.0, connection_id=a)]
+    )
+    await store(engine, [build.at(NOW, 1.0, connection_id=b, tenant="globex", outcome="timeout")])
+
+    gauges = await connection_gauges_all_tenants(engine, limit=10)
+    counts = await status_counts_all_tenants(engine)
+    checks = await checks_since_all_tenants(engine, NOW - MINUTE)
+
+    assert gauges == [
+        ConnectionGauge("acme", a, "postgres", "healthy", 7.0),
+        ConnectionGauge("globex", b, "redis", "down", 1.0),
+    ]
+    assert len(await connection_gauges_all_tenants(engine, limit=1)) == 1
+    assert sorted(counts) == [
+        StatusCount("acme", "postgres", "healthy", 1),
+        StatusCount("globex", "redis", "down", 1),
+    ]
+    assert checks == [OutcomeCount("globex", "timeout", 1)]
