@@ -1,4 +1,4 @@
-"""A private nats-server for the producer tests, and the encryptor's side faked.
+"""A private nats-server for the producer tests, and the workers' side faked.
 
 The producer publishes to the bus contract's fixed names (stream ``CONNMGR_CMD``,
 bucket ``connmgr_keys``), which the shared session server cannot give each test
@@ -16,7 +16,7 @@ import nats.js.errors
 import pytest
 from nats.aio.client import Client
 from nats.js.api import RetentionPolicy, StreamConfig
-from producer_fakes import ACTOR, TENANT, FakeEncryptor, SealKeys
+from producer_fakes import ACTOR, TENANT, FakeEncryptor, FakeTester, SealKeys
 
 from connmgr.producers import Producer
 from connmgr.runtime.nats_server import NatsServer
@@ -70,6 +70,15 @@ async def encryptor(bus: Client, seal_keys: SealKeys) -> AsyncIterator[FakeEncry
     await fake.start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+async def tester(bus: Client, seal_keys: SealKeys) -> AsyncIterator[FakeTester]:
+    fake = FakeTester(bus, seal_keys)
+    await fake.start()
+    yield fake
+    await fake.stop()
+    assert fake.failures == []  # every command published parsed under the contract
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cli_runner import parser, run
 from producer_fakes import ACTOR, TENANT, FakeEncryptor
 
 from connmgr.producers.cli import (
@@ -19,7 +20,6 @@ from connmgr.producers.cli import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CliContext,
-    register,
 )
 from connmgr.producers.cli_input import config_of
 from connmgr.schemas.outcomes import CommandOutcome, Reason
@@ -28,18 +28,6 @@ PASSWORD = "pw-" + uuid.uuid4().hex
 CREATE = ["create", "--name", "orders-db", "--kind", "postgres", "--username", "app"]
 CONFIG = ["--config", "host=db.internal", "--config", "port=5432", "--config", "database=orders"]
 SAFE_SECRET_OPTIONS = {"--secrets-file", "--secrets-stdin", "--secret-prompt"}
-
-
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="connmgr")
-    register(root.add_subparsers(dest="command", required=True))
-    return root
-
-
-async def run(argv: list[str], ctx: CliContext) -> int:
-    args = parser().parse_args(argv)
-    code: int = await args.handler(args, ctx)
-    return code
 
 
 @pytest.fixture
@@ -65,7 +53,7 @@ def test_secrets_cannot_be_given_on_the_command_line(secret_argv: list[str]) -> 
     assert exited.value.code == EXIT_USAGE
 
 
-@pytest.mark.parametrize("command", ["create", "update", "rotate", "delete"])
+@pytest.mark.parametrize("command", ["create", "update", "rotate", "delete", "test", "check"])
 def test_the_only_secret_options_name_a_source_not_a_value(command: str) -> None:
     subparsers = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
     options = {o for a in subparsers.choices[command]._actions for o in a.option_strings}

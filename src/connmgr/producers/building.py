@@ -7,8 +7,9 @@ never their values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, TypeVar
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
@@ -27,11 +28,36 @@ from connmgr.schemas.commands import (
 )
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import CommandOutcome, FieldError, field_errors
+from connmgr.schemas.probe_commands import (
+    CheckConnection,
+    DraftTestPayload,
+    ProbeCommand,
+    StoredTestPayload,
+    TestConnection,
+)
 
 from .errors import InvalidCommand, ProducerError
 
-Payload = CreatePayload | UpdatePayload | RotatePayload | DeletePayload
+Payload = (
+    CreatePayload
+    | UpdatePayload
+    | RotatePayload
+    | DeletePayload
+    | StoredTestPayload
+    | DraftTestPayload
+)
+Command = EncryptorCommand | ProbeCommand
+Verb = Literal["create", "update", "rotate", "delete", "test", "check"]
 M = TypeVar("M", bound=BaseModel)
+
+COMMAND_MODELS: Final[Mapping[Verb, type[Command]]] = {
+    "create": CreateConnection,
+    "update": UpdateConnection,
+    "rotate": RotateSecrets,
+    "delete": DeleteConnection,
+    "test": TestConnection,
+    "check": CheckConnection,
+}
 
 
 def validated(model: type[M], data: Mapping[str, Any]) -> M:
@@ -53,6 +79,30 @@ def given(**values: Any) -> dict[str, Any]:
     if "kind" in fields:
         fields["kind"] = _kind(fields["kind"])
     return fields
+
+
+def creation_fields(
+    *,
+    name: str,
+    kind: str,
+    config: Mapping[str, Any] | None,
+    auth: Mapping[str, Any] | None,
+    template: str | None,
+    health_check: Mapping[str, Any] | None,
+    tags: Sequence[str],
+    description: str,
+) -> dict[str, Any]:
+    """The fields of a create payload (and of a draft test, which is one) but its secrets."""
+    return given(
+        name=name,
+        kind=kind,
+        config=config,
+        auth=auth,
+        template=template,
+        health_check=health_check,
+        tags=list(tags),
+        description=description,
+    )
 
 
 def _kind(value: Any) -> Kind:
@@ -77,6 +127,21 @@ def to_uuid(value: UUID | str) -> UUID:
         raise InvalidCommand("invalid connection id", [error]) from None
 
 
+def verb_of(payload: Payload) -> Verb:
+    """The verb a payload implies; an empty probe payload means ``test`` unless told."""
+    match payload:
+        case DraftTestPayload() | StoredTestPayload():  # a draft is a CreatePayload: first
+            return "test"
+        case CreatePayload():
+            return "create"
+        case UpdatePayload():
+            return "update"
+        case RotatePayload():
+            return "rotate"
+        case DeletePayload():
+            return "delete"
+
+
 def build_command(
     payload: Payload,
     connection_id: UUID,
@@ -86,8 +151,14 @@ def build_command(
     command_id: UUID,
     correlation_id: str | None,
     reply_to: str | None,
-) -> EncryptorCommand:
-    """The command carrying ``payload``: its type follows from the payload's type."""
+    verb: Verb | None = None,
+) -> Command:
+    """The ``verb`` command carrying ``payload`` (``verb_of(payload)`` by default).
+
+    The command's model validates the pair: a payload of another verb (a draft
+    sent as a ``check``) raises ``InvalidCommand``.
+    """
+    verb = verb_of(payload) if verb is None else verb
     envelope = {
         "command_id": command_id,
         "connection_id": connection_id,
@@ -95,17 +166,22 @@ def build_command(
         "actor": {"id": actor_id, "tenant": tenant},
         "correlation_id": correlation_id,
         "reply_to": reply_to,
-        "payload": payload,
+        # as a dict: the test payload's discriminator reads ``draft`` from a mapping
+        "payload": payload.model_dump(),
+        "type": verb,
     }
-    match payload:
-        case CreatePayload():
-            return validated(CreateConnection, {**envelope, "type": "create"})
-        case UpdatePayload():
-            return validated(UpdateConnection, {**envelope, "type": "update"})
-        case RotatePayload():
-            return validated(RotateSecrets, {**envelope, "type": "rotate"})
-        case DeletePayload():
-            return validated(DeleteConnection, {**envelope, "type": "delete"})
+    return validated(COMMAND_MODELS[verb], envelope)
+
+
+def command_body(command: Command) -> bytes:
+    """The command's JSON bytes, its payload serialised by the payload's own model.
+
+    (The test payload's union picks its branch from a mapping, so serialising a
+    draft through the command's field would warn and fall back to guessing.)
+    """
+    envelope = command.model_dump(mode="json", exclude={"payload"}, exclude_none=True)
+    envelope["payload"] = command.payload.model_dump(mode="json", exclude_none=True)
+    return json.dumps(envelope, separators=(",", ":")).encode()
 
 
 def parse_outcome(data: bytes, command_id: UUID) -> CommandOutcome:

@@ -20,11 +20,20 @@ from nats.aio.client import Client
 from nats.js.api import PubAck
 
 from connmgr.schemas.bus import COMMAND_STREAM, MAX_COMMAND_BYTES, command_subject, is_valid_tenant
-from connmgr.schemas.commands import EncryptorCommand, SecretsInput
+from connmgr.schemas.commands import SecretsInput
 from connmgr.schemas.outcomes import CommandOutcome, Reason
 from connmgr.schemas.sealed import SealKeyInfo
 
-from .building import Payload, build_command, parse_outcome, to_uuid, validated
+from .building import (
+    Command,
+    Payload,
+    Verb,
+    build_command,
+    command_body,
+    parse_outcome,
+    to_uuid,
+    validated,
+)
 from .errors import InvalidCommand, OutcomeTimeout
 from .sealing import SealKeyCache, check_secrets, secrets_input
 from .wire import ReplyInbox, RetryingPublisher, RetryPolicy
@@ -35,12 +44,16 @@ Secrets = Mapping[str, str]
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """A command without its secrets and ids: rebuilt (new id, fresh seal) on a resend."""
+    """A command without its secrets and ids: rebuilt (new id, fresh seal) on a resend.
+
+    ``verb`` is needed only where the payload type does not imply it (``check``).
+    """
 
     payload_type: type[Payload]
     fields: dict[str, Any]
     connection_id: UUID
     correlation_id: str | None
+    verb: Verb | None = None
 
 
 class CommandChannel:
@@ -88,9 +101,10 @@ class CommandChannel:
         correlation_id: str | None = None,
         command_id: UUID | None = None,
         reply_to: str | None = None,
-    ) -> EncryptorCommand:
-        """A command from this channel's actor and tenant, issued now; its type follows
-        from the payload's type."""
+        verb: Verb | None = None,
+    ) -> Command:
+        """A command from this channel's actor and tenant, issued now; its type is
+        ``verb``, by default the one the payload's type implies (``building.verb_of``)."""
         return build_command(
             payload,
             to_uuid(connection_id),
@@ -99,11 +113,12 @@ class CommandChannel:
             command_id=command_id or uuid4(),
             correlation_id=correlation_id,
             reply_to=reply_to,
+            verb=verb,
         )
 
-    async def send(self, command: EncryptorCommand) -> PubAck:
+    async def send(self, command: Command) -> PubAck:
         """Publish without waiting for the outcome; JetStream stores it once per command id."""
-        body = command.model_dump_json(exclude_none=True).encode()
+        body = command_body(command)
         if len(body) > MAX_COMMAND_BYTES:
             raise InvalidCommand(f"the command exceeds the {MAX_COMMAND_BYTES}-byte limit")
         subject = command_subject(command.actor.tenant, command.type, str(command.connection_id))
@@ -144,7 +159,7 @@ class CommandChannel:
 
     def _build(
         self, draft: Draft, secrets: Secrets | None, key: SealKeyInfo | None, command_id: UUID
-    ) -> EncryptorCommand:
+    ) -> Command:
         fields = dict(draft.fields)
         if secrets is not None:
             fields["secrets"] = secrets_input(secrets, key, str(draft.connection_id))
@@ -154,4 +169,5 @@ class CommandChannel:
             correlation_id=draft.correlation_id,
             command_id=command_id,
             reply_to=self._inbox.subject_for(command_id.hex),
+            verb=draft.verb,
         )

@@ -8,7 +8,9 @@ The glue mounts them and runs the chosen handler with a ``CliContext``::
     code = asyncio.run(args.handler(args, CliContext(nats_url=..., tenant=..., ...)))
 
 Commands: ``create``, ``update``, ``rotate``, ``delete`` (publish and print the
-outcome), ``ls`` and ``show`` (read the API). No option takes a secret value:
+outcome), ``test`` (a stored connection, or ``--draft`` with the create options)
+and ``check`` (publish and print the outcome with its result), ``ls`` and
+``show`` (read the API). No option takes a secret value:
 secrets come from ``--secret-prompt FIELD``, ``--secrets-stdin`` or
 ``--secrets-file PATH`` (JSON objects of strings). Option abbreviations are off,
 so no prefix can stand for a secrets option.
@@ -21,6 +23,7 @@ import argparse
 from connmgr.schemas.kinds import Kind
 
 from . import cli_handlers as handlers
+from . import cli_probes as probes
 from .cli_handlers import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -31,6 +34,7 @@ from .cli_handlers import (
     Handler,
 )
 from .cli_input import connection_id
+from .probes import PROBE_OUTCOME_WAIT_S
 
 __all__ = [
     "EXIT_OK",
@@ -44,6 +48,17 @@ __all__ = [
 ]
 
 KINDS = [kind.value for kind in Kind]
+PROBE_EPILOG = f"""\
+The outcome is awaited up to {PROBE_OUTCOME_WAIT_S:g}s (the configured timeout if longer)
+unless --timeout is given: a check may take up to 60s.
+
+exit status:
+  0  the test ran and its result is ok
+  1  the command was rejected, or the result is not ok (auth_failed, timeout, ...)
+  2  usage error: nothing was sent
+  3  no outcome in time: the command is stored and may still run
+  4  NATS or the seal key is unavailable
+"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,6 +73,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     delete.add_argument("id", type=connection_id)
     delete.add_argument("--expected-version", type=int)
     delete.add_argument("--reason", default="")
+    summary = "test a connection now: a stored one (ID) or a draft (--draft, create options)"
+    _test(_parser(subparsers, "test", summary, probes.test, epilog=PROBE_EPILOG))
+    summary = "run a connection's health check now"
+    check = _parser(subparsers, "check", summary, probes.check, epilog=PROBE_EPILOG)
+    check.add_argument("id", type=connection_id)
     _ls(_parser(subparsers, "ls", "list connections", handlers.list_connections, write=False))
     show = _parser(subparsers, "show", "show a connection", handlers.show, write=False)
     show.add_argument("id", type=connection_id)
@@ -71,8 +91,16 @@ def _parser(
     handler: Handler,
     *,
     write: bool = True,
+    epilog: str | None = None,
 ) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(name, help=summary, description=summary, allow_abbrev=False)
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
     parser.set_defaults(handler=handler)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     if write:
@@ -81,12 +109,24 @@ def _parser(
     return parser
 
 
-def _create(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--kind", required=True, choices=KINDS)
+def _create(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument("--name", required=required)
+    parser.add_argument("--kind", required=required, choices=KINDS)
     parser.add_argument("--template", help="template id")
     parser.add_argument("--id", type=connection_id, help="connection id (default: a new one)")
     _fields(parser, tags_help="tag (repeat for more)")
+
+
+def _test(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "connection", nargs="?", type=connection_id, metavar="ID", help="the stored connection"
+    )
+    parser.add_argument(
+        "--draft",
+        action="store_true",
+        help="test the configuration the create options give, without storing it",
+    )
+    _create(parser, required=False)
 
 
 def _update(parser: argparse.ArgumentParser) -> None:

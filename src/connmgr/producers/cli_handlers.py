@@ -1,8 +1,14 @@
 """The CLI's async handlers: one per command, ``(args, ctx) -> exit code``.
 
-Exit codes: 0 accepted (or read succeeded), 1 rejected (or the API answered an
-error), 2 usage error (nothing was sent), 3 no outcome in time (the command is
-stored and may still be handled), 4 a service was unreachable.
+Exit codes (``test`` and ``check``, in ``cli_probes``, read 0 and 1 more narrowly):
+
+- 0 accepted, or the read succeeded; ``test``/``check``: the test ran and its
+  result is ``ok`` (a check acknowledged without a result also exits 0);
+- 1 rejected, or the API answered an error; ``test``/``check``: also a result
+  other than ``ok`` (``auth_failed``, ``timeout``, ...);
+- 2 usage error: nothing was sent;
+- 3 no outcome in time: the command is stored and may still be handled;
+- 4 a service was unreachable (NATS, the seal key, the API).
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ Handler = Callable[[argparse.Namespace, CliContext], Awaitable[int]]
 Call = Callable[[Producer], Awaitable[CommandOutcome]]
 
 
-def _exit_codes(handler: Handler) -> Handler:
+def exit_codes(handler: Handler) -> Handler:
     """Map the errors a handler can meet to their exit codes, printed to stderr."""
 
     @wraps(handler)
@@ -69,7 +75,8 @@ def _exit_codes(handler: Handler) -> Handler:
     return run
 
 
-async def _submit(args: argparse.Namespace, ctx: CliContext, call: Call) -> int:
+async def outcome_of(args: argparse.Namespace, ctx: CliContext, call: Call) -> CommandOutcome:
+    """Connect, run ``call`` (``--timeout`` bounds the connect and the wait), close."""
     async with await Producer.connect(
         ctx.nats_url,
         tenant=ctx.tenant,
@@ -77,7 +84,11 @@ async def _submit(args: argparse.Namespace, ctx: CliContext, call: Call) -> int:
         timeout_s=ctx.timeout_s if args.timeout is None else args.timeout,
         allow_plaintext=ctx.allow_plaintext,
     ) as producer:
-        outcome = await call(producer)
+        return await call(producer)
+
+
+async def _submit(args: argparse.Namespace, ctx: CliContext, call: Call) -> int:
+    outcome = await outcome_of(args, ctx, call)
     print_outcome(outcome, args.json)
     return EXIT_OK if outcome.outcome == "accepted" else EXIT_REJECTED
 
@@ -86,9 +97,9 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
     return {"correlation_id": args.correlation_id}
 
 
-@_exit_codes
-async def create(args: argparse.Namespace, ctx: CliContext) -> int:
-    fields = {
+def creation_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The create options as ``Producer.create`` keywords (``test_draft`` takes the same)."""
+    return {
         "name": args.name,
         "kind": args.kind,
         "template": args.template,
@@ -100,10 +111,15 @@ async def create(args: argparse.Namespace, ctx: CliContext) -> int:
         "connection_id": args.id,
         "secrets": read_secrets(args),
     }
+
+
+@exit_codes
+async def create(args: argparse.Namespace, ctx: CliContext) -> int:
+    fields = creation_options(args)
     return await _submit(args, ctx, lambda p: p.create(**fields, **_common(args)))
 
 
-@_exit_codes
+@exit_codes
 async def update(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.clear_tags and args.tag:
         raise UsageError("--clear-tags cannot be combined with --tag")
@@ -121,7 +137,7 @@ async def update(args: argparse.Namespace, ctx: CliContext) -> int:
     return await _submit(args, ctx, lambda p: p.update(args.id, **fields, **_common(args)))
 
 
-@_exit_codes
+@exit_codes
 async def rotate(args: argparse.Namespace, ctx: CliContext) -> int:
     secrets = read_secrets(args)
     if secrets is None:
@@ -134,7 +150,7 @@ async def rotate(args: argparse.Namespace, ctx: CliContext) -> int:
     )
 
 
-@_exit_codes
+@exit_codes
 async def delete(args: argparse.Namespace, ctx: CliContext) -> int:
     fields = {"expected_version": args.expected_version, "reason": args.reason}
     return await _submit(args, ctx, lambda p: p.delete(args.id, **fields, **_common(args)))
@@ -147,7 +163,7 @@ def _api(args: argparse.Namespace, ctx: CliContext) -> tuple[str, str]:
     return api_url, token
 
 
-@_exit_codes
+@exit_codes
 async def list_connections(args: argparse.Namespace, ctx: CliContext) -> int:
     api_url, token = _api(args, ctx)
     page = await api_client.list_connections(
@@ -165,7 +181,7 @@ async def list_connections(args: argparse.Namespace, ctx: CliContext) -> int:
     return EXIT_OK
 
 
-@_exit_codes
+@exit_codes
 async def show(args: argparse.Namespace, ctx: CliContext) -> int:
     api_url, token = _api(args, ctx)
     document = await api_client.get_connection(api_url, token, args.id, timeout_s=ctx.timeout_s)

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
+from collections.abc import Mapping
+from typing import Any, Final, TextIO
 
 from connmgr.schemas.outcomes import CommandOutcome
 
 from .errors import OutcomeTimeout
 
 LIST_COLUMNS = ("id", "name", "kind", "status", "version")
+PHASE_ORDER: Final = ("resolve", "connect", "tls", "auth", "query", "request")
+SERVER_LINES: Final = (
+    ("version", "server"),
+    ("tls_subject", "tls subject"),
+    ("tls_issuer", "tls issuer"),
+    ("tls_not_after", "tls expires"),
+)
 
 
 def print_outcome(outcome: CommandOutcome, as_json: bool, out: TextIO | None = None) -> None:
@@ -34,9 +42,52 @@ def print_outcome(outcome: CommandOutcome, as_json: bool, out: TextIO | None = N
     print(f"command: {outcome.command_id}", file=out)
 
 
-def print_timeout(error: OutcomeTimeout, as_json: bool, out: TextIO | None = None) -> None:
+def print_probe_outcome(outcome: CommandOutcome, as_json: bool, out: TextIO | None = None) -> None:
+    """A test's or check's outcome with its result: outcome, detail, latency and each
+    phase in ms, the server's identity when known. A rejection prints as any other."""
     out = out or sys.stdout
+    if as_json or outcome.outcome != "accepted":
+        print_outcome(outcome, as_json, out)
+        return
+    stored = f"version {outcome.version}" if outcome.version is not None else "draft, not stored"
+    print(f"accepted: connection {outcome.connection_id} ({stored})", file=out)
+    for line in result_lines(outcome.result):
+        print(line, file=out)
+    print(f"command: {outcome.command_id}", file=out)
+
+
+def result_lines(result: Mapping[str, Any] | None) -> list[str]:
+    """The lines of a test result, read leniently (a newer tester may add fields)."""
+    if not result:
+        return ["result: none (acknowledged without a test result)"]
+    lines = [f"result: {result.get('outcome', 'unknown')}"]
+    if result.get("detail"):
+        lines.append(f"detail: {result['detail']}")
+    if isinstance(result.get("latency_ms"), int | float):
+        lines.append(f"latency: {_ms(result['latency_ms'])}")
+    phases = result.get("phases")
+    if isinstance(phases, Mapping):
+        ranked = sorted(phases, key=_phase_rank)  # the order they happen; unknown ones last
+        lines += [f"  {phase}: {_ms(phases[phase])}" for phase in ranked]
+    server = result.get("server")
+    if isinstance(server, Mapping):
+        lines += [f"{label}: {server[key]}" for key, label in SERVER_LINES if server.get(key)]
+    if result.get("tested_at"):
+        lines.append(f"tested at: {result['tested_at']}")
+    return lines
+
+
+def _phase_rank(phase: str) -> int:
+    return PHASE_ORDER.index(phase) if phase in PHASE_ORDER else len(PHASE_ORDER)
+
+
+def _ms(value: object) -> str:
+    return f"{value:.1f} ms" if isinstance(value, int | float) else f"{value} ms"
+
+
+def print_timeout(error: OutcomeTimeout, as_json: bool, out: TextIO | None = None) -> None:
     """The ids to look the command up later; the explanation goes to stderr."""
+    out = out or sys.stdout
     if as_json:
         document = {
             "command_id": str(error.command_id),

@@ -10,10 +10,12 @@ Contract:
 - every command has a fresh uuid4 ``command_id``, sent as ``Nats-Msg-Id``; a lost
   publish ack is retried with the same bytes and id, so JetStream stores it once
   (``PublishFailed`` when it never gets an ack);
-- ``create``/``update``/``rotate``/``delete`` wait on a unique ``_INBOX.`` reply
+- ``create``/``update``/``rotate``/``delete`` (``writes``) and ``test``/
+  ``test_draft``/``check`` (``probes``) wait on a unique ``_INBOX.`` reply
   subject, subscribed before publishing, and return the ``CommandOutcome``; a
   rejection is returned, not raised; no outcome within the timeout raises
-  ``OutcomeTimeout`` (the command is stored and may still be handled);
+  ``OutcomeTimeout`` (the command is stored and may still be handled); a probe
+  waits at least ``probes.PROBE_OUTCOME_WAIT_S`` unless told otherwise;
 - secrets are sealed for the connection id with the encryptor's seal key from KV
   (cached, refetched once on a stale-key rejection); they are never logged, never
   in an error, never kept on the producer;
@@ -24,21 +26,16 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
-from uuid import UUID, uuid4
+from typing import Self
 
 import nats.errors
 import structlog
 from nats.aio.client import Client
 
-from connmgr.schemas.commands import CreatePayload, DeletePayload, RotatePayload, UpdatePayload
-from connmgr.schemas.outcomes import CommandOutcome
-
-from .building import given, to_uuid
-from .channel import CommandChannel, Draft, Secrets
 from .errors import ProducerError
+from .probes import ConnectionProbes
+from .writes import ConnectionWrites
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +60,7 @@ async def _connect_nats(nats_url: str, timeout_s: float) -> Client:
     return nc
 
 
-class Producer(CommandChannel):
+class Producer(ConnectionWrites, ConnectionProbes):
     """The Python client of the write side, for one tenant and actor (see module doc)."""
 
     _owns_connection = False
@@ -115,96 +112,3 @@ class Producer(CommandChannel):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    async def create(
-        self,
-        *,
-        name: str,
-        kind: str,
-        config: Mapping[str, Any] | None = None,
-        auth: Mapping[str, Any] | None = None,
-        secrets: Secrets | None = None,
-        template: str | None = None,
-        health_check: Mapping[str, Any] | None = None,
-        tags: Sequence[str] = (),
-        description: str = "",
-        connection_id: UUID | str | None = None,
-        correlation_id: str | None = None,
-        timeout_s: float | None = None,
-    ) -> CommandOutcome:
-        """Create a connection; its id is a new uuid4 unless given (``outcome.connection_id``)."""
-        fields = given(
-            name=name,
-            kind=kind,
-            config=config,
-            auth=auth,
-            template=template,
-            health_check=health_check,
-            tags=list(tags),
-            description=description,
-        )
-        cid = uuid4() if connection_id is None else to_uuid(connection_id)
-        return await self.request(
-            Draft(CreatePayload, fields, cid, correlation_id), secrets, timeout_s
-        )
-
-    async def update(
-        self,
-        connection_id: UUID | str,
-        *,
-        name: str | None = None,
-        kind: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        auth: Mapping[str, Any] | None = None,
-        secrets: Secrets | None = None,
-        health_check: Mapping[str, Any] | None = None,
-        tags: Sequence[str] | None = None,
-        description: str | None = None,
-        expected_version: int | None = None,
-        correlation_id: str | None = None,
-        timeout_s: float | None = None,
-    ) -> CommandOutcome:
-        """Change the fields given (``config`` and ``auth`` replace whole); None keeps one.
-
-        Changing host, port, kind or username needs new ``secrets`` (SECURITY.md rule 2).
-        """
-        fields = given(
-            name=name,
-            kind=kind,
-            config=config,
-            auth=auth,
-            health_check=health_check,
-            tags=None if tags is None else list(tags),
-            description=description,
-            expected_version=expected_version,
-        )
-        draft = Draft(UpdatePayload, fields, to_uuid(connection_id), correlation_id)
-        return await self.request(draft, secrets, timeout_s)
-
-    async def rotate(
-        self,
-        connection_id: UUID | str,
-        secrets: Secrets,
-        *,
-        expected_version: int | None = None,
-        correlation_id: str | None = None,
-        timeout_s: float | None = None,
-    ) -> CommandOutcome:
-        """Replace the connection's secrets with ``secrets`` (all of them, not a merge)."""
-        fields = given(expected_version=expected_version)
-        draft = Draft(RotatePayload, fields, to_uuid(connection_id), correlation_id)
-        return await self.request(draft, secrets, timeout_s)
-
-    async def delete(
-        self,
-        connection_id: UUID | str,
-        *,
-        expected_version: int | None = None,
-        reason: str = "",
-        correlation_id: str | None = None,
-        timeout_s: float | None = None,
-    ) -> CommandOutcome:
-        """Delete the connection: its data key is destroyed, its history stays."""
-        fields = given(expected_version=expected_version, reason=reason)
-        draft = Draft(DeletePayload, fields, to_uuid(connection_id), correlation_id)
-        return await self.request(draft, None, timeout_s)
