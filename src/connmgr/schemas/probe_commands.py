@@ -29,6 +29,9 @@ class DraftTestPayload(CreatePayload):
 
 
 def _payload_kind(value: Any) -> str:
+    """Which payload a test carries, from raw JSON or from a model being serialised."""
+    if isinstance(value, DraftTestPayload):
+        return "draft"
     is_draft = isinstance(value, dict) and value.get("draft") is True
     return "draft" if is_draft else "stored"
 
