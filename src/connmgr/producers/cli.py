@@ -9,8 +9,9 @@ The glue mounts them and runs the chosen handler with a ``CliContext``::
 
 Commands: ``create``, ``update``, ``rotate``, ``delete`` (publish and print the
 outcome), ``test`` (a stored connection, or ``--draft`` with the create options)
-and ``check`` (publish and print the outcome with its result), ``ls`` and
-``show`` (read the API). No option takes a secret value:
+and ``check`` (publish and print the outcome with its result), ``ls``, ``show``,
+``status`` and ``alerts`` (read the API; the last two in ``cli_health``). No option
+takes a secret value:
 secrets come from ``--secret-prompt FIELD``, ``--secrets-stdin`` or
 ``--secrets-file PATH`` (JSON objects of strings). Option abbreviations are off,
 so no prefix can stand for a secrets option.
@@ -23,6 +24,7 @@ import argparse
 from connmgr.schemas.kinds import Kind
 
 from . import cli_handlers as handlers
+from . import cli_health as health
 from . import cli_probes as probes
 from .cli_handlers import (
     EXIT_OK,
@@ -82,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = _parser(subparsers, "show", "show a connection", handlers.show, write=False)
     show.add_argument("id", type=connection_id)
     _api_options(show)
+    health.register(subparsers)
 
 
 def _parser(
