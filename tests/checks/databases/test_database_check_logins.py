@@ -11,7 +11,8 @@ from connmgr.schemas.auth import ApiKeyAuth, BasicAuth, MtlsAuth, NoAuth
 from connmgr.schemas.kinds import Kind, PostgresConfig, RedisConfig
 from connmgr.workers.checks import drivers
 from connmgr.workers.checks.base import CheckTarget, Outcome
-from connmgr.workers.checks.drivers import CheckFailed, Login, login_of, printable, sql_tls
+from connmgr.workers.checks.drivers import Login, login_of, printable, sql_tls
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.postgres import PostgresCheck
 from connmgr.workers.egress import Egress
 

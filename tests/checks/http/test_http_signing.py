@@ -15,6 +15,7 @@ from yarl import URL
 
 from connmgr.schemas.auth import JwtAuth
 from connmgr.workers.checks.base import Outcome
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_jwt import claims_for, encode_jwt
 from connmgr.workers.checks.http_oauth1 import (
     authorization_header,
@@ -22,7 +23,6 @@ from connmgr.workers.checks.http_oauth1 import (
     percent_encode,
     signature_base_string,
 )
-from connmgr.workers.checks.http_outcomes import CheckFailure
 
 
 def test_the_signature_base_string_matches_rfc_5849_section_3_4_1_1() -> None:
@@ -148,7 +148,7 @@ def test_an_es256_token_carries_a_raw_64_byte_signature() -> None:
 def test_a_key_that_cannot_sign_with_the_algorithm_is_a_config_error(
     algorithm: str, key: str
 ) -> None:
-    with pytest.raises(CheckFailure) as failure:
+    with pytest.raises(CheckFailed) as failure:
         encode_jwt(algorithm, key, {})
 
     assert failure.value.outcome is Outcome.CONFIG_ERROR

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from connmgr.schemas.auth import BasicAuth, MtlsAuth, NoAuth
 from connmgr.schemas.kinds import MongodbConfig, MysqlConfig, PostgresConfig, RedisConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import Stopwatch, identity_from_certificate, tls_context
 from connmgr.workers.egress import IPAddress
 
@@ -38,15 +39,6 @@ OK_DETAIL: Final = "the server accepted the login and answered the check"
 CLOSE_GRACE_S: Final = 0.25
 VERSION_MAX_CHARS: Final = 128
 log = structlog.get_logger("connmgr.checks")
-
-
-class CheckFailed(Exception):
-    """A failure the check recognised itself, with its outcome and fixed sentence."""
-
-    def __init__(self, outcome: Outcome, detail: str) -> None:
-        super().__init__(detail)
-        self.outcome = outcome
-        self.detail = detail
 
 
 async def run_check(

@@ -26,10 +26,11 @@ from yarl import URL
 from connmgr.schemas.auth import MtlsAuth
 from connmgr.schemas.kinds import HttpConfig, HttpTestRequest, Kind
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_auth import Authorizer
 from connmgr.workers.checks.http_exchange import TlsTarget, run_bounded, send
 from connmgr.workers.checks.http_oauth2 import TokenCache
-from connmgr.workers.checks.http_outcomes import CheckFailure, status_failure
+from connmgr.workers.checks.http_outcomes import status_failure
 from connmgr.workers.checks.http_transport import Outgoing
 from connmgr.workers.checks.net import Stopwatch
 from connmgr.workers.egress import Egress
@@ -106,7 +107,7 @@ def configured_headers(headers: Mapping[str, str]) -> CIMultiDict[str]:
     chosen: CIMultiDict[str] = CIMultiDict()
     for name, value in headers.items():
         if any(c in value for c in "\r\n\0"):
-            raise CheckFailure(Outcome.CONFIG_ERROR, f"the configured header {name!r} is invalid")
+            raise CheckFailed(Outcome.CONFIG_ERROR, f"the configured header {name!r} is invalid")
         if name.lower() not in _FRAMING_HEADERS:
             chosen[name] = value
     return chosen

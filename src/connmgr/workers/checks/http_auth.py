@@ -6,7 +6,7 @@ header, ``bearer``, ``basic``, ``custom_headers``, and the tokens of
 query) or a signature over the final URL (``oauth1``, so it runs last).
 ``mtls`` works at the TLS layer: ``client_certificate`` gives the pair for the
 check's TLS context. Auth headers replace configured headers of the same name.
-A missing or unusable secret is a ``CheckFailure(CONFIG_ERROR)`` naming the
+A missing or unusable secret is a ``CheckFailed(CONFIG_ERROR)`` naming the
 field, never its value; ``apply`` spends its time in the ``auth`` phase.
 """
 
@@ -28,10 +28,10 @@ from connmgr.schemas.auth import (
     OAuth2Auth,
 )
 from connmgr.workers.checks.base import CheckTarget, Outcome
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_jwt import claims_for, encode_jwt
 from connmgr.workers.checks.http_oauth1 import authorization_header
 from connmgr.workers.checks.http_oauth2 import ClientSecrets, TokenCache, obtain_token
-from connmgr.workers.checks.http_outcomes import CheckFailure
 from connmgr.workers.checks.http_transport import CheckedSession, Outgoing
 
 _HEADER_BREAKERS: Final = frozenset("\r\n\0")
@@ -92,19 +92,19 @@ class Authorizer:
     def _secret(self, name: str) -> str:
         value = self._target.secrets.get(name)
         if not value:
-            raise CheckFailure(Outcome.CONFIG_ERROR, f"the secret field {name!r} is missing")
+            raise CheckFailed(Outcome.CONFIG_ERROR, f"the secret field {name!r} is missing")
         return value
 
     def _header(self, request: Outgoing, name: str, value: str) -> None:
         if _HEADER_BREAKERS.intersection(value):
-            raise CheckFailure(
+            raise CheckFailed(
                 Outcome.CONFIG_ERROR, f"a secret is not usable as the value of header {name!r}"
             )
         request.headers[name] = value
 
     def _basic(self, username: str) -> str:
         if ":" in username:
-            raise CheckFailure(Outcome.CONFIG_ERROR, "a basic auth username cannot contain ':'")
+            raise CheckFailed(Outcome.CONFIG_ERROR, "a basic auth username cannot contain ':'")
         pair = f"{username}:{self._secret('password')}".encode()
         return "Basic " + base64.b64encode(pair).decode("ascii")
 

@@ -20,12 +20,9 @@ from typing import Any, Final
 import aiohttp
 
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_auth import Authorizer
-from connmgr.workers.checks.http_outcomes import (
-    CheckFailure,
-    dropped_after_handshake,
-    failure_outcome,
-)
+from connmgr.workers.checks.http_outcomes import dropped_after_handshake, failure_outcome
 from connmgr.workers.checks.http_transport import (
     CheckedSession,
     Outgoing,
@@ -37,7 +34,7 @@ from connmgr.workers.egress import DnsFailure, Egress, EgressRefused
 
 BODY_LIMIT: Final = 1024 * 1024
 _SERVER_HEADER_LIMIT: Final = 64
-_EXPECTED_FAILURES: Final = (CheckFailure, EgressRefused, DnsFailure, OSError, aiohttp.ClientError)
+_EXPECTED_FAILURES: Final = (CheckFailed, EgressRefused, DnsFailure, OSError, aiohttp.ClientError)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -135,7 +132,7 @@ def _context_for(
 ) -> ssl.SSLContext | None:
     if request.url.scheme != "https":
         if client_certificate is not None:
-            raise CheckFailure(Outcome.CONFIG_ERROR, "a client certificate needs an https URL")
+            raise CheckFailed(Outcome.CONFIG_ERROR, "a client certificate needs an https URL")
         return None
     cert_pem, key_pem = client_certificate or (None, None)
     try:
@@ -146,7 +143,7 @@ def _context_for(
             client_key_pem=key_pem,
         )
     except (ssl.SSLError, ValueError):
-        raise CheckFailure(
+        raise CheckFailed(
             Outcome.CONFIG_ERROR, "the CA certificate or the client certificate cannot be loaded"
         ) from None
 

@@ -4,7 +4,7 @@ HS256 signs with HMAC-SHA256 keyed by the secret's UTF-8 bytes; RS256 with
 RSASSA-PKCS1-v1_5 and SHA-256; ES256 with ECDSA on P-256 and SHA-256, the
 signature as the 64-byte ``r || s`` JWS requires (not DER). Keys for RS256 and
 ES256 are unencrypted PEM private keys. A key that cannot sign with the chosen
-algorithm is a ``CheckFailure(CONFIG_ERROR)``; no key material reaches it.
+algorithm is a ``CheckFailed(CONFIG_ERROR)``; no key material reaches it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from connmgr.schemas.auth import JwtAuth
 from connmgr.workers.checks.base import Outcome
-from connmgr.workers.checks.http_outcomes import CheckFailure
+from connmgr.workers.checks.failures import CheckFailed
 
 _UNUSABLE_KEY = "the signing key cannot sign with the configured algorithm"
 
@@ -57,7 +57,7 @@ def encode_jwt(algorithm: str, key: str, claims: dict[str, Any]) -> str:
 def _sign(algorithm: str, key: str, message: bytes) -> bytes:
     if algorithm == "HS256":
         if not key:
-            raise CheckFailure(Outcome.CONFIG_ERROR, _UNUSABLE_KEY)
+            raise CheckFailed(Outcome.CONFIG_ERROR, _UNUSABLE_KEY)
         return hmac.new(key.encode(), message, hashlib.sha256).digest()
     private_key = _load_private_key(key)
     if algorithm == "RS256" and isinstance(private_key, rsa.RSAPrivateKey):
@@ -69,11 +69,11 @@ def _sign(algorithm: str, key: str, message: bytes) -> bytes:
     ):
         r, s = decode_dss_signature(private_key.sign(message, ec.ECDSA(hashes.SHA256())))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    raise CheckFailure(Outcome.CONFIG_ERROR, _UNUSABLE_KEY)
+    raise CheckFailed(Outcome.CONFIG_ERROR, _UNUSABLE_KEY)
 
 
 def _load_private_key(pem: str) -> object:
     try:
         return serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise CheckFailure(Outcome.CONFIG_ERROR, _UNUSABLE_KEY) from None
+        raise CheckFailed(Outcome.CONFIG_ERROR, _UNUSABLE_KEY) from None

@@ -24,7 +24,7 @@ from yarl import URL
 
 from connmgr.schemas.auth import OAuth2Auth
 from connmgr.workers.checks.base import Outcome
-from connmgr.workers.checks.http_outcomes import CheckFailure
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_transport import CheckedSession, read_capped
 from connmgr.workers.checks.net import tls_context
 
@@ -33,7 +33,7 @@ _TOKEN_LIMIT: Final = 8192
 _REFUSING_ERRORS: Final = frozenset({"invalid_scope", "unauthorized_client", "access_denied"})
 
 
-class TokenRejected(CheckFailure):
+class TokenRejected(CheckFailed):
     """The token endpoint refused the credentials or the grant (400/401)."""
 
 
@@ -129,25 +129,25 @@ def _json_object(body: bytes | None) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def _rejection(status: int, error: object) -> CheckFailure:
+def _rejection(status: int, error: object) -> CheckFailed:
     if status == 403 or error in _REFUSING_ERRORS:
-        return CheckFailure(
+        return CheckFailed(
             Outcome.PERMISSION_DENIED, "the token endpoint refused the requested grant or scopes"
         )
     if status in (400, 401):
         return TokenRejected(Outcome.AUTH_FAILED, "the token endpoint rejected the credentials")
-    return CheckFailure(Outcome.PROTOCOL_ERROR, f"the token endpoint answered with status {status}")
+    return CheckFailed(Outcome.PROTOCOL_ERROR, f"the token endpoint answered with status {status}")
 
 
 def _token_of(answer: dict[str, Any]) -> tuple[str, float | None]:
     token, kind, lifetime = (answer.get(k) for k in ("access_token", "token_type", "expires_in"))
     usable = isinstance(token, str) and 0 < len(token) <= _TOKEN_LIMIT and token.isprintable()
     if not usable or not isinstance(token, str):
-        raise CheckFailure(
+        raise CheckFailed(
             Outcome.PROTOCOL_ERROR, "the token endpoint's answer holds no usable access token"
         )
     if kind is not None and str(kind).lower() != "bearer":
-        raise CheckFailure(Outcome.PROTOCOL_ERROR, "the token endpoint issued a non-bearer token")
+        raise CheckFailed(Outcome.PROTOCOL_ERROR, "the token endpoint issued a non-bearer token")
     if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
         return token, None
     return token, float(lifetime)

@@ -2,7 +2,7 @@
 
 Every sentence here is fixed: it may name a status code, never a reason
 phrase, a header value, a response body or an exception message (which can
-carry a URL with a query-string key). ``CheckFailure`` is how the auth and
+carry a URL with a query-string key). ``CheckFailed`` is how the auth and
 token code report a failure of their own with such a sentence.
 """
 
@@ -14,6 +14,7 @@ from typing import Final
 import aiohttp
 
 from connmgr.workers.checks.base import Outcome
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import classify
 
 # Alerts a TLS server sends when it does not accept the client certificate.
@@ -31,13 +32,7 @@ _CLIENT_CERTIFICATE_ALERTS: Final = frozenset(
 _CLOSED_UNANSWERED: Final = "the server closed the connection without an answer"
 
 
-class CheckFailure(Exception):
-    """A failure with its outcome and fixed detail sentence, raised by the check's own code."""
-
-    def __init__(self, outcome: Outcome, detail: str) -> None:
-        super().__init__(detail)
-        self.outcome = outcome
-        self.detail = detail
+CheckFailure = CheckFailed  # the name the notifier's delivery imports
 
 
 def status_failure(status: int, expected: int | None) -> tuple[Outcome, str]:
@@ -73,7 +68,7 @@ def _root_cause(error: BaseException) -> BaseException:
 
 def failure_outcome(error: BaseException, *, sent_client_certificate: bool) -> tuple[Outcome, str]:
     """The outcome of an exception raised while checking an HTTP target."""
-    if isinstance(error, CheckFailure):
+    if isinstance(error, CheckFailed):
         return error.outcome, error.detail
     if isinstance(error, TimeoutError):
         return classify(error)
@@ -90,7 +85,7 @@ def failure_outcome(error: BaseException, *, sent_client_certificate: bool) -> t
 
 def dropped_after_handshake(
     tls_failure: ssl.SSLError | None, sent_client_certificate: bool
-) -> CheckFailure:
+) -> CheckFailed:
     """The failure when a server drops the connection after the TLS handshake, unanswered.
 
     A TLS 1.3 server checks the client certificate only after the handshake
@@ -99,7 +94,7 @@ def dropped_after_handshake(
     sent, that is its refusal.
     """
     if sent_client_certificate:
-        return CheckFailure(Outcome.AUTH_FAILED, "the server did not accept the client certificate")
+        return CheckFailed(Outcome.AUTH_FAILED, "the server did not accept the client certificate")
     if tls_failure is not None and tls_failure.reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
-        return CheckFailure(Outcome.TLS_ERROR, "the server requires a client certificate")
-    return CheckFailure(Outcome.PROTOCOL_ERROR, _CLOSED_UNANSWERED)
+        return CheckFailed(Outcome.TLS_ERROR, "the server requires a client certificate")
+    return CheckFailed(Outcome.PROTOCOL_ERROR, _CLOSED_UNANSWERED)

@@ -17,10 +17,10 @@ from typing import ClassVar, Final
 
 from connmgr.schemas.kinds import ImapConfig, Kind
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.mail import (
     MAX_LINE_BYTES,
     MAX_REPLY_LINES,
-    CheckFailed,
     Learned,
     LineChannel,
     ProtocolViolation,

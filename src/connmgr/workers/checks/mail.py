@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import (
     CheckedConnection,
     Stopwatch,
@@ -37,15 +38,6 @@ BROKEN_PROTOCOL: Final = "the server broke the protocol or closed the connection
 
 class ProtocolViolation(Exception):
     """The server broke the protocol (over-long line, too many lines, malformed reply)."""
-
-
-class CheckFailed(Exception):
-    """A failure the conversation understood: an outcome and its fixed sentence."""
-
-    def __init__(self, outcome: Outcome, detail: str) -> None:
-        super().__init__(outcome.value)
-        self.outcome = outcome
-        self.detail = detail
 
 
 # What a conversation with a failing target may raise; anything else is a bug.

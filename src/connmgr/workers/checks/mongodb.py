@@ -43,7 +43,7 @@ from connmgr.schemas.auth import BasicAuth, MtlsAuth
 from connmgr.schemas.kinds import Kind, MongodbConfig
 from connmgr.workers.checks import drivers
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
-from connmgr.workers.checks.drivers import CheckFailed
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import Stopwatch, classify, open_checked
 from connmgr.workers.egress import Egress, IPAddress
 

@@ -24,7 +24,8 @@ from pymysql.constants import CLIENT, ER  # type: ignore[import-untyped]  # no t
 from connmgr.schemas.kinds import Kind, MysqlConfig
 from connmgr.workers.checks import drivers
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
-from connmgr.workers.checks.drivers import CheckFailed, Login
+from connmgr.workers.checks.drivers import Login
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import Stopwatch, classify
 from connmgr.workers.egress import Egress
 

@@ -20,7 +20,8 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type informat
 from connmgr.schemas.kinds import Kind, PostgresConfig
 from connmgr.workers.checks import drivers
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
-from connmgr.workers.checks.drivers import CheckFailed, Login
+from connmgr.workers.checks.drivers import Login
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import Stopwatch, classify
 from connmgr.workers.egress import Egress
 

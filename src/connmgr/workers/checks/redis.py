@@ -24,7 +24,7 @@ from redis.backoff import NoBackoff
 from connmgr.schemas.kinds import Kind, RedisConfig
 from connmgr.workers.checks import drivers
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
-from connmgr.workers.checks.drivers import CheckFailed
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import Stopwatch, classify
 from connmgr.workers.egress import Egress
 

@@ -17,9 +17,9 @@ from typing import ClassVar, Final
 from connmgr.schemas.auth import BasicAuth
 from connmgr.schemas.kinds import Kind, SmtpConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.mail import (
     MAX_REPLY_LINES,
-    CheckFailed,
     Learned,
     LineChannel,
     ProtocolViolation,

@@ -16,6 +16,7 @@ from typing import ClassVar, Final
 from connmgr.schemas.auth import MtlsAuth
 from connmgr.schemas.kinds import Kind, TcpConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import (
     CheckedConnection,
     Stopwatch,
@@ -28,13 +29,6 @@ from connmgr.workers.egress import DnsFailure, Egress, EgressRefused
 
 MAX_BANNER_BYTES: Final = 4096
 _FAILURES: Final = (EgressRefused, DnsFailure, TimeoutError, OSError)
-
-
-class _Failed(Exception):
-    def __init__(self, outcome: Outcome, detail: str) -> None:
-        super().__init__(outcome.value)
-        self.outcome = outcome
-        self.detail = detail
 
 
 class TcpCheck:
@@ -56,7 +50,7 @@ class TcpCheck:
             async with asyncio.timeout(target.timeout_s):
                 context = _context(config, target)
                 await self._converse(config, context, watch, server)
-        except _Failed as failure:
+        except CheckFailed as failure:
             return watch.result(failure.outcome, failure.detail, server[0])
         except _FAILURES as error:
             outcome, detail = classify(error)
@@ -88,7 +82,7 @@ def _context(config: TcpConfig, target: CheckTarget) -> ssl.SSLContext | None:
     mtls = isinstance(target.auth, MtlsAuth)
     if not config.tls:
         if mtls:
-            raise _Failed(Outcome.CONFIG_ERROR, "a client certificate needs tls enabled")
+            raise CheckFailed(Outcome.CONFIG_ERROR, "a client certificate needs tls enabled")
         return None
     try:
         return tls_context(
@@ -98,7 +92,7 @@ def _context(config: TcpConfig, target: CheckTarget) -> ssl.SSLContext | None:
             client_key_pem=target.secrets.get("client_key_pem") if mtls else None,
         )
     except (ssl.SSLError, ValueError) as error:
-        raise _Failed(
+        raise CheckFailed(
             Outcome.CONFIG_ERROR, "the CA certificate or client certificate is invalid"
         ) from error
 
@@ -110,12 +104,14 @@ async def _expect_banner(connection: CheckedConnection, prefix: bytes) -> None:
     while len(received) < limit:
         chunk = await connection.reader.read(MAX_BANNER_BYTES - len(received))
         if not chunk:
-            raise _Failed(Outcome.PROTOCOL_ERROR, "the server closed before sending a banner")
+            raise CheckFailed(Outcome.PROTOCOL_ERROR, "the server closed before sending a banner")
         received += chunk
         if not prefix.startswith(received[: len(prefix)]):
             break
     if not received.startswith(prefix):
-        raise _Failed(Outcome.PROTOCOL_ERROR, "the banner does not start with the expected text")
+        raise CheckFailed(
+            Outcome.PROTOCOL_ERROR, "the banner does not start with the expected text"
+        )
 
 
 def _success(config: TcpConfig) -> str:
