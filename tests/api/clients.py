@@ -21,6 +21,8 @@ class Tokens:
     """Tenant ``acme``, ``connections:read`` only."""
     events_only: str
     """Tenant ``acme``, ``events:read`` only."""
+    metrics: str
+    """An operator's ``metrics:read`` token (no tenant reads)."""
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -16,7 +16,12 @@ from api.clients import ApiClient, Tokens
 from connmgr.api import create_app
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine, migrate
-from connmgr.storage.tokens import SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ, issue_token
+from connmgr.storage.tokens import (
+    SCOPE_CONNECTIONS_READ,
+    SCOPE_EVENTS_READ,
+    SCOPE_METRICS_READ,
+    issue_token,
+)
 
 
 @pytest.fixture
@@ -39,6 +44,7 @@ async def tokens(engine: AsyncEngine) -> Tokens:
         globex=await issue_token(engine, "globex-reader", "globex", ["read"]),
         connections_only=await issue_token(engine, "c", "acme", [SCOPE_CONNECTIONS_READ]),
         events_only=await issue_token(engine, "e", "acme", [SCOPE_EVENTS_READ]),
+        metrics=await issue_token(engine, "scraper", "ops", [SCOPE_METRICS_READ]),
     )
 
 

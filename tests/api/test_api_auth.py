@@ -77,6 +77,12 @@ async def test_each_scope_opens_its_own_routes(
     assert (await client.get("/api/events", headers=bearer(tokens.events_only))).status == 200
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/api/openapi.json"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/api/openapi.json"])
 async def test_operational_routes_need_no_token(client: ApiClient, path: str) -> None:
     assert (await client.get(path)).status == 200
+
+
+async def test_metrics_need_the_operator_scope(client: ApiClient, tokens: Tokens) -> None:
+    assert (await client.get("/metrics")).status == 401
+    assert (await client.get("/metrics", headers=bearer(tokens.acme))).status == 403
+    assert (await client.get("/metrics", headers=bearer(tokens.metrics))).status == 200

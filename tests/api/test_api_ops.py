@@ -61,7 +61,7 @@ async def test_metrics_count_requests_by_route_method_and_status(
     await client.get("/api/connections")
     await client.get("/no/such/path/7f3a")
 
-    text = await (await client.get("/metrics")).text()
+    text = await (await client.get("/metrics", headers=bearer(tokens.metrics))).text()
 
     ok = 'connmgr_api_requests_total{method="GET",route="list_connections",status="200"} 2.0'
     denied = 'connmgr_api_requests_total{method="GET",route="list_connections",status="401"} 1.0'
@@ -74,13 +74,15 @@ async def test_metrics_count_requests_by_route_method_and_status(
     assert tokens.acme not in text
 
 
-async def test_each_app_has_its_own_metrics_registry(engine: Any, database_url: str) -> None:
+async def test_each_app_has_its_own_metrics_registry(
+    engine: Any, database_url: str, tokens: Tokens
+) -> None:
     settings = Settings(database_url=database_url)
     first, second = create_app(settings, engine=engine), create_app(settings, engine=engine)
 
     async with TestClient(TestServer(first)) as one, TestClient(TestServer(second)) as two:
         await one.get("/healthz")
-        text = await (await two.get("/metrics")).text()
+        text = await (await two.get("/metrics", headers=bearer(tokens.metrics))).text()
 
     assert 'route="healthz"' not in text
 

@@ -430,7 +430,7 @@ async def test_openapi_documents_the_health_routes(client: ApiClient) -> None:
 
 
 async def test_metrics_expose_connection_gauges_counts_and_last_minute_checks(
-    client: ApiClient, engine: AsyncEngine, seed: Seed
+    client: ApiClient, tokens: Tokens, engine: AsyncEngine, seed: Seed
 ) -> None:
     orders = await seed.connection("orders", status="healthy")
     billing = await seed.connection("billing", status="down")
@@ -445,7 +445,7 @@ async def test_metrics_expose_connection_gauges_counts_and_last_minute_checks(
         build.at(now - 10 * MINUTE, 3.0, connection_id=fresh, outcome="timeout"),
     ])  # fmt: skip
 
-    text = await (await client.get("/metrics")).text()
+    text = await (await client.get("/metrics", headers=bearer(tokens.metrics))).text()
 
     def labels(connection_id: str) -> str:
         return f'connection_id="{connection_id}",kind="postgres",tenant="acme"'
@@ -462,7 +462,7 @@ async def test_metrics_expose_connection_gauges_counts_and_last_minute_checks(
 
 
 async def test_metrics_count_checks_of_the_last_minute_by_tenant_and_outcome(
-    client: ApiClient, engine: AsyncEngine, seed: Seed
+    client: ApiClient, tokens: Tokens, engine: AsyncEngine, seed: Seed
 ) -> None:
     orders = await seed.connection("orders", status="healthy")
     now = datetime.now(UTC)
@@ -470,20 +470,20 @@ async def test_metrics_count_checks_of_the_last_minute_by_tenant_and_outcome(
     await store(engine, [build.at(now, connection_id=orders) for _ in range(3)])
     await store(engine, [build.at(now, connection_id=orders, outcome="timeout")])
 
-    text = await (await client.get("/metrics")).text()
+    text = await (await client.get("/metrics", headers=bearer(tokens.metrics))).text()
 
     assert 'connmgr_checks_last_minute{outcome="ok",tenant="acme"} 3.0' in text
     assert 'connmgr_checks_last_minute{outcome="timeout",tenant="acme"} 1.0' in text
 
 
 async def test_beyond_the_series_cap_only_aggregate_gauges_remain(
-    client: ApiClient, engine: AsyncEngine, seed: Seed
+    client: ApiClient, tokens: Tokens, engine: AsyncEngine, seed: Seed
 ) -> None:
     for name in ("a", "b", "c"):
         await seed.connection(name, status="healthy")
     client.app[METRICS].connections.limit = 2
 
-    text = await (await client.get("/metrics")).text()
+    text = await (await client.get("/metrics", headers=bearer(tokens.metrics))).text()
 
     assert "connmgr_connection_up{" not in text
     assert "connmgr_connection_latency_ms{" not in text

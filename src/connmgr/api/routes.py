@@ -12,7 +12,7 @@ from connmgr.api.health_params import AlertListQuery, ChecksQuery, HealthSummary
 from connmgr.api.params import ConnectionListQuery, ConnectionLogQuery, EventFeedQuery
 from connmgr.api.routing import UUID_PATTERN, Route
 from connmgr.storage.health_queries import AlertPage
-from connmgr.storage.tokens import SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ
+from connmgr.storage.tokens import SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ, SCOPE_METRICS_READ
 from connmgr.storage.views import ConnectionPage, ConnectionView, EventPage
 
 _CONNECTION: Final = f"/api/connections/{{id:{UUID_PATTERN}}}"
@@ -125,8 +125,8 @@ ROUTES: Final = (
         "/metrics",
         "metrics",
         ops.metrics,
-        "Prometheus metrics.",
-        None,
+        "Prometheus metrics (every tenant's gauges: needs the metrics:read scope).",
+        SCOPE_METRICS_READ,
         media_type="text/plain",
     ),
     Route("GET", "/api/openapi.json", "openapi", ops.openapi, "This document.", None),

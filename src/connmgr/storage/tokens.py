@@ -24,8 +24,11 @@ from connmgr.storage.tables import api_tokens
 
 SCOPE_CONNECTIONS_READ: Final = "connections:read"
 SCOPE_EVENTS_READ: Final = "events:read"
-ALL_SCOPES: Final = frozenset({SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ})
-SCOPE_SHORTHANDS: Final = {"read": ALL_SCOPES}
+SCOPE_METRICS_READ: Final = "metrics:read"
+"""Operator scope: /metrics shows every tenant's connection gauges; never part of "read"."""
+READ_SCOPES: Final = frozenset({SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ})
+ALL_SCOPES: Final = READ_SCOPES | {SCOPE_METRICS_READ}
+SCOPE_SHORTHANDS: Final = {"read": READ_SCOPES}
 
 TOKEN_PREFIX: Final = "cm_"
 _MAX_TOKEN_LENGTH: Final = 128
