@@ -15,25 +15,22 @@ object keys and list indexes such as ``data.status`` or ``items.0.id``
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import ClassVar, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from multidict import CIMultiDict
 from yarl import URL
 
-from connmgr.schemas.auth import MtlsAuth
 from connmgr.schemas.kinds import HttpConfig, HttpTestRequest, Kind
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_auth import Authorizer
-from connmgr.workers.checks.http_exchange import TlsTarget, run_bounded, send
-from connmgr.workers.checks.http_oauth2 import TokenCache
+from connmgr.workers.checks.http_check import HttpBasedCheck
+from connmgr.workers.checks.http_exchange import TlsTarget, send
 from connmgr.workers.checks.http_outcomes import status_failure
 from connmgr.workers.checks.http_transport import Outgoing
 from connmgr.workers.checks.net import Stopwatch
-from connmgr.workers.egress import Egress
 
 # Framing is aiohttp's business: a configured value could only corrupt it.
 _FRAMING_HEADERS: Final = frozenset(
@@ -41,34 +38,12 @@ _FRAMING_HEADERS: Final = frozenset(
 )
 
 
-class HttpCheck:
+class HttpCheck(HttpBasedCheck[HttpConfig]):
     """Checks an ``http`` connection; ``tokens`` caches OAuth 2 tokens across runs."""
 
     kind: ClassVar[Kind] = Kind.HTTP
-
-    def __init__(
-        self,
-        egress: Egress,
-        *,
-        tokens: TokenCache | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._egress = egress
-        self._tokens = tokens if tokens is not None else TokenCache()
-        self._clock = clock
-
-    async def run(self, target: CheckTarget) -> CheckResult:
-        watch = Stopwatch()
-        config = target.config
-        if not isinstance(config, HttpConfig):
-            return watch.result(Outcome.CONFIG_ERROR, "the configuration is not an http one")
-        authorizer = Authorizer(target, tokens=self._tokens, clock=self._clock)
-
-        async def attempt() -> CheckResult:
-            return await self._attempt(target, config, authorizer, watch)
-
-        mtls = isinstance(target.auth, MtlsAuth)
-        return await run_bounded(target, watch, attempt, client_certificate=mtls)
+    config_type = HttpConfig
+    wrong_config = "the configuration is not an http one"
 
     async def _attempt(
         self, target: CheckTarget, config: HttpConfig, authorizer: Authorizer, watch: Stopwatch

@@ -5,24 +5,22 @@ method, sends the request once (redirects are answers, not followed) over TLS
 that always verifies (system trust plus ``ca_pem``, the certificate checked
 against ``server_name`` or the URL's host) and returns the status, the body
 when asked (at most ``BODY_LIMIT`` bytes) and the server's identity (TLS
-certificate, ``Server`` header truncated). ``run_bounded`` runs a check's
-attempt within ``timeout_s`` and turns every expected failure into a result.
+certificate, ``Server`` header truncated). ``http_check.run_bounded`` turns
+what it raises into a result.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import aiohttp
 
-from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
+from connmgr.workers.checks.base import Outcome, ServerIdentity
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_auth import Authorizer
-from connmgr.workers.checks.http_outcomes import dropped_after_handshake, failure_outcome
+from connmgr.workers.checks.http_outcomes import dropped_after_handshake
 from connmgr.workers.checks.http_transport import (
     CheckedSession,
     Outgoing,
@@ -30,11 +28,10 @@ from connmgr.workers.checks.http_transport import (
     read_capped,
 )
 from connmgr.workers.checks.net import Stopwatch, identity_from_certificate, tls_context
-from connmgr.workers.egress import DnsFailure, Egress, EgressRefused
+from connmgr.workers.egress import Egress
 
 BODY_LIMIT: Final = 1024 * 1024
 _SERVER_HEADER_LIMIT: Final = 64
-_EXPECTED_FAILURES: Final = (CheckFailed, EgressRefused, DnsFailure, OSError, aiohttp.ClientError)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -109,22 +106,6 @@ async def _exchange(
         body = await read_capped(response, BODY_LIMIT) if read_body else None
         timer.mark("answered")
     return Reply(response.status, body, identity)
-
-
-async def run_bounded(
-    target: CheckTarget,
-    watch: Stopwatch,
-    attempt: Callable[[], Awaitable[CheckResult]],
-    *,
-    client_certificate: bool,
-) -> CheckResult:
-    """``attempt()`` within ``target.timeout_s``; an expected failure becomes its outcome."""
-    try:
-        async with asyncio.timeout(target.timeout_s):
-            return await attempt()
-    except _EXPECTED_FAILURES as error:
-        outcome, detail = failure_outcome(error, sent_client_certificate=client_certificate)
-        return watch.result(outcome, detail)
 
 
 def _context_for(

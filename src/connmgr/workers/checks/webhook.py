@@ -24,24 +24,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import ClassVar, Final
 
 from multidict import CIMultiDict
 from yarl import URL
 
-from connmgr.schemas.auth import MtlsAuth
 from connmgr.schemas.kinds import Kind, WebhookConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
 from connmgr.workers.checks.http_auth import Authorizer
-from connmgr.workers.checks.http_exchange import TlsTarget, run_bounded, send
-from connmgr.workers.checks.http_oauth2 import TokenCache
+from connmgr.workers.checks.http_check import HttpBasedCheck
+from connmgr.workers.checks.http_exchange import TlsTarget, send
 from connmgr.workers.checks.http_outcomes import status_failure
 from connmgr.workers.checks.http_transport import Outgoing
 from connmgr.workers.checks.net import Stopwatch
-from connmgr.workers.egress import Egress
 
 TIMESTAMP_HEADER: Final = "X-Connmgr-Timestamp"
 REPLAY_WINDOW_S: Final = 300
@@ -61,34 +57,12 @@ def build_test_event(connection_id: str, now: float) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
 
 
-class WebhookCheck:
+class WebhookCheck(HttpBasedCheck[WebhookConfig]):
     """Checks a ``webhook`` connection; ``clock`` stamps (and signs) the event."""
 
     kind: ClassVar[Kind] = Kind.WEBHOOK
-
-    def __init__(
-        self,
-        egress: Egress,
-        *,
-        tokens: TokenCache | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._egress = egress
-        self._tokens = tokens if tokens is not None else TokenCache()
-        self._clock = clock
-
-    async def run(self, target: CheckTarget) -> CheckResult:
-        watch = Stopwatch()
-        config = target.config
-        if not isinstance(config, WebhookConfig):
-            return watch.result(Outcome.CONFIG_ERROR, "the configuration is not a webhook one")
-        authorizer = Authorizer(target, tokens=self._tokens, clock=self._clock)
-
-        async def attempt() -> CheckResult:
-            return await self._attempt(target, config, authorizer, watch)
-
-        mtls = isinstance(target.auth, MtlsAuth)
-        return await run_bounded(target, watch, attempt, client_certificate=mtls)
+    config_type = WebhookConfig
+    wrong_config = "the configuration is not a webhook one"
 
     async def _attempt(
         self, target: CheckTarget, config: WebhookConfig, authorizer: Authorizer, watch: Stopwatch
