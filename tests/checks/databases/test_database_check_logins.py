@@ -9,10 +9,11 @@ from db_pki import SelfSigned
 
 from connmgr.schemas.auth import ApiKeyAuth, BasicAuth, MtlsAuth, NoAuth
 from connmgr.schemas.kinds import Kind, PostgresConfig, RedisConfig
-from connmgr.workers.checks import drivers
+from connmgr.workers.checks import logins
 from connmgr.workers.checks.base import CheckTarget, Outcome
-from connmgr.workers.checks.drivers import Login, login_of, printable, sql_tls
+from connmgr.workers.checks.drivers import printable
 from connmgr.workers.checks.failures import CheckFailed
+from connmgr.workers.checks.logins import Login, login_of, sql_tls
 from connmgr.workers.checks.postgres import PostgresCheck
 from connmgr.workers.egress import Egress
 
@@ -55,7 +56,7 @@ def test_a_missing_secret_or_a_foreign_method_is_a_config_error(
 async def test_a_sql_login_without_a_user_is_a_config_error(egress: Egress) -> None:
     result = await PostgresCheck(egress).run(_target(NoAuth(), {}))
 
-    assert (result.outcome, result.detail) == (Outcome.CONFIG_ERROR, drivers.NEEDS_USER)
+    assert (result.outcome, result.detail) == (Outcome.CONFIG_ERROR, logins.NEEDS_USER)
     assert result.phases == {}
 
 

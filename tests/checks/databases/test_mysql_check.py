@@ -18,7 +18,7 @@ from pymysql.constants import CLIENT
 
 from connmgr.schemas.kinds import MysqlConfig
 from connmgr.workers.checks.base import Outcome
-from connmgr.workers.checks.drivers import Login
+from connmgr.workers.checks.logins import Login
 from connmgr.workers.checks.mysql import CLEARTEXT, NO_TLS, MysqlCheck, connection_options
 from connmgr.workers.egress import Egress
 

@@ -1,4 +1,4 @@
-"""What the database checks share: the bounded run, the login, TLS modes, closing.
+"""What the database checks share: the bounded run, connecting, closing, reporting.
 
 A database check is ``run_check(target, config type, probe, classify)``:
 ``probe`` resolves, connects, authenticates, queries and closes within
@@ -6,7 +6,7 @@ A database check is ``run_check(target, config type, probe, classify)``:
 carries an outcome the probe recognised itself (a schema it may not use, a
 server without TLS); any other exception is a failed target and goes through
 the kind's ``classify`` to a fixed sentence. Nothing here reads an environment
-variable, a file or a driver's message.
+variable, a file or a driver's message. Logins and TLS modes are in ``logins``.
 """
 
 from __future__ import annotations
@@ -15,25 +15,24 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 import structlog
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 from pydantic import BaseModel
 
-from connmgr.schemas.auth import BasicAuth, MtlsAuth, NoAuth
-from connmgr.schemas.kinds import MongodbConfig, MysqlConfig, PostgresConfig, RedisConfig
+from connmgr.schemas.kinds import MysqlConfig, PostgresConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
 from connmgr.workers.checks.failures import CheckFailed
-from connmgr.workers.checks.net import Stopwatch, identity_from_certificate, tls_context
-from connmgr.workers.egress import IPAddress
+from connmgr.workers.checks.logins import NEEDS_USER, Login, login_of, sql_tls
+from connmgr.workers.checks.net import Stopwatch, identity_from_certificate
+from connmgr.workers.egress import Egress, IPAddress
 
 T = TypeVar("T")
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 Probe = Callable[[ConfigT, CheckTarget, Stopwatch], Awaitable[ServerIdentity]]
+SqlConfigT = TypeVar("SqlConfigT", PostgresConfig, MysqlConfig)
 Classifier = Callable[[BaseException], tuple[Outcome, str]]
+SqlConnect = Callable[[str, SqlConfigT, Login, ssl.SSLContext | None, float], Awaitable[T]]
 
 OK_DETAIL: Final = "the server accepted the login and answered the check"
 CLOSE_GRACE_S: Final = 0.25
@@ -91,88 +90,37 @@ async def first_reachable(
     return await connect(str(addresses[-1]))
 
 
+async def connect_sql(
+    egress: Egress,
+    config: SqlConfigT,
+    target: CheckTarget,
+    watch: Stopwatch,
+    connect: SqlConnect[SqlConfigT, T],
+    classify: Classifier,
+) -> T:
+    """Resolve, then ``connect`` to the first reachable checked address as the login's user.
+
+    A login without a user name is a ``config_error``; the TLS context is the
+    one of the config's ``ssl`` mode.
+    """
+    login = login_of(target)
+    if login.user is None:
+        raise CheckFailed(Outcome.CONFIG_ERROR, NEEDS_USER)
+    with watch.phase("resolve"):
+        addresses = await egress.resolve(config.host, config.port)
+    tls = sql_tls(config, login)
+
+    async def connect_to(address: str) -> T:
+        return await connect(address, config, login, tls, target.timeout_s)
+
+    with watch.phase("connect"):
+        return await first_reachable(addresses, connect_to, classify)
+
+
 async def close_quietly(close: Callable[[], Awaitable[object]]) -> None:
     """Close within ``CLOSE_GRACE_S``; a target that will not close is simply left."""
     with contextlib.suppress(Exception):
         await asyncio.wait_for(close(), CLOSE_GRACE_S)
-
-
-@dataclass(frozen=True, slots=True)
-class Login:
-    """Who the check logs in as; the secret fields never appear in a repr."""
-
-    user: str | None
-    password: str | None = field(default=None, repr=False)
-    client_cert_pem: str | None = field(default=None, repr=False)
-    client_key_pem: str | None = field(default=None, repr=False)
-
-
-MISSING_SECRET: Final = "a secret this auth method needs is missing"
-NEEDS_USER: Final = (
-    "this kind needs a user name: use basic auth, or mtls with a certificate"
-    " whose common name is the user"
-)
-
-
-def login_of(target: CheckTarget) -> Login:
-    """The login for ``basic``, ``mtls`` (user = certificate common name) or ``none``."""
-    secrets = target.secrets
-    match target.auth:
-        case BasicAuth(username=username):
-            if "password" not in secrets:
-                raise CheckFailed(Outcome.CONFIG_ERROR, MISSING_SECRET)
-            return Login(username, secrets["password"])
-        case MtlsAuth():
-            cert, key = secrets.get("client_cert_pem"), secrets.get("client_key_pem")
-            if not cert or not key:
-                raise CheckFailed(Outcome.CONFIG_ERROR, MISSING_SECRET)
-            return Login(common_name(cert), None, cert, key)
-        case NoAuth():
-            return Login(None)
-        case _:
-            raise CheckFailed(Outcome.CONFIG_ERROR, "this auth method is not supported here")
-
-
-def common_name(certificate_pem: str) -> str | None:
-    """The subject common name of a PEM certificate, or None when it has none or is invalid."""
-    try:
-        certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
-    except ValueError:
-        return None
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    value = names[0].value if names else None
-    return value if isinstance(value, str) else None
-
-
-def kind_tls(
-    config: PostgresConfig | MysqlConfig | MongodbConfig | RedisConfig,
-    login: Login,
-    *,
-    verify: bool = True,
-) -> ssl.SSLContext:
-    """A client context pinned to ``server_name`` or the host, with ``ca_pem`` and the
-    login's client certificate (``mtls``)."""
-    return tls_context(
-        server_hostname=config.server_name or config.host,
-        ca_pem=config.ca_pem,
-        client_cert_pem=login.client_cert_pem,
-        client_key_pem=login.client_key_pem,
-        verify=verify,
-    )
-
-
-def sql_tls(config: PostgresConfig | MysqlConfig, login: Login) -> ssl.SSLContext | None:
-    """The client context of an SQL ``ssl`` mode.
-
-    ``disable``: no TLS. ``require``: TLS without verification (the user's explicit
-    choice). ``verify-ca``: the chain, not the name. ``verify-full``: both.
-    """
-    if config.ssl == "disable":
-        return None
-    context = kind_tls(config, login, verify=config.ssl != "require")
-    if config.ssl == "verify-ca":
-        context.check_hostname = False
-    return context
 
 
 def peer_identity(stream: object, version: str | None) -> ServerIdentity:

@@ -41,7 +41,7 @@ from pymongo.monitoring import (
 
 from connmgr.schemas.auth import BasicAuth, MtlsAuth
 from connmgr.schemas.kinds import Kind, MongodbConfig
-from connmgr.workers.checks import drivers
+from connmgr.workers.checks import drivers, logins
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import Stopwatch, classify, open_checked
@@ -66,11 +66,11 @@ class MongodbCheck:
     async def _probe(
         self, config: MongodbConfig, target: CheckTarget, watch: Stopwatch
     ) -> ServerIdentity:
-        login = drivers.login_of(target)
+        login = logins.login_of(target)
         if isinstance(target.auth, MtlsAuth) and not config.tls:
             raise CheckFailed(Outcome.CONFIG_ERROR, "a client certificate needs tls")
         name = config.server_name or config.host
-        tls = drivers.kind_tls(config, login) if config.tls else None
+        tls = logins.kind_tls(config, login) if config.tls else None
         first = await open_checked(
             self._egress, config.host, config.port, watch, tls=tls, server_hostname=name
         )

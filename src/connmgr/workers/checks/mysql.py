@@ -24,8 +24,8 @@ from pymysql.constants import CLIENT, ER  # type: ignore[import-untyped]  # no t
 from connmgr.schemas.kinds import Kind, MysqlConfig
 from connmgr.workers.checks import drivers
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
-from connmgr.workers.checks.drivers import Login
 from connmgr.workers.checks.failures import CheckFailed
+from connmgr.workers.checks.logins import Login
 from connmgr.workers.checks.net import Stopwatch, classify
 from connmgr.workers.egress import Egress
 
@@ -68,18 +68,9 @@ class MysqlCheck:
     async def _probe(
         self, config: MysqlConfig, target: CheckTarget, watch: Stopwatch
     ) -> ServerIdentity:
-        login = drivers.login_of(target)
-        if login.user is None:
-            raise CheckFailed(Outcome.CONFIG_ERROR, drivers.NEEDS_USER)
-        with watch.phase("resolve"):
-            addresses = await self._egress.resolve(config.host, config.port)
-        tls = drivers.sql_tls(config, login)
-
-        async def connect(address: str) -> Any:
-            return await _connect(address, config, login, tls, target.timeout_s)
-
-        with watch.phase("connect"):
-            connection = await drivers.first_reachable(addresses, connect, classify_mysql)
+        connection = await drivers.connect_sql(
+            self._egress, config, target, watch, _connect, classify_mysql
+        )
         try:
             with watch.phase("query"):
                 async with connection.cursor() as cursor:

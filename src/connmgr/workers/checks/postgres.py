@@ -20,8 +20,8 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type informat
 from connmgr.schemas.kinds import Kind, PostgresConfig
 from connmgr.workers.checks import drivers
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
-from connmgr.workers.checks.drivers import Login
 from connmgr.workers.checks.failures import CheckFailed
+from connmgr.workers.checks.logins import Login
 from connmgr.workers.checks.net import Stopwatch, classify
 from connmgr.workers.egress import Egress
 
@@ -41,18 +41,9 @@ class PostgresCheck:
     async def _probe(
         self, config: PostgresConfig, target: CheckTarget, watch: Stopwatch
     ) -> ServerIdentity:
-        login = drivers.login_of(target)
-        if login.user is None:
-            raise CheckFailed(Outcome.CONFIG_ERROR, drivers.NEEDS_USER)
-        with watch.phase("resolve"):
-            addresses = await self._egress.resolve(config.host, config.port)
-        tls = drivers.sql_tls(config, login)
-
-        async def connect(address: str) -> asyncpg.Connection:
-            return await _connect(address, config, login, tls, target.timeout_s)
-
-        with watch.phase("connect"):
-            connection = await drivers.first_reachable(addresses, connect, classify_postgres)
+        connection = await drivers.connect_sql(
+            self._egress, config, target, watch, _connect, classify_postgres
+        )
         try:
             with watch.phase("query"):
                 await _query(connection, config)

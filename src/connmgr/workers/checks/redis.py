@@ -22,7 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from connmgr.schemas.kinds import Kind, RedisConfig
-from connmgr.workers.checks import drivers
+from connmgr.workers.checks import drivers, logins
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import Stopwatch, classify
@@ -64,10 +64,10 @@ class RedisCheck:
     async def _probe(
         self, config: RedisConfig, target: CheckTarget, watch: Stopwatch
     ) -> ServerIdentity:
-        login = drivers.login_of(target)
+        login = logins.login_of(target)
         with watch.phase("resolve"):
             addresses = await self._egress.resolve(config.host, config.port)
-        tls = drivers.kind_tls(config, login) if config.tls else None
+        tls = logins.kind_tls(config, login) if config.tls else None
 
         async def connect(address: str) -> _CheckConnection:
             connection = _connection(address, config, tls, target)
