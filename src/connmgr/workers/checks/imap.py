@@ -11,149 +11,52 @@ status words and response codes only; it never reaches the result.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from connmgr.schemas.kinds import ImapConfig, Kind
-from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
+from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
-from connmgr.workers.checks.mail import (
-    MAX_LINE_BYTES,
-    MAX_REPLY_LINES,
-    Learned,
-    LineChannel,
-    ProtocolViolation,
-    known_product,
-    mailbox_utf7,
-    open_channel,
-    password_of,
-    quoted,
-    run_bounded,
-    say_goodbye,
-)
+from connmgr.workers.checks.imap_session import ImapSession, mailbox_utf7
+from connmgr.workers.checks.mail import Learned, MailCheck, known_product, password_of, say_goodbye
+from connmgr.workers.checks.mail_channel import LineChannel
 from connmgr.workers.checks.net import Stopwatch
-from connmgr.workers.egress import Egress
 
 IMAP_PRODUCTS: Final = ("Dovecot", "Cyrus", "Courier", "Microsoft Exchange", "Zimbra", "Gimap")
-_LITERAL = re.compile(r"\{(\d{1,9})\}$")
-_TAGGED = re.compile(r"^(?P<status>OK|NO|BAD)(?: \[(?P<code>[A-Z-]+)[^\]]*\])?", re.IGNORECASE)
 _MAILBOX_FAILURES: Final = {
     "NOPERM": (Outcome.PERMISSION_DENIED, "the user may not open the mailbox"),
     "NONEXISTENT": (Outcome.CONFIG_ERROR, "the mailbox does not exist"),
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Tagged:
-    status: str
-    code: str | None
-    untagged: list[str]
-
-
-class ImapSession:
-    """Tagged commands over a line channel; every reply is capped in lines and bytes."""
-
-    def __init__(self, channel: LineChannel) -> None:
-        self.channel = channel
-        self._tags = 0
-
-    async def read_line(self) -> str:
-        """One response line, with any literals it announces read inline (capped)."""
-        line = await self.channel.read_line()
-        while (match := _LITERAL.search(line)) is not None:
-            size = int(match.group(1))
-            if size + len(line) > MAX_LINE_BYTES:
-                raise ProtocolViolation("literal too long")
-            data = await self.channel.connection.reader.readexactly(size)
-            line += data.decode("utf-8", errors="replace") + await self.channel.read_line()
-        return line
-
-    async def command(self, verb: str, *strings: str) -> Tagged:
-        """Send ``verb`` with ``strings`` quoted (or as literals); await its tagged reply."""
-        self._tags += 1
-        tag = f"c{self._tags}"
-        pending = f"{tag} {verb}"
-        for value in strings:
-            if (text := quoted(value)) is not None:
-                pending += " " + text
-                continue
-            data = value.encode("utf-8")
-            if b"\0" in data or b"\r" in data or b"\n" in data:
-                raise CheckFailed(Outcome.CONFIG_ERROR, "a login value holds a forbidden character")
-            await self.channel.send(f"{pending} {{{len(data)}}}\r\n".encode())
-            await self._continuation(tag)
-            await self.channel.send(data)
-            pending = ""
-        await self.channel.send(pending.encode("utf-8") + b"\r\n")
-        return await self._tagged(tag)
-
-    async def _continuation(self, tag: str) -> None:
-        for _ in range(MAX_REPLY_LINES):
-            line = await self.read_line()
-            if line.startswith("+"):
-                return
-            if line.startswith(f"{tag} "):
-                raise CheckFailed(Outcome.PROTOCOL_ERROR, "the server refused a literal")
-        raise ProtocolViolation("no continuation")
-
-    async def _tagged(self, tag: str) -> Tagged:
-        untagged: list[str] = []
-        for _ in range(MAX_REPLY_LINES):
-            line = await self.read_line()
-            if not line.startswith(f"{tag} "):
-                untagged.append(line)
-                continue
-            match = _TAGGED.match(line[len(tag) + 1 :])
-            if match is None:
-                raise ProtocolViolation("malformed tagged reply")
-            code = match.group("code")
-            return Tagged(match.group("status").upper(), code and code.upper(), untagged)
-        raise ProtocolViolation("reply too long")
-
-    async def capabilities(self) -> set[str]:
-        reply = await self.command("CAPABILITY")
-        if reply.status != "OK":
-            raise CheckFailed(Outcome.PROTOCOL_ERROR, "the server refused CAPABILITY")
-        found = [line.upper().split() for line in reply.untagged]
-        return {word for words in found if words[:2] == ["*", "CAPABILITY"] for word in words[2:]}
-
-
-class ImapCheck:
+class ImapCheck(MailCheck[ImapConfig]):
     """Logs in to an IMAP server, optionally examines a mailbox, and logs out."""
 
     kind: ClassVar[Kind] = Kind.IMAP
+    config_type = ImapConfig
 
-    def __init__(self, egress: Egress) -> None:
-        self._egress = egress
-
-    async def run(self, target: CheckTarget) -> CheckResult:
-        return await run_bounded(target, self._converse)
-
-    async def _converse(self, target: CheckTarget, watch: Stopwatch, learned: Learned) -> str:
-        config = target.config
-        if not isinstance(config, ImapConfig):
-            raise TypeError("ImapCheck needs an ImapConfig")
-        implicit = config.security == "implicit"
-        channel = await open_channel(self._egress, target, watch, implicit_tls=implicit)
+    async def _talk(
+        self,
+        channel: LineChannel,
+        config: ImapConfig,
+        target: CheckTarget,
+        watch: Stopwatch,
+        learned: Learned,
+    ) -> str:
         session = ImapSession(channel)
-        try:
-            greeting = await session.read_line()
-            product = known_product(greeting, IMAP_PRODUCTS)
-            learned.server = session.channel.server(product)
-            preauthenticated = _greeted(greeting)
-            capabilities = await session.capabilities()
-            if config.security == "starttls":
-                capabilities = await _start_tls(session, capabilities, watch)
-                learned.server = session.channel.server(product)
-            if not preauthenticated:
-                await _login(session, capabilities, target, watch)
-            if config.mailbox is not None:
-                await _examine(session, config.mailbox, watch)
-            await say_goodbye(session.command("LOGOUT"))
-            return "the server accepted the login"
-        finally:
-            await session.channel.close()
+        greeting = await session.read_line()
+        product = known_product(greeting, IMAP_PRODUCTS)
+        learned.server = channel.server(product)
+        preauthenticated = _greeted(greeting)
+        capabilities = await session.capabilities()
+        if config.security == "starttls":
+            capabilities = await _start_tls(session, capabilities, watch)
+            learned.server = channel.server(product)
+        if not preauthenticated:
+            await _login(session, capabilities, target, watch)
+        if config.mailbox is not None:
+            await _examine(session, config.mailbox, watch)
+        await say_goodbye(session.command("LOGOUT"))
+        return "the server accepted the login"
 
 
 def _greeted(greeting: str) -> bool:

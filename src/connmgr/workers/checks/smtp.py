@@ -16,21 +16,11 @@ from typing import ClassVar, Final
 
 from connmgr.schemas.auth import BasicAuth
 from connmgr.schemas.kinds import Kind, SmtpConfig
-from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
+from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
-from connmgr.workers.checks.mail import (
-    MAX_REPLY_LINES,
-    Learned,
-    LineChannel,
-    ProtocolViolation,
-    known_product,
-    open_channel,
-    password_of,
-    run_bounded,
-    say_goodbye,
-)
+from connmgr.workers.checks.mail import Learned, MailCheck, known_product, password_of, say_goodbye
+from connmgr.workers.checks.mail_channel import MAX_REPLY_LINES, LineChannel, ProtocolViolation
 from connmgr.workers.checks.net import Stopwatch
-from connmgr.workers.egress import Egress
 
 SMTP_PRODUCTS: Final = (
     "Postfix",
@@ -124,38 +114,32 @@ async def _start_tls(
     return await ehlo(channel)
 
 
-class SmtpCheck:
+class SmtpCheck(MailCheck[SmtpConfig]):
     """Logs in to an SMTP server (if credentials are configured) and says goodbye."""
 
     kind: ClassVar[Kind] = Kind.SMTP
+    config_type = SmtpConfig
 
-    def __init__(self, egress: Egress) -> None:
-        self._egress = egress
-
-    async def run(self, target: CheckTarget) -> CheckResult:
-        return await run_bounded(target, self._converse)
-
-    async def _converse(self, target: CheckTarget, watch: Stopwatch, learned: Learned) -> str:
-        config = target.config
-        if not isinstance(config, SmtpConfig):
-            raise TypeError("SmtpCheck needs an SmtpConfig")
-        implicit = config.security == "implicit"
-        channel = await open_channel(self._egress, target, watch, implicit_tls=implicit)
-        try:
-            greeting = await read_reply(channel)
-            if greeting.code != 220:
-                raise CheckFailed(Outcome.PROTOCOL_ERROR, "the server refused the SMTP session")
-            product = known_product(" ".join(greeting.lines), SMTP_PRODUCTS)
+    async def _talk(
+        self,
+        channel: LineChannel,
+        config: SmtpConfig,
+        target: CheckTarget,
+        watch: Stopwatch,
+        learned: Learned,
+    ) -> str:
+        greeting = await read_reply(channel)
+        if greeting.code != 220:
+            raise CheckFailed(Outcome.PROTOCOL_ERROR, "the server refused the SMTP session")
+        product = known_product(" ".join(greeting.lines), SMTP_PRODUCTS)
+        learned.server = channel.server(product)
+        extensions = await ehlo(channel)
+        if config.security == "starttls":
+            extensions = await _start_tls(channel, extensions, watch)
             learned.server = channel.server(product)
-            extensions = await ehlo(channel)
-            if config.security == "starttls":
-                extensions = await _start_tls(channel, extensions, watch)
-                learned.server = channel.server(product)
-            sentence = await self._login(channel, extensions, target, watch)
-            await say_goodbye(command(channel, "QUIT"))
-            return sentence
-        finally:
-            await channel.close()
+        sentence = await self._login(channel, extensions, target, watch)
+        await say_goodbye(command(channel, "QUIT"))
+        return sentence
 
     @staticmethod
     async def _login(
