@@ -2,10 +2,10 @@
 
 ``CheckedSession.check`` resolves a URL's host through ``Egress.resolve``
 (every address checked; ``EgressRefused`` or ``DnsFailure`` otherwise) and pins
-the checked addresses; the session's resolver then hands aiohttp exactly those
-addresses, so the socket reaches a checked address while the URL's hostname is
-kept for TLS. The check runs before any request, which also covers IP-literal
-URLs (aiohttp does not consult a resolver for them). Redirects are never
+the checked addresses in the session's ``CheckedResolver``, which then hands
+aiohttp exactly those addresses, so the socket reaches a checked address while
+the URL's hostname is kept for TLS. The check runs before any request, which
+also covers IP-literal URLs (aiohttp does not consult a resolver for them). Redirects are never
 followed, proxies and cookies never used.
 
 ``RequestTimer`` splits one request's time into ``connect``, ``tls`` and
@@ -16,7 +16,6 @@ in one step, so the handshake is timed on the ``SSLObject`` itself.
 
 from __future__ import annotations
 
-import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -24,12 +23,12 @@ from types import SimpleNamespace, TracebackType
 from typing import Any, Final
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDict
 from yarl import URL
 
+from connmgr.workers.checks.checked_resolver import CheckedResolver
 from connmgr.workers.checks.net import Stopwatch
-from connmgr.workers.egress import Egress, IPAddress
+from connmgr.workers.egress import Egress
 
 USER_AGENT: Final = "connmgr-check/1"
 
@@ -42,36 +41,6 @@ class Outgoing:
     url: URL
     headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
     body: bytes | None = None
-
-
-class CheckedResolver(AbstractResolver):
-    """Answers with the addresses ``pin`` stored; anything else goes through the policy."""
-
-    def __init__(self, egress: Egress) -> None:
-        self._egress = egress
-        self._pinned: dict[tuple[str, int], list[IPAddress]] = {}
-
-    def pin(self, host: str, port: int, addresses: list[IPAddress]) -> None:
-        self._pinned[(host, port)] = addresses
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        addresses = self._pinned.get((host, port)) or await self._egress.resolve(host, port)
-        return [
-            ResolveResult(
-                hostname=host,
-                host=str(address),
-                port=port,
-                family=socket.AF_INET if address.version == 4 else socket.AF_INET6,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in addresses
-        ]
-
-    async def close(self) -> None:
-        self._pinned.clear()
 
 
 class RequestTimer:
@@ -151,7 +120,6 @@ class CheckedSession:
     """One check's HTTP client: checked addresses only, no redirects, proxies or cookies."""
 
     def __init__(self, egress: Egress, timeout_s: float, timer: RequestTimer) -> None:
-        self._egress = egress
         self._resolver = CheckedResolver(egress)
         connector = aiohttp.TCPConnector(
             resolver=self._resolver, use_dns_cache=False, force_close=True, limit=4
@@ -167,9 +135,7 @@ class CheckedSession:
 
     async def check(self, url: URL) -> None:
         """Resolve and check ``url``'s host; raises ``EgressRefused`` or ``DnsFailure``."""
-        host, port = url.raw_host or "", url.port or 0
-        addresses = await self._egress.resolve(host, port)
-        self._resolver.pin(host, port, addresses)
+        await self._resolver.check(url.raw_host or "", url.port or 0)
 
     async def __aenter__(self) -> CheckedSession:
         return self

@@ -8,9 +8,9 @@ endpoint, CA bundle, proxies (none), retries (one attempt) and addressing style
 are set explicitly, so ``AWS_*`` variables of the host change nothing that matters.
 
 Egress: the endpoint's host is resolved and checked before any request. The
-SDK's HTTP connector then resolves through ``_CheckedResolver``: pinned answers
-for hosts already checked, and a checked resolution for any other host the SDK
-asks for (the bucket's virtual host, a region redirect). The SDK therefore only
+SDK's HTTP connector then resolves through ``checked_resolver.CheckedResolver``:
+pinned answers for hosts already checked, and a checked resolution for any
+other host the SDK asks for (the bucket's virtual host, a region redirect). The SDK therefore only
 ever connects to addresses the policy accepted, with no re-resolution window
 (no DNS rebinding between check and connect); TLS still verifies the hostname.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import ssl
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
@@ -35,56 +34,21 @@ from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
 from aiobotocore.credentials import AioCredentialResolver  # type: ignore[import-untyped]
 from aiobotocore.httpsession import AIOHTTPSession  # type: ignore[import-untyped]
 from aiobotocore.session import AioSession  # type: ignore[import-untyped]
-from aiohttp.abc import AbstractResolver, ResolveResult
 from botocore.configprovider import (  # type: ignore[import-untyped]
     BOTOCORE_DEFAUT_SESSION_VARIABLES,  # botocore's own spelling
 )
-from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from connmgr.schemas.auth import BasicAuth
 from connmgr.schemas.kinds import Kind, S3Config
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
-from connmgr.workers.checks.net import Stopwatch, classify, tls_context
-from connmgr.workers.egress import DnsFailure, Egress, EgressRefused, IPAddress
+from connmgr.workers.checks.checked_resolver import CheckedResolver
+from connmgr.workers.checks.net import Stopwatch, tls_context
+from connmgr.workers.checks.s3_outcomes import DENIED_STATUS, FAILURES, failure_of
+from connmgr.workers.egress import Egress
 
-_FAILURES: Final = (ClientError, BotoCoreError, EgressRefused, DnsFailure, TimeoutError, OSError)
-_DENIED_HEAD: Final = 403
 _HOST_FILES: Final = {"config_file": os.devnull, "credentials_file": os.devnull}
 _PRODUCT = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,31}")  # "AmazonS3", "MinIO": no version
-_BAD_KEY_CODES: Final = frozenset(
-    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
-)
-_WRONG_PLACE_CODES: Final = frozenset(
-    {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
-)
-
-
-class _CheckedResolver(AbstractResolver):
-    """Answers the SDK's lookups with egress-checked addresses only."""
-
-    def __init__(self, egress: Egress, pinned: dict[str, list[IPAddress]]) -> None:
-        self._egress = egress
-        self._pinned = pinned
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        if host not in self._pinned:
-            self._pinned[host] = await self._egress.resolve(host, port)
-        return [
-            ResolveResult(
-                hostname=host,
-                host=str(address),
-                port=port,
-                family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in self._pinned[host]
-        ]
-
-    async def close(self) -> None:
-        return None
 
 
 def _http_session_class(context: ssl.SSLContext) -> type[Any]:
@@ -113,7 +77,7 @@ def _isolated_botocore() -> Any:
 
 
 def _client_config(
-    config: S3Config, resolver: _CheckedResolver, context: ssl.SSLContext, timeout_s: float
+    config: S3Config, resolver: CheckedResolver, context: ssl.SSLContext, timeout_s: float
 ) -> Any:
     """One attempt, no proxies, explicit addressing; endpoints from the host are ignored."""
     return AioConfig(
@@ -156,7 +120,7 @@ class S3Check:
         try:
             async with asyncio.timeout(target.timeout_s):
                 server = await self._probe(config, keys, context, target, watch)
-        except _FAILURES as error:
+        except FAILURES as error:
             return watch.result(*failure_of(error))
         sentence = "the bucket is reachable with these credentials"
         return watch.result(Outcome.OK, sentence, server)
@@ -170,14 +134,10 @@ class S3Check:
         watch: Stopwatch,
     ) -> ServerIdentity:
         """Resolve and check the endpoint, then HEAD (and list) through pinned addresses."""
-        url = config.endpoint_url or f"https://s3.{config.region}.amazonaws.com"
-        endpoint = urlsplit(url)
-        port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-        host = endpoint.hostname or ""
+        url, host, port = _endpoint(config)
+        resolver = CheckedResolver(self._egress)
         with watch.phase("resolve"):
-            resolver = _CheckedResolver(
-                self._egress, {host: await self._egress.resolve(host, port)}
-            )
+            await resolver.check(host, port)
         session = aioboto3.Session(
             aws_access_key_id=keys[0],
             aws_secret_access_key=keys[1],
@@ -192,9 +152,22 @@ class S3Check:
             if config.list_objects:
                 with watch.phase("query"):
                     await client.list_objects_v2(Bucket=config.bucket, MaxKeys=1)
-        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        product = _PRODUCT.match(str(headers.get("server", "")))
-        return ServerIdentity(version=product.group(0) if product else None)
+        return _server_identity(response)
+
+
+def _endpoint(config: S3Config) -> tuple[str, str, int]:
+    """The endpoint URL (AWS's regional one by default), its host and its port."""
+    url = config.endpoint_url or f"https://s3.{config.region}.amazonaws.com"
+    endpoint = urlsplit(url)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    return url, endpoint.hostname or "", port
+
+
+def _server_identity(response: dict[str, Any]) -> ServerIdentity:
+    """The ``Server`` header's product token ("AmazonS3", "MinIO"), never its version."""
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    product = _PRODUCT.match(str(headers.get("server", "")))
+    return ServerIdentity(version=product.group(0) if product else None)
 
 
 async def _head_bucket(client: Any, bucket: str) -> dict[str, Any]:
@@ -207,49 +180,7 @@ async def _head_bucket(client: Any, bucket: str) -> dict[str, Any]:
     try:
         response: dict[str, Any] = await client.head_bucket(Bucket=bucket)
     except ClientError as error:
-        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != _DENIED_HEAD:
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != DENIED_STATUS:
             raise
         response = await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
     return response
-
-
-def failure_of(error: BaseException) -> tuple[Outcome, str]:
-    """The outcome and fixed sentence of a failed request; never the service's message."""
-    if isinstance(error, ClientError):
-        return _service_failure(error)
-    cause = _root_cause(error)
-    if isinstance(cause, EgressRefused | DnsFailure | ssl.SSLError | TimeoutError):
-        return classify(cause)
-    if "Timeout" in type(error).__name__:
-        return classify(TimeoutError())
-    if isinstance(cause, OSError):
-        return classify(cause)
-    return Outcome.PROTOCOL_ERROR, "the storage service answered in an unexpected way"
-
-
-def _service_failure(error: ClientError) -> tuple[Outcome, str]:
-    code = str(error.response.get("Error", {}).get("Code", ""))
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in _BAD_KEY_CODES:
-        return Outcome.AUTH_FAILED, "the access key id or secret access key was rejected"
-    if code in ("AccessDenied", "AllAccessDisabled") or status == _DENIED_HEAD:
-        return Outcome.PERMISSION_DENIED, "the credentials may not access the bucket"
-    if code == "NoSuchBucket" or status == 404:
-        return Outcome.CONFIG_ERROR, "the bucket does not exist"
-    if code in _WRONG_PLACE_CODES or status == 301:
-        return Outcome.CONFIG_ERROR, "the bucket is in another region or behind another endpoint"
-    if status >= 500:
-        return Outcome.UNREACHABLE, "the storage service is unavailable"
-    return Outcome.PROTOCOL_ERROR, "the storage service refused the request"
-
-
-def _root_cause(error: BaseException) -> BaseException:
-    """The innermost error behind botocore's and aiohttp's wrappers (bounded walk)."""
-    for _ in range(8):
-        wrapped = getattr(error, "kwargs", None)
-        inner = wrapped.get("error") if isinstance(wrapped, dict) else None
-        inner = inner or error.__cause__ or error.__context__
-        if inner is None:
-            return error
-        error = inner
-    return error
