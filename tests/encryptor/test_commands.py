@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from connmgr.storage.audit import verify_chain
 from connmgr.storage.data_keys import get_data_key
 from connmgr.storage.tables import events, handled_commands
+from connmgr.workers.encryptor import batch as batch_module
 from connmgr.workers.secret_box import decrypt_secrets
 from support.commands import TENANT, command, postgres_payload, sealed
 from support.encryptor import Encryptor
@@ -296,3 +297,38 @@ async def test_a_template_must_exist_and_match_the_kind(
     payload = {"name": "x", "kind": kind, "template": template}
     outcome = await encryptor.one(command("create", new_id(), payload))
     assert outcome.reason == reason
+
+
+async def test_a_nul_character_is_rejected_before_it_reaches_the_database(
+    encryptor: Encryptor,
+) -> None:
+    document = command("create", new_id(), postgres_payload(name="orders\u0000db"))
+    outcome = await encryptor.one(document)
+    assert (outcome.outcome, outcome.reason) == ("rejected", "invalid_command")
+
+
+async def test_a_message_whose_write_fails_does_not_hold_back_its_batch(
+    encryptor: Encryptor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = batch_module.save_changed_connections
+
+    async def failing(connection, before, after):  # type: ignore[no-untyped-def]
+        if any(state.name == "explode" for state in after.values()):
+            raise RuntimeError("the database refused this row")
+        await real(connection, before, after)
+
+    monkeypatch.setattr(batch_module, "save_changed_connections", failing)
+    good = [
+        command("create", new_id(), postgres_payload(auth={"method": "none"})) for _ in range(2)
+    ]
+    bad = command("create", new_id(), postgres_payload(name="explode", auth={"method": "none"}))
+    first, middle, last = await encryptor.run(good[0], bad, good[1])
+    assert first.outcome is not None
+    assert first.outcome.outcome == "accepted"
+    assert last.outcome is not None
+    assert last.outcome.outcome == "accepted"
+    assert middle.retry
+    (final,) = await encryptor.run(bad, delivered=5)
+    assert final.outcome is not None
+    assert final.outcome.reason == "max_deliveries"
+    assert final.dead_letter

@@ -20,7 +20,7 @@ from connmgr.schemas.bus import ENCRYPTOR_CONSUMER, MSG_ID_HEADER
 from connmgr.storage.command_log import find_outcome
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import connections
-from connmgr.workers.encryptor import batch
+from connmgr.workers.encryptor import planner
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.handlers import handle as real_handle
 from connmgr.workers.encryptor.pool import EncryptorPool
@@ -41,7 +41,7 @@ async def running(
             raise RuntimeError("a bug that fails this command every time")
         return await real_handle(command, current, ports)
 
-    monkeypatch.setattr(batch, "handle", flaky)
+    monkeypatch.setattr(planner, "handle", flaky)
     server = await nats_server_factory()
     engine = create_engine(await fresh_pg_url())
     await migrate(engine)
@@ -85,7 +85,7 @@ async def test_a_poison_command_is_set_aside_and_can_be_replayed(
     assert letter.command_id == poison["command_id"]
     assert letter.subject == subject_of(poison)
 
-    monkeypatch.setattr(batch, "handle", real_handle)  # the bug is fixed
+    monkeypatch.setattr(planner, "handle", real_handle)  # the bug is fixed
     new_id = await replay(nc, letter.sequence)
     assert new_id is not None
     assert new_id != poison["command_id"]

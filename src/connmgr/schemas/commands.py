@@ -172,10 +172,20 @@ def read_header(raw: bytes) -> CommandHeader:
         return CommandHeader()
 
 
-def parse_encryptor_command(raw: bytes) -> EncryptorCommand | Rejection:
-    """Decode and validate a create/update/rotate/delete command."""
+def check_raw_command(raw: bytes) -> Rejection | None:
+    """Limits every command meets before it is parsed: size, and no NUL characters
+    (no text column or JSON document in PostgreSQL can store them)."""
     if len(raw) > MAX_COMMAND_BYTES:
         return Rejection(Reason.TOO_LARGE, f"commands are limited to {MAX_COMMAND_BYTES} bytes")
+    if b"\\u0000" in raw or b"\x00" in raw:
+        return Rejection(Reason.INVALID_COMMAND, "the command contains NUL characters")
+    return None
+
+
+def parse_encryptor_command(raw: bytes) -> EncryptorCommand | Rejection:
+    """Decode and validate a create/update/rotate/delete command."""
+    if (problem := check_raw_command(raw)) is not None:
+        return problem
     try:
         return _ENCRYPTOR_COMMAND.validate_json(raw, strict=True)
     except ValidationError as error:

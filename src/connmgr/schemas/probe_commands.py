@@ -12,10 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
-from connmgr.schemas.bus import MAX_COMMAND_BYTES
-from connmgr.schemas.commands import CreatePayload, _Command, without_tag_errors
+from connmgr.schemas.commands import (
+    CreatePayload,
+    _Command,
+    check_raw_command,
+    without_tag_errors,
+)
 from connmgr.schemas.fields import STRICT_MODEL
-from connmgr.schemas.outcomes import Reason, Rejection
+from connmgr.schemas.outcomes import Rejection
 
 
 class StoredTestPayload(BaseModel):
@@ -64,8 +68,8 @@ _PROBE_COMMAND: TypeAdapter[ProbeCommand] = TypeAdapter(
 
 def parse_probe_command(raw: bytes) -> ProbeCommand | Rejection:
     """Decode and validate a test or check command; never raises on bad input."""
-    if len(raw) > MAX_COMMAND_BYTES:
-        return Rejection(Reason.TOO_LARGE, f"commands are limited to {MAX_COMMAND_BYTES} bytes")
+    if (problem := check_raw_command(raw)) is not None:
+        return problem
     try:
         return _PROBE_COMMAND.validate_json(raw, strict=True)
     except ValidationError as error:

@@ -68,3 +68,25 @@ async def replace_wrapping(
         .values(kek_id=new.kek_id, wrapped_key=new.wrapped_key)
     )
     return result.rowcount == 1
+
+
+async def replace_data_keys(
+    connection: AsyncConnection, changes: dict[str, WrappedDataKey | None]
+) -> None:
+    """Apply many changes at once: a key replaces the connection's, None destroys it."""
+    if not changes:
+        return
+    await connection.execute(delete(data_keys).where(data_keys.c.connection_id.in_(list(changes))))
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "connection_id": cid,
+            "kek_id": key.kek_id,
+            "wrapped_key": key.wrapped_key,
+            "created_at": now,
+        }
+        for cid, key in changes.items()
+        if key is not None
+    ]
+    if rows:
+        await connection.execute(insert(data_keys), rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.schemas.events import EncryptedSecrets
@@ -23,6 +23,54 @@ async def load_connection(
         await connection.execute(select(connections).where(connections.c.id == connection_id))
     ).one_or_none()
     return None if row is None else state_from_row(row._mapping)
+
+
+async def load_connections(
+    connection: AsyncConnection, connection_ids: list[str]
+) -> dict[str, ConnectionState | None]:
+    """The states of these connections (None for those that do not exist), in one query."""
+    found: dict[str, ConnectionState | None] = dict.fromkeys(connection_ids)
+    if connection_ids:
+        rows = await connection.execute(
+            select(connections).where(connections.c.id.in_(connection_ids))
+        )
+        found.update({row.id: state_from_row(row._mapping) for row in rows})
+    return found
+
+
+async def save_changed_connections(
+    connection: AsyncConnection,
+    before: dict[str, ConnectionState | None],
+    after: dict[str, ConnectionState],
+) -> None:
+    """Write every state in ``after`` over ``before`` in a few bulk statements."""
+    new = [state for cid, state in after.items() if before.get(cid) is None]
+    changed = [state for cid, state in after.items() if before.get(cid) is not None]
+    if new:
+        await connection.execute(insert(connections), [_row(state) for state in new])
+    if changed:
+        await connection.execute(
+            update(connections).where(connections.c.id == bindparam("match_id")),
+            [{"match_id": state.id, **_row(state)} for state in changed],
+        )
+    retagged = [
+        state
+        for state in after.values()
+        if (old := before.get(state.id)) is None or old.tags != state.tags
+    ]
+    if retagged:
+        await connection.execute(
+            delete(connection_tags).where(
+                connection_tags.c.connection_id.in_([state.id for state in retagged])
+            )
+        )
+        rows = [
+            {"connection_id": state.id, "tag": tag}
+            for state in retagged
+            for tag in dict.fromkeys(state.tags)
+        ]
+        if rows:
+            await connection.execute(insert(connection_tags), rows)
 
 
 async def load_all(connection: AsyncConnection) -> dict[str, ConnectionState]:

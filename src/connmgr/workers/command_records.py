@@ -84,17 +84,15 @@ def own_stream(namespace: uuid.UUID, command_id: uuid.UUID) -> str:
     return str(uuid.uuid5(namespace, str(command_id)))
 
 
-async def append_rejection(
-    connection: AsyncConnection,
-    appender: Appender,
+def rejection_records(
     tenant: str,
     rejection: Rejection,
     *,
     command: AnyCommand | None = None,
     header: CommandHeader | None = None,
     identity: uuid.UUID | None = None,
-) -> CommandOutcome:
-    """Record that a command changed nothing, and why; ``command`` when it was valid."""
+) -> tuple[PendingEvent, CommandOutcome]:
+    """The ``CommandRejected`` event and the outcome that record a rejection (no I/O)."""
     command_id = command.command_id if command else identity
     assert command_id is not None, "a rejection needs the command or its identity"
     connection_id = command.connection_id if command else (header.connection_id if header else None)
@@ -112,17 +110,13 @@ async def append_rejection(
         if command
         else EventMetadata(command_id=command_id, actor_id=None, tenant=tenant)
     )
-    await appender.append(
-        [
-            PendingEvent(
-                stream_id=own_stream(REJECTION_NAMESPACE, command_id),
-                version=1,
-                type="CommandRejected",
-                tenant=tenant,
-                data=data.model_dump(mode="json"),
-                metadata=metadata.model_dump(mode="json"),
-            )
-        ]
+    event = PendingEvent(
+        stream_id=own_stream(REJECTION_NAMESPACE, command_id),
+        version=1,
+        type="CommandRejected",
+        tenant=tenant,
+        data=data.model_dump(mode="json"),
+        metadata=metadata.model_dump(mode="json"),
     )
     outcome = CommandOutcome(
         command_id=command_id,
@@ -134,5 +128,23 @@ async def append_rejection(
         message=rejection.message,
         errors=list(rejection.errors),
     )
+    return event, outcome
+
+
+async def append_rejection(
+    connection: AsyncConnection,
+    appender: Appender,
+    tenant: str,
+    rejection: Rejection,
+    *,
+    command: AnyCommand | None = None,
+    header: CommandHeader | None = None,
+    identity: uuid.UUID | None = None,
+) -> CommandOutcome:
+    """Record that a command changed nothing, and why; ``command`` when it was valid."""
+    event, outcome = rejection_records(
+        tenant, rejection, command=command, header=header, identity=identity
+    )
+    await appender.append([event])
     await record_outcome(connection, tenant, outcome)
     return outcome
