@@ -1,0 +1,162 @@
+"""The prober bench: broker-fired health checks at scale, on PostgreSQL.
+
+    .venv/bin/python bench/prober.py [--connections 10000] [--interval 10]
+                                     [--duration 300] [--replicas 2]
+
+It starts a private nats-server, a fresh database ``connmgr_bench_<hex>``
+(dropped after), local check targets (TCP accept-and-close and aiohttp
+``/health`` listeners, several ports each; the machine's Redis on 6379), and as
+processes of their own ``connmgr worker encryptor``, ``relay`` and ``--replicas``
+x ``prober``. The connections are created through the encryptor: create
+commands (redis, tcp and http in turn) published at ``connections / interval``
+per second; the relay publishes their events and the probers' schedule keeper
+gives each one its JetStream schedule (``@every <interval>s``). After a warm-up
+of one interval past the last schedule, it measures for ``--duration`` seconds
+and prints one ``name: value`` line per figure (see ``prober_window`` for how
+samples are judged, ``prober_storage`` for the storage figures):
+
+- ``expected_checks_per_s``, ``achieved_checks_per_s`` (samples per second);
+- ``expected_checks``, ``missed_checks``, ``doubled_checks``,
+  ``duplicate_sequences`` (all per connection per interval slot of the window),
+  ``redelivered_checks`` (the prober consumer's redeliveries, whole run);
+- ``schedule_lag_p50_ms``, ``schedule_lag_p99_ms``, ``schedule_lag_max_ms``:
+  ``checked_at`` minus the moment the schedule was due; ``spacing_jitter_p99_ms``;
+- ``prober_<n>_cpu_percent`` (of one core, over the window), ``prober_<n>_peak_rss_mb``
+  (``VmHWM``), for each replica;
+- ``samples_rows_per_day``, ``samples_bytes_per_row``, ``samples_bytes_per_day``,
+  ``rollup_rows_per_day``, ``rollup_bytes_per_row``, ``rollup_bytes_per_day``,
+  ``samples_retained_gib`` (7 days raw), ``rollups_retained_gib`` (90 days).
+
+Remarks (load, other processes' CPU, lag by kind) go to stderr. Everything it
+starts is stopped at the end, also on an error, Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from connmgr.runtime.logging import configure_logging
+from connmgr.schemas.settings import Settings
+from harness import BenchError, figure, note, percentile
+from prober_run import Options, RunFigures, measure
+from prober_stack import open_stack
+
+RAW_RETENTION_DAYS = 7
+ROLLUP_RETENTION_DAYS = 90
+GIB = 1024**3
+
+
+def parse_options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description="connmgr prober bench (see bench/README.md)")
+    parser.add_argument("--connections", type=int, default=10_000, help="connections probed")
+    parser.add_argument("--interval", type=int, default=10, help="check interval, s (>= 10)")
+    parser.add_argument("--duration", type=float, default=300.0, help="measured window, s")
+    parser.add_argument("--replicas", type=int, default=2, help="prober processes")
+    parser.add_argument("--target-ports", type=int, default=8, help="ports per tcp/http target")
+    parser.add_argument("--concurrency", type=int, default=64, help="CONNMGR_TESTER_CONCURRENCY")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep logs and the NATS store in this new folder"
+    )
+    args = parser.parse_args(argv)
+    if min(args.connections, args.replicas, args.target_ports, args.concurrency) < 1:
+        parser.error("--connections, --replicas, --target-ports, --concurrency must be >= 1")
+    if args.interval < 10 or args.duration <= 0:
+        parser.error("--interval must be at least 10 (the schema's minimum), --duration positive")
+    return Options(
+        args.connections, args.interval, args.duration, args.replicas, args.target_ports,
+        args.concurrency, args.keep,
+    )  # fmt: skip
+
+
+def print_figures(options: Options, run: RunFigures) -> None:
+    window, storage = run.window, run.storage
+    figure("expected_checks_per_s", options.connections / options.interval)
+    figure("achieved_checks_per_s", window.in_window / run.window_s)
+    figure("expected_checks", window.expected)
+    figure("missed_checks", window.missed)
+    figure("doubled_checks", window.doubled)
+    figure("duplicate_sequences", window.duplicate_sequences)
+    figure("redelivered_checks", run.redelivered)
+    figure("schedule_lag_p50_ms", percentile(window.lags_ms, 0.50))
+    figure("schedule_lag_p99_ms", percentile(window.lags_ms, 0.99))
+    figure("schedule_lag_max_ms", max(window.lags_ms))
+    figure("spacing_jitter_p99_ms", percentile(window.jitter_ms or [0.0], 0.99))
+    for replica in range(1, options.replicas + 1):
+        figure(f"prober_{replica}_cpu_percent", run.cpu.percent[f"prober-{replica}"])
+        figure(f"prober_{replica}_peak_rss_mb", run.peak_rss_mb[f"prober-{replica}"])
+    figure("samples_rows_per_day", storage.samples_rows_per_day)
+    figure("samples_bytes_per_row", storage.samples.bytes_per_row)
+    figure("samples_bytes_per_day", storage.samples_bytes_per_day)
+    figure("rollup_rows_per_day", sum(storage.rollup_rows_per_day.values()))
+    figure("rollup_bytes_per_row", storage.rollups.bytes_per_row)
+    figure("rollup_bytes_per_day", storage.rollup_bytes_per_day)
+    figure("samples_retained_gib", RAW_RETENTION_DAYS * storage.samples_bytes_per_day / GIB)
+    figure("rollups_retained_gib", ROLLUP_RETENTION_DAYS * storage.rollup_bytes_per_day / GIB)
+
+
+def remarks(run: RunFigures) -> None:
+    window = run.window
+    for kind, lags in sorted(window.lags_by_kind.items()):
+        note(f"schedule lag p99 of {kind} checks: {percentile(lags, 0.99):.0f} ms")
+    note(f"broker firing delay p99: {percentile(window.fire_delays_ms, 0.99):.0f} ms (±50 ms)")
+    cpu = run.cpu
+    ours = ", ".join(f"{name} {value:.0f}%" for name, value in sorted(cpu.percent.items()))
+    note(
+        f"CPU over the window, % of one core: {ours}; processes not of this run "
+        f"{cpu.others_percent:.0f}%; the machine was {cpu.machine_percent:.0f}% busy"
+    )
+
+
+async def run(options: Options) -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    with _workdir(options.keep) as workdir:
+        async with open_stack(workdir, options.concurrency) as stack:
+            note(f"load average at start: {_load_average()} ({os.cpu_count()} CPUs)")
+            figures = await measure(stack, options)
+            note(f"load average at end: {_load_average()}")
+    print_figures(options, figures)
+    remarks(figures)
+
+
+@contextmanager
+def _workdir(keep: Path | None) -> Iterator[Path]:
+    """A temporary folder, or ``keep`` (created, never deleted) to read the logs after."""
+    if keep is not None:
+        keep.mkdir(parents=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="connmgr-bench-prober-") as workdir:
+        yield Path(workdir)
+
+
+def _load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    configure_logging(Settings(log_level="warning", log_format="console"))
+    try:
+        asyncio.run(run(options))
+    except BenchError as error:
+        sys.stderr.write(f"bench failed: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except asyncio.CancelledError:
+        return 143  # SIGTERM
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Where the probers are: consumer state, probe states, and a progress line on stderr.
+
+``Progress`` follows a run from the moment the probers start: the schedule
+messages they publish (``ScheduleWatch``), the schedule keeper's and the
+prober's durable consumers, and the ``probe_state`` rows (one per connection,
+written with its first check). Every ``PROGRESS_S`` it notes one line, so a slow
+or stuck run shows where its time goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Final
+
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
+from sqlalchemy import func, select
+
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    EVENT_STREAM,
+    PROBER_CONSUMER,
+    SCHEDULE_KEEPER_CONSUMER,
+)
+from connmgr.storage.tables import probe_state, samples
+from harness import note
+from prober_fleet import ScheduleWatch
+from prober_stack import ProberStack
+
+PROGRESS_S: Final = 10.0
+POLL_S: Final = 0.1
+
+
+class Progress:
+    def __init__(self, stack: ProberStack, js: JetStreamContext, watch: ScheduleWatch) -> None:
+        self.stack = stack
+        self.js = js
+        self.watch = watch
+        self._reporter: asyncio.Task[None] | None = None
+
+    async def start(self, nc: NatsClient) -> None:
+        await self.watch.start(nc)
+        self._reporter = asyncio.create_task(self._report())
+
+    async def stop(self) -> None:
+        if self._reporter is not None:
+            self._reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reporter
+        await self.watch.stop()
+
+    async def prober_consumer(self) -> ConsumerInfo:
+        info: ConsumerInfo = await self.js.consumer_info(COMMAND_STREAM, PROBER_CONSUMER.durable)
+        return info
+
+    async def keeper_drained(self) -> bool:
+        """The schedule keeper has handled every relayed event (False until it exists)."""
+        try:
+            info = await self.js.consumer_info(EVENT_STREAM, SCHEDULE_KEEPER_CONSUMER.durable)
+        except Exception:
+            return False
+        return not info.num_pending and not info.num_ack_pending
+
+    async def redelivered(self) -> int:
+        return int((await self.prober_consumer()).num_redelivered or 0)
+
+    async def probed(self) -> int:
+        """Connections with a probe state: those whose first check is written."""
+        async with self.stack.engine.connect() as connection:
+            found = await connection.scalar(select(func.count()).select_from(probe_state))
+        return int(found or 0)
+
+    async def until_steady(self, connections: int, bound_s: float) -> None:
+        """Until every connection has been checked once and no check waits to be
+        delivered; after ``bound_s`` it notes the backlog and returns anyway."""
+        deadline = time.monotonic() + bound_s
+        while time.monotonic() < deadline:
+            for child in self.stack.children:
+                child.check_running()
+            info = await self.prober_consumer()
+            if not info.num_pending and await self.probed() >= connections:
+                return
+            await asyncio.sleep(POLL_S)
+        info = await self.prober_consumer()
+        note(
+            f"not steady after {bound_s:.0f}s of warm-up ({await self.probed()} of "
+            f"{connections} checked, {info.num_pending} checks waiting): measuring anyway"
+        )
+
+    async def _report(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_S)
+            with contextlib.suppress(Exception):
+                info = await self.prober_consumer()
+                async with self.stack.engine.connect() as connection:
+                    rows = await connection.scalar(select(func.count()).select_from(samples))
+                note(
+                    f"progress: {len(self.watch.last_put)} schedules, {rows} samples, checks "
+                    f"waiting {info.num_pending}, in flight {info.num_ack_pending}"
+                )

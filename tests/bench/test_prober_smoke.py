@@ -1,0 +1,67 @@
+"""The prober bench keeps working: a tiny run prints every figure with a number.
+
+Not a timed assertion: the figures are not judged, only that each is printed as
+``name: value`` with a numeric value, and that the run exits 0 (it stops every
+process it started, and drops its database, on its own).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.services import require_services
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "prober.py"
+TINY = ["--connections", "50", "--interval", "10", "--duration", "15", "--replicas", "2"]
+FIGURES = (
+    "expected_checks_per_s",
+    "achieved_checks_per_s",
+    "expected_checks",
+    "missed_checks",
+    "doubled_checks",
+    "duplicate_sequences",
+    "redelivered_checks",
+    "schedule_lag_p50_ms",
+    "schedule_lag_p99_ms",
+    "schedule_lag_max_ms",
+    "spacing_jitter_p99_ms",
+    "prober_1_cpu_percent",
+    "prober_1_peak_rss_mb",
+    "prober_2_cpu_percent",
+    "prober_2_peak_rss_mb",
+    "samples_rows_per_day",
+    "samples_bytes_per_row",
+    "samples_bytes_per_day",
+    "rollup_rows_per_day",
+    "rollup_bytes_per_row",
+    "rollup_bytes_per_day",
+    "samples_retained_gib",
+    "rollups_retained_gib",
+)
+FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", re.MULTILINE)
+
+
+@pytest.mark.timeout(240)
+async def test_a_tiny_run_prints_every_figure_as_a_number() -> None:
+    await require_services("postgres", "nats", "redis")
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), *TINY],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=230,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    missing = [name for name in FIGURES if name not in printed]
+    assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
+    assert printed["expected_checks"] > 0, printed
+    assert printed["prober_1_peak_rss_mb"] > 0, printed
+    assert printed["prober_2_peak_rss_mb"] > 0, printed
