@@ -1,0 +1,236 @@
+"""The tester bench: tests/s one tester process sustains, against a bare client loop.
+
+    .venv/bin/python bench/tester.py [--tests 2000] [--concurrency 64]
+                                     [--per-target 64] [--connections 32]
+
+It starts a private nats-server, a fresh database ``connmgr_bench_<hex>`` (dropped
+after), an aiohttp app as the HTTP target, and ``connmgr worker encryptor`` and
+``connmgr worker tester`` as processes of their own (``CONNMGR_TESTER_CONCURRENCY``
+= ``--concurrency``, ``CONNMGR_TESTER_PER_TARGET`` = ``--per-target``: every
+connection of a kind shares one ``host:port``, so the cap must be at least the
+concurrency or it, not the tester, sets the rate). It creates ``--connections``
+connections per kind (see ``tester_fleet``), warms up, then for each of
+``postgres``, ``redis``, ``http`` and ``mixed`` (the three in turn) sends
+``--tests`` test commands through the tester (``tester_load``) and right after
+runs the same connects in a bare client loop at the same concurrency
+(``tester_bare``). One ``name: value`` line per figure, ``<k>`` a kind or ``mixed``:
+
+- ``connmgr_<k>_tests_per_s`` (publish until every outcome is in
+  ``handled_commands``), ``bare_<k>_tests_per_s``, ``<k>_ratio`` (connmgr / bare);
+- ``tester_<k>_cpu_percent`` (of one core, over the pass), ``tester_<k>_cpu_ms_per_test``,
+  ``bare_<k>_cpu_ms_per_test`` (the bench process during the bare loop);
+- ``connmgr_<k>_checks_in_flight``, ``bare_<k>_in_flight``: checks (operations) running
+  at once on average, by Little's law (sum of their latencies / the pass's time);
+- ``tester_<k>_record_ms_per_test``: what recording one result costs the tester's one
+  serial writer (``tester_recorded``);
+- ``connmgr_<k>_not_ok`` (tests whose outcome was not ``ok``), ``bare_<k>_errors``;
+- per kind, from that kind's own pass: ``connmgr_<kind>_latency_p50_ms`` / ``p95`` /
+  ``p99`` (``latency_ms`` of the recorded ``ConnectionTested``) and
+  ``bare_<kind>_latency_p50_ms`` / ``p95`` / ``p99`` (each bare operation, open to close);
+- ``tester_peak_rss_mb`` (``VmHWM`` at the end), ``tester_concurrency``, ``tester_per_target``.
+
+Remarks go to stderr. Everything it starts stops at the end, also on an error,
+Ctrl-C or SIGTERM. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import nats
+from nats.js import JetStreamContext
+
+from connmgr.producers.client import Producer
+from connmgr.runtime.logging import configure_logging
+from connmgr.schemas.settings import Settings
+from harness import VENV_BIN, BenchError, ChildProcess, figure, note, peak_rss_mb, percentile, phase
+from services import Stack, all_running, open_stack, start_bare
+from tester_bare import bare_loop, operations
+from tester_fleet import KINDS, Fleet, create_fleet, test_commands
+from tester_load import PassFigures, run_tests, wait_for_tester
+from tester_recorded import Recorded
+from write_load import PUBLISH_WINDOW, wait_for_seal_key
+
+TENANT: Final = "bench"
+WARMUP_TESTS: Final = 200
+PASSES: Final = (*((kind,) for kind in KINDS), KINDS)  # each kind alone, then mixed
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    tests: int
+    concurrency: int
+    per_target: int
+    connections: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    connmgr: PassFigures
+    bare: PassFigures
+
+
+def parse_options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description="connmgr tester bench (see bench/README.md)")
+    parser.add_argument("--tests", type=int, default=2000, help="test commands per pass")
+    parser.add_argument("--concurrency", type=int, default=64, help="CONNMGR_TESTER_CONCURRENCY")
+    parser.add_argument("--per-target", type=int, default=64, help="CONNMGR_TESTER_PER_TARGET")
+    parser.add_argument("--connections", type=int, default=32, help="connections per kind")
+    args = parser.parse_args(argv)
+    if min(args.tests, args.concurrency, args.per_target, args.connections) < 1:
+        parser.error("--tests, --concurrency, --per-target and --connections must be >= 1")
+    if args.concurrency > 4096:
+        parser.error("--concurrency is at most 4096 (the setting's bound)")
+    return Options(args.tests, args.concurrency, args.per_target, args.connections)
+
+
+def start_tester(stack: Stack, options: Options) -> ChildProcess:
+    env = {
+        "CONNMGR_DATABASE_URL": stack.database_url,
+        "CONNMGR_NATS_URL": stack.nats_url,
+        "CONNMGR_KEYRING": stack.keyring_json,
+        "CONNMGR_EGRESS_ALLOW_LOOPBACK": "1",
+        "CONNMGR_TESTER_CONCURRENCY": str(options.concurrency),
+        "CONNMGR_TESTER_PER_TARGET": str(options.per_target),
+        "CONNMGR_LOG_LEVEL": "warning",
+    }
+    return stack.start("tester", [str(VENV_BIN / "connmgr"), "worker", "tester"], env)
+
+
+async def measure(stack: Stack, options: Options) -> tuple[dict[str, Pair], float]:
+    """Every pass, connmgr then bare; and the tester's peak RSS."""
+    encryptor = stack.start_worker("encryptor")
+    tester = start_tester(stack, options)
+    with phase("HTTP target start"):
+        http_url = await start_bare(stack)
+    producer = await Producer.connect(stack.nats_url, tenant=TENANT, actor_id="bench")
+    nc = await nats.connect(stack.nats_url, name="connmgr-bench-tester")
+    try:
+        with phase("encryptor and tester start"):
+            await wait_for_seal_key(producer, all_running(encryptor, tester))
+            await wait_for_tester(nc.jetstream(), tester)
+        with phase(f"creating {options.connections} connections per kind"):
+            fleet = await create_fleet(producer, options.connections, http_url)
+        js = nc.jetstream(publish_async_max_pending=PUBLISH_WINDOW)
+        passes = await _passes(stack, options, js, fleet, tester, http_url)
+        return passes, peak_rss_mb(tester.pid)
+    finally:
+        await producer.close()
+        await nc.close()
+
+
+async def _passes(
+    stack: Stack,
+    options: Options,
+    js: JetStreamContext,
+    fleet: Fleet,
+    tester: ChildProcess,
+    http_url: str,
+) -> dict[str, Pair]:
+    ops, kind_of = operations(f"{http_url}/healthz"), fleet.kind_of()
+
+    async def connmgr_pass(kinds: Sequence[str], count: int) -> PassFigures:
+        items = test_commands(fleet, kinds, count, TENANT)
+        return await run_tests(js, stack.engine, items, tester, kind_of)
+
+    with phase("warm-up"):
+        warmup = min(options.tests, WARMUP_TESTS)
+        await connmgr_pass(KINDS, warmup)
+        await bare_loop(ops, KINDS, warmup, options.concurrency)
+    pairs = {}
+    for kinds in PASSES:
+        name = kinds[0] if len(kinds) == 1 else "mixed"
+        with phase(f"{name} pass"):
+            connmgr = await connmgr_pass(kinds, options.tests)
+            bare = await bare_loop(ops, kinds, options.tests, options.concurrency)
+        pairs[name] = Pair(connmgr, bare)
+    return pairs
+
+
+def print_figures(options: Options, pairs: dict[str, Pair], rss_mb: float) -> None:
+    for name, pair in pairs.items():
+        pass_figures(name, pair)
+    for kind in KINDS:
+        for side, figures in (("connmgr", pairs[kind].connmgr), ("bare", pairs[kind].bare)):
+            for label, fraction in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
+                value = percentile(figures.latencies_ms.get(kind, []), fraction)
+                figure(f"{side}_{kind}_latency_{label}_ms", value)
+    figure("tester_peak_rss_mb", rss_mb)
+    figure("tester_concurrency", options.concurrency)
+    figure("tester_per_target", options.per_target)
+
+
+def pass_figures(name: str, pair: Pair) -> None:
+    connmgr, bare = pair.connmgr, pair.bare
+    recorded = connmgr.recorded or Recorded()
+    figure(f"connmgr_{name}_tests_per_s", connmgr.per_s)
+    figure(f"bare_{name}_tests_per_s", bare.per_s)
+    figure(f"{name}_ratio", connmgr.per_s / bare.per_s)
+    figure(f"tester_{name}_cpu_percent", connmgr.cpu_percent)
+    figure(f"tester_{name}_cpu_ms_per_test", connmgr.cpu_ms_per_test)
+    figure(f"bare_{name}_cpu_ms_per_test", bare.cpu_ms_per_test)
+    figure(f"connmgr_{name}_checks_in_flight", connmgr.in_flight)
+    figure(f"bare_{name}_in_flight", bare.in_flight)
+    figure(f"tester_{name}_record_ms_per_test", recorded.ms_per_result)
+    figure(f"connmgr_{name}_not_ok", sum(connmgr.not_ok.values()))
+    figure(f"bare_{name}_errors", sum(bare.not_ok.values()))
+
+
+def remarks(pairs: dict[str, Pair], options: Options) -> None:
+    """Where a pass's time went on the tester's side: checks running, and the recorder."""
+    for name, pair in pairs.items():
+        connmgr = pair.connmgr
+        recorded = connmgr.recorded or Recorded()
+        ceiling = 1000 / recorded.ms_per_result if recorded.ms_per_result else float("inf")
+        note(
+            f"{name}: {connmgr.per_s:.0f} tests/s with {connmgr.in_flight:.1f} of"
+            f" {options.concurrency} check slots busy on average; recording one result took"
+            f" {recorded.ms_per_result:.1f} ms of the one serial writer (at most"
+            f" {ceiling:.0f} results/s before any per-transaction cost)"
+        )
+
+
+async def run(options: Options) -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    with tempfile.TemporaryDirectory(prefix="connmgr-bench-tester-") as workdir:
+        async with open_stack(Path(workdir)) as stack:
+            note(f"load average at start: {_load_average()} ({os.cpu_count()} CPUs)")
+            pairs, rss_mb = await measure(stack, options)
+            note(f"load average at end: {_load_average()}")
+    print_figures(options, pairs, rss_mb)
+    remarks(pairs, options)
+
+
+def _load_average() -> str:
+    """The machine's 1/5/15-minute load: the figures mean little on a busy machine."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    configure_logging(Settings(log_level="warning", log_format="console"))
+    try:
+        asyncio.run(run(options))
+    except BenchError as error:
+        sys.stderr.write(f"bench failed: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except asyncio.CancelledError:
+        return 143  # SIGTERM
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

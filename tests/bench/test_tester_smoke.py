@@ -1,0 +1,65 @@
+"""The tester bench keeps working: a tiny run prints every figure with a number.
+
+Not a timed assertion: no figure is judged, only that each is printed as
+``name: value`` with a numeric value and that the run exits 0.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.services import require_services
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "tester.py"
+KINDS = ("postgres", "redis", "http")
+PER_PASS = (
+    "connmgr_{}_tests_per_s",
+    "bare_{}_tests_per_s",
+    "{}_ratio",
+    "tester_{}_cpu_percent",
+    "tester_{}_cpu_ms_per_test",
+    "bare_{}_cpu_ms_per_test",
+    "connmgr_{}_checks_in_flight",
+    "bare_{}_in_flight",
+    "tester_{}_record_ms_per_test",
+    "connmgr_{}_not_ok",
+    "bare_{}_errors",
+)
+PER_KIND = tuple(
+    f"{side}_{{}}_latency_{label}_ms"
+    for side in ("connmgr", "bare")
+    for label in ("p50", "p95", "p99")
+)
+FIGURES = (
+    *(name.format(k) for k in (*KINDS, "mixed") for name in PER_PASS),
+    *(name.format(kind) for kind in KINDS for name in PER_KIND),
+    "tester_peak_rss_mb",
+    "tester_concurrency",
+    "tester_per_target",
+)
+FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", re.MULTILINE)
+
+
+@pytest.mark.timeout(150)
+async def test_a_tiny_run_prints_every_figure_as_a_number() -> None:
+    await require_services("postgres", "nats", "redis")
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tests", "60"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=140,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    missing = [name for name in FIGURES if name not in printed]
+    assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
+    rates = [f"{side}_{k}_tests_per_s" for side in ("connmgr", "bare") for k in (*KINDS, "mixed")]
+    assert all(printed[name] > 0 for name in rates), printed
