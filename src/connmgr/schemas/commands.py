@@ -78,7 +78,7 @@ class CreatePayload(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     auth: Auth = Field(default_factory=NoAuth)
     secrets: SecretsInput | None = None
-    health_check: HealthCheckSettings = HealthCheckSettings()
+    health_check: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
     tags: list[Tag] = Field(default_factory=list, max_length=32)
     description: Description = ""
 
@@ -141,7 +141,7 @@ class RotateSecrets(_Command):
 
 class DeleteConnection(_Command):
     type: Literal["delete"]
-    payload: DeletePayload = DeletePayload()
+    payload: DeletePayload = Field(default_factory=DeletePayload)
 
 
 EncryptorCommand = CreateConnection | UpdateConnection | RotateSecrets | DeleteConnection

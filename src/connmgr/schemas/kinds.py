@@ -107,7 +107,7 @@ class HttpTestRequest(_KindConfig):
 
 class HttpConfig(_TlsTarget):
     base_url: HttpUrl
-    test: HttpTestRequest = HttpTestRequest()
+    test: HttpTestRequest = Field(default_factory=HttpTestRequest)
     headers: dict[HeaderName, ShortText] = Field(default_factory=dict, max_length=32)
 
     def target(self) -> tuple[str, int | None]:

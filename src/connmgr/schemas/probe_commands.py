@@ -47,7 +47,7 @@ class TestConnection(_Command):
     payload: Annotated[
         Annotated[StoredTestPayload, Tag("stored")] | Annotated[DraftTestPayload, Tag("draft")],
         Discriminator(_payload_kind),
-    ] = StoredTestPayload()
+    ] = Field(default_factory=StoredTestPayload)
 
     @property
     def draft(self) -> DraftTestPayload | None:
@@ -56,7 +56,7 @@ class TestConnection(_Command):
 
 class CheckConnection(_Command):
     type: Literal["check"]
-    payload: StoredTestPayload = StoredTestPayload()
+    payload: StoredTestPayload = Field(default_factory=StoredTestPayload)
 
 
 ProbeCommand = TestConnection | CheckConnection

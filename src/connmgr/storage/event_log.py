@@ -117,11 +117,16 @@ class Appender:
     def rewind(self, mark: ChainHead) -> None:
         self._head = mark
 
-    async def append(self, pending: list[PendingEvent]) -> list[StoredEvent]:
-        """Insert events after the head; a duplicate (stream, version) raises IntegrityError."""
+    async def append(
+        self, pending: list[PendingEvent], recorded_at: datetime | None = None
+    ) -> list[StoredEvent]:
+        """Insert events after the head; a duplicate (stream, version) raises IntegrityError.
+
+        ``recorded_at`` (default: now) lets a caller that folded the events before
+        appending them know the exact time the log will hold."""
         stored: list[StoredEvent] = []
         head = self._head
-        now = datetime.now(UTC)
+        now = recorded_at or datetime.now(UTC)
         for item in pending:
             draft = StoredEvent(
                 position=head.position + 1,

@@ -22,6 +22,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -105,8 +106,11 @@ class Keyring:
             raise KeyringError(f"key {wrapped.kek_id!r} cannot open this data key") from error
 
     def seal_private_key(self, key_id: str) -> X25519PrivateKey | None:
-        raw = self.seal_keys.get(key_id)
-        return None if raw is None else X25519PrivateKey.from_private_bytes(raw)
+        return self._seal_private_keys.get(key_id)
+
+    @cached_property
+    def _seal_private_keys(self) -> dict[str, X25519PrivateKey]:
+        return {k: X25519PrivateKey.from_private_bytes(v) for k, v in self.seal_keys.items()}
 
     def seal_public_info(self) -> SealKeyInfo:
         private = X25519PrivateKey.from_private_bytes(self.seal_keys[self.seal_primary])

@@ -20,10 +20,10 @@ from connmgr.storage.command_log import find_outcomes, record_outcomes
 from connmgr.storage.data_keys import replace_data_keys
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender
-from connmgr.storage.projection import ConnectionState, apply
+from connmgr.storage.projection import ConnectionState
 from connmgr.storage.projection_store import load_connections, save_changed_connections
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.planner import Handled, Inbound, Planner, WritePlan
+from connmgr.workers.encryptor.planner import Handled, Inbound, Planner
 
 log = structlog.get_logger("connmgr.encryptor")
 
@@ -73,7 +73,7 @@ class EncryptorBatch:
         """The last delivery failed too: record ``max_deliveries`` so it ends somewhere."""
         planner = Planner(self._ports, self._max_deliver, {}, {})
         result = planner.set_aside(item)
-        await _write(connection, appender, planner.plan, {})
+        await _write(connection, appender, planner, {})
         return result
 
     async def _decide_and_write(
@@ -87,22 +87,21 @@ class EncryptorBatch:
         recorded = await find_outcomes(connection, identities)
         states = await load_connections(connection, connection_ids)
         planner = Planner(self._ports, self._max_deliver, recorded, dict(states))
-        results = [await planner.decide(item) for item in items]
-        await _write(connection, appender, planner.plan, states)
+        results = [
+            await planner.decide(item, command) for item, command in zip(items, parsed, strict=True)
+        ]
+        await _write(connection, appender, planner, states)
         return results
 
 
 async def _write(
     connection: AsyncConnection,
     appender: Appender,
-    plan: WritePlan,
+    planner: Planner,
     before: dict[str, ConnectionState | None],
 ) -> None:
-    after: dict[str, ConnectionState | None] = {cid: before.get(cid) for cid in plan.touched}
-    for event in await appender.append(plan.events):
-        if event.stream_id in after:
-            after[event.stream_id] = apply(after[event.stream_id], event)
-    changed = {cid: state for cid, state in after.items() if state is not None}
-    await save_changed_connections(connection, before, changed)
+    plan = planner.plan
+    await appender.append(plan.events, recorded_at=planner.now)
+    await save_changed_connections(connection, before, planner.touched_states())
     await replace_data_keys(connection, plan.data_keys)
     await record_outcomes(connection, plan.outcomes)

@@ -82,15 +82,16 @@ class Planner:
         max_deliver: int,
         recorded: dict[str, CommandOutcome],
         states: dict[str, ConnectionState | None],
+        now: datetime | None = None,
     ) -> None:
         self.plan = WritePlan()
+        self.now = now or datetime.now(UTC)
         self._ports = ports
         self._max_deliver = max_deliver
         self._recorded = recorded
         self._states = states
 
-    async def decide(self, item: Inbound) -> Handled:
-        parsed = parse_encryptor_command(item.data)
+    async def decide(self, item: Inbound, parsed: EncryptorCommand | Rejection) -> Handled:
         header = read_header(item.data)
         reply_to = header.reply_to if isinstance(parsed, Rejection) else parsed.reply_to
         identity = item.identity(parsed)
@@ -149,7 +150,7 @@ class Planner:
         ]  # fmt: skip
         state = current
         for event in pending:
-            state = apply(state, _draft(event))
+            state = apply(state, _draft(event, self.now))
         self._states[connection_id] = state
         self.plan.events += pending
         if pending:
@@ -183,15 +184,19 @@ class Planner:
         self.plan.events.append(event)
         return self._record(tenant, outcome)
 
+    def touched_states(self) -> dict[str, ConnectionState]:
+        """The states the plan leaves its connections in."""
+        return {cid: state for cid in self.plan.touched if (state := self._states.get(cid))}
+
     def _record(self, tenant: str, outcome: CommandOutcome) -> CommandOutcome:
         self.plan.outcomes.append((tenant, outcome))
         self._recorded[str(outcome.command_id)] = outcome
         return outcome
 
 
-def _draft(event: PendingEvent) -> StoredEvent:
-    """An event as it will be stored, for deciding later commands of the same batch.
-    The projection itself is folded from the events as actually stored (``flush``)."""
+def _draft(event: PendingEvent, recorded_at: datetime) -> StoredEvent:
+    """An event as the log will hold it: what the fold reads of it (stream, version,
+    type, tenant, data, time) is exact, since the plan is appended at ``recorded_at``."""
     return StoredEvent(
         position=0,
         event_id="",
@@ -201,6 +206,6 @@ def _draft(event: PendingEvent) -> StoredEvent:
         tenant=event.tenant,
         data=event.data,
         metadata=event.metadata,
-        recorded_at=datetime.now(UTC),
+        recorded_at=recorded_at,
         hash="",
     )
