@@ -11,11 +11,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.samples import RollupReport, roll_up
 from connmgr.storage.tables import rollup_checkpoints, sample_rollups, samples
-from storage.test_samples import BILLING, ORDERS, T0, SampleBuilder, store
+from support.samples import BILLING, ORDERS, T0, SampleBuilder, migrated_engine, store
 
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
@@ -25,10 +24,8 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url) as engine:
+        yield engine
 
 
 @pytest.fixture

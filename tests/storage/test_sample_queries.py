@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.sample_queries import (
     MAX_SAMPLES,
     ConnectionStats,
@@ -19,7 +18,7 @@ from connmgr.storage.sample_queries import (
 )
 from connmgr.storage.samples import roll_up
 from connmgr.storage.tables import rollup_checkpoints, samples
-from storage.test_samples import BILLING, ORDERS, T0, SampleBuilder, store
+from support.samples import BILLING, ORDERS, T0, SampleBuilder, migrated_engine, store
 
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
@@ -30,10 +29,8 @@ NOW = T0 + 40 * DAY + 30 * MINUTE
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
 """Writing raw probe samples (``storage.samples.insert_samples``), on SQLite and PostgreSQL.
 
-Also home of ``SampleBuilder``, the synthetic-sample builder the roll-up and query
-tests import.
+The sample builder is ``support.samples``'s; some tests still import ``T0``,
+``SampleBuilder`` and ``store`` from here.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -15,64 +14,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.database import create_engine, migrate, write_transaction
+from connmgr.storage.database import write_transaction
 from connmgr.storage.rollups import nearest_rank
-from connmgr.storage.samples import NewSample, insert_samples
+from connmgr.storage.samples import insert_samples
 from connmgr.storage.tables import samples
-
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-"""An hour boundary; tests place samples relative to it."""
-
-ORDERS = "11111111-1111-1111-1111-111111111111"
-BILLING = "22222222-2222-2222-2222-222222222222"
-
-
-class SampleBuilder:
-    """Synthetic samples with unique check ids: ``at(moment, latency, ...)``."""
-
-    def __init__(self) -> None:
-        self._numbers = itertools.count(1)
-
-    def at(
-        self,
-        moment: datetime,
-        latency_ms: float = 10.0,
-        *,
-        outcome: str = "ok",
-        connection_id: str = ORDERS,
-        tenant: str = "acme",
-        check_id: str | None = None,
-    ) -> NewSample:
-        return NewSample(
-            check_id=check_id or f"check-{next(self._numbers)}",
-            connection_id=connection_id,
-            tenant=tenant,
-            checked_at=moment,
-            outcome=outcome,
-            latency_ms=latency_ms,
-            phases={"connect": latency_ms / 2},
-        )
-
-    def spread(
-        self, start: datetime, latencies: Iterable[float], step: timedelta, **options: Any
-    ) -> list[NewSample]:
-        """One sample per latency, ``step`` apart from ``start``."""
-        return [
-            self.at(start + i * step, latency, **options) for i, latency in enumerate(latencies)
-        ]
-
-
-async def store(engine: AsyncEngine, batch: list[NewSample]) -> set[str]:
-    async with write_transaction(engine) as connection:
-        return await insert_samples(connection, batch)
+from support.samples import ORDERS, T0, SampleBuilder, migrated_engine, store
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -1,0 +1,77 @@
+"""Synthetic probe samples for the storage tests, and a migrated engine to store them in.
+
+``SampleBuilder`` makes samples with unique check ids; ``store`` inserts a
+batch; ``migrated_engine`` opens an engine on ``database_url`` with the schema
+migrated, disposed on exit. ``T0`` is an hour boundary tests place samples
+relative to; ``ORDERS`` and ``BILLING`` are two connection ids.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.storage.database import create_engine, migrate, write_transaction
+from connmgr.storage.samples import NewSample, insert_samples
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+"""An hour boundary; tests place samples relative to it."""
+
+ORDERS = "11111111-1111-1111-1111-111111111111"
+BILLING = "22222222-2222-2222-2222-222222222222"
+
+
+class SampleBuilder:
+    """Synthetic samples with unique check ids: ``at(moment, latency, ...)``."""
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count(1)
+
+    def at(
+        self,
+        moment: datetime,
+        latency_ms: float = 10.0,
+        *,
+        outcome: str = "ok",
+        connection_id: str = ORDERS,
+        tenant: str = "acme",
+        check_id: str | None = None,
+    ) -> NewSample:
+        return NewSample(
+            check_id=check_id or f"check-{next(self._numbers)}",
+            connection_id=connection_id,
+            tenant=tenant,
+            checked_at=moment,
+            outcome=outcome,
+            latency_ms=latency_ms,
+            phases={"connect": latency_ms / 2},
+        )
+
+    def spread(
+        self, start: datetime, latencies: Iterable[float], step: timedelta, **options: Any
+    ) -> list[NewSample]:
+        """One sample per latency, ``step`` apart from ``start``."""
+        return [
+            self.at(start + i * step, latency, **options) for i, latency in enumerate(latencies)
+        ]
+
+
+async def store(engine: AsyncEngine, batch: list[NewSample]) -> set[str]:
+    async with write_transaction(engine) as connection:
+        return await insert_samples(connection, batch)
+
+
+@asynccontextmanager
+async def migrated_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on ``database_url`` with the schema migrated; disposed on exit."""
+    engine = create_engine(database_url)
+    await migrate(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
