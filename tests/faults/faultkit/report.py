@@ -1,0 +1,127 @@
+"""The checker's table: what was sent, what the system made of it, and how it recovered.
+
+Two recovery figures per fault window, both from ``handled_at`` (wall clock):
+
+- *throughput back*: seconds after the fault ended until a one-second window
+  first handles at least half the commands per second handled before the fault;
+- *backlog cleared*: seconds after the fault ended until every command first
+  sent before the fault ended has its outcome.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from faultkit.checker import Findings
+from faultkit.cluster import Cluster, FaultWindow
+from faultkit.publisher import Attempt, History
+from faultkit.snapshot import Snapshot
+
+STEP_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    title: str
+    rows: list[tuple[str, str]]
+
+    def table(self) -> str:
+        width = max(len(name) for name, _ in self.rows)
+        rule = "-" * (width + 40)
+        lines = [rule, f"fault test: {self.title}", rule]
+        lines += [f"{name.ljust(width)}  {value}" for name, value in self.rows]
+        return "\n".join([*lines, rule])
+
+
+def throughput_back(times: list[float], window: FaultWindow) -> float | None:
+    before = [t for t in times if t < window.started]
+    if len(before) < 2 or window.started - before[0] < 2:
+        return None
+    threshold = len(before) / (window.started - before[0]) / 2
+    after = [t for t in times if t >= window.ended]
+    if not after:
+        return None
+    for step in range(int((after[-1] - window.ended) / STEP_S) + 1):
+        start = window.ended + step * STEP_S
+        if sum(1 for t in after if start <= t < start + 1) >= threshold:
+            return start - window.ended
+    return None
+
+
+def backlog_cleared(history: History, snapshot: Snapshot, window: FaultWindow) -> float | None:
+    handled = [
+        snapshot.handled_at[p.command.command_id]
+        for p in history.publications.values()
+        if p.sent_at is not None
+        and p.sent_at < window.ended
+        and p.command.command_id in snapshot.handled_at
+    ]
+    return max(max(handled) - window.ended, 0.0) if handled else None
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} s"
+
+
+def _recovery(history: History, snapshot: Snapshot, windows: list[FaultWindow]) -> str:
+    times = sorted(snapshot.handled_at.values())
+    return "; ".join(
+        f"{w.label} ({w.ended - w.started:.1f} s): throughput back "
+        f"{_seconds(throughput_back(times, w))}, backlog cleared "
+        f"{_seconds(backlog_cleared(history, snapshot, w))}"
+        for w in windows
+    )
+
+
+def _outcomes(history: History, snapshot: Snapshot) -> tuple[int, Counter[str]]:
+    mine = [snapshot.outcomes[c] for c in history.publications if c in snapshot.outcomes]
+    reasons = Counter(str(o.get("reason")) for o in mine if o["outcome"] == "rejected")
+    return sum(1 for o in mine if o["outcome"] == "accepted"), reasons
+
+
+def build_report(
+    title: str,
+    cluster: Cluster,
+    history: History,
+    snapshot: Snapshot,
+    findings: Findings,
+    drain_s: float | None,
+) -> Report:
+    publications = list(history.publications.values())
+    count = Counter(p.status for p in publications)
+    applied, reasons = _outcomes(history, snapshot)
+    unsure = [p for p in publications if Attempt.UNKNOWN in p.attempts]
+    unsure_applied = sum(1 for p in unsure if p.command.command_id in snapshot.outcomes)
+    recovered = sum(
+        1
+        for p in publications
+        if p.attempts
+        and p.attempts[0] is not Attempt.OK
+        and p.command.command_id in snapshot.outcomes
+    )
+    recognised = sum(
+        1 for p in cluster.encryptors for r in p.log_events("command_handled") if r.get("duplicate")
+    )
+    rows = [
+        ("commands sent", f"{len(publications)} (+{len(history.direct)} written directly)"),
+        ("publishes acknowledged", str(count[Attempt.OK])),
+        ("publishes failed / unknown", f"{count[Attempt.FAILED]} / {count[Attempt.UNKNOWN]}"),
+        ("publishes retried", str(sum(1 for p in publications if len(p.attempts) > 1))),
+        ("applied (accepted)", str(applied)),
+        ("rejected", f"{sum(reasons.values())} {dict(reasons) or ''}".strip()),
+        ("lost", str(findings.lost)),
+        ("duplicated", str(findings.duplicated)),
+        ("recovered (first publish not ok)", str(recovered)),
+        ("unknown publishes applied / not", f"{unsure_applied} / {len(unsure) - unsure_applied}"),
+        ("redeliveries (consumer)", str(snapshot.consumer.redeliveries)),
+        ("redeliveries found already done", str(recognised)),
+        ("events logged / relayed", f"{len(snapshot.events)} / {len(snapshot.relayed)}"),
+        ("hash chain", "ok" if snapshot.chain.ok else f"BROKEN: {snapshot.chain.problem}"),
+        ("drain", _seconds(drain_s)),
+        ("recovery", _recovery(history, snapshot, cluster.faults) or "no fault window"),
+        ("process starts", ", ".join(f"{p.name}={p.starts}" for p in cluster.processes)),
+        ("exits on their own", "; ".join(map(str, cluster.exits)) or "none"),
+        ("invariants I1-I7", "all hold" if findings.ok else findings.summary()),
+    ]
+    return Report(title, rows)

@@ -1,0 +1,84 @@
+"""The relay under faults: it never skips an event, whatever commits late.
+
+RELIABILITY.md row 7, and the relay's own survival of database and broker
+outages (two strict xfails: today it exits, see each reason).
+"""
+
+from __future__ import annotations
+
+import pytest
+from faultkit.cluster import StartCluster
+from faultkit.direct import append_outcome
+from faultkit.load import mixed_plan
+from faultkit.outages import hold_fault_for, refusing_connections
+from faultkit.publisher import History, PublishPolicy
+from faultkit.scenario import Run, handled_count
+from faultkit.verdict import verdict
+
+pytestmark = pytest.mark.faults
+
+HOLD_S = 5.0
+
+
+async def test_a_transaction_holding_a_lower_position_open_is_never_skipped(
+    start_cluster: StartCluster,
+) -> None:
+    """Mid-load, a transaction takes the chain head, appends at position p and stays
+    open 5 s. Appends serialise on the chain head, so no later position can commit
+    meanwhile (nothing is handled during the hold); once it commits, the relay
+    publishes p and everything after it, each once, in log order (I7)."""
+    cluster = await start_cluster()
+    run = Run.start(cluster, mixed_plan(), PublishPolicy(rate_per_s=90))
+    await run.published(0.4)
+    during: list[int] = []
+
+    async def hold() -> None:
+        during.append(await handled_count(cluster))
+        await hold_fault_for(HOLD_S)
+        during.append(await handled_count(cluster))
+
+    async with cluster.fault(f"a transaction holds position p open {HOLD_S:.0f} s"):
+        position = await append_outcome(cluster, run.history, while_held=hold)
+    result = await run.finish("a lower position held open while others wait")
+    assert during[0] == during[1], f"commands were handled during the hold: {during}"
+    positions = {event.event_id: event.position for event in result.snapshot.events}
+    relayed = [positions[message.event_id] for message in result.snapshot.relayed]
+    assert relayed == sorted(relayed), "the relay published out of log order"
+    assert any(p > position for p in relayed), "nothing committed after the held position"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Relay.run (workers/relay.py) lets a database error escape: the relay "
+    "process exits on any PostgreSQL outage and relays nothing until restarted",
+)
+async def test_the_relay_survives_a_database_outage(start_cluster: StartCluster) -> None:
+    cluster = await start_cluster()
+    history = History()
+    await append_outcome(cluster, history)
+    async with (
+        cluster.fault("PostgreSQL refuses connections 3 s"),
+        refusing_connections(cluster.database),
+    ):
+        await hold_fault_for(3.0)
+    result = await verdict("relay vs a database outage", cluster, history)
+    assert not [e for e in cluster.exits if e.name == "relay"], result.report.table()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Relay.relay_once (workers/relay.py) lets a JetStream publish timeout "
+    "escape: the relay process exits when the broker is away longer than 5 s",
+)
+async def test_the_relay_survives_a_broker_outage_longer_than_its_publish_timeout(
+    start_cluster: StartCluster,
+) -> None:
+    cluster = await start_cluster()
+    history = History()
+    async with cluster.fault("nats-server down 8 s while an event waits to be relayed"):
+        await cluster.kill_nats()
+        await append_outcome(cluster, history)
+        await hold_fault_for(8.0)
+        await cluster.restart_nats()
+    result = await verdict("relay vs a broker outage", cluster, history)
+    assert not [e for e in cluster.exits if e.name == "relay"], result.report.table()
