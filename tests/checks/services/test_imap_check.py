@@ -5,23 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from svc_contract import ServiceCheckContract
 from svc_imap import ImapPeer, running
 from svc_net import (
     assert_no_secret,
-    black_hole,
-    free_closed_port,
     loopback_egress,
-    nothing_connected,
-    silent_server,
-    strict_egress,
     target,
-    watched_listener,
 )
 from svc_pki import Pki
 
 from connmgr.schemas.kinds import Kind
-from connmgr.workers.checks.base import CheckTarget, Outcome
+from connmgr.workers.checks.base import Check, CheckTarget, Outcome
 from connmgr.workers.checks.imap import ImapCheck
+from connmgr.workers.egress import Egress
 
 USER = "reader@connmgr.test"
 PASSWORD = "imap-Pa55-w0rd"
@@ -155,27 +151,11 @@ async def test_a_bye_greeting_is_a_protocol_error() -> None:
     assert "connections" not in result.detail
 
 
-async def test_a_closed_port_is_unreachable() -> None:
-    result = await ImapCheck(loopback_egress()).run(imap(free_closed_port(), "implicit"))
-    assert result.outcome is Outcome.UNREACHABLE
+class TestImapCheckContract(ServiceCheckContract):
+    secrets = (PASSWORD,)
 
+    def check(self, egress: Egress) -> Check:
+        return ImapCheck(egress)
 
-async def test_a_black_holed_server_times_out_within_the_bound() -> None:
-    with black_hole() as port:
-        result = await ImapCheck(loopback_egress()).run(imap(port, "implicit", timeout_s=0.5))
-    assert result.outcome is Outcome.TIMEOUT
-    assert result.latency_ms < 2000
-
-
-async def test_a_server_that_never_greets_times_out_within_the_bound() -> None:
-    async with silent_server() as port:
-        result = await ImapCheck(loopback_egress()).run(imap(port, "none", timeout_s=0.5))
-    assert result.outcome is Outcome.TIMEOUT
-    assert result.latency_ms < 2000
-
-
-async def test_loopback_is_refused_by_policy_with_nothing_sent() -> None:
-    with watched_listener() as (port, listener):
-        result = await ImapCheck(strict_egress()).run(imap(port, "none"))
-        assert nothing_connected(listener)
-    assert result.outcome is Outcome.REFUSED_BY_POLICY
+    def target(self, port: int, timeout_s: float = 5.0) -> CheckTarget:
+        return imap(port, "none", timeout_s=timeout_s)

@@ -6,14 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from svc_contract import ServiceCheckContract
 from svc_net import (
     assert_no_secret,
-    black_hole,
-    free_closed_port,
     loopback_egress,
     nothing_connected,
-    silent_server,
-    strict_egress,
     target,
     watched_listener,
 )
@@ -21,8 +18,9 @@ from svc_pki import Pki
 from svc_s3 import CLOSED_BUCKET, MISSING_BUCKET, OPEN_BUCKET, MotoS3, moto_s3, tls_front
 
 from connmgr.schemas.kinds import Kind
-from connmgr.workers.checks.base import CheckTarget, Outcome
+from connmgr.workers.checks.base import Check, CheckTarget, Outcome
 from connmgr.workers.checks.s3 import S3Check
+from connmgr.workers.egress import Egress
 
 # moto reads a bucket from any host name but localhost or an address: use localhost for TLS.
 LOCALHOST = {"localhost": "127.0.0.1"}
@@ -130,39 +128,6 @@ async def test_tls_without_the_ca_is_a_tls_error(moto: MotoS3, pki: Pki) -> None
     assert result.outcome is Outcome.TLS_ERROR
 
 
-async def test_a_closed_port_is_unreachable() -> None:
-    endpoint = f"http://127.0.0.1:{free_closed_port()}"
-    result = await S3Check(loopback_egress()).run(s3(endpoint, "AKIA0", "secret"))
-    assert result.outcome is Outcome.UNREACHABLE
-
-
-async def test_a_black_holed_endpoint_times_out_within_the_bound() -> None:
-    with black_hole() as port:
-        result = await S3Check(loopback_egress()).run(
-            s3(f"http://127.0.0.1:{port}", "AKIA0", "secret", timeout_s=0.5)
-        )
-    assert result.outcome is Outcome.TIMEOUT
-    assert result.latency_ms < 2000
-
-
-async def test_an_endpoint_that_never_answers_times_out_within_the_bound() -> None:
-    async with silent_server() as port:
-        result = await S3Check(loopback_egress()).run(
-            s3(f"http://127.0.0.1:{port}", "AKIA0", "secret", timeout_s=0.5)
-        )
-    assert result.outcome is Outcome.TIMEOUT
-    assert result.latency_ms < 2000
-
-
-async def test_loopback_is_refused_by_policy_with_nothing_sent() -> None:
-    with watched_listener() as (port, listener):
-        result = await S3Check(strict_egress()).run(
-            s3(f"http://127.0.0.1:{port}", "AKIA0", "secret")
-        )
-        assert nothing_connected(listener)
-    assert result.outcome is Outcome.REFUSED_BY_POLICY
-
-
 async def test_the_virtual_host_the_sdk_derives_is_checked_too() -> None:
     names = {f"{OPEN_BUCKET}.s3.connmgr.test": "169.254.169.254"}
     with watched_listener() as (port, listener):
@@ -172,3 +137,11 @@ async def test_the_virtual_host_the_sdk_derives_is_checked_too() -> None:
         assert nothing_connected(listener)
     assert result.outcome is Outcome.REFUSED_BY_POLICY
     assert "metadata" in result.detail
+
+
+class TestS3CheckContract(ServiceCheckContract):
+    def check(self, egress: Egress) -> Check:
+        return S3Check(egress)
+
+    def target(self, port: int, timeout_s: float = 5.0) -> CheckTarget:
+        return s3(f"http://127.0.0.1:{port}", "AKIA0", "secret", timeout_s=timeout_s)

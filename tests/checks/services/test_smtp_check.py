@@ -15,23 +15,19 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from svc_contract import ServiceCheckContract
 from svc_net import (
     LOOPBACK,
     assert_no_secret,
-    black_hole,
-    free_closed_port,
     loopback_egress,
-    nothing_connected,
-    silent_server,
-    strict_egress,
     target,
-    watched_listener,
 )
 from svc_pki import Pki
 
 from connmgr.schemas.kinds import Kind
-from connmgr.workers.checks.base import CheckTarget, Outcome
+from connmgr.workers.checks.base import Check, CheckTarget, Outcome
 from connmgr.workers.checks.smtp import SmtpCheck
+from connmgr.workers.egress import Egress
 
 USER = "mailer@connmgr.test"
 PASSWORD = "s3cr3t-smtp-Pa55"
@@ -194,35 +190,6 @@ async def test_a_server_offering_no_auth_is_a_config_error() -> None:
     assert result.outcome is Outcome.CONFIG_ERROR
 
 
-async def test_a_closed_port_is_unreachable() -> None:
-    result = await SmtpCheck(loopback_egress()).run(smtp(free_closed_port(), "starttls"))
-    assert result.outcome is Outcome.UNREACHABLE
-
-
-async def test_a_black_holed_server_times_out_within_the_bound() -> None:
-    with black_hole() as port:
-        result = await SmtpCheck(loopback_egress()).run(smtp(port, "starttls", timeout_s=0.5))
-    assert result.outcome is Outcome.TIMEOUT
-    assert result.latency_ms < 2000
-
-
-async def test_a_server_that_never_greets_times_out_within_the_bound() -> None:
-    async with silent_server() as port:
-        result = await SmtpCheck(loopback_egress()).run(smtp(port, "starttls", timeout_s=0.5))
-    assert result.outcome is Outcome.TIMEOUT
-    assert result.latency_ms < 2000
-
-
-async def test_loopback_is_refused_by_policy_with_nothing_sent(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with watched_listener() as (port, listener):
-        result = await SmtpCheck(strict_egress()).run(smtp(port, "none"))
-        assert nothing_connected(listener)
-    assert result.outcome is Outcome.REFUSED_BY_POLICY
-    assert_no_secret(result, caplog, PASSWORD)
-
-
 async def test_a_reply_injected_ahead_of_starttls_is_a_tls_error(pki: Pki) -> None:
     async def injecting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 mail.connmgr.test ESMTP\r\n")
@@ -243,3 +210,13 @@ async def test_a_reply_injected_ahead_of_starttls_is_a_tls_error(pki: Pki) -> No
         await server.wait_closed()
     assert result.outcome is Outcome.TLS_ERROR
     assert "ahead of the TLS handshake" in result.detail
+
+
+class TestSmtpCheckContract(ServiceCheckContract):
+    secrets = (PASSWORD,)
+
+    def check(self, egress: Egress) -> Check:
+        return SmtpCheck(egress)
+
+    def target(self, port: int, timeout_s: float = 5.0) -> CheckTarget:
+        return smtp(port, "starttls", timeout_s=timeout_s)
