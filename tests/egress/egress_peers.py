@@ -20,6 +20,19 @@ Serve: TypeAlias = Callable[[web.Application], Awaitable[URL]]
 """``await serve(app)``: the base URL of a started server on 127.0.0.1."""
 
 
+def recording_app(path: str) -> tuple[web.Application, list[str]]:
+    """An app answering 200 to GET ``path``, and the list of paths it was asked for."""
+    hits: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_get(path, answer)
+    return app, hits
+
+
 @dataclass
 class CountingListener:
     """Accepts on ``host``; ``peers`` holds the client port of every accepted connection."""

@@ -16,6 +16,7 @@ from egress_peers import (
     counting_listener,
     http_target,
     leaked,
+    recording_app,
     webhook_target,
 )
 
@@ -96,14 +97,7 @@ async def test_a_name_resolving_to_the_metadata_address_is_refused() -> None:
 
 
 async def test_the_connection_goes_to_the_address_that_was_checked(serve: Serve) -> None:
-    hits: list[str] = []
-
-    async def answer(request: web.Request) -> web.Response:
-        hits.append(request.path)
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_get("/health", answer)
+    app, hits = recording_app("/health")
     base = await serve(app)
     async with counting_listener("127.0.0.3") as rebound:
         calls: list[str] = []
@@ -167,14 +161,7 @@ async def test_a_redirect_to_the_metadata_address_is_not_followed(serve: Serve) 
 async def test_a_token_endpoint_on_a_refused_address_receives_nothing(
     serve: Serve, logs: Callable[[], list[str]]
 ) -> None:
-    hits: list[str] = []
-
-    async def resource(request: web.Request) -> web.Response:
-        hits.append(request.path)
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_get("/resource", resource)
+    app, hits = recording_app("/resource")
     base = await serve(app)
     async with counting_listener("127.0.0.2") as token_host:
         auth = OAuth2Auth(token_url=f"http://127.0.0.2:{token_host.port}/token", client_id="c")
