@@ -18,11 +18,9 @@ in place of the one it built, so SNI and verification use the configured name.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
-from collections.abc import Awaitable
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import (
@@ -32,26 +30,19 @@ from pymongo.errors import (
     PyMongoError,
     ServerSelectionTimeoutError,
 )
-from pymongo.monitoring import (
-    ServerHeartbeatFailedEvent,
-    ServerHeartbeatListener,
-    ServerHeartbeatStartedEvent,
-    ServerHeartbeatSucceededEvent,
-)
 
 from connmgr.schemas.auth import BasicAuth, MtlsAuth
 from connmgr.schemas.kinds import Kind, MongodbConfig
 from connmgr.workers.checks import drivers, logins
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
 from connmgr.workers.checks.failures import CheckFailed
+from connmgr.workers.checks.mongodb_heartbeat import NOT_MONGODB, HeartbeatWatcher
 from connmgr.workers.checks.net import Stopwatch, classify, open_checked
 from connmgr.workers.egress import Egress, IPAddress
 
-NOT_MONGODB: Final = "the server did not answer as MongoDB"
 AUTHENTICATION_FAILED: Final = 18
 UNAUTHORIZED: Final = 13
 Client = AsyncMongoClient[dict[str, Any]]
-T = TypeVar("T")
 
 
 class MongodbCheck:
@@ -77,7 +68,7 @@ class MongodbCheck:
         identity = drivers.peer_identity(first.writer, None)
         await first.close()
         remaining_s = target.timeout_s - (time.perf_counter() - watch.started)
-        watcher = _HeartbeatWatcher()
+        watcher = HeartbeatWatcher()
         client = _client(first.address, config, target, tls, remaining_s, watcher)
         try:
             with watch.phase("auth"):
@@ -97,7 +88,7 @@ def _client(
     target: CheckTarget,
     tls: ssl.SSLContext | None,
     budget_s: float,
-    watcher: _HeartbeatWatcher,
+    watcher: HeartbeatWatcher,
 ) -> Client:
     budget_ms = max(1, int(budget_s * 1000))
     client: Client = AsyncMongoClient(
@@ -151,43 +142,6 @@ async def _query(client: Client, config: MongodbConfig, hello: dict[str, Any]) -
     if config.database != "admin":
         await client[config.database].list_collection_names(authorizedCollections=True)
     return drivers.printable(build.get("version"))
-
-
-class _HeartbeatWatcher(ServerHeartbeatListener):
-    """Ends the wait for a server as soon as the monitor's ``hello`` fails other than by timeout.
-
-    The first connection proved the port open: a monitor that then cannot read a
-    ``hello`` reply is talking to something that is not MongoDB. pymongo itself
-    would keep retrying until server selection times out.
-    """
-
-    def __init__(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._foreign: asyncio.Future[None] = self._loop.create_future()
-
-    def started(self, event: ServerHeartbeatStartedEvent) -> None: ...
-
-    def succeeded(self, event: ServerHeartbeatSucceededEvent) -> None: ...
-
-    def failed(self, event: ServerHeartbeatFailedEvent) -> None:
-        if not isinstance(event.reply, NetworkTimeout):
-            self._loop.call_soon_threadsafe(self._mark_foreign)
-
-    def _mark_foreign(self) -> None:
-        if not self._foreign.done():
-            self._foreign.set_result(None)
-
-    async def unless_foreign(self, command: Awaitable[T]) -> T:
-        task = asyncio.ensure_future(command)
-        waiting: set[asyncio.Future[Any]] = {task, self._foreign}
-        try:
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not task.done():
-                task.cancel()
-        if task.cancelled():
-            raise CheckFailed(Outcome.PROTOCOL_ERROR, NOT_MONGODB)
-        return task.result()
 
 
 def classify_mongodb(error: BaseException) -> tuple[Outcome, str]:
