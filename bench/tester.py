@@ -52,12 +52,12 @@ from nats.js import JetStreamContext
 from connmgr.producers.client import Producer
 from connmgr.runtime.logging import configure_logging
 from connmgr.schemas.settings import Settings
-from harness import VENV_BIN, BenchError, ChildProcess, figure, note, peak_rss_mb, percentile, phase
+from harness import VENV_BIN, BenchError, ChildProcess, note, peak_rss_mb, phase
 from services import Stack, all_running, open_stack, start_bare
 from tester_bare import bare_loop, operations
+from tester_figures import Pair, print_figures, remarks
 from tester_fleet import KINDS, Fleet, create_fleet, test_commands
 from tester_load import PassFigures, run_tests, wait_for_tester
-from tester_recorded import Recorded
 from write_load import PUBLISH_WINDOW, wait_for_seal_key
 
 TENANT: Final = "bench"
@@ -71,12 +71,6 @@ class Options:
     concurrency: int
     per_target: int
     connections: int
-
-
-@dataclass(frozen=True, slots=True)
-class Pair:
-    connmgr: PassFigures
-    bare: PassFigures
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -156,49 +150,6 @@ async def _passes(
     return pairs
 
 
-def print_figures(options: Options, pairs: dict[str, Pair], rss_mb: float) -> None:
-    for name, pair in pairs.items():
-        pass_figures(name, pair)
-    for kind in KINDS:
-        for side, figures in (("connmgr", pairs[kind].connmgr), ("bare", pairs[kind].bare)):
-            for label, fraction in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
-                value = percentile(figures.latencies_ms.get(kind, []), fraction)
-                figure(f"{side}_{kind}_latency_{label}_ms", value)
-    figure("tester_peak_rss_mb", rss_mb)
-    figure("tester_concurrency", options.concurrency)
-    figure("tester_per_target", options.per_target)
-
-
-def pass_figures(name: str, pair: Pair) -> None:
-    connmgr, bare = pair.connmgr, pair.bare
-    recorded = connmgr.recorded or Recorded()
-    figure(f"connmgr_{name}_tests_per_s", connmgr.per_s)
-    figure(f"bare_{name}_tests_per_s", bare.per_s)
-    figure(f"{name}_ratio", connmgr.per_s / bare.per_s)
-    figure(f"tester_{name}_cpu_percent", connmgr.cpu_percent)
-    figure(f"tester_{name}_cpu_ms_per_test", connmgr.cpu_ms_per_test)
-    figure(f"bare_{name}_cpu_ms_per_test", bare.cpu_ms_per_test)
-    figure(f"connmgr_{name}_checks_in_flight", connmgr.in_flight)
-    figure(f"bare_{name}_in_flight", bare.in_flight)
-    figure(f"tester_{name}_record_ms_per_test", recorded.ms_per_result)
-    figure(f"connmgr_{name}_not_ok", sum(connmgr.not_ok.values()))
-    figure(f"bare_{name}_errors", sum(bare.not_ok.values()))
-
-
-def remarks(pairs: dict[str, Pair], options: Options) -> None:
-    """Where a pass's time went on the tester's side: checks running, and the recorder."""
-    for name, pair in pairs.items():
-        connmgr = pair.connmgr
-        recorded = connmgr.recorded or Recorded()
-        ceiling = 1000 / recorded.ms_per_result if recorded.ms_per_result else float("inf")
-        note(
-            f"{name}: {connmgr.per_s:.0f} tests/s with {connmgr.in_flight:.1f} of"
-            f" {options.concurrency} check slots busy on average; recording one result took"
-            f" {recorded.ms_per_result:.1f} ms of the one serial writer (at most"
-            f" {ceiling:.0f} results/s before any per-transaction cost)"
-        )
-
-
 async def run(options: Options) -> None:
     task = asyncio.current_task()
     if task is not None:
@@ -208,8 +159,8 @@ async def run(options: Options) -> None:
             note(f"load average at start: {_load_average()} ({os.cpu_count()} CPUs)")
             pairs, rss_mb = await measure(stack, options)
             note(f"load average at end: {_load_average()}")
-    print_figures(options, pairs, rss_mb)
-    remarks(pairs, options)
+    print_figures(pairs, rss_mb, concurrency=options.concurrency, per_target=options.per_target)
+    remarks(pairs, options.concurrency)
 
 
 def _load_average() -> str:
