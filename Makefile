@@ -48,8 +48,7 @@ fmt: venv
 faults: venv
 	$(BIN)/pytest -q -m faults $(PYTEST_ARGS)
 
-# Each bench/bench_*.py is a script that prints its figures.
+# The benchmarks print `name: value` figures (see bench/README.md); each takes minutes.
+BENCHES := bench/pipeline.py bench/tester.py bench/prober.py
 bench: venv
-	shopt -s nullglob; scripts=(bench/bench_*.py); \
-	if (( $${#scripts[@]} == 0 )); then echo "no bench/bench_*.py yet"; fi; \
-	for script in "$${scripts[@]}"; do echo "== $$script"; $(BIN)/python "$$script"; done
+	for script in $(BENCHES); do echo "== $$script"; $(BIN)/python "$$script"; done
