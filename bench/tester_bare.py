@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -26,7 +27,7 @@ import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 import redis.asyncio as redis
 
-from harness import HOST
+from harness import HOST, note
 from tester_load import PassFigures, cpu_seconds
 
 TIMEOUT_S: Final = 5.0
@@ -76,6 +77,7 @@ def operations(http_url: str) -> dict[str, Operation]:
 class _Tally:
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    error_types: Counter[str] = field(default_factory=Counter)
 
 
 async def bare_loop(
@@ -93,12 +95,15 @@ async def bare_loop(
             began = time.perf_counter()
             try:
                 await ops[kind]()
-            except Exception:
+            except Exception as error:
                 tally.errors[kind] = tally.errors.get(kind, 0) + 1
+                tally.error_types[f"{kind} {type(error).__name__}"] += 1
             elapsed_ms = (time.perf_counter() - began) * 1000
             tally.latencies_ms.setdefault(kind, []).append(elapsed_ms)
 
     cpu_before, started = cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
+    if tally.error_types:
+        note(f"bare loop failures: {dict(tally.error_types)}")
     return PassFigures(count, elapsed, cpu, tally.latencies_ms, tally.errors)
