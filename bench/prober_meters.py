@@ -25,6 +25,7 @@ from connmgr.schemas.bus import COMMAND_STREAM
 from harness import BenchError
 
 POLL_S: Final = 0.05
+STOP_GRACE_S: Final = 5.0
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 
 
@@ -36,22 +37,21 @@ class SeqTimeline:
         self._times: list[float] = []
         self._seqs: list[int] = []
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_loop(self._task, self._stopping)
 
     async def _poll(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             info = await self._js.stream_info(COMMAND_STREAM)
             self._times.append(time.time())
             self._seqs.append(info.state.last_seq)
-            await asyncio.sleep(POLL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), POLL_S)
 
     def seq_at(self, moment: float) -> int:
         """The last sequence seen at or before ``moment``."""
@@ -64,6 +64,21 @@ class SeqTimeline:
         """When the timeline first saw ``seq`` stored (an upper bound, within a poll)."""
         index = bisect.bisect_left(self._seqs, seq)
         return self._times[min(index, len(self._times) - 1)]
+
+
+async def stop_loop(task: asyncio.Task[None] | None, stopping: asyncio.Event) -> None:
+    """End a polling loop: set its flag, give it a moment, then cancel it.
+
+    The flag is what ends it: on Python 3.11 a cancel that lands as a request's
+    ``wait_for`` completes is swallowed (nats-py requests use ``wait_for``).
+    """
+    stopping.set()
+    if task is None:
+        return
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+        await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_S)
+    if not task.done():
+        task.cancel()
 
 
 def cpu_seconds(pid: int) -> float:

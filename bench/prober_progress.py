@@ -28,6 +28,7 @@ from connmgr.schemas.bus import (
 from connmgr.storage.tables import probe_state, samples
 from harness import note
 from prober_fleet import ScheduleWatch
+from prober_meters import stop_loop
 from prober_stack import ProberStack
 
 PROGRESS_S: Final = 10.0
@@ -40,16 +41,14 @@ class Progress:
         self.js = js
         self.watch = watch
         self._reporter: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self, nc: NatsClient) -> None:
         await self.watch.start(nc)
         self._reporter = asyncio.create_task(self._report())
 
     async def stop(self) -> None:
-        if self._reporter is not None:
-            self._reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reporter
+        await stop_loop(self._reporter, self._stopping)
         await self.watch.stop()
 
     async def prober_consumer(self) -> ConsumerInfo:
@@ -91,8 +90,10 @@ class Progress:
         )
 
     async def _report(self) -> None:
-        while True:
-            await asyncio.sleep(PROGRESS_S)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), PROGRESS_S)
+                return
             with contextlib.suppress(Exception):
                 info = await self.prober_consumer()
                 async with self.stack.engine.connect() as connection:
