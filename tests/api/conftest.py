@@ -11,7 +11,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.builders import Seed
 from api.clients import ApiClient, Tokens
 from connmgr.api import create_app
 from connmgr.schemas.settings import Settings
@@ -22,6 +21,7 @@ from connmgr.storage.tokens import (
     SCOPE_METRICS_READ,
     issue_token,
 )
+from support.seeds import Seed
 
 
 @pytest.fixture

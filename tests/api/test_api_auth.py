@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.builders import Seed
 from api.clients import ApiClient, Tokens, bearer
 from connmgr.storage.tokens import revoke_token
+from support.seeds import Seed
 
 PROTECTED = ("/api/connections", "/api/events")
 

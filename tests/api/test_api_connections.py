@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from api.builders import Seed
 from api.clients import ApiClient, Tokens, bearer, get_json
+from support.seeds import Seed
 
 
 async def names(client: ApiClient, token: str, **params: Any) -> list[str]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.builders import Seed
 from api.clients import ApiClient, Tokens, get_json
+from support.seeds import Seed
 
 
 async def test_the_feed_lists_the_tenants_events_in_log_order_in_pages(

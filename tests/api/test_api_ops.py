@@ -6,11 +6,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from api.builders import Seed
 from api.clients import ApiClient, Tokens, bearer
 from connmgr.api import create_app
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine
+from support.seeds import Seed
 
 DEAD_DATABASES = (
     "postgresql+asyncpg://postgres@127.0.0.1:1/nothing",

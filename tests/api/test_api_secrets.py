@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from api.builders import MARKERS, Seed
 from api.clients import ApiClient, Tokens, bearer
+from support.seeds import MARKERS, Seed
 
 
 async def test_no_response_contains_ciphertext_nonce_or_plaintext(

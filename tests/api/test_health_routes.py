@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.builders import Seed
 from api.clients import ApiClient, Tokens, bearer, get_json
 from connmgr.api.keys import METRICS
 from connmgr.storage.database import write_transaction
 from connmgr.storage.rollups import bucket_start
 from connmgr.storage.tables import sample_rollups
-from storage.test_health_queries import HealthEvents
-from storage.test_samples import T0, SampleBuilder, store
+from support.health_events import HealthEvents
+from support.samples import T0, SampleBuilder, store
+from support.seeds import Seed
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

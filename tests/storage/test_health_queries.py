@@ -1,22 +1,13 @@
-"""The health read side (``storage.health_queries``) on known data, both backends.
-
-Also home of ``HealthEvents``, the builder of status-change and alert events the API
-tests import.
-"""
+"""The health read side (``storage.health_queries``) on known data, both backends."""
 
 from __future__ import annotations
 
-import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.builders import Seed
-from connmgr.schemas.events import AlertRaised, AlertResolved, HealthStatusChanged
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.health_queries import (
     AlertState,
@@ -31,54 +22,12 @@ from connmgr.storage.health_queries import (
     status_counts_all_tenants,
 )
 from connmgr.storage.queries import InvalidCursorError
-from storage.test_samples import T0, SampleBuilder, store
+from support.health_events import HealthEvents
+from support.samples import T0, SampleBuilder, store
+from support.seeds import Seed
 
 MINUTE = timedelta(minutes=1)
 NOW = T0 + 60 * MINUTE
-
-
-@dataclass
-class HealthEvents:
-    """Status-change and alert events of a connection's stream, versions counted per stream."""
-
-    seed: Seed
-    versions: Counter[str] = field(default_factory=Counter)
-
-    async def changed(
-        self, connection_id: str, previous: str, status: str, at: datetime, *, tenant: str = "acme"
-    ) -> None:
-        data = HealthStatusChanged(
-            previous=previous, status=status, reason=f"now {status}", outcome="ok", changed_at=at
-        )
-        await self._append(
-            connection_id, "HealthStatusChanged", data.model_dump(mode="json"), tenant
-        )
-
-    async def raised(self, connection_id: str, at: datetime, *, tenant: str = "acme") -> str:
-        """An ``AlertRaised``; returns its alert id."""
-        alert_id = uuid.uuid4()
-        data = AlertRaised(
-            alert_id=alert_id,
-            status="down",
-            reason="3 consecutive failures",
-            outcome="timeout",
-            detail="no answer",
-            raised_at=at,
-        )
-        await self._append(connection_id, "AlertRaised", data.model_dump(mode="json"), tenant)
-        return str(alert_id)
-
-    async def resolved(
-        self, connection_id: str, alert_id: str, raised_at: datetime, at: datetime,
-        *, tenant: str = "acme",
-    ) -> None:  # fmt: skip
-        open_s = (at - raised_at).total_seconds()
-        data = AlertResolved(alert_id=uuid.UUID(alert_id), resolved_at=at, open_s=open_s)
-        await self._append(connection_id, "AlertResolved", data.model_dump(mode="json"), tenant)
-
-    async def _append(self, stream: str, kind: str, data: dict[str, object], tenant: str) -> None:
-        self.versions[stream] += 1
-        await self.seed.event(stream, self.versions[stream], kind, dict(data), tenant=tenant)
 
 
 @pytest.fixture

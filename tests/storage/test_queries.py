@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.builders import CIPHERTEXT, MARKERS, NONCE, Seed
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.queries import (
     ConnectionFilter,
@@ -21,6 +20,7 @@ from connmgr.storage.queries import (
     list_connections,
 )
 from connmgr.storage.views import redact_event_data
+from support.seeds import CIPHERTEXT, MARKERS, NONCE, Seed
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from connmgr.schemas.bus import (
 from connmgr.schemas.commands import read_header
 from connmgr.schemas.outcomes import CommandOutcome, Rejection
 from connmgr.schemas.probe_commands import TestConnection, parse_probe_command
-from connmgr.storage.command_log import find_outcome
 from connmgr.workers.batch_writer import BatchWriter
 from connmgr.workers.command_records import MessageRef, check_subject, command_identity
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
@@ -58,7 +57,7 @@ class TesterPool:
         self._runner = runner
         self._allow_plaintext = allow_plaintext
         self._max_in_flight = max_in_flight
-        self._writer: BatchWriter[TestRecord, CommandOutcome] = BatchWriter(
+        self._writer: BatchWriter[TestRecord, CommandOutcome | None] = BatchWriter(
             lambda records: record_tests(engine, records)
         )
 
@@ -80,6 +79,8 @@ class TesterPool:
         started = time.perf_counter()
         record = await self._test(message)
         outcome = await self._writer.submit(record)
+        if outcome is None:
+            return False
         if record.command is not None and record.command.reply_to:
             await self._nc.publish(record.command.reply_to, outcome.model_dump_json().encode())
         _log_handled(outcome, started)
@@ -102,8 +103,6 @@ class TesterPool:
         prepared = await self._prepare(parsed)
         if isinstance(prepared, Rejection):
             return TestRecord(parsed.command_id, tenant, command=parsed, rejection=prepared)
-        if isinstance(prepared, CommandOutcome):  # already recorded: the writer returns it
-            return TestRecord(parsed.command_id, tenant, command=parsed)
         result = prepared.unusable or await self._runner.run(prepared.target)
         return TestRecord(
             parsed.command_id,
@@ -114,15 +113,14 @@ class TesterPool:
             draft=prepared.draft,
         )
 
-    async def _prepare(self, command: TestConnection) -> Prepared | Rejection | CommandOutcome:
+    async def _prepare(self, command: TestConnection) -> Prepared | Rejection:
+        """The target; a redelivered test runs again but is recorded once (``recorder``)."""
         connection_id = str(command.connection_id)
         if command.draft is not None:
             return prepare_draft(
                 command.draft, connection_id, self._keyring, allow_plaintext=self._allow_plaintext
             )
         async with self._engine.connect() as connection:
-            if (previous := await find_outcome(connection, str(command.command_id))) is not None:
-                return previous
             return await prepare_stored(
                 connection, command.actor.tenant, connection_id, self._keyring
             )
