@@ -208,3 +208,27 @@ async def _suspended(stack: Stack, connection_id: str) -> bool:
 
 async def _resumed(stack: Stack, connection_id: str) -> bool:
     return not await _suspended(stack, connection_id)
+
+
+async def test_an_alert_is_suppressed_while_a_dependency_is_down(stack: Stack) -> None:
+    database = await create(stack, tcp(9))
+    app = await create(stack, tcp(9, depends_on=[database]))
+
+    async def fail(connection_id: str, n: int) -> None:
+        record = CheckRecord(
+            check_id=f"scheduled:{connection_id}:{n}",
+            connection_id=connection_id,
+            tenant="acme",
+            checked_at=datetime.now(UTC),
+            result=CheckResult(Outcome.UNREACHABLE, "the connection was refused", 1.0),
+        )
+        await record_checks(stack.engine, [record])
+
+    for n in range(3):
+        await fail(database, n)
+    assert (await stack.event_types(database)).count("AlertRaised") == 1
+    for n in range(3):
+        await fail(app, n)
+    app_events = await stack.event_types(app)
+    assert "HealthStatusChanged" in app_events
+    assert "AlertRaised" not in app_events

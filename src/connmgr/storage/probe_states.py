@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connmgr.storage.event_log import as_utc
@@ -66,16 +66,30 @@ async def save_probe_state(
         await connection.execute(insert(probe_state).values(dict(values)))
 
 
-async def statuses(
-    connection: AsyncConnection, tenant: str, connection_ids: Iterable[str]
-) -> dict[str, str]:
-    """Projection statuses of a tenant's connections (for dependency suppression)."""
+async def save_probe_states(
+    connection: AsyncConnection, rows: Mapping[str, Mapping[str, Any]], existed: set[str]
+) -> None:
+    """Write many rows at once: inserts for new connections, one executemany for the rest."""
+    new = [dict(row) for cid, row in rows.items() if cid not in existed]
+    old = [{"match_id": cid, **row} for cid, row in rows.items() if cid in existed]
+    if new:
+        await connection.execute(insert(probe_state), new)
+    if old:
+        await connection.execute(
+            update(probe_state).where(probe_state.c.connection_id == bindparam("match_id")), old
+        )
+
+
+async def statuses_of(
+    connection: AsyncConnection, connection_ids: Iterable[str]
+) -> dict[str, tuple[str, str]]:
+    """``id -> (tenant, status)`` of these connections, in one query."""
     ids = list(set(connection_ids))
     if not ids:
         return {}
     rows = await connection.execute(
-        select(connections.c.id, connections.c.status).where(
-            connections.c.id.in_(ids), connections.c.tenant == tenant
+        select(connections.c.id, connections.c.tenant, connections.c.status).where(
+            connections.c.id.in_(ids)
         )
     )
-    return {row.id: row.status for row in rows}
+    return {row.id: (row.tenant, row.status) for row in rows}

@@ -1,6 +1,8 @@
 """The projection: a pure fold of the event log into connection states.
 
-``apply(state, event) -> state``, one small function per event type. The live
+``apply(state, event) -> state``, one small function per event type. Event data
+is read back from JSON, so it is validated leniently (``strict=False``: a UUID
+stored as text is a UUID again); commands are the strict side. The live
 table is updated with it in the same transaction as the append; ``rebuild``
 runs the same fold over the whole log, so the two cannot drift (STYLE.md 9).
 """
@@ -56,7 +58,7 @@ Fold = Callable[[ConnectionState | None, StoredEvent], ConnectionState | None]
 
 
 def _created(_state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
-    data = ConnectionCreated.model_validate(event.data)
+    data = ConnectionCreated.model_validate(event.data, strict=False)
     return ConnectionState(
         id=event.stream_id,
         tenant=event.tenant,
@@ -66,7 +68,7 @@ def _created(_state: ConnectionState | None, event: StoredEvent) -> ConnectionSt
         config=data.config,
         auth=data.auth,
         secrets=data.secrets,
-        health_check=data.health_check.model_dump(),
+        health_check=data.health_check.model_dump(mode="json"),
         tags=tuple(data.tags),
         description=data.description,
         status=INITIAL_STATUS,
@@ -79,14 +81,14 @@ def _created(_state: ConnectionState | None, event: StoredEvent) -> ConnectionSt
 
 def _updated(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
     current = _existing(state, event)
-    data = ConnectionUpdated.model_validate(event.data)
+    data = ConnectionUpdated.model_validate(event.data, strict=False)
     changes: dict[str, Any] = {
         "name": data.name,
         "kind": data.kind.value if data.kind else None,
         "config": data.config,
         "auth": data.auth,
         "secrets": data.secrets,
-        "health_check": data.health_check.model_dump() if data.health_check else None,
+        "health_check": data.health_check.model_dump(mode="json") if data.health_check else None,
         "tags": tuple(data.tags) if data.tags is not None else None,
         "description": data.description,
     }
@@ -96,7 +98,7 @@ def _updated(state: ConnectionState | None, event: StoredEvent) -> ConnectionSta
 
 def _rotated(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
     current = _existing(state, event)
-    data = SecretsRotated.model_validate(event.data)
+    data = SecretsRotated.model_validate(event.data, strict=False)
     return replace(
         current, secrets=data.secrets, version=event.version, updated_at=event.recorded_at
     )
@@ -104,14 +106,14 @@ def _rotated(state: ConnectionState | None, event: StoredEvent) -> ConnectionSta
 
 def _deleted(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
     current = _existing(state, event)
-    ConnectionDeleted.model_validate(event.data)
+    ConnectionDeleted.model_validate(event.data, strict=False)
     return replace(
         current, deleted=True, secrets=None, version=event.version, updated_at=event.recorded_at
     )
 
 
 def _tested(state: ConnectionState | None, event: StoredEvent) -> ConnectionState | None:
-    data = ConnectionTested.model_validate(event.data)
+    data = ConnectionTested.model_validate(event.data, strict=False)
     if state is None or data.draft is not None:
         return state
     return replace(state, last_test=data.result.model_dump(mode="json"), version=event.version)
@@ -119,7 +121,7 @@ def _tested(state: ConnectionState | None, event: StoredEvent) -> ConnectionStat
 
 def _status_changed(state: ConnectionState | None, event: StoredEvent) -> ConnectionState:
     current = _existing(state, event)
-    data = HealthStatusChanged.model_validate(event.data)
+    data = HealthStatusChanged.model_validate(event.data, strict=False)
     return replace(current, status=data.status, status_since=data.changed_at, version=event.version)
 
 

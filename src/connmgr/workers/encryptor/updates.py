@@ -151,4 +151,4 @@ def _changes(
 
 
 def _comparable(value: object) -> object:
-    return value.model_dump() if isinstance(value, BaseModel) else value
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value

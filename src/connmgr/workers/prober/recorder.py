@@ -12,8 +12,8 @@ their outcome recorded under their command id, for the reply.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,12 +22,12 @@ from connmgr.schemas.events import event_type_of
 from connmgr.schemas.health import HealthCheckSettings, HealthStatus
 from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.schemas.probe_commands import CheckConnection
-from connmgr.storage.command_log import find_outcome, record_outcome
+from connmgr.storage.command_log import find_outcomes, record_outcomes
 from connmgr.storage.database import write_transaction
-from connmgr.storage.event_log import Appender, PendingEvent
-from connmgr.storage.probe_states import lock_probe_states, save_probe_state, statuses
+from connmgr.storage.event_log import Appender, PendingEvent, StoredEvent
+from connmgr.storage.probe_states import lock_probe_states, save_probe_states, statuses_of
 from connmgr.storage.projection import ConnectionState, apply
-from connmgr.storage.projection_store import load_connection, save_connection
+from connmgr.storage.projection_store import load_connections, save_changed_connections
 from connmgr.storage.samples import NewSample, insert_samples
 from connmgr.workers.checks.base import CheckResult
 from connmgr.workers.command_records import event_metadata
@@ -55,12 +55,21 @@ async def record_checks(engine: AsyncEngine, records: list[CheckRecord]) -> list
     async with write_transaction(engine) as connection:
         fresh = await insert_samples(connection, [_sample(r) for r in records])
         counted = [r for r in records if r.check_id in fresh]
-        states = await lock_probe_states(connection, (r.connection_id for r in counted))
-        writer = _StatusWriter(connection, states)
+        ids = sorted({r.connection_id for r in counted})
+        rows = await lock_probe_states(connection, ids)
+        existed = set(rows)
+        before = await load_connections(connection, ids)
+        dependencies = {str(d) for s in before.values() if s for d in _settings(s).depends_on}
+        writer = _StatusWriter(rows, dict(before), await statuses_of(connection, dependencies))
         for record in counted:
-            await writer.step(record)
-        await writer.finish()
-        return [await _recorded(connection, r, r.check_id in fresh) for r in records]
+            writer.step(record)
+        if writer.events:
+            appender = await Appender.begin(connection)
+            await appender.append(writer.events, recorded_at=writer.now)
+            await appender.finish()
+        await save_changed_connections(connection, before, writer.touched_states())
+        await save_probe_states(connection, writer.rows, existed=existed)
+        return await _answers(connection, records, fresh)
 
 
 def _sample(record: CheckRecord) -> NewSample:
@@ -75,41 +84,71 @@ def _sample(record: CheckRecord) -> NewSample:
     )
 
 
-async def _recorded(connection: AsyncConnection, record: CheckRecord, counted: bool) -> Recorded:
-    command = record.command
-    if command is None:
-        return Recorded(counted)
-    previous = await find_outcome(connection, str(command.command_id))
-    if previous is not None:
-        return Recorded(counted, previous)
-    outcome = CommandOutcome(
-        command_id=command.command_id,
-        connection_id=command.connection_id,
-        outcome="accepted",
-        version=None,
-        events=[],
-        result=test_result(record.result).model_dump(mode="json"),
-    )
-    await record_outcome(connection, record.tenant, outcome)
-    return Recorded(counted, outcome)
+async def _answers(
+    connection: AsyncConnection, records: list[CheckRecord], fresh: set[str]
+) -> list[Recorded]:
+    """Outcomes of manual checks (recorded once per command id) and what counted."""
+    manual = [r.command for r in records if r.command is not None]
+    recorded = await find_outcomes(connection, [str(c.command_id) for c in manual])
+    new: list[tuple[str, CommandOutcome]] = []
+    answers = []
+    for record in records:
+        command = record.command
+        if command is None:
+            answers.append(Recorded(record.check_id in fresh))
+            continue
+        outcome = recorded.get(str(command.command_id))
+        if outcome is None:
+            outcome = CommandOutcome(
+                command_id=command.command_id,
+                connection_id=command.connection_id,
+                outcome="accepted",
+                version=None,
+                events=[],
+                result=test_result(record.result).model_dump(mode="json"),
+            )
+            recorded[str(command.command_id)] = outcome
+            new.append((record.tenant, outcome))
+        answers.append(Recorded(record.check_id in fresh, outcome))
+    await record_outcomes(connection, new)
+    return answers
+
+
+def _settings(state: ConnectionState) -> HealthCheckSettings:
+    return HealthCheckSettings.model_validate(state.health_check, strict=False)
 
 
 class _StatusWriter:
-    def __init__(self, connection: AsyncConnection, rows: dict[str, dict[str, Any]]) -> None:
-        self._connection = connection
-        self._rows = rows
-        self._existed = set(rows)
-        self._appender: Appender | None = None
+    """Steps each connection's state machine in memory; the caller writes the result."""
 
-    async def step(self, record: CheckRecord) -> None:
-        state = await load_connection(self._connection, record.connection_id)
+    def __init__(
+        self,
+        rows: dict[str, dict[str, Any]],
+        states: dict[str, ConnectionState | None],
+        dependencies: dict[str, tuple[str, str]],
+    ) -> None:
+        self.now = datetime.now(UTC)
+        self.rows = rows
+        self.events: list[PendingEvent] = []
+        self._states = states
+        self._dependencies = dependencies
+        self._touched: set[str] = set()
+
+    def touched_states(self) -> dict[str, ConnectionState]:
+        return {cid: state for cid in self._touched if (state := self._states.get(cid))}
+
+    def step(self, record: CheckRecord) -> None:
+        state = self._states.get(record.connection_id)
         if state is None or state.deleted or state.tenant != record.tenant:
             return
-        settings = HealthCheckSettings.model_validate(state.health_check)
-        probe = self._probe_state(record)
-        context = Context(
-            settings=settings, dependencies_down=await self._deps_down(state, settings)
+        settings = _settings(state)
+        row = self.rows.get(record.connection_id)
+        probe = (
+            ProbeState.from_row(row)
+            if row is not None
+            else ProbeState.initial(record.connection_id, record.tenant)
         )
+        context = Context(settings=settings, dependencies_down=self._deps_down(state, settings))
         observation = Observation(
             outcome=record.result.outcome.value,
             latency_ms=record.result.latency_ms,
@@ -117,50 +156,38 @@ class _StatusWriter:
             manual=record.command is not None,
         )
         transition = step(probe, observation, context, new_alert_id=uuid.uuid4)
-        self._rows[record.connection_id] = _as_row(transition.state)
+        self.rows[record.connection_id] = _as_row(transition.state)
         if transition.events:
-            await self._append(record, state, transition.events)
+            self._append(record, state, list(transition.events))
 
-    def _probe_state(self, record: CheckRecord) -> ProbeState:
-        row = self._rows.get(record.connection_id)
-        if row is None:
-            return ProbeState.initial(record.connection_id, record.tenant)
-        return ProbeState.from_row(row)
+    def _deps_down(self, state: ConnectionState, settings: HealthCheckSettings) -> bool:
+        return any(
+            self._dependencies.get(str(dependency)) == (state.tenant, HealthStatus.DOWN)
+            for dependency in settings.depends_on
+        )
 
-    async def _deps_down(self, state: ConnectionState, settings: HealthCheckSettings) -> bool:
-        ids = [str(dependency) for dependency in settings.depends_on]
-        found = await statuses(self._connection, state.tenant, ids)
-        return any(status == HealthStatus.DOWN for status in found.values())
-
-    async def _append(self, record: CheckRecord, state: ConnectionState, events: list[Any]) -> None:
-        if self._appender is None:
-            self._appender = await Appender.begin(self._connection)
-        metadata = {"command_id": None, "actor_id": "prober", "tenant": state.tenant}
+    def _append(self, record: CheckRecord, state: ConnectionState, events: list[Any]) -> None:
+        metadata: dict[str, Any] = {
+            "command_id": None,
+            "actor_id": "prober",
+            "tenant": state.tenant,
+        }
         if record.command is not None:
             metadata = event_metadata(record.command).model_dump(mode="json")
-        pending = [
-            PendingEvent(
-                stream_id=state.id,
-                version=state.version + index,
-                type=event_type_of(data),
-                tenant=state.tenant,
-                data=data.model_dump(mode="json"),
-                metadata=metadata,
-            )
-            for index, data in enumerate(events, start=1)
-        ]
         after: ConnectionState | None = state
-        for event in await self._appender.append(pending):
-            after = apply(after, event)
+        for index, data in enumerate(events, start=1):
+            event = PendingEvent(state.id, state.version + index, event_type_of(data),
+                                 state.tenant, data.model_dump(mode="json"), metadata)  # fmt: skip
+            self.events.append(event)
+            after = apply(after, _as_stored(event, self.now))
         assert after is not None
-        await save_connection(self._connection, state, replace(after))
+        self._states[state.id] = after
+        self._touched.add(state.id)
 
-    async def finish(self) -> None:
-        for connection_id, row in self._rows.items():
-            await save_probe_state(self._connection, row, existed=connection_id in self._existed)
-            self._existed.add(connection_id)
-        if self._appender is not None:
-            await self._appender.finish()
+
+def _as_stored(event: PendingEvent, recorded_at: datetime) -> StoredEvent:
+    return StoredEvent(0, "", event.stream_id, event.version, event.type, event.tenant,
+                       event.data, event.metadata, recorded_at, "")  # fmt: skip
 
 
 def _as_row(state: ProbeState) -> dict[str, Any]:
