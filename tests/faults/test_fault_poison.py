@@ -66,6 +66,7 @@ async def test_a_poison_command_backs_off_and_blocks_nothing_behind_it(
 
 
 @pytest.mark.skipif(not SOAK, reason="a soak of ~8 minutes: set FAULTS_SOAK=1")
+@pytest.mark.timeout(1200)
 async def test_a_poison_command_ends_as_max_deliveries_with_a_dead_letter(
     start_cluster: StartCluster,
 ) -> None:

@@ -176,7 +176,9 @@ class Cluster:
             os.kill(self.nats.pid, signal.SIGCONT)
 
     def logs(self) -> str:
-        return "\n".join(f"  {p.name}: {p.log_path}" for p in self.processes)
+        """Where each process's output is, for a post-mortem."""
+        everything = [*self.processes, *self._commands]
+        return "\n".join(f"  {p.name}: {p.log_path}" for p in everything)
 
     def _process(self, name: str, args: list[str], marker: str) -> ManagedProcess:
         log = self.workdir / f"{name}.log"

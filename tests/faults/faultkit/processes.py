@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,9 +126,8 @@ class ManagedProcess:
             return
         self.signal(signal.SIGCONT)
         self.signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
         with contextlib.suppress(AssertionError):
-            await self.wait_exit(timeout=max(deadline - time.monotonic(), 0.1))
+            await self.wait_exit(timeout=grace_s)
         await self.kill()
 
     def text(self, *, since_start: bool = False) -> str:
