@@ -106,9 +106,15 @@ def remarks(run: RunFigures) -> None:
     window = run.window
     for kind, lags in sorted(window.lags_by_kind.items()):
         note(f"schedule lag p99 of {kind} checks: {percentile(lags, 0.99):.0f} ms")
-    note(f"broker firing delay p99: {percentile(window.fire_delays_ms, 0.99):.0f} ms (±50 ms)")
+    if window.fire_delays_ms:
+        delay = percentile(window.fire_delays_ms, 0.99)
+        note(f"broker firing delay p99: {delay:.0f} ms (±50 ms)")
     cpu = run.cpu
     ours = ", ".join(f"{name} {value:.0f}%" for name, value in sorted(cpu.percent.items()))
+    note(
+        f"processes followed (alive at the end / at the start of the window): {cpu.followed}; "
+        "postgres counts only the backends that lived through the window"
+    )
     note(
         f"CPU over the window, % of one core: {ours}; processes not of this run "
         f"{cpu.others_percent:.0f}%; the machine was {cpu.machine_percent:.0f}% busy"

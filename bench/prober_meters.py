@@ -106,6 +106,7 @@ class CpuWindow:
         self._machine: tuple[int, int] = (0, 0)
         self._began = 0.0
         self.percent: dict[str, float] = {}
+        self.followed: dict[str, str] = {}  # "alive at the end / at the start" per group
         self.machine_percent = 0.0  # of all cores
         self.others_percent = 0.0  # busy time of processes in no group
 
@@ -119,6 +120,10 @@ class CpuWindow:
     def end(self) -> None:
         elapsed = time.monotonic() - self._began
         used = {name: self._used(pids) for name, pids in self._groups.items()}
+        self.followed = {
+            name: f"{sum(_cpu_or_none(pid) is not None for pid in pids)}/{len(pids)}"
+            for name, pids in self._groups.items()
+        }
         self.percent = {name: 100 * seconds / elapsed for name, seconds in used.items()}
         busy, total = machine_busy()
         busy_s = (busy - self._machine[0]) / CLOCK_TICKS

@@ -167,7 +167,7 @@ async def probe(
         await wait_until_recorded(stack.engine, after, up_to, check, settle_s)
     if progress.watch.puts != puts_at_ready:
         note(f"{progress.watch.puts - puts_at_ready} schedules were published again after warm-up")
-    schedule = Schedule(phases, fleet.kinds, options.interval, w0, w1)
+    schedule = Schedule(phases, fleet.kinds, options.interval, w0, w1, ready)
     return judge(await load_samples(stack.engine, w0), schedule, timeline), cpu
 
 

@@ -18,7 +18,9 @@ steady state the same checks, and under overload still a true picture):
   moment the check had finished — broker firing, delivery, queueing in the
   prober, its database reads and the check itself (a loopback check takes ~1 ms);
 - ``fire_delays_ms``: when the firing was stored minus the slot time (the
-  broker's own part, resolution one timeline poll);
+  broker's own part, resolution one timeline poll), for firings after the last
+  schedule message (an earlier one may have fired on a phase since replaced;
+  for ``lags_ms`` that error is under one interval);
 - ``jitter_ms``: ``|spacing - interval|`` of consecutive samples of a connection.
 """
 
@@ -107,6 +109,7 @@ class Schedule:
     interval_s: float
     w0: float
     w1: float
+    settled: float  # the last schedule message: earlier firings may have had another phase
 
     def slot_index(self, connection_id: str, moment: float) -> int:
         """The index of the latest slot of the connection at or before ``moment``."""
@@ -159,4 +162,5 @@ def _checked_in_window(
     figures.in_window += 1
     figures.lags_ms.append(lag)
     figures.lags_by_kind[schedule.kinds[sample.connection_id]].append(lag)
-    figures.fire_delays_ms.append((stored - slot) * 1000)
+    if stored >= schedule.settled:
+        figures.fire_delays_ms.append((stored - slot) * 1000)
