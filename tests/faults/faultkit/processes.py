@@ -26,8 +26,9 @@ _LIVE: set[subprocess.Popen[bytes]] = set()
 @atexit.register
 def _kill_leftovers() -> None:
     for process in list(_LIVE):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:  # never signal a reaped pid: it may be someone else's
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 class ManagedProcess:
@@ -66,6 +67,7 @@ class ManagedProcess:
     def start(self) -> None:
         if self.running:
             raise RuntimeError(f"{self.name} is already running")
+        self._reap()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._offset = log.tell()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from faultkit.checker import Findings
+from faultkit.checker import Findings, ReadLog
 from faultkit.cluster import Cluster, FaultWindow
 from faultkit.publisher import Attempt, History
 from faultkit.snapshot import Snapshot
@@ -80,14 +80,16 @@ def _outcomes(history: History, snapshot: Snapshot) -> tuple[int, Counter[str]]:
     return sum(1 for o in mine if o["outcome"] == "accepted"), reasons
 
 
-def build_report(
-    title: str,
-    cluster: Cluster,
-    history: History,
-    snapshot: Snapshot,
-    findings: Findings,
-    drain_s: float | None,
-) -> Report:
+def _reads(readers: list[ReadLog]) -> str:
+    return "; ".join(
+        f"{r.name}: {len(r.versions)} reads, versions {min(r.versions)}..{max(r.versions)}"
+        if r.versions
+        else f"{r.name}: no reads"
+        for r in readers
+    )
+
+
+def _publish_rows(history: History, snapshot: Snapshot) -> list[tuple[str, str]]:
     publications = list(history.publications.values())
     count = Counter(p.status for p in publications)
     applied, reasons = _outcomes(history, snapshot)
@@ -96,26 +98,39 @@ def build_report(
     recovered = sum(
         1
         for p in publications
-        if p.attempts
-        and p.attempts[0] is not Attempt.OK
-        and p.command.command_id in snapshot.outcomes
+        if p.attempts[:1] != [Attempt.OK] and p.command.command_id in snapshot.outcomes
     )
-    recognised = sum(
-        1 for p in cluster.encryptors for r in p.log_events("command_handled") if r.get("duplicate")
-    )
-    rows = [
+    return [
         ("commands sent", f"{len(publications)} (+{len(history.direct)} written directly)"),
         ("publishes acknowledged", str(count[Attempt.OK])),
         ("publishes failed / unknown", f"{count[Attempt.FAILED]} / {count[Attempt.UNKNOWN]}"),
         ("publishes retried", str(sum(1 for p in publications if len(p.attempts) > 1))),
         ("applied (accepted)", str(applied)),
         ("rejected", f"{sum(reasons.values())} {dict(reasons) or ''}".strip()),
-        ("lost", str(findings.lost)),
-        ("duplicated", str(findings.duplicated)),
         ("recovered (first publish not ok)", str(recovered)),
         ("unknown publishes applied / not", f"{unsure_applied} / {len(unsure) - unsure_applied}"),
+    ]
+
+
+def build_report(
+    title: str,
+    cluster: Cluster,
+    history: History,
+    snapshot: Snapshot,
+    findings: Findings,
+    drain_s: float | None,
+    readers: list[ReadLog],
+) -> Report:
+    recognised = sum(
+        1 for p in cluster.encryptors for r in p.log_events("command_handled") if r.get("duplicate")
+    )
+    rows = [
+        *_publish_rows(history, snapshot),
+        ("lost", str(findings.lost)),
+        ("duplicated", str(findings.duplicated)),
         ("redeliveries (consumer)", str(snapshot.consumer.redeliveries)),
         ("redeliveries found already done", str(recognised)),
+        ("version reads (I5)", _reads(readers) or "no reader"),
         ("events logged / relayed", f"{len(snapshot.events)} / {len(snapshot.relayed)}"),
         ("hash chain", "ok" if snapshot.chain.ok else f"BROKEN: {snapshot.chain.problem}"),
         ("drain", _seconds(drain_s)),

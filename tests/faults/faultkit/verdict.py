@@ -48,7 +48,7 @@ async def verdict(
     for stopped in cluster.exits:
         if stopped.name not in tolerated_exits:
             findings.add("processes", str(stopped))
-    report = build_report(title, cluster, history, snapshot, findings, drain_s)
+    report = build_report(title, cluster, history, snapshot, findings, drain_s, readers or [])
     print("\n" + report.table())
     return Verdict(report, findings, snapshot)
 
