@@ -37,6 +37,7 @@ class Poller:
         return self
 
     async def stop(self) -> ReadLog:
+        """Stop polling (idempotent); what was read."""
         self._stop.set()
         if self._task is not None:
             await self._task

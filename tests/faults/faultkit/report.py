@@ -129,7 +129,7 @@ def build_report(
         ("lost", str(findings.lost)),
         ("duplicated", str(findings.duplicated)),
         ("redeliveries (consumer)", str(snapshot.consumer.redeliveries)),
-        ("redeliveries found already done", str(recognised)),
+        ("duplicates found already done", str(recognised)),
         ("version reads (I5)", _reads(readers) or "no reader"),
         ("events logged / relayed", f"{len(snapshot.events)} / {len(snapshot.relayed)}"),
         ("hash chain", "ok" if snapshot.chain.ok else f"BROKEN: {snapshot.chain.problem}"),

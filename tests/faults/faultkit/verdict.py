@@ -1,13 +1,18 @@
-"""The end of every fault test: drain, snapshot, check, print the table, assert."""
+"""The end of every fault test: drain, snapshot, check, print the table, assert.
+
+Readers keep polling through the drain, so I5 covers the recovery as well, and
+are stopped only once the system is idle.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faultkit.checker import Findings, ReadLog, check
+from faultkit.checker import Findings, check
 from faultkit.cluster import Cluster
 from faultkit.drain import drain
 from faultkit.publisher import History
+from faultkit.readers import Poller
 from faultkit.report import Report, build_report
 from faultkit.snapshot import Snapshot, take_snapshot
 
@@ -24,7 +29,7 @@ async def verdict(
     cluster: Cluster,
     history: History,
     *,
-    readers: list[ReadLog] | None = None,
+    readers: list[Poller] | None = None,
     unresolved: frozenset[str] = frozenset(),
     drain_timeout: float = 120.0,
     tolerated_exits: frozenset[str] = frozenset(),
@@ -38,8 +43,9 @@ async def verdict(
         drain_s = await drain(cluster, timeout=drain_timeout, unresolved=len(unresolved))
     except AssertionError as error:  # check what is there anyway: the table says what is not
         undrained = str(error)
+    reads = [await reader.stop() for reader in readers or []]
     snapshot = await take_snapshot(cluster)
-    findings = check(history, snapshot, readers, unresolved)
+    findings = check(history, snapshot, reads, unresolved)
     if drain_s is None:
         findings.add("drain", undrained)
     for process in cluster.processes:
@@ -48,7 +54,7 @@ async def verdict(
     for stopped in cluster.exits:
         if stopped.name not in tolerated_exits:
             findings.add("processes", str(stopped))
-    report = build_report(title, cluster, history, snapshot, findings, drain_s, readers or [])
+    report = build_report(title, cluster, history, snapshot, findings, drain_s, reads)
     print("\n" + report.table())
     return Verdict(report, findings, snapshot)
 
@@ -58,7 +64,7 @@ async def assert_invariants(
     cluster: Cluster,
     history: History,
     *,
-    readers: list[ReadLog] | None = None,
+    readers: list[Poller] | None = None,
     unresolved: frozenset[str] = frozenset(),
     drain_timeout: float = 120.0,
     tolerated_exits: frozenset[str] = frozenset(),
