@@ -16,11 +16,6 @@ from faultkit.scenario import Run
 
 pytestmark = pytest.mark.faults
 
-RELAY_BUG = frozenset({"relay"})
-"""The relay exits when a publish times out (5 s) and the supervisor restarts it. That
-bug is pinned by test_the_relay_survives_a_broker_outage_longer_than_its_publish_timeout
-(test_fault_relay.py); these tests check the data all the same."""
-
 
 async def test_broker_killed_and_restarted_on_its_store_keeps_every_acknowledged_command(
     start_cluster: StartCluster,
@@ -35,7 +30,7 @@ async def test_broker_killed_and_restarted_on_its_store_keeps_every_acknowledged
         await cluster.kill_nats()
         await hold_fault_for(3.0)
         await cluster.restart_nats()
-    await run.finish("SIGKILL nats-server, restart on the same store", tolerated_exits=RELAY_BUG)
+    await run.finish("SIGKILL nats-server, restart on the same store")
     retried = [p for p in run.history.publications.values() if len(p.attempts) > 1]
     assert retried, "no publish met the outage: the fault proved nothing"
 
@@ -55,7 +50,7 @@ async def test_a_hung_broker_makes_publishes_unknown_and_their_retries_apply_onc
             await hold_fault_for(5.0)
         finally:
             cluster.resume_nats()
-    verdict = await run.finish("NATS hung while the producer publishes", tolerated_exits=RELAY_BUG)
+    verdict = await run.finish("NATS hung while the producer publishes")
     unsure = [p for p in run.history.publications.values() if Attempt.UNKNOWN in p.attempts]
     assert unsure, "no publish was left unknown: the fault proved nothing"
     applied = [p for p in unsure if p.command.command_id in verdict.snapshot.outcomes]

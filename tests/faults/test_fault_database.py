@@ -32,12 +32,7 @@ async def test_postgres_unavailable_for_20_s_loses_nothing_and_exhausts_no_comma
     async with cluster.fault(f"PostgreSQL sessions cut {CUT_S:.0f} s, refused {REFUSED_S:.0f} s"):
         cut = await postgres_outage(cluster.database, CUT_S, "terminate")
         await postgres_outage(cluster.database, REFUSED_S, "refuse")
-    verdict = await run.finish(
-        "PostgreSQL unavailable ~20 s",
-        # The relay exits on a database error and is restarted by the supervisor:
-        # test_fault_relay.py::test_the_relay_survives_a_database_outage pins that bug.
-        tolerated_exits=frozenset({"relay"}),
-    )
+    verdict = await run.finish("PostgreSQL unavailable ~20 s")
     assert cut > 0, "no session was cut: the outage missed the workers"
     reasons = {o.get("reason") for o in verdict.snapshot.outcomes.values()}
     assert "max_deliveries" not in reasons, "a short outage exhausted a command's deliveries"

@@ -1,7 +1,7 @@
 """The relay under faults: it never skips an event, whatever commits late.
 
 RELIABILITY.md row 7, and the relay's own survival of database and broker
-outages (two strict xfails: today it exits, see each reason).
+outages.
 """
 
 from __future__ import annotations
@@ -47,11 +47,6 @@ async def test_a_transaction_holding_a_lower_position_open_is_never_skipped(
     assert any(p > position for p in relayed), "nothing committed after the held position"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Relay.run (workers/relay.py) lets a database error escape: the relay "
-    "process exits on any PostgreSQL outage and relays nothing until restarted",
-)
 async def test_the_relay_survives_a_database_outage(start_cluster: StartCluster) -> None:
     cluster = await start_cluster()
     history = History()
@@ -65,11 +60,6 @@ async def test_the_relay_survives_a_database_outage(start_cluster: StartCluster)
     assert not [e for e in cluster.exits if e.name == "relay"], result.report.table()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Relay.relay_once (workers/relay.py) lets a JetStream publish timeout "
-    "escape: the relay process exits when the broker is away longer than 5 s",
-)
 async def test_the_relay_survives_a_broker_outage_longer_than_its_publish_timeout(
     start_cluster: StartCluster,
 ) -> None:

@@ -10,7 +10,8 @@ to its version and field names. Rejections of messages that named no valid
 tenant belong to no tenant and stay in the log only.
 
 On PostgreSQL one replica at a time relays: it holds a session advisory lock;
-the others wait to take over.
+the others wait to take over. A database or broker outage never ends the relay:
+it retries with a growing pause (at most 5 s) and resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -70,10 +71,19 @@ class Relay:
         async with self._leadership(stop) as leading:
             if not leading:
                 return
+            failures = 0
             while not stop.is_set():
-                if await self.relay_once() == 0:
+                try:
+                    relayed = await self.relay_once()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    log.warning("relay_failed", attempt=failures, exc_info=True)
+                    relayed = 0
+                if relayed == 0:
+                    pause = IDLE_POLL_S if failures == 0 else min(2.0**failures / 4, 5.0)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), IDLE_POLL_S)
+                        await asyncio.wait_for(stop.wait(), pause)
 
     async def relay_once(self) -> int:
         """Publish the next batch after the checkpoint; returns how many events it read."""
