@@ -76,6 +76,7 @@ class Options:
     api_duration: float
     api_concurrency: int
     loader: Loader
+    nats_sync: str = "default"
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -87,6 +88,12 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--api-duration", type=float, default=10.0, help="each HTTP load, s")
     parser.add_argument("--api-concurrency", type=int, default=32, help="HTTP connections")
     parser.add_argument("--loader", choices=LOADERS, default="auto", help="auto: wrk if installed")
+    parser.add_argument(
+        "--nats-sync",
+        choices=["default", "always"],
+        default="default",
+        help="nats-server sync_interval: its default (2 min) or always (fsync every write)",
+    )
     args = parser.parse_args(argv)
     if min(args.commands, args.connections, args.api_concurrency) < 1:
         parser.error("--commands, --connections and --api-concurrency must be at least 1")
@@ -94,7 +101,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         parser.error("--rate, --duration and --api-duration must be positive")
     return Options(
         args.commands, args.rate, args.connections, args.duration, args.api_duration,
-        args.api_concurrency, args.loader,
+        args.api_concurrency, args.loader, args.nats_sync,
     )  # fmt: skip
 
 
@@ -196,8 +203,10 @@ async def run(options: Options) -> None:
     if task is not None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory(prefix="connmgr-bench-") as workdir:
-        async with open_stack(Path(workdir)) as stack:
+        sync = "sync_interval: always" if options.nats_sync == "always" else ""
+        async with open_stack(Path(workdir), jetstream_options=sync) as stack:
             note(f"load average at start: {_load_average()} ({os.cpu_count()} CPUs)")
+            note(f"nats-server sync_interval: {options.nats_sync}")
             await write_figures(stack, options)
             await read_figures(stack, options)
             note(f"load average at end: {_load_average()}")

@@ -63,11 +63,12 @@ class Stack:
 
 
 @asynccontextmanager
-async def open_stack(workdir: Path) -> AsyncIterator[Stack]:
+async def open_stack(workdir: Path, jetstream_options: str = "") -> AsyncIterator[Stack]:
     """nats-server, a fresh migrated database and a key ring; all gone on exit."""
     async with AsyncExitStack() as exits:
         with phase("nats-server, database and migrations"):
-            server = await exits.enter_async_context(NatsServer(workdir / "nats"))
+            nats = NatsServer(workdir / "nats", jetstream_options=jetstream_options)
+            server = await exits.enter_async_context(nats)
             database_url = await exits.enter_async_context(temporary_database())
             engine = create_engine(database_url)
             exits.push_async_callback(engine.dispose)
