@@ -96,8 +96,15 @@ def mixed_plan(
     return Plan([*creates, *middle, *deletes], hot_ids)
 
 
+STALE_EVERY = 7
+"""In ``one_connection_plan`` every 7th change expects version 1: stale by construction."""
+
+
 def one_connection_plan(changes: int = 1500, conditional_every: int = 3, seed: int = 7) -> Plan:
-    """One connection, ``changes`` updates and rotations of it; some conditional."""
+    """One connection, ``changes`` updates and rotations of it. Every
+    ``conditional_every``-th expects the version it would see if all went in order
+    (right or stale, as the race goes); every ``STALE_EVERY``-th expects version 1,
+    which no change after the first can meet."""
     changes = scaled(changes)
     rng = random.Random(seed)
     connection_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -108,7 +115,9 @@ def one_connection_plan(changes: int = 1500, conditional_every: int = 3, seed: i
             if n % 2
             else {"secrets": {"plaintext": {"password": f"rotated-{n}"}}}
         )
-        if n % conditional_every == 0:
-            payload["expected_version"] = n  # right only if every earlier one applied in order
+        if n % STALE_EVERY == 0:
+            payload["expected_version"] = 1
+        elif n % conditional_every == 0:
+            payload["expected_version"] = n
         commands.append(planned("update" if n % 2 else "rotate", connection_id, payload, rng))
     return Plan(commands, [connection_id])
