@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import api_tokens
 from connmgr.storage.tokens import (
-    ALL_SCOPES,
+    READ_SCOPES,
+    SCOPE_METRICS_READ,
     SCOPE_CONNECTIONS_READ,
     SCOPE_EVENTS_READ,
     TokenGrant,
@@ -49,7 +50,8 @@ async def test_read_is_shorthand_for_every_read_scope(engine: AsyncEngine) -> No
     grant = await resolve_token(engine, token)
 
     assert grant is not None
-    assert grant.scopes == ALL_SCOPES == {SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ}
+    assert grant.scopes == READ_SCOPES == {SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ}
+    assert not grant.allows(SCOPE_METRICS_READ)
 
 
 async def test_tokens_are_prefixed_random_and_stored_only_as_their_hash(
