@@ -12,9 +12,9 @@ from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import api_tokens
 from connmgr.storage.tokens import (
     READ_SCOPES,
-    SCOPE_METRICS_READ,
     SCOPE_CONNECTIONS_READ,
     SCOPE_EVENTS_READ,
+    SCOPE_METRICS_READ,
     TokenGrant,
     hash_token,
     issue_token,
