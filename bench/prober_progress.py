@@ -96,9 +96,11 @@ class Progress:
                 return
             with contextlib.suppress(Exception):
                 info = await self.prober_consumer()
+                keeper = await self.js.consumer_info(EVENT_STREAM, SCHEDULE_KEEPER_CONSUMER.durable)
                 async with self.stack.engine.connect() as connection:
                     rows = await connection.scalar(select(func.count()).select_from(samples))
                 note(
-                    f"progress: {len(self.watch.last_put)} schedules, {rows} samples, checks "
-                    f"waiting {info.num_pending}, in flight {info.num_ack_pending}"
+                    f"progress: {len(self.watch.last_put)} scheduled, {rows} samples, checks "
+                    f"waiting {info.num_pending}, in flight {info.num_ack_pending}; "
+                    f"keeper events waiting {keeper.num_pending}"
                 )

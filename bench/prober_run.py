@@ -136,7 +136,7 @@ async def schedules_in_place(progress: Progress, fleet: Fleet, options: Options)
     """Until the probers have given every connection its schedule; the last one's time."""
     with phase("probers start, schedules"):
         ready = await progress.watch.wait_settled(
-            fleet.ids, progress.keeper_drained, WORKERS_START_S + len(fleet.kinds) / 20
+            fleet.ids, progress.keeper_drained, WORKERS_START_S + len(fleet.kinds) / 10
         )
     note(f"{progress.watch.puts} schedule messages published for {len(fleet.kinds)} connections")
     return ready
