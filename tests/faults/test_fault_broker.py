@@ -12,9 +12,10 @@ from faultkit.cluster import StartCluster
 from faultkit.load import mixed_plan
 from faultkit.outages import hold_fault_for
 from faultkit.publisher import Attempt, PublishPolicy
+from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
 
 async def test_broker_killed_and_restarted_on_its_store_keeps_every_acknowledged_command(

@@ -12,9 +12,10 @@ import pytest
 from faultkit.cluster import StartCluster
 from faultkit.load import STALE_EVERY, Plan, one_connection_plan
 from faultkit.publisher import Attempt, History, Publisher, PublishPolicy
+from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
 
 async def test_concurrent_commands_on_one_connection_keep_its_versions_contiguous(

@@ -11,9 +11,10 @@ from faultkit.cluster import StartCluster
 from faultkit.load import mixed_plan
 from faultkit.outages import postgres_outage
 from faultkit.publisher import PublishPolicy
+from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
 CUT_S = 4.0
 REFUSED_S = 16.0

@@ -19,6 +19,7 @@ from faultkit.cluster import Cluster, StartCluster
 from faultkit.load import PlannedCommand, mixed_plan
 from faultkit.poison import install_poison_trigger, nul_command, poison_command
 from faultkit.publisher import Attempt, History, Publication, Publisher, PublishPolicy
+from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run
 from faultkit.snapshot import take_snapshot
 
@@ -26,7 +27,7 @@ from connmgr.schemas.bus import DEAD_LETTER_STREAM, dead_letter_subject
 from support.commands import TENANT
 from support.waiting import wait_for
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
 SOAK = os.environ.get("FAULTS_SOAK") == "1"
 

@@ -13,12 +13,13 @@ from faultkit.cluster import ClusterOptions, StartCluster
 from faultkit.load import mixed_plan
 from faultkit.publisher import PublishPolicy
 from faultkit.readers import Poller, api_status, api_version
+from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run
 
 from connmgr.storage.tokens import issue_token
 from support.commands import TENANT
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
 REBUILDS = 2
 

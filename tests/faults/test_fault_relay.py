@@ -12,10 +12,11 @@ from faultkit.direct import append_outcome
 from faultkit.load import mixed_plan
 from faultkit.outages import hold_fault_for, refusing_connections
 from faultkit.publisher import History, PublishPolicy
+from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run, handled_count
 from faultkit.verdict import verdict
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
 HOLD_S = 5.0
 

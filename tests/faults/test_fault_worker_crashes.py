@@ -14,9 +14,10 @@ from faultkit.cluster import ClusterOptions, StartCluster
 from faultkit.load import Plan, mixed_plan
 from faultkit.moments import catch, thaw
 from faultkit.publisher import PublishPolicy
+from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
 BATCH = 50
 BASELINE = 500  # commands handled before the fault: the throughput to recover
