@@ -4,7 +4,10 @@ Redeliveries are counted from the consumer's sequences: ``delivered.consumer_seq
 grows with every delivery, redeliveries included, while ``delivered.stream_seq``
 is the last message it delivered. In a fault test every message of the command
 stream is the encryptor's, so once drained their difference is the number of
-redeliveries (``num_redelivered`` only counts those still unacknowledged).
+redeliveries (``num_redelivered`` only counts those still unacknowledged). After
+a broker crash the consumer's state may come back from a little earlier than the
+stream's (it is not synced with every delivery): the difference can then go
+negative and says nothing.
 """
 
 from __future__ import annotations

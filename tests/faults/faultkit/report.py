@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from faultkit.checker import Findings, ReadLog
 from faultkit.cluster import Cluster, FaultWindow
+from faultkit.observe import ConsumerStats
 from faultkit.publisher import Attempt, History
 from faultkit.snapshot import Snapshot
 
@@ -89,6 +90,15 @@ def _reads(readers: list[ReadLog]) -> str:
     )
 
 
+def _redeliveries(stats: ConsumerStats) -> str:
+    if stats.redeliveries >= 0:
+        return str(stats.redeliveries)
+    return (
+        f"unknown: {stats.deliveries} deliveries < stream sequence {stats.last_stream_seq} "
+        "(the consumer's state came back from before the broker's crash)"
+    )
+
+
 def _publish_rows(history: History, snapshot: Snapshot) -> list[tuple[str, str]]:
     publications = list(history.publications.values())
     count = Counter(p.status for p in publications)
@@ -128,7 +138,7 @@ def build_report(
         *_publish_rows(history, snapshot),
         ("lost", str(findings.lost)),
         ("duplicated", str(findings.duplicated)),
-        ("redeliveries (consumer)", str(snapshot.consumer.redeliveries)),
+        ("redeliveries (consumer)", _redeliveries(snapshot.consumer)),
         ("duplicates found already done", str(recognised)),
         ("version reads (I5)", _reads(readers) or "no reader"),
         ("events logged / relayed", f"{len(snapshot.events)} / {len(snapshot.relayed)}"),
