@@ -12,7 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.clients import ApiClient, Tokens
+from api.manual_clock import ManualClock
 from connmgr.api import create_app
+from connmgr.api.token_cache import TokenCache
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tokens import (
@@ -49,7 +51,16 @@ async def tokens(engine: AsyncEngine) -> Tokens:
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine, database_url: str) -> AsyncIterator[ApiClient]:
-    app = create_app(Settings(database_url=database_url), engine=engine)
+def clock() -> ManualClock:
+    """The clock of the client's token cache: grants expire only when a test moves it."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def client(
+    engine: AsyncEngine, database_url: str, clock: ManualClock
+) -> AsyncIterator[ApiClient]:
+    tokens = TokenCache(clock=clock)
+    app = create_app(Settings(database_url=database_url), engine=engine, tokens=tokens)
     async with TestClient(TestServer(app)) as client:
         yield client

@@ -6,6 +6,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.clients import ApiClient, Tokens, bearer
+from api.manual_clock import ManualClock
+from connmgr.api.token_cache import TOKEN_CACHE_TTL_S
 from connmgr.storage.tokens import revoke_token
 from support.seeds import Seed
 
@@ -37,14 +39,28 @@ async def test_no_valid_bearer_token_is_a_401_problem_with_a_challenge(
         assert body["title"] == "Unauthorized"
 
 
-async def test_a_revoked_token_is_a_401(
-    client: ApiClient, tokens: Tokens, engine: AsyncEngine
+async def test_a_revoked_token_is_a_401_once_its_cached_grant_expires(
+    client: ApiClient, tokens: Tokens, engine: AsyncEngine, clock: ManualClock
 ) -> None:
     assert (await client.get("/api/connections", headers=bearer(tokens.acme))).status == 200
 
     assert await revoke_token(engine, tokens.acme)
 
-    assert (await client.get("/api/connections", headers=bearer(tokens.acme))).status == 401
+    # Documented: the grant is cached for TOKEN_CACHE_TTL_S after its lookup.
+    clock.advance(TOKEN_CACHE_TTL_S - 0.5)
+    assert (await client.get("/api/connections", headers=bearer(tokens.acme))).status == 200
+    clock.advance(0.5)
+    response = await client.get("/api/connections", headers=bearer(tokens.acme))
+    assert response.status == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+async def test_a_token_revoked_before_its_first_use_is_refused_at_once(
+    client: ApiClient, tokens: Tokens, engine: AsyncEngine
+) -> None:
+    assert await revoke_token(engine, tokens.globex)
+
+    assert (await client.get("/api/connections", headers=bearer(tokens.globex))).status == 401
 
 
 async def test_a_token_without_the_routes_scope_is_a_403_problem(

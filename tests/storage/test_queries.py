@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.queries import (
     ConnectionFilter,
     InvalidCursorError,
+    autocommit_reads,
     connection_events,
     decode_cursor,
     encode_cursor,
     events_after,
     get_connection,
+    get_connections,
     list_connections,
 )
 from connmgr.storage.views import redact_event_data
@@ -68,6 +73,39 @@ async def test_get_returns_none_for_another_tenant_a_tombstone_or_nothing(
     for connection_id in (theirs, deleted, "00000000-0000-0000-0000-000000000000"):
         assert await get_connection(engine, "acme", connection_id) is None
     assert await get_connection(engine, "globex", theirs) is not None
+
+
+@pytest.mark.parametrize("autocommit", [False, True], ids=["engine", "autocommit"])
+async def test_get_many_returns_the_tenants_live_connections_among_the_ids(
+    engine: AsyncEngine, seed: Seed, autocommit: bool
+) -> None:
+    reads = autocommit_reads(engine) if autocommit else engine
+    ours = [await seed.connection(f"db-{index}") for index in range(3)]
+    theirs = await seed.connection(tenant="globex")
+    deleted = await seed.connection(deleted=True)
+    asked = [*ours, theirs, deleted, str(uuid.uuid4()), ours[0]]
+
+    found = await get_connections(reads, "acme", asked)
+
+    assert sorted(found) == sorted(ours)
+    assert all(view.id == key and view.tenant == "acme" for key, view in found.items())
+    assert await get_connections(reads, "acme", []) == {}
+
+
+async def test_autocommit_reads_run_each_statement_outside_a_transaction(
+    engine: AsyncEngine,
+) -> None:
+    reads = autocommit_reads(engine)
+    if engine.dialect.name != "postgresql":
+        assert reads is engine  # SQLite: in process, nothing to save
+        return
+    # now() is the start of the transaction: two statements in one differ only without it.
+    async with reads.connect() as connection:
+        first = (await connection.execute(text("SELECT now()"))).scalar_one()
+        await asyncio.sleep(0.01)
+        second = (await connection.execute(text("SELECT now()"))).scalar_one()
+
+    assert second > first
 
 
 async def test_filters_combine_and_stay_within_the_tenant(engine: AsyncEngine, seed: Seed) -> None:

@@ -6,6 +6,9 @@
 - a valid token without the route's scope → 403 problem;
 - otherwise the grant is stored at ``request[GRANT]``; handlers read its tenant and
   never see another tenant's data (they answer 404 for it, like for a missing row).
+
+Grants come from the application's ``TokenCache``: a revoked token is refused at
+most ``TOKEN_CACHE_TTL_S`` seconds after its revocation.
 """
 
 from __future__ import annotations
@@ -16,10 +19,9 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from connmgr.api.keys import ENGINE, GRANT
+from connmgr.api.keys import ENGINE, GRANT, TOKENS
 from connmgr.api.problems import FORBIDDEN, UNAUTHORIZED, Problem, ProblemError
 from connmgr.api.routing import Handler, Route
-from connmgr.storage.tokens import resolve_token
 
 _REALM: Final = 'Bearer realm="connmgr"'
 
@@ -34,7 +36,7 @@ def auth_middleware(routes: Iterable[Route]) -> Middleware:
         if scope is None:
             return await handler(request)
         token = _bearer_token(request)
-        grant = await resolve_token(request.app[ENGINE], token)
+        grant = await request.app[TOKENS].resolve(request.app[ENGINE], token)
         if grant is None:
             raise _unauthorized("The bearer token is not valid.", 'error="invalid_token"')
         if not grant.allows(scope):

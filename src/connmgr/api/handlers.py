@@ -6,10 +6,12 @@ another tenant is answered exactly like one that does not exist (404).
 
 from __future__ import annotations
 
+from typing import Final
+
 from aiohttp import web
 from pydantic import BaseModel
 
-from connmgr.api.keys import ENGINE, GRANT
+from connmgr.api.keys import ENGINE, GRANT, READER
 from connmgr.api.params import (
     ConnectionListQuery,
     ConnectionLogQuery,
@@ -21,7 +23,8 @@ from connmgr.api.problems import not_found
 from connmgr.storage import queries
 from connmgr.storage.views import ConnectionView
 
-_PRIVATE_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
+_PRIVATE_HEADERS: Final = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
+_JSON: Final = "application/json; charset=utf-8"
 
 
 async def list_connections(request: web.Request) -> web.StreamResponse:
@@ -46,11 +49,10 @@ async def get_connection(request: web.Request) -> web.StreamResponse:
     """One connection with a strong ETag; ``If-None-Match`` that matches → 304."""
     view = await _visible_connection(request)
     etag = entity_tag(view)
+    headers = {**_PRIVATE_HEADERS, "ETag": f'"{etag}"'}
     if _matches(request, etag):
-        return web.Response(status=304, headers={**_PRIVATE_HEADERS, "ETag": f'"{etag}"'})
-    response = _json(view)
-    response.headers["ETag"] = f'"{etag}"'
-    return response
+        return web.Response(status=304, headers=headers)
+    return _json(view, headers)
 
 
 async def connection_logs(request: web.Request) -> web.StreamResponse:
@@ -78,9 +80,7 @@ def entity_tag(view: ConnectionView) -> str:
 
 
 async def _visible_connection(request: web.Request) -> ConnectionView:
-    view = await queries.get_connection(
-        request.app[ENGINE], request[GRANT].tenant, connection_id(request)
-    )
+    view = await request.app[READER].get(request[GRANT].tenant, connection_id(request))
     if view is None:
         raise not_found("connection")
     return view
@@ -92,7 +92,7 @@ def _matches(request: web.Request, etag: str) -> bool:
     return any(candidate.value in (etag, "*") for candidate in candidates)
 
 
-def _json(model: BaseModel) -> web.Response:
-    response = web.Response(text=model.model_dump_json(), content_type="application/json")
-    response.headers.update(_PRIVATE_HEADERS)
-    return response
+def _json(model: BaseModel, headers: dict[str, str] = _PRIVATE_HEADERS) -> web.Response:
+    # Serialised once, straight to UTF-8 bytes (no str round trip, no charset guessing).
+    body = model.__pydantic_serializer__.to_json(model)
+    return web.Response(body=body, headers={**headers, "Content-Type": _JSON})

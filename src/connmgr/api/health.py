@@ -25,11 +25,11 @@ from connmgr.api.health_params import (
     WindowError,
     check_window,
 )
-from connmgr.api.keys import ENGINE, GRANT
+from connmgr.api.keys import ENGINE, GRANT, READER
 from connmgr.api.params import connection_id, parse_query
 from connmgr.api.problems import invalid_parameters, not_found
 from connmgr.schemas.health import HealthStatus
-from connmgr.storage import health_queries, queries, sample_queries
+from connmgr.storage import health_queries, sample_queries
 from connmgr.storage.health_queries import StatusChange, StatusCount
 from connmgr.storage.rollups import Resolution
 from connmgr.storage.sample_queries import ConnectionStats, RollupView, SampleView
@@ -177,7 +177,7 @@ def _by_status(counts: Iterable[StatusCount]) -> dict[str, int]:
 
 async def _visible(request: web.Request, identifier: str) -> str:
     """The id of the tenant's live connection; 404 problem when absent or not theirs."""
-    view = await queries.get_connection(request.app[ENGINE], request[GRANT].tenant, identifier)
+    view = await request.app[READER].get(request[GRANT].tenant, identifier)
     if view is None:
         raise not_found("connection")
     return view.id

@@ -7,13 +7,19 @@ from typing import Final
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connmgr.api.connection_reads import ConnectionReader
 from connmgr.api.metrics import ApiMetrics
 from connmgr.api.routing import Route
+from connmgr.api.token_cache import TokenCache
 from connmgr.schemas.settings import Settings
 from connmgr.storage.tokens import TokenGrant
 
 SETTINGS: Final = web.AppKey("settings", Settings)
 ENGINE: Final = web.AppKey("engine", AsyncEngine)
+"""The engine every route reads through: autocommit on PostgreSQL (``autocommit_reads``)."""
+TOKENS: Final = web.AppKey("tokens", TokenCache)
+READER: Final = web.AppKey("reader", ConnectionReader)
+"""Reads one connection by id, coalescing concurrent reads (``connection_reads``)."""
 METRICS: Final = web.AppKey("metrics", ApiMetrics)
 ROUTES: Final[web.AppKey[tuple[Route, ...]]] = web.AppKey("routes")
 

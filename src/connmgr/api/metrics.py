@@ -89,12 +89,20 @@ class ApiMetrics:
         )
         self.connections = ConnectionGauges()
         self.registry.register(self.connections)
+        # Labelled children by label values: ``labels()`` costs several times the update.
+        # Bounded like the series themselves: route names x methods x status codes.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in _METHODS else "OTHER"
-        labels = (route, method, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (route, method, str(status))
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> web.Response:
         body = generate_latest(self.registry)

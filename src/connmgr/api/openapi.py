@@ -27,7 +27,7 @@ _IMPLIED_PROBLEMS: Final = {
     401: "Missing or invalid bearer token.",
     403: "The token lacks the required scope.",
     404: "No such resource (or not visible to this token).",
-    503: "Not ready.",
+    503: "The database is not reachable now; retry after Retry-After seconds.",
 }
 
 
@@ -76,7 +76,7 @@ def _responses(spec: Route, path: str) -> dict[str, Any]:
         responses["304"] = {"description": "Not modified: If-None-Match matched the ETag."}
     statuses = set(spec.problems)
     statuses |= {400} if spec.query else set()
-    statuses |= {401, 403} if spec.scope else set()
+    statuses |= {401, 403, 503} if spec.scope else set()  # a scope means a token lookup
     statuses |= {404} if _PATH_PARAM.search(path) else set()
     for status in sorted(statuses):
         responses[str(status)] = _problem(_IMPLIED_PROBLEMS.get(status, "Error."))

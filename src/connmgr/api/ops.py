@@ -13,10 +13,12 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.api.keys import ENGINE, METRICS, ROUTES
 from connmgr.api.openapi import openapi_document
-from connmgr.api.problems import UNAVAILABLE, Problem, ProblemError
+from connmgr.api.problems import unavailable
 
 READINESS_TIMEOUT_S: Final = 3.0
 
@@ -35,17 +37,29 @@ async def healthz(_request: web.Request) -> web.StreamResponse:
 
 
 async def readyz(request: web.Request) -> web.StreamResponse:
-    """Ready: the database answers ``SELECT 1`` within the timeout; else 503 problem."""
+    """Ready: the database answers ``SELECT 1`` within the timeout; else 503 problem.
+
+    A pooled connection the server dropped (a database restart) is no reason to be
+    unready: that failure invalidates the pool's old connections and the check is
+    asked once more, on a fresh one. Only a database that does not answer is a 503.
+    """
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_S):
-            async with request.app[ENGINE].connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            try:
+                await _select_one(request.app[ENGINE])
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+                await _select_one(request.app[ENGINE])
     except Exception as error:  # any failure means "not ready"; never echo driver text
         structlog.get_logger(_LOGGER).warning("api.not_ready", error_type=type(error).__name__)
-        detail = "The database is not reachable."
-        problem = Problem(type=UNAVAILABLE, title="Service unavailable", status=503, detail=detail)
-        raise ProblemError(problem, {"Retry-After": "5"}) from None
+        raise unavailable() from None
     return web.json_response(Health(status="ready").model_dump())
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:

@@ -2,10 +2,14 @@
 
 A problem never carries a stack trace, a driver message or an input value: unexpected
 exceptions become a generic 500 and are logged (with their traceback) server-side.
+A database that cannot be reached right now (``database_unavailable``: a connection the
+server dropped, a refused connect, a timeout) is a 503 with ``Retry-After``, logged
+with the error's type only.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Final
@@ -14,6 +18,8 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from connmgr.api.routing import Handler
 from connmgr.schemas.outcomes import FieldError
@@ -27,6 +33,8 @@ NOT_FOUND: Final = _PREFIX + "not-found"
 UNAVAILABLE: Final = _PREFIX + "unavailable"
 INTERNAL: Final = _PREFIX + "internal"
 _KEPT_HEADERS: Final = ("Allow", "WWW-Authenticate")
+RETRY_AFTER_S: Final = 5
+_UNREACHABLE: Final = (ConnectionError, TimeoutError, socket.gaierror, PoolTimeoutError)
 
 
 def _logger() -> structlog.typing.FilteringBoundLogger:
@@ -80,6 +88,24 @@ def not_found(what: str = "resource") -> ProblemError:
     return ProblemError(Problem(type=NOT_FOUND, title="Not found", status=404, detail=detail))
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached now (a retry may succeed).
+
+    A statement on a connection the server dropped (SQLAlchemy then invalidates it and
+    the pool's older connections), a refused or failed connect, a timeout. A statement
+    the database refuses (a missing table, bad SQL) is not: that stays a 500.
+    """
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated
+    return isinstance(error, _UNREACHABLE)
+
+
+def unavailable() -> ProblemError:
+    detail = "The database is not reachable."
+    problem = Problem(type=UNAVAILABLE, title="Service unavailable", status=503, detail=detail)
+    return ProblemError(problem, {"Retry-After": str(RETRY_AFTER_S)})
+
+
 def problem_middleware() -> Middleware:
     """Error boundary (inside metrics): ProblemError, HTTP errors, crashes become problems."""
 
@@ -93,8 +119,13 @@ def problem_middleware() -> Middleware:
             if error.status < 400:
                 raise
             return _http_problem(error)
-        except Exception:
+        except Exception as error:
             route = request.match_info.route.name
+            if database_unavailable(error):
+                kind = type(error).__name__
+                _logger().warning("api.database_unavailable", route=route, error_type=kind)
+                unreachable = unavailable()
+                return problem_response(unreachable.problem, unreachable.headers)
             _logger().exception("api.unhandled_error", route=route, method=request.method)
             return problem_response(_internal())
 

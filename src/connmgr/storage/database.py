@@ -16,16 +16,39 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _WRITE_OPTION = "connmgr_write"
 _MIGRATION_LOCK = 0x636F6E6E6D677200
+POOL_RECYCLE_S = 1800
+"""Pooled server connections older than this are replaced at checkout (idle timeouts)."""
 
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def create_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, pre_ping: bool = True
+) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    ``max_overflow`` server connections may be opened beyond ``pool_size`` under load;
+    each is closed again at check-in, so a steady load above ``pool_size`` pays a new
+    server connection (a backend process, a handshake) per checkout. A busy server
+    (the read API) sizes ``pool_size`` for its load and sets ``max_overflow`` to 0:
+    requests then wait for a pooled connection instead.
+
+    ``pre_ping`` tests each server connection at checkout (a round trip per checkout).
+    Without it a connection the server dropped fails its first statement with a
+    ``DBAPIError`` whose ``connection_invalidated`` is true, and the pool then replaces
+    every connection older than the failure: a caller that cannot afford the ping
+    (the read API) answers that failure with a 503 instead.
+    """
     if not is_sqlite(url):
-        return create_async_engine(url, pool_size=pool_size, pool_pre_ping=True)
+        return create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=pre_ping,
+            pool_recycle=POOL_RECYCLE_S,
+        )
     engine = create_async_engine(url, connect_args={"timeout": 30})
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     event.listen(engine.sync_engine, "begin", _begin_immediate)

@@ -9,7 +9,8 @@ Contracts:
   (urlsafe base64 of JSON): inserts and deletes between pages neither repeat nor skip
   the other rows; event pages are ordered by version (one connection) or by log
   position (the feed), ``after`` exclusive. Positions commit in order (see
-  ``tables``), so a reader polling ``after`` never misses an event.
+  ``tables``), so a reader polling ``after`` never misses an event;
+- every read is a single statement, so it may run on ``autocommit_reads(engine)``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,23 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.tables import connection_tags, connections, events
@@ -34,6 +48,19 @@ from connmgr.storage.views import (
 
 MAX_LIMIT: Final = 200
 DEFAULT_LIMIT: Final = 50
+
+
+def autocommit_reads(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` for single-statement reads: on PostgreSQL without BEGIN and ROLLBACK.
+
+    Under READ COMMITTED a statement takes its own snapshot even in a transaction, so a
+    lone SELECT in autocommit returns the same rows and saves two round trips. Shares
+    ``engine``'s pool (dispose ``engine``); never write through it. SQLite (in process,
+    no round trips) gets ``engine`` itself.
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +129,43 @@ async def list_connections(
     return ConnectionPage(items=items, next_cursor=next_cursor)
 
 
+def _live_connections(ids: ColumnElement[bool]) -> Select[Any]:
+    c = connections.c
+    return select(connections).where(ids, c.tenant == bindparam("tenant"), c.deleted.is_(False))
+
+
+# Built once: SQLAlchemy then reuses their compiled form without rebuilding a cache key.
+# PostgreSQL takes the ids as one array parameter (one statement text, prepared once);
+# elsewhere IN is expanded to one parameter per id.
+_LIVE_BY_ARRAY: Final = _live_connections(
+    connections.c.id == any_(bindparam("connection_ids", type_=ARRAY(String)))
+)
+_LIVE_BY_LIST: Final = _live_connections(
+    connections.c.id.in_(bindparam("connection_ids", expanding=True))
+)
+
+
+async def get_connections(
+    engine: AsyncEngine, tenant: str, connection_ids: Sequence[str]
+) -> dict[str, ConnectionView]:
+    """The tenant's live connections among ``connection_ids``, by id, in one statement.
+
+    An id that is absent, deleted or another tenant's is simply not in the result.
+    """
+    if not connection_ids:
+        return {}
+    query = _LIVE_BY_ARRAY if engine.dialect.name == "postgresql" else _LIVE_BY_LIST
+    parameters = {"connection_ids": list(connection_ids), "tenant": tenant}
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query, parameters)).mappings().all()
+    return {row["id"]: connection_view(row) for row in rows}
+
+
 async def get_connection(
     engine: AsyncEngine, tenant: str, connection_id: str
 ) -> ConnectionView | None:
     """The tenant's live connection, or None (absent, deleted or another tenant's)."""
-    query = _live(tenant).where(connections.c.id == connection_id)
-    async with engine.connect() as connection:
-        row = (await connection.execute(query)).mappings().first()
-    return None if row is None else connection_view(row)
+    return (await get_connections(engine, tenant, [connection_id])).get(connection_id)
 
 
 async def connection_events(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.bus import is_valid_tenant
@@ -86,16 +86,31 @@ async def issue_token(engine: AsyncEngine, name: str, tenant: str, scopes: Itera
     return token
 
 
+def is_well_formed(token: str) -> bool:
+    """Whether ``token`` could be one of ours (prefix, length): else no lookup is needed."""
+    return token.startswith(TOKEN_PREFIX) and len(token) <= _MAX_TOKEN_LENGTH
+
+
+_LIVE_TOKEN: Final = select(api_tokens.c.name, api_tokens.c.tenant, api_tokens.c.scopes).where(
+    api_tokens.c.token_hash == bindparam("token_hash"), api_tokens.c.revoked.is_(False)
+)
+"""Built once: SQLAlchemy then reuses its compiled form without rebuilding a cache key."""
+
+
 async def resolve_token(engine: AsyncEngine, token: str) -> TokenGrant | None:
     """The grant of a live token; None when it is malformed, unknown or revoked."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > _MAX_TOKEN_LENGTH:
+    if not is_well_formed(token):
         return None
-    t = api_tokens.c
-    query = select(t.name, t.tenant, t.scopes).where(
-        t.token_hash == hash_token(token), t.revoked.is_(False)
-    )
+    return await resolve_token_hash(engine, hash_token(token))
+
+
+async def resolve_token_hash(engine: AsyncEngine, token_hash: str) -> TokenGrant | None:
+    """The grant of the live token with this SHA-256 (``hash_token``); None if none.
+
+    One statement: on an autocommit engine (``queries.autocommit_reads``), one round trip.
+    """
     async with engine.connect() as connection:
-        row = (await connection.execute(query)).first()
+        row = (await connection.execute(_LIVE_TOKEN, {"token_hash": token_hash})).first()
     if row is None:
         return None
     # Scopes stored by an older release may be unknown now: they grant nothing.

@@ -1,0 +1,115 @@
+"""Reads of one connection by id, coalesced: reads asked together share one SELECT.
+
+Each request for one connection asks ``ConnectionReader.get``. Reads are sent in
+rounds: a round takes every read asked so far and sends one tenant-scoped statement
+per tenant and per ``max_batch`` ids (``queries.get_connections``). At most
+``max_in_flight`` rounds run at once; reads asked meanwhile wait for the next round,
+which starts as soon as one ends. An idle reader sends a read at once (on the next
+turn of the event loop); a busy one serves many requests per database round trip.
+
+Contract:
+
+- a read sees every commit that completed before it was asked: its statement starts
+  after the ask, so coalescing never serves an older row than a read of its own;
+- a statement is one tenant's: another tenant's connection is not found, exactly
+  like a missing one;
+- a failed statement fails every read of its batch with that exception (the problem
+  middleware turns it into a 503 or a 500); a read whose request went away is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from asyncio import Future
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.storage.queries import get_connections
+from connmgr.storage.views import ConnectionView
+
+MAX_BATCH: Final = 64
+MAX_IN_FLIGHT: Final = 2
+
+Waiting = dict[str, list["Future[ConnectionView | None]"]]
+"""Futures of the reads waiting for a statement, by connection id."""
+
+
+class ConnectionReader:
+    """Coalesces ``get`` calls into rounds of batched, tenant-scoped reads (see module)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_batch: int = MAX_BATCH,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
+        if max_batch < 1 or max_in_flight < 1:
+            raise ValueError("max_batch and max_in_flight must be at least 1")
+        self.engine = engine
+        self.max_batch = max_batch
+        self.max_in_flight = max_in_flight
+        self._pending: dict[str, Waiting] = {}
+        self._rounds: set[asyncio.Task[None]] = set()  # the loop keeps weak references only
+        self._scheduled = False
+
+    async def get(self, tenant: str, connection_id: str) -> ConnectionView | None:
+        """The tenant's live connection, or None (absent, deleted or another tenant's)."""
+        future: Future[ConnectionView | None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(tenant, {}).setdefault(connection_id, []).append(future)
+        self._schedule()
+        return await future
+
+    def _schedule(self) -> None:
+        if self._pending and not self._scheduled and len(self._rounds) < self.max_in_flight:
+            self._scheduled = True
+            # Next turn of the loop: the reads asked in this one join the round.
+            asyncio.get_running_loop().call_soon(self._start_round)
+
+    def _start_round(self) -> None:
+        self._scheduled = False
+        pending, self._pending = self._pending, {}
+        task = asyncio.create_task(self._round(pending))
+        self._rounds.add(task)
+        task.add_done_callback(self._round_ended)
+
+    def _round_ended(self, task: asyncio.Task[None]) -> None:
+        self._rounds.discard(task)
+        self._schedule()
+
+    async def _round(self, pending: dict[str, Waiting]) -> None:
+        batches = []
+        for tenant, waiting in pending.items():
+            ids = list(waiting)
+            for start in range(0, len(ids), self.max_batch):
+                batch = {key: waiting[key] for key in ids[start : start + self.max_batch]}
+                batches.append(self._read(tenant, batch))
+        await asyncio.gather(*batches)
+
+    async def _read(self, tenant: str, waiting: Waiting) -> None:
+        try:
+            found = await get_connections(self.engine, tenant, list(waiting))
+        except asyncio.CancelledError:
+            _fail(waiting, None)
+            raise
+        except Exception as error:
+            _fail(waiting, error)
+            return
+        for connection_id, futures in waiting.items():
+            view = found.get(connection_id)
+            for future in futures:
+                if not future.done():
+                    future.set_result(view)
+
+
+def _fail(waiting: Waiting, error: Exception | None) -> None:
+    """Every waiting read raises ``error``; None cancels them (shutdown)."""
+    for futures in waiting.values():
+        for future in futures:
+            if future.done():
+                continue
+            if error is None:
+                future.cancel()
+            else:
+                future.set_exception(error)

@@ -1,0 +1,168 @@
+"""The read path's cost and failures: one statement per warm read, concurrent reads
+coalesced per tenant, a connection the server dropped answered with a 503 and healed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.testing import capture_logs
+
+from api.clients import ApiClient, Tokens, bearer
+from api.manual_clock import counted_statements
+from connmgr.api import create_app
+from connmgr.api.connection_reads import ConnectionReader
+from connmgr.api.problems import database_unavailable
+from connmgr.schemas.settings import Settings
+from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.queries import autocommit_reads
+from connmgr.storage.tokens import issue_token
+from support.fixture_types import NewPostgresUrl
+from support.seeds import Seed
+from support.services import POSTGRES_ADMIN_DSN
+from support.waiting import wait_for
+
+
+async def test_a_get_by_id_with_a_known_token_runs_one_statement(
+    client: ApiClient, seed: Seed, tokens: Tokens, engine: AsyncEngine
+) -> None:
+    path = f"/api/connections/{await seed.connection()}"
+    assert (await client.get(path, headers=bearer(tokens.acme))).status == 200
+
+    with counted_statements(engine) as statements:
+        response = await client.get(path, headers=bearer(tokens.acme))
+
+    assert response.status == 200
+    assert len(statements) == 1
+
+
+async def test_concurrent_reads_share_one_statement_per_tenant(
+    engine: AsyncEngine, seed: Seed
+) -> None:
+    ours = [await seed.connection(f"db-{index}") for index in range(4)]
+    theirs = await seed.connection("theirs", tenant="globex")
+    reader = ConnectionReader(autocommit_reads(engine))
+    asks = [("acme", cid) for cid in [*ours, ours[0], theirs]]
+    asks += [("globex", theirs), ("globex", ours[1])]
+
+    with counted_statements(engine) as statements:
+        views = await asyncio.gather(*(reader.get(tenant, cid) for tenant, cid in asks))
+
+    found = [None if view is None else (view.tenant, view.id) for view in views]
+    expected = [("acme", cid) for cid in [*ours, ours[0]]] + [None, ("globex", theirs), None]
+    assert found == expected
+    assert len(statements) == 2
+
+
+async def test_a_round_is_split_into_batches_of_at_most_max_batch_ids(
+    engine: AsyncEngine, seed: Seed
+) -> None:
+    ids = [await seed.connection(f"db-{index}") for index in range(5)]
+    reader = ConnectionReader(engine, max_batch=2)
+
+    with counted_statements(engine) as statements:
+        views = await asyncio.gather(*(reader.get("acme", cid) for cid in ids))
+
+    assert [view.id for view in views if view is not None] == ids
+    assert len(statements) == 3
+
+
+async def test_a_failed_statement_fails_every_read_of_its_batch(database_url: str) -> None:
+    empty = create_engine(database_url)  # no schema: the statement fails in the driver
+    reader = ConnectionReader(empty)
+    try:
+        asks = (reader.get("acme", str(uuid.uuid4())) for _ in range(3))
+        results = await asyncio.gather(*asks, return_exceptions=True)
+    finally:
+        await empty.dispose()
+
+    assert all(isinstance(result, DBAPIError) for result in results)
+    assert not any(database_unavailable(result) for result in results)  # a 500, not a 503
+
+
+@dataclass(frozen=True)
+class OwnEngineApi:
+    """An API that opened its own engine (no pre-ping), on a seeded PostgreSQL database."""
+
+    client: ApiClient
+    database: str
+    path: str
+    headers: dict[str, str]
+
+
+@pytest.fixture
+async def own_engine_api(fresh_pg_url: NewPostgresUrl) -> AsyncIterator[OwnEngineApi]:
+    url = await fresh_pg_url()
+    setup = create_engine(url)
+    try:
+        await migrate(setup)
+        connection_id = await Seed(setup).connection()
+        token = await issue_token(setup, "reader", "acme", ["read"])
+    finally:
+        await setup.dispose()
+    app = create_app(Settings(database_url=url))
+    async with TestClient(TestServer(app)) as client:
+        path = f"/api/connections/{connection_id}"
+        yield OwnEngineApi(client, url.rsplit("/", 1)[1], path, bearer(token))
+
+
+async def drop_server_connections(database: str) -> None:
+    """Terminate every server connection to ``database``, as a database restart would."""
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        others = "datname = $1 AND pid <> pg_backend_pid()"
+        await admin.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}", database
+        )
+
+        async def gone() -> bool:
+            count = await admin.fetchval(
+                f"SELECT count(*) FROM pg_stat_activity WHERE {others}", database
+            )
+            return bool(count == 0)
+
+        await wait_for(gone, message="the terminated connections did not go away")
+    finally:
+        await admin.close()
+
+
+async def test_a_dropped_database_connection_is_a_503_problem_then_heals(
+    own_engine_api: OwnEngineApi,
+) -> None:
+    api = own_engine_api
+    assert (await api.client.get(api.path, headers=api.headers)).status == 200
+
+    await drop_server_connections(api.database)
+    with capture_logs() as logs:
+        dropped = await api.client.get(api.path, headers=api.headers)
+        body = await dropped.json(content_type=None)
+    healed = await api.client.get(api.path, headers=api.headers)
+
+    assert dropped.status == 503
+    assert dropped.content_type == "application/problem+json"
+    assert dropped.headers["Retry-After"] == "5"
+    assert body["detail"] == "The database is not reachable."
+    for internal in ("asyncpg", "terminat", "connection was closed", "traceback"):
+        assert internal not in str(body).lower()
+    assert [(log["event"], log["log_level"]) for log in logs] == [
+        ("api.database_unavailable", "warning")
+    ]
+    assert healed.status == 200
+
+
+async def test_readyz_stays_ready_when_pooled_connections_were_dropped(
+    own_engine_api: OwnEngineApi,
+) -> None:
+    api = own_engine_api
+    assert (await api.client.get("/readyz")).status == 200
+
+    await drop_server_connections(api.database)
+
+    assert (await api.client.get("/readyz")).status == 200
