@@ -29,6 +29,7 @@ from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.prober.pool import ProberPool
 from connmgr.workers.prober.recorder import CheckRecord, record_checks
+from connmgr.workers.prober.schedules import ScheduleKeeper
 from connmgr.workers.relay import Relay
 from connmgr.workers.tester.runner import CheckRunner
 from support.commands import command, encode, subject_of
@@ -232,3 +233,14 @@ async def test_an_alert_is_suppressed_while_a_dependency_is_down(stack: Stack) -
     app_events = await stack.event_types(app)
     assert "HealthStatusChanged" in app_events
     assert "AlertRaised" not in app_events
+
+
+async def test_reconciling_leaves_a_matching_schedule_alone(stack: Stack) -> None:
+    connection_id = await create(stack, tcp(9, enabled=True, interval_s=60))
+    await wait_for(lambda: schedule_count(stack, "acme", connection_id), timeout=15)
+    subject = schedule_subject("acme", connection_id)
+    js = stack.nc.jetstream()
+    before = (await js.get_last_msg(COMMAND_STREAM, subject)).seq
+    keeper = ScheduleKeeper(stack.nc, stack.engine)
+    assert await keeper.reconcile() == 1
+    assert (await js.get_last_msg(COMMAND_STREAM, subject)).seq == before

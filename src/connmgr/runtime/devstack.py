@@ -22,6 +22,7 @@ from connmgr.runtime.pools import (
     POOLS,
     Resources,
     bound_url,
+    close_nats,
     connect_nats,
     run_until_stopped,
     serve_api,
@@ -93,6 +94,6 @@ async def run_dev_stack(base: Settings, options: DevStackOptions) -> int:
             )
         finally:
             await runner.cleanup()
-            await nc.drain()
+            await close_nats(nc)
             await engine.dispose()
     return 0

@@ -60,6 +60,18 @@ async def connect_nats(settings: Settings, name: str) -> NatsClient:
     )
 
 
+async def close_nats(nc: NatsClient) -> None:
+    """Drain when connected; otherwise just close, so an absent broker at shutdown
+    never hides the real exit status behind a reconnecting error."""
+    try:
+        if nc.is_connected:
+            await nc.drain()
+            return
+    except Exception:
+        log.warning("nats_drain_failed", exc_info=True)
+    await nc.close()
+
+
 async def start_pool(name: str, settings: Settings, resources: Resources) -> PoolLoop:
     """Run the pool's start-up checks; returns its loop. Raises if it must not start."""
     if name == "encryptor":

@@ -7,6 +7,7 @@ import structlog
 from connmgr.runtime.pools import (
     Resources,
     bound_url,
+    close_nats,
     connect_nats,
     preflight_keyring,
     run_until_stopped,
@@ -32,7 +33,7 @@ async def run_worker_process(settings: Settings, pool: str) -> int:
         await run_until_stopped(loop, stop, settings.shutdown_grace_s)
         log.info("pool_stopped", pool=pool)
     finally:
-        await nc.drain()
+        await close_nats(nc)
         await engine.dispose()
     return 0
 

@@ -57,6 +57,8 @@ class ConsumerSpec:
     max_deliver: int
     ack_wait_s: float
     max_ack_pending: int
+    new_messages_only: bool = False
+    """A new durable starts at new messages instead of the stream's first."""
 
 
 ENCRYPTOR_CONSUMER: Final = ConsumerSpec(
@@ -97,6 +99,7 @@ SCHEDULE_KEEPER_CONSUMER: Final = ConsumerSpec(
     max_deliver=20,
     ack_wait_s=30.0,
     max_ack_pending=256,
+    new_messages_only=True,
 )
 
 RELAY_CHECKPOINT: Final = "relay"

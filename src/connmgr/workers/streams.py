@@ -107,7 +107,7 @@ def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
         durable_name=spec.durable,
         filter_subjects=list(spec.filter_subjects),
         ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
+        deliver_policy=DeliverPolicy.NEW if spec.new_messages_only else DeliverPolicy.ALL,
         max_deliver=spec.max_deliver,
         ack_wait=spec.ack_wait_s,
         max_ack_pending=spec.max_ack_pending,

@@ -69,6 +69,10 @@ def _schedule_command_id(state: ConnectionState) -> str:
     return str(uuid.uuid5(uuid.UUID(state.id), f"schedule:{state.version}"))
 
 
+def _every(state: ConnectionState) -> str:
+    return f"@every {int(state.health_check.get('interval_s', 60))}s"
+
+
 def wants_schedule(state: ConnectionState | None) -> bool:
     return state is not None and not state.deleted and bool(state.health_check.get("enabled"))
 
@@ -125,9 +129,8 @@ class ScheduleKeeper:
                 await self.remove(tenant, connection_id)
 
     async def put(self, state: ConnectionState) -> None:
-        interval = int(state.health_check.get("interval_s", 60))
         headers = {
-            SCHEDULE_HEADER: f"@every {interval}s",
+            SCHEDULE_HEADER: _every(state),
             SCHEDULE_TARGET_HEADER: command_subject(state.tenant, "check", state.id),
             ROLLUP_HEADER: ROLLUP_SUBJECT,
         }
@@ -141,15 +144,31 @@ class ScheduleKeeper:
             )
 
     async def reconcile(self) -> int:
-        """Bring every connection's schedule in step (at start-up); returns how many are on."""
+        """Bring every connection's schedule in step (at start-up); returns how many are on.
+
+        A schedule that already matches is left alone: republishing it would reset
+        its timing, and every replica's start would bunch the fleet's firings."""
         async with self._engine.connect() as connection:
             states = await load_all(connection)
-        scheduled = 0
+        scheduled = changed = 0
         for state in states.values():
+            current = await self._stored_schedule(state.tenant, state.id)
             if wants_schedule(state):
-                await self.put(state)
                 scheduled += 1
-            else:
+                if current != _every(state):
+                    await self.put(state)
+                    changed += 1
+            elif current is not None:
                 await self.remove(state.tenant, state.id)
-        log.info("schedules_reconciled", scheduled=scheduled, connections=len(states))
+                changed += 1
+        log.info("schedules_reconciled", scheduled=scheduled, changed=changed)
         return scheduled
+
+    async def _stored_schedule(self, tenant: str, connection_id: str) -> str | None:
+        """The ``Nats-Schedule`` of the connection's stored schedule, if it has one."""
+        subject = schedule_subject(tenant, connection_id)
+        try:
+            stored = await self._nc.jetstream().get_last_msg(COMMAND_STREAM, subject)
+        except NotFoundError:
+            return None
+        return (stored.headers or {}).get(SCHEDULE_HEADER)
