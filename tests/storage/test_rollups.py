@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.samples import RollupReport, roll_up
 from connmgr.storage.tables import rollup_checkpoints, sample_rollups, samples
+from support.fixture_types import NewPostgresUrl
 from support.samples import BILLING, ORDERS, T0, SampleBuilder, migrated_engine, store
 
 SECOND = timedelta(seconds=1)
@@ -271,10 +272,14 @@ async def test_concurrent_runs_roll_each_bucket_once(
 
 
 async def test_a_run_finding_another_replica_at_work_returns_an_empty_report(
-    engine: AsyncEngine, build: SampleBuilder
+    fresh_pg_url: NewPostgresUrl, build: SampleBuilder
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the advisory lock exists on PostgreSQL only")
+    """PostgreSQL only: SQLite has one writer, so no advisory lock to find taken."""
+    async with migrated_engine(await fresh_pg_url()) as engine:
+        await _another_replica_at_work(engine, build)
+
+
+async def _another_replica_at_work(engine: AsyncEngine, build: SampleBuilder) -> None:
     await store(engine, [build.at(T0)])
 
     async with engine.connect() as holder, holder.begin():
