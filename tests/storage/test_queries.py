@@ -6,9 +6,10 @@ import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.database import create_engine, migrate
@@ -90,6 +91,33 @@ async def test_get_many_returns_the_tenants_live_connections_among_the_ids(
     assert sorted(found) == sorted(ours)
     assert all(view.id == key and view.tenant == "acme" for key, view in found.items())
     assert await get_connections(reads, "acme", []) == {}
+
+
+async def test_reads_by_id_never_walk_the_tenant_index_even_without_statistics(
+    engine: AsyncEngine, seed: Seed
+) -> None:
+    if engine.dialect.name != "postgresql":
+        return  # the plan below is PostgreSQL's
+    ids = [await seed.connection(f"db-{index}") for index in range(20)]
+    executed: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        executed.append((args[2], args[3]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await get_connections(engine, "acme", ids)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    (statement, parameters), *_ = [e for e in executed if e[0].lstrip().startswith("SELECT")]
+    # A fresh table has no statistics; prepared statements end up on a generic plan.
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        plan = (await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)).all()
+
+    # That index would be walked over the tenant's whole range for every id asked.
+    text_plan = "\n".join(str(line[0]) for line in plan)
+    assert "ix_connections_tenant_name" not in text_plan, text_plan
 
 
 async def test_autocommit_reads_run_each_statement_outside_a_transaction(

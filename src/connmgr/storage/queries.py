@@ -130,8 +130,12 @@ async def list_connections(
 
 
 def _live_connections(ids: ColumnElement[bool]) -> Select[Any]:
-    c = connections.c
-    return select(connections).where(ids, c.tenant == bindparam("tenant"), c.deleted.is_(False))
+    # The ids are looked up by primary key, and only then filtered by tenant: OFFSET 0
+    # keeps PostgreSQL from merging the two and walking the (tenant, name, id) index,
+    # which costs a scan of the tenant's whole range per id when its statistics are
+    # missing or a generic plan misjudges the tenant's size.
+    by_id = select(connections).where(ids).offset(0).subquery("by_id")
+    return select(by_id).where(by_id.c.tenant == bindparam("tenant"), by_id.c.deleted.is_(False))
 
 
 # Built once: SQLAlchemy then reuses their compiled form without rebuilding a cache key.
