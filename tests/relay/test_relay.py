@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
 import nats
 import pytest
 from nats.js import JetStreamContext
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.bus import EVENT_STREAM, MSG_ID_HEADER
 from connmgr.storage.database import create_engine, migrate, write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent
 from connmgr.storage.tables import relay_checkpoints
-from connmgr.workers.relay import Relay
+from connmgr.workers.relay import RELAY_LOCK_KEY, Relay, lock_holders
 from support.waiting import wait_for
 
 
@@ -139,3 +140,101 @@ async def test_the_running_relay_follows_new_events(
 
 async def _count(js: JetStreamContext, expected: int) -> bool:
     return (await js.stream_info(EVENT_STREAM)).state.messages == expected
+
+
+UNLED_S = 1.5  # fifteen of the relay's idle polls
+
+
+@pytest.fixture
+async def pg_engine(fresh_pg_url) -> AsyncIterator[AsyncEngine]:  # type: ignore[no-untyped-def]
+    engine = create_engine(await fresh_pg_url())
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def _holders(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as connection:
+        return await lock_holders(connection)
+
+
+async def _cut_the_leader(engine: AsyncEngine) -> int:
+    """``pg_terminate_backend`` on the session holding the relay lock; returns its pid."""
+    [pid] = await wait_for(lambda: _holders(engine), message="a relay holds the lock")
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    return pid
+
+
+@contextlib.asynccontextmanager
+async def _lock_held_elsewhere(engine: AsyncEngine) -> AsyncIterator[None]:
+    """The relay lock taken by a session of the test (as another replica would hold it)."""
+    async with engine.connect() as holder:
+        lock = text("SELECT pg_try_advisory_lock(:key)")
+
+        async def taken() -> bool:
+            return bool((await holder.execute(lock, {"key": RELAY_LOCK_KEY})).scalar_one())
+
+        await wait_for(taken, message="the cut session's lock is released")
+        try:
+            yield
+        finally:  # a pooled session keeps its session locks: give it back without
+            await holder.execute(text("SELECT pg_advisory_unlock_all()"))
+            await holder.commit()
+
+
+async def test_a_relay_whose_lock_session_is_cut_publishes_nothing_until_it_leads_again(
+    pg_engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    """The leader's lock session is terminated and the lock taken by another session
+    at once: events committed meanwhile stay unpublished (the relay stepped down);
+    once the lock is free the relay takes it on a new session and publishes them."""
+    relay = Relay(js, pg_engine, batch_size=10)
+    await relay.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await append(pg_engine, event("a", 1))
+        await wait_for(lambda: _count(js, 1), message="the first event is relayed")
+        cut = await _cut_the_leader(pg_engine)
+        async with _lock_held_elsewhere(pg_engine):
+            await append(pg_engine, event("a", 2))
+            await asyncio.sleep(UNLED_S)  # an absence: only a window can show it
+            assert await _count(js, 1), "a relay without the lock published"
+        await wait_for(lambda: _count(js, 2), message="the relay leads again and publishes")
+        assert cut not in await _holders(pg_engine)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_second_relay_takes_over_from_a_leader_whose_session_was_cut(
+    pg_engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    """Two relays; the leader's session is cut while the lock is held elsewhere, then the
+    leader is stopped and the lock freed: the second relay takes it and publishes
+    every event once, in order; at no moment do two sessions hold the lock."""
+    relays = [Relay(js, pg_engine, batch_size=10) for _ in range(2)]
+    await relays[0].start()
+    stops = [asyncio.Event(), asyncio.Event()]
+    first = asyncio.create_task(relays[0].run(stops[0]))
+    await wait_for(lambda: _holders(pg_engine), message="the first relay leads")
+    second = asyncio.create_task(relays[1].run(stops[1]))
+    try:
+        await append(pg_engine, event("a", 1))
+        await wait_for(lambda: _count(js, 1), message="the first event is relayed")
+        await _cut_the_leader(pg_engine)
+        async with _lock_held_elsewhere(pg_engine):
+            await append(pg_engine, event("a", 2))
+            await asyncio.sleep(UNLED_S)
+            assert await _count(js, 1), "a relay without the lock published"
+            stops[0].set()
+            await asyncio.wait_for(first, 10)  # it ends while waiting for the lock
+        await wait_for(lambda: _count(js, 2), message="the second relay takes over")
+        await append(pg_engine, event("a", 3))
+        await wait_for(lambda: _count(js, 3), message="the second relay keeps relaying")
+        assert len(await _holders(pg_engine)) == 1
+    finally:
+        stops[1].set()
+        await asyncio.wait_for(second, 10)
+    assert [m["version"] for m in await published(js)] == [1, 2, 3]
