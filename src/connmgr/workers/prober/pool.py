@@ -30,16 +30,15 @@ from connmgr.schemas.bus import (
 )
 from connmgr.schemas.outcomes import Rejection
 from connmgr.schemas.probe_commands import CheckConnection, parse_probe_command
-from connmgr.storage.probe_states import read_probe_state
 from connmgr.storage.samples import roll_up
 from connmgr.workers.batch_writer import BatchWriter
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.prober.recorder import CheckRecord, Recorded, record_checks
 from connmgr.workers.prober.schedules import ScheduleKeeper
+from connmgr.workers.prober.targets import CheckTargets
 from connmgr.workers.streams import ensure_consumer, ensure_streams
 from connmgr.workers.tester.runner import CheckRunner
-from connmgr.workers.tester.targets import Prepared, prepare_stored
 
 log = structlog.get_logger("connmgr.prober")
 ROLLUP_EVERY_S: Final = 60.0
@@ -64,6 +63,7 @@ class ProberPool:
         self._max_in_flight = max_in_flight
         self._retention = (raw_retention, rollup_retention)
         self.schedules = ScheduleKeeper(nc, engine)
+        self.targets = CheckTargets(engine, keyring)
         self._writer: BatchWriter[CheckRecord, Recorded] = BatchWriter(
             lambda records: record_checks(engine, records), max_batch=512, max_delay_s=0.05
         )
@@ -84,7 +84,12 @@ class ProberPool:
                 consumer.run(stop), self.schedules.run(stop), self._roll_up_loop(stop)
             )
         finally:
-            await self._writer.close()
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop the batchers (after ``run``, or in place of it)."""
+        await self._writer.close()
+        await self.targets.close()
 
     async def handle(self, message: Msg) -> bool:
         parsed = parse_probe_command(message.data)
@@ -111,13 +116,12 @@ class ProberPool:
         self, command: CheckConnection, check_id: str, scheduled: bool
     ) -> CheckRecord | None:
         tenant, connection_id = command.actor.tenant, str(command.connection_id)
-        async with self._engine.connect() as connection:
-            prepared = await prepare_stored(connection, tenant, connection_id, self._keyring)
-            probe = await read_probe_state(connection, connection_id)
-        if not isinstance(prepared, Prepared):
+        lookup = await self.targets.get(tenant, connection_id)
+        prepared = lookup.prepared
+        if prepared is None:
             await self.schedules.remove(tenant, connection_id)
             return None
-        if scheduled and probe is not None and probe["suspended"]:
+        if scheduled and lookup.suspended:
             return None
         result = prepared.unusable or await self._runner.run(prepared.target)
         return CheckRecord(

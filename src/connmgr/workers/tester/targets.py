@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from connmgr.schemas.kinds import Kind, config_document, parse_config
 from connmgr.schemas.outcomes import Reason, Rejection
 from connmgr.schemas.probe_commands import DraftTestPayload
-from connmgr.storage.data_keys import get_data_key
+from connmgr.storage.data_keys import WrappedDataKey, get_data_key
 from connmgr.storage.projection import ConnectionState
 from connmgr.storage.projection_store import load_connection
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
@@ -44,19 +44,27 @@ async def prepare_stored(
     state = await load_connection(connection, connection_id)
     if state is None or state.deleted or state.tenant != tenant:
         return _not_found()
+    data_key = None if state.secrets is None else await get_data_key(connection, state.id)
+    return prepare_state(state, data_key, keyring)
+
+
+def prepare_state(
+    state: ConnectionState, data_key: WrappedDataKey | None, keyring: Keyring
+) -> Prepared:
+    """The target of a stored connection, its secrets opened (in memory only)."""
     secrets: dict[str, str] = {}
     unusable = None
     if state.secrets is not None:
         try:
-            secrets = await _open_stored(connection, state, keyring)
+            secrets = _open_stored(state, data_key, keyring)
         except (KeyringError, InvalidTag):
-            log.error("stored_secrets_unreadable", connection_id=connection_id)
+            log.error("stored_secrets_unreadable", connection_id=state.id)
             unusable = CheckResult(
                 Outcome.CONFIG_ERROR, "the stored secrets cannot be decrypted", 0.0
             )
     kind = Kind(state.kind)
     target = CheckTarget(
-        connection_id=connection_id,
+        connection_id=state.id,
         kind=kind,
         config=parse_config(kind, state.config),
         auth=stored_auth(state.auth),
@@ -66,11 +74,10 @@ async def prepare_stored(
     return Prepared(target, state.version, state.secrets_version, None, unusable)
 
 
-async def _open_stored(
-    connection: AsyncConnection, state: ConnectionState, keyring: Keyring
+def _open_stored(
+    state: ConnectionState, wrapped: WrappedDataKey | None, keyring: Keyring
 ) -> dict[str, str]:
     assert state.secrets is not None
-    wrapped = await get_data_key(connection, state.id)
     if wrapped is None:
         raise KeyringError("the connection has no data key")
     return decrypt_secrets(keyring.unwrap(wrapped, state.id), state.secrets, state.id)
