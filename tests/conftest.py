@@ -9,6 +9,8 @@
 - ``sqlite_url`` (function): a SQLite file in the test's ``tmp_path``.
 - ``database_url`` (function, parametrized ``sqlite`` / ``postgres``): a fresh,
   empty database per test; the way every storage contract test runs on both.
+- ``engine`` (function): an engine on ``database_url``, schema migrated, so on both
+  backends; ``seed`` writes projection rows straight into it (``support.seeds``).
 - ``mariadb_url`` / ``redis_url`` (session): the machine's servers, once reachable.
 
 A missing service skips the test, or fails it under ``CONNMGR_REQUIRE_SERVICES=1``.
@@ -23,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.runtime.nats_server import NatsServer
-from support.databases import sqlite_url_in, temporary_postgres_database
+from support.databases import migrated_engine, sqlite_url_in, temporary_postgres_database
 from support.fixture_types import NewPostgresUrl, StartNatsServer
+from support.seeds import Seed
 from support.services import (
     MARIADB_URL,
     REDIS_URL,
@@ -99,6 +103,17 @@ async def database_url(
     if request.param == "sqlite":
         return sqlite_url_in(tmp_path)
     return await fresh_pg_url()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    async with migrated_engine(database_url) as engine:
+        yield engine
+
+
+@pytest.fixture
+def seed(engine: AsyncEngine) -> Seed:
+    return Seed(engine)
 
 
 @pytest.fixture(scope="session")

@@ -16,27 +16,12 @@ from api.manual_clock import ManualClock
 from connmgr.api import create_app
 from connmgr.api.token_cache import TokenCache
 from connmgr.schemas.settings import Settings
-from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tokens import (
     SCOPE_CONNECTIONS_READ,
     SCOPE_EVENTS_READ,
     SCOPE_METRICS_READ,
     issue_token,
 )
-from support.seeds import Seed
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def seed(engine: AsyncEngine) -> Seed:
-    return Seed(engine)
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
@@ -18,12 +20,14 @@ from structlog.testing import capture_logs
 from api.clients import ApiClient, Tokens, bearer
 from api.manual_clock import counted_statements
 from connmgr.api import create_app
-from connmgr.api.connection_reads import ConnectionReader
+from connmgr.api.connection_reads import ConnectionReader, RecentViews
 from connmgr.api.problems import database_unavailable
 from connmgr.schemas.settings import Settings
-from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.database import create_engine, migrate, write_transaction
 from connmgr.storage.queries import autocommit_reads
+from connmgr.storage.tables import connections
 from connmgr.storage.tokens import issue_token
+from connmgr.storage.views import ConnectionView
 from support.fixture_types import NewPostgresUrl
 from support.seeds import Seed
 from support.services import POSTGRES_ADMIN_DSN
@@ -166,3 +170,44 @@ async def test_readyz_stays_ready_when_pooled_connections_were_dropped(
     await drop_server_connections(api.database)
 
     assert (await api.client.get("/readyz")).status == 200
+
+
+async def test_a_kept_view_is_served_only_while_its_version_is_live(
+    engine: AsyncEngine, seed: Seed
+) -> None:
+    cid = await seed.connection("kept")
+    reader = ConnectionReader(engine)
+    first = await reader.get("acme", cid)
+    async with write_transaction(engine) as connection:
+        changed = update(connections).where(connections.c.id == cid)
+        await connection.execute(changed.values(version=2, description="v2"))
+
+    second, third = await reader.get("acme", cid), await reader.get("acme", cid)
+
+    assert first is not None
+    assert (first.version, first.description) == (1, "")
+    assert second is not None
+    assert (second.version, second.description) == (2, "v2")
+    assert third is second  # kept, and still live
+    assert await reader.get("globex", cid) is None
+
+
+def test_recent_views_keep_the_last_read_at_most_size_and_drop_what_was_not_found() -> None:
+    recent = RecentViews(2)
+    views = {name: _view(name) for name in ("a", "b", "c")}
+
+    recent.keep(["a", "b"], views)
+    recent.keep(["c"], views)  # "a" was read first: it goes
+    assert set(recent.among(["a", "b", "c"])) == {"b", "c"}
+    recent.keep(["b"], {})  # asked, not found (deleted): forgotten
+    assert set(recent.among(["a", "b", "c"])) == {"c"}
+    assert len(RecentViews(0).among(["a"])) == 0
+
+
+def _view(name: str) -> ConnectionView:
+    now = datetime.now(UTC)
+    return ConnectionView(
+        id=name, tenant="acme", name=name, kind="redis", template=None, config={}, auth={},
+        secret_fields=[], secrets_version=None, health_check={}, tags=[], description="",
+        status="unknown", version=1, created_at=now, updated_at=now,
+    )  # fmt: skip

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.database import create_engine, migrate
 from connmgr.workers.encryptor.batch import EncryptorBatch
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.keyring import Keyring
 from support.encryptor import Encryptor
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

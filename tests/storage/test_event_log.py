@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -12,14 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.storage.audit import verify_chain
 from connmgr.storage.database import create_engine, migrate, write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent, read_after
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 def pending(stream: str, version: int, kind: str = "Noted") -> PendingEvent:

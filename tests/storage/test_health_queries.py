@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.health_queries import (
     AlertState,
     ConnectionGauge,
@@ -28,19 +26,6 @@ from support.seeds import Seed
 
 MINUTE = timedelta(minutes=1)
 NOW = T0 + 60 * MINUTE
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def seed(engine: AsyncEngine) -> Seed:
-    return Seed(engine)
 
 
 @pytest.fixture

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.queries import (
     ConnectionFilter,
     InvalidCursorError,
@@ -21,103 +17,10 @@ from connmgr.storage.queries import (
     decode_cursor,
     encode_cursor,
     events_after,
-    get_connection,
-    get_connections,
     list_connections,
 )
 from connmgr.storage.views import redact_event_data
 from support.seeds import CIPHERTEXT, MARKERS, NONCE, Seed
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def seed(engine: AsyncEngine) -> Seed:
-    return Seed(engine)
-
-
-async def test_a_connection_view_has_secret_names_but_no_secret_values(
-    engine: AsyncEngine, seed: Seed
-) -> None:
-    connection_id = await seed.connection(secret_fields=["token", "api_key"])
-
-    view = await get_connection(engine, "acme", connection_id)
-
-    assert view is not None
-    assert (view.secret_fields, view.secrets_version) == (["api_key", "token"], 1)
-    assert view.created_at.utcoffset() is not None
-    dumped = view.model_dump_json()
-    assert not any(marker in dumped for marker in MARKERS)
-
-
-async def test_a_connection_without_secrets_has_no_secret_fields(
-    engine: AsyncEngine, seed: Seed
-) -> None:
-    view = await get_connection(engine, "acme", await seed.connection(secret_fields=None))
-
-    assert view is not None
-    assert (view.secret_fields, view.secrets_version) == ([], None)
-
-
-async def test_get_returns_none_for_another_tenant_a_tombstone_or_nothing(
-    engine: AsyncEngine, seed: Seed
-) -> None:
-    theirs = await seed.connection(tenant="globex")
-    deleted = await seed.connection(deleted=True)
-
-    for connection_id in (theirs, deleted, "00000000-0000-0000-0000-000000000000"):
-        assert await get_connection(engine, "acme", connection_id) is None
-    assert await get_connection(engine, "globex", theirs) is not None
-
-
-@pytest.mark.parametrize("autocommit", [False, True], ids=["engine", "autocommit"])
-async def test_get_many_returns_the_tenants_live_connections_among_the_ids(
-    engine: AsyncEngine, seed: Seed, autocommit: bool
-) -> None:
-    reads = autocommit_reads(engine) if autocommit else engine
-    ours = [await seed.connection(f"db-{index}") for index in range(3)]
-    theirs = await seed.connection(tenant="globex")
-    deleted = await seed.connection(deleted=True)
-    asked = [*ours, theirs, deleted, str(uuid.uuid4()), ours[0]]
-
-    found = await get_connections(reads, "acme", asked)
-
-    assert sorted(found) == sorted(ours)
-    assert all(view.id == key and view.tenant == "acme" for key, view in found.items())
-    assert await get_connections(reads, "acme", []) == {}
-
-
-async def test_reads_by_id_never_walk_the_tenant_index_even_without_statistics(
-    engine: AsyncEngine, seed: Seed
-) -> None:
-    if engine.dialect.name != "postgresql":
-        return  # the plan below is PostgreSQL's
-    ids = [await seed.connection(f"db-{index}") for index in range(20)]
-    executed: list[tuple[str, Any]] = []
-
-    def record(*args: Any) -> None:
-        executed.append((args[2], args[3]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        await get_connections(engine, "acme", ids)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-    (statement, parameters), *_ = [e for e in executed if e[0].lstrip().startswith("SELECT")]
-    # A fresh table has no statistics; prepared statements end up on a generic plan.
-    async with engine.connect() as connection:
-        await connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-        plan = (await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)).all()
-
-    # That index would be walked over the tenant's whole range for every id asked.
-    text_plan = "\n".join(str(line[0]) for line in plan)
-    assert "ix_connections_tenant_name" not in text_plan, text_plan
 
 
 async def test_autocommit_reads_run_each_statement_outside_a_transaction(

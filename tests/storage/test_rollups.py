@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,19 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.samples import RollupReport, roll_up
 from connmgr.storage.tables import rollup_checkpoints, sample_rollups, samples
+from support.databases import migrated_engine
 from support.fixture_types import NewPostgresUrl
-from support.samples import BILLING, ORDERS, T0, SampleBuilder, migrated_engine, store
+from support.samples import BILLING, ORDERS, T0, SampleBuilder, store
 
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    async with migrated_engine(database_url) as engine:
-        yield engine
 
 
 @pytest.fixture

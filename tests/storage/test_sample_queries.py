@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -18,19 +17,13 @@ from connmgr.storage.sample_queries import (
 )
 from connmgr.storage.samples import roll_up
 from connmgr.storage.tables import rollup_checkpoints, samples
-from support.samples import BILLING, ORDERS, T0, SampleBuilder, migrated_engine, store
+from support.samples import BILLING, ORDERS, T0, SampleBuilder, store
 
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 NOW = T0 + 40 * DAY + 30 * MINUTE
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    async with migrated_engine(database_url) as engine:
-        yield engine
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ The sample builder is ``support.samples``'s; some tests still import ``T0``,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -18,13 +17,7 @@ from connmgr.storage.database import write_transaction
 from connmgr.storage.rollups import nearest_rank
 from connmgr.storage.samples import insert_samples
 from connmgr.storage.tables import samples
-from support.samples import ORDERS, T0, SampleBuilder, migrated_engine, store
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    async with migrated_engine(database_url) as engine:
-        yield engine
+from support.samples import ORDERS, T0, SampleBuilder, store
 
 
 @pytest.fixture

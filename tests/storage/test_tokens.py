@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import api_tokens
 from connmgr.storage.tokens import (
     READ_SCOPES,
@@ -22,14 +19,6 @@ from connmgr.storage.tokens import (
     revoke_token,
     revoke_tokens_named,
 )
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def test_an_issued_token_resolves_to_its_tenant_and_scopes(engine: AsyncEngine) -> None:

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Final
 
 import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connmgr.storage.database import create_engine, migrate
 from support.services import POSTGRES_ADMIN_DSN
 
 POSTGRES_URL_PREFIX: Final = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
@@ -52,3 +54,14 @@ async def drop_postgres_database(name: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def migrated_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on ``database_url`` with the schema migrated; disposed on exit."""
+    engine = create_engine(database_url)
+    await migrate(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -1,22 +1,20 @@
-"""Synthetic probe samples for the storage tests, and a migrated engine to store them in.
+"""Synthetic probe samples for the storage tests.
 
 ``SampleBuilder`` makes samples with unique check ids; ``store`` inserts a
-batch; ``migrated_engine`` opens an engine on ``database_url`` with the schema
-migrated, disposed on exit. ``T0`` is an hour boundary tests place samples
+batch. ``T0`` is an hour boundary tests place samples
 relative to; ``ORDERS`` and ``BILLING`` are two connection ids.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.database import create_engine, migrate, write_transaction
+from connmgr.storage.database import write_transaction
 from connmgr.storage.samples import NewSample, insert_samples
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -64,14 +62,3 @@ class SampleBuilder:
 async def store(engine: AsyncEngine, batch: list[NewSample]) -> set[str]:
     async with write_transaction(engine) as connection:
         return await insert_samples(connection, batch)
-
-
-@asynccontextmanager
-async def migrated_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on ``database_url`` with the schema migrated; disposed on exit."""
-    engine = create_engine(database_url)
-    await migrate(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()

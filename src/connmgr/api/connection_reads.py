@@ -2,15 +2,19 @@
 
 Each request for one connection asks ``ConnectionReader.get``. Reads are sent in
 rounds: a round takes every read asked so far and sends one tenant-scoped statement
-per tenant and per ``max_batch`` ids (``queries.get_connections``). At most
+per tenant and per ``max_batch`` ids (``connections_by_id.get_connections``). At most
 ``max_in_flight`` rounds run at once; reads asked meanwhile wait for the next round,
 which starts as soon as one ends. An idle reader sends a read at once (on the next
 turn of the event loop); a busy one serves many requests per database round trip.
+The views read last (at most ``recent_views``) are kept and passed as known views:
+one still at its live version is served without reading and decoding its row again.
 
 Contract:
 
 - a read sees every commit that completed before it was asked: its statement starts
   after the ask, so coalescing never serves an older row than a read of its own;
+- a kept view is served only while its version is the live one, which its round
+  reads (a view is a function of id and version: ``connections_by_id``);
 - a statement is one tenant's: another tenant's connection is not found, exactly
   like a missing one;
 - a failed statement fails every read of its batch with that exception (the problem
@@ -21,15 +25,17 @@ from __future__ import annotations
 
 import asyncio
 from asyncio import Future
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.queries import get_connections
+from connmgr.storage.connections_by_id import get_connections
 from connmgr.storage.views import ConnectionView
 
 MAX_BATCH: Final = 64
 MAX_IN_FLIGHT: Final = 2
+RECENT_VIEWS: Final = 16_384
 
 Waiting = dict[str, list["Future[ConnectionView | None]"]]
 """Futures of the reads waiting for a statement, by connection id."""
@@ -44,15 +50,17 @@ class ConnectionReader:
         *,
         max_batch: int = MAX_BATCH,
         max_in_flight: int = MAX_IN_FLIGHT,
+        recent_views: int = RECENT_VIEWS,
     ) -> None:
-        if max_batch < 1 or max_in_flight < 1:
-            raise ValueError("max_batch and max_in_flight must be at least 1")
+        if max_batch < 1 or max_in_flight < 1 or recent_views < 0:
+            raise ValueError("max_batch, max_in_flight >= 1 and recent_views >= 0 are required")
         self.engine = engine
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
         self._pending: dict[str, Waiting] = {}
         self._rounds: set[asyncio.Task[None]] = set()  # the loop keeps weak references only
         self._scheduled = False
+        self._recent = RecentViews(recent_views)
 
     async def get(self, tenant: str, connection_id: str) -> ConnectionView | None:
         """The tenant's live connection, or None (absent, deleted or another tenant's)."""
@@ -89,13 +97,15 @@ class ConnectionReader:
 
     async def _read(self, tenant: str, waiting: Waiting) -> None:
         try:
-            found = await get_connections(self.engine, tenant, list(waiting))
+            ids = list(waiting)
+            found = await get_connections(self.engine, tenant, ids, self._recent.among(ids))
         except asyncio.CancelledError:
             _fail(waiting, None)
             raise
         except Exception as error:
             _fail(waiting, error)
             return
+        self._recent.keep(waiting, found)
         for connection_id, futures in waiting.items():
             view = found.get(connection_id)
             for future in futures:
@@ -113,3 +123,29 @@ def _fail(waiting: Waiting, error: Exception | None) -> None:
                 future.cancel()
             else:
                 future.set_exception(error)
+
+
+class RecentViews:
+    """The views read last, by id, at most ``size`` of them (the oldest read goes first)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._views: dict[str, ConnectionView] = {}
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def among(self, ids: Iterable[str]) -> dict[str, ConnectionView]:
+        views = self._views
+        return {cid: view for cid in ids if (view := views.get(cid)) is not None}
+
+    def keep(self, asked: Iterable[str], found: Mapping[str, ConnectionView]) -> None:
+        """Remember what a read found; forget what it asked and did not find."""
+        views = self._views
+        for connection_id in asked:
+            views.pop(connection_id, None)
+            view = found.get(connection_id)
+            if view is not None and self.size:
+                views[connection_id] = view
+        while len(views) > self.size:
+            del views[next(iter(views))]

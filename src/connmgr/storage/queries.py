@@ -18,29 +18,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import (
-    ColumnElement,
     Select,
-    String,
     and_,
-    any_,
-    bindparam,
     exists,
     func,
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.tables import connection_tags, connections, events
 from connmgr.storage.views import (
     ConnectionPage,
-    ConnectionView,
     EventPage,
     connection_view,
     event_view,
@@ -129,49 +122,6 @@ async def list_connections(
     return ConnectionPage(items=items, next_cursor=next_cursor)
 
 
-def _live_connections(ids: ColumnElement[bool]) -> Select[Any]:
-    # The ids are looked up by primary key, and only then filtered by tenant: OFFSET 0
-    # keeps PostgreSQL from merging the two and walking the (tenant, name, id) index,
-    # which costs a scan of the tenant's whole range per id when its statistics are
-    # missing or a generic plan misjudges the tenant's size.
-    by_id = select(connections).where(ids).offset(0).subquery("by_id")
-    return select(by_id).where(by_id.c.tenant == bindparam("tenant"), by_id.c.deleted.is_(False))
-
-
-# Built once: SQLAlchemy then reuses their compiled form without rebuilding a cache key.
-# PostgreSQL takes the ids as one array parameter (one statement text, prepared once);
-# elsewhere IN is expanded to one parameter per id.
-_LIVE_BY_ARRAY: Final = _live_connections(
-    connections.c.id == any_(bindparam("connection_ids", type_=ARRAY(String)))
-)
-_LIVE_BY_LIST: Final = _live_connections(
-    connections.c.id.in_(bindparam("connection_ids", expanding=True))
-)
-
-
-async def get_connections(
-    engine: AsyncEngine, tenant: str, connection_ids: Sequence[str]
-) -> dict[str, ConnectionView]:
-    """The tenant's live connections among ``connection_ids``, by id, in one statement.
-
-    An id that is absent, deleted or another tenant's is simply not in the result.
-    """
-    if not connection_ids:
-        return {}
-    query = _LIVE_BY_ARRAY if engine.dialect.name == "postgresql" else _LIVE_BY_LIST
-    parameters = {"connection_ids": list(connection_ids), "tenant": tenant}
-    async with engine.connect() as connection:
-        rows = (await connection.execute(query, parameters)).mappings().all()
-    return {row["id"]: connection_view(row) for row in rows}
-
-
-async def get_connection(
-    engine: AsyncEngine, tenant: str, connection_id: str
-) -> ConnectionView | None:
-    """The tenant's live connection, or None (absent, deleted or another tenant's)."""
-    return (await get_connections(engine, tenant, [connection_id])).get(connection_id)
-
-
 async def connection_events(
     engine: AsyncEngine,
     tenant: str,
@@ -182,7 +132,7 @@ async def connection_events(
 ) -> EventPage:
     """The connection's own events (its stream), oldest first, versions ``> after``.
 
-    The caller checks first that the connection is visible (``get_connection``).
+    The caller checks first that the connection is visible (``connections_by_id``).
     """
     _check_limit(limit)
     e = events.c
