@@ -101,6 +101,17 @@ def peak_rss_mb(pid: int) -> float:
     raise BenchError(f"no VmHWM for pid {pid}")
 
 
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User plus system CPU time of the process (this one by default) so far, in seconds."""
+    stat = Path(f"/proc/{pid or 'self'}/stat").read_text()
+    fields = stat.rpartition(")")[2].split()  # the command name may hold spaces
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / CLOCK_TICKS
+
+
 def free_port() -> int:
     """A port free right now on loopback (the child binds it a moment later)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -11,10 +11,11 @@ It starts a private nats-server (temporary store), a fresh database
   throw-away stream on another subject: what a Python client publishes at all;
 - ``end_to_end_commands_per_s``: the same commands to ``CONNMGR_CMD``, from the
   first publish until all are projection rows; ``end_to_end_ratio`` = e2e / raw;
+  ``encryptor_cpu_us_per_command``: the encryptors' CPU time in that run per command;
 - ``latency_p50_ms`` / ``latency_p99_ms``: publish-to-visible at ``--rate``/s for
   ``--duration`` s (the outcome reply, sent after the commit); with the relay
   running, ``relay_latency_p50_ms`` / ``relay_latency_p99_ms`` to its event;
-- ``encryptor_peak_rss_mb``: the encryptor's ``VmHWM`` after all of the above;
+- ``encryptor_peak_rss_mb``: the largest ``VmHWM`` of the ``--encryptors`` replicas (1);
 - ``api_get_connection_rps``, ``bare_aiohttp_rps``, ``api_ratio``: requests/s of
   ``GET /api/connections/{id}`` (``connmgr api``, ``--connections`` stored) and of
   a bare aiohttp JSON handler, each loaded from another process (wrk if installed).
@@ -45,6 +46,7 @@ from connmgr.storage.tokens import issue_token
 from harness import (
     BenchError,
     ChildProcess,
+    cpu_seconds,
     figure,
     note,
     peak_rss_mb,
@@ -77,6 +79,7 @@ class Options:
     api_concurrency: int
     loader: Loader
     nats_sync: str = "default"
+    encryptors: int = 1
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -87,6 +90,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--duration", type=float, default=10.0, help="latency run, seconds")
     parser.add_argument("--api-duration", type=float, default=10.0, help="each HTTP load, s")
     parser.add_argument("--api-concurrency", type=int, default=32, help="HTTP connections")
+    parser.add_argument("--encryptors", type=int, default=1, help="encryptor replicas")
     parser.add_argument("--loader", choices=LOADERS, default="auto", help="auto: wrk if installed")
     parser.add_argument(
         "--nats-sync",
@@ -95,38 +99,44 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="nats-server sync_interval: its default (2 min) or always (fsync every write)",
     )
     args = parser.parse_args(argv)
-    if min(args.commands, args.connections, args.api_concurrency) < 1:
-        parser.error("--commands, --connections and --api-concurrency must be at least 1")
+    if min(args.commands, args.connections, args.api_concurrency, args.encryptors) < 1:
+        parser.error("--commands, --connections, --api-concurrency, --encryptors must be >= 1")
     if min(args.rate, args.duration, args.api_duration) <= 0:
         parser.error("--rate, --duration and --api-duration must be positive")
     return Options(
         args.commands, args.rate, args.connections, args.duration, args.api_duration,
-        args.api_concurrency, args.loader, args.nats_sync,
+        args.api_concurrency, args.loader, args.nats_sync, args.encryptors,
     )  # fmt: skip
 
 
 async def write_figures(stack: Stack, options: Options) -> None:
     """Throughput, latency and the encryptor's peak RSS; stops the workers after."""
-    encryptor = stack.start_worker("encryptor")
+    encryptors = [
+        stack.start_worker("encryptor", f"encryptor-{index}") for index in range(options.encryptors)
+    ]
+    running = all_running(*encryptors)
     nc = await nats.connect(stack.nats_url, name="connmgr-bench")
     try:
         producer = Producer(nc, tenant=TENANT, actor_id="bench")
         with phase("encryptor start"):
-            await wait_for_seal_key(producer, encryptor.check_running)
+            await wait_for_seal_key(producer, running)
         js = nc.jetstream(publish_async_max_pending=PUBLISH_WINDOW)
         with phase("building and sealing commands"):
             warmup = await build_creates(producer, WARMUP_COMMANDS, "warmup")
             items = await build_creates(producer, options.commands, "e2e")
         with phase("warm-up"):
-            await end_to_end_rate(js, stack.engine, warmup, encryptor.check_running)
+            await end_to_end_rate(js, stack.engine, warmup, running)
         raw = await raw_publish_rate(js, items)
         figure("raw_publish_per_s", raw)
+        cpu_before = sum(cpu_seconds(child.pid) for child in encryptors)
         with phase("end-to-end run"):
-            e2e = await end_to_end_rate(js, stack.engine, items, encryptor.check_running)
+            e2e = await end_to_end_rate(js, stack.engine, items, running)
+        cpu_used = sum(cpu_seconds(child.pid) for child in encryptors) - cpu_before
         figure("end_to_end_commands_per_s", e2e)
         figure("end_to_end_ratio", e2e / raw)
-        await latency_figures(stack, options, LatencyRun(nc, producer, encryptor, e2e))
-        figure("encryptor_peak_rss_mb", peak_rss_mb(encryptor.pid))
+        figure("encryptor_cpu_us_per_command", cpu_used / len(items) * 1e6)
+        await latency_figures(stack, options, LatencyRun(nc, producer, encryptors, e2e))
+        figure("encryptor_peak_rss_mb", max(peak_rss_mb(child.pid) for child in encryptors))
     finally:
         await nc.close()
     with phase("stopping the workers"):
@@ -137,7 +147,7 @@ async def write_figures(stack: Stack, options: Options) -> None:
 class LatencyRun:
     nc: NatsClient
     producer: Producer
-    encryptor: ChildProcess
+    encryptors: list[ChildProcess]
     end_to_end_rate: float
 
     def timeout_s(self, count: int) -> float:
@@ -148,7 +158,7 @@ class LatencyRun:
 async def latency_figures(stack: Stack, options: Options, setup: LatencyRun) -> None:
     """Publish-to-visible latency at the offered rate, with the relay running and caught up."""
     relay = stack.start_worker("relay")
-    check = all_running(setup.encryptor, relay)
+    check = all_running(*setup.encryptors, relay)
     with phase("relay catching up"):
         await wait_for_relay(stack.engine, check)
     if options.rate > setup.end_to_end_rate:

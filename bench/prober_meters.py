@@ -5,7 +5,7 @@
   to that stream, so the timeline says when each firing (``scheduled:<seq>``)
   was stored, give or take one poll: that assigns a sample to the interval it
   was fired for, however late the prober got to it.
-- ``cpu_seconds`` reads a process's ``utime + stime`` from ``/proc/<pid>/stat``;
+- ``harness.cpu_seconds`` reads a process's ``utime + stime`` from ``/proc/<pid>/stat``;
   ``machine_busy`` the whole machine's busy and total jiffies from ``/proc/stat``.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import os
 import time
 from pathlib import Path
 from typing import Final
@@ -22,11 +21,10 @@ from typing import Final
 from nats.js import JetStreamContext
 
 from connmgr.schemas.bus import COMMAND_STREAM
-from harness import BenchError
+from harness import CLOCK_TICKS, BenchError, cpu_seconds
 
 POLL_S: Final = 0.05
 STOP_GRACE_S: Final = 5.0
-CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 
 
 class SeqTimeline:
@@ -79,14 +77,6 @@ async def stop_loop(task: asyncio.Task[None] | None, stopping: asyncio.Event) ->
         await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_S)
     if not task.done():
         task.cancel()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of the process so far, in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rpartition(")")[2].split()  # the command name may hold spaces
-    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-    return (utime + stime) / CLOCK_TICKS
 
 
 def machine_busy() -> tuple[int, int]:

@@ -48,14 +48,15 @@ class Stack:
         self.children.append(child)
         return child
 
-    def start_worker(self, pool: str) -> ChildProcess:
+    def start_worker(self, pool: str, name: str | None = None) -> ChildProcess:
+        """``connmgr worker <pool>``; ``name`` (default: the pool) names its log."""
         env = {
             "CONNMGR_DATABASE_URL": self.database_url,
             "CONNMGR_NATS_URL": self.nats_url,
             "CONNMGR_KEYRING": self.keyring_json,
             "CONNMGR_LOG_LEVEL": "warning",
         }
-        return self.start(pool, [str(VENV_BIN / "connmgr"), "worker", pool], env)
+        return self.start(name or pool, [str(VENV_BIN / "connmgr"), "worker", pool], env)
 
     async def stop_children(self) -> None:
         for child in reversed(self.children):

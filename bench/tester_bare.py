@@ -27,8 +27,8 @@ import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 import redis.asyncio as redis
 
-from harness import HOST, note
-from tester_load import PassFigures, cpu_seconds
+from harness import HOST, cpu_seconds, note
+from tester_load import PassFigures
 
 TIMEOUT_S: Final = 5.0
 Operation = Callable[[], Awaitable[None]]

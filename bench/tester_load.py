@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from nats.js import JetStreamContext
@@ -27,14 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.bus import COMMAND_STREAM, TESTER_CONSUMER
 from connmgr.storage.tables import events, handled_commands
-from harness import BenchError, ChildProcess
+from harness import BenchError, ChildProcess, cpu_seconds
 from tester_fleet import subject_of
 from tester_recorded import Recorded, read_recorded
 from write_load import Outgoing, publish_one
 
 POLL_S: Final = 0.05
 TESTER_START_S: Final = 60.0
-CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +63,6 @@ class PassFigures:
         """Mean checks (or bare operations) running at once over the pass (Little's law)."""
         busy_ms = sum(sum(values) for values in self.latencies_ms.values())
         return busy_ms / 1000 / self.elapsed_s
-
-
-def cpu_seconds(pid: int | None = None) -> float:
-    """User plus system CPU time of the process (this one by default), in seconds."""
-    stat = Path(f"/proc/{pid or 'self'}/stat").read_text()
-    fields = stat.rpartition(")")[2].split()  # the command name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime: proc(5) 14, 15
 
 
 async def wait_for_tester(js: JetStreamContext, tester: ChildProcess) -> None:

@@ -19,12 +19,24 @@ from support.services import require_services
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "pipeline.py"
-TINY = ["--commands", "50", "--connections", "200", "--duration", "2", "--rate", "100"]
+TINY = [
+    "--commands",
+    "50",
+    "--connections",
+    "200",
+    "--duration",
+    "2",
+    "--rate",
+    "100",
+    "--encryptors",
+    "2",
+]
 SHORT_LOAD = ["--api-duration", "1", "--api-concurrency", "4"]
 FIGURES = (
     "raw_publish_per_s",
     "end_to_end_commands_per_s",
     "end_to_end_ratio",
+    "encryptor_cpu_us_per_command",
     "latency_p50_ms",
     "latency_p99_ms",
     "relay_latency_p50_ms",
