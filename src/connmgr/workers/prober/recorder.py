@@ -3,10 +3,12 @@
 For a flush of results: insert the samples (a ``check_id`` already stored — a
 redelivered firing — is ignored and does not step the state machine twice),
 lock the probe-state rows of the connections concerned (in id order), step
-each connection's state machine once per new sample, in check order, and
-append the events it produced to the connection's stream, folded into the
-projection (``HealthStatusChanged`` moves its status). Manual checks also get
-their outcome recorded under their command id, for the reply.
+each connection's state machine once per new sample, in check order, write the
+probe states, and append the events it produced to the connection's stream,
+folded into the projection (``HealthStatusChanged`` moves its status). Manual
+checks also get their outcome recorded under their command id, for the reply.
+The global chain head is taken last, and only by a flush with events, so it is
+held for the appends and their projection rows, not for the samples and states.
 """
 
 from __future__ import annotations
@@ -63,13 +65,17 @@ async def record_checks(engine: AsyncEngine, records: list[CheckRecord]) -> list
         writer = _StatusWriter(rows, dict(before), await statuses_of(connection, dependencies))
         for record in counted:
             writer.step(record)
+        await save_probe_states(connection, writer.rows, existed=existed)
+        answers = await _answers(connection, records, fresh)
         if writer.events:
+            # Last, so the global chain head is held only for the rare status events and
+            # the connection rows they move (always locked after the head: no deadlock
+            # with the encryptor, which takes them in the same order).
             appender = await Appender.begin(connection)
             await appender.append(writer.events, recorded_at=writer.now)
             await appender.finish()
-        await save_changed_connections(connection, before, writer.touched_states())
-        await save_probe_states(connection, writer.rows, existed=existed)
-        return await _answers(connection, records, fresh)
+            await save_changed_connections(connection, before, writer.touched_states())
+        return answers
 
 
 def _sample(record: CheckRecord) -> NewSample:
