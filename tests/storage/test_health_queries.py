@@ -9,19 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.health_queries import (
     AlertState,
-    ConnectionGauge,
-    OutcomeCount,
     StatusCount,
-    checks_since_all_tenants,
-    connection_gauges_all_tenants,
     list_alerts,
     recent_status_changes,
     status_counts,
-    status_counts_all_tenants,
 )
 from connmgr.storage.queries import InvalidCursorError
 from support.health_events import HealthEvents
-from support.samples import T0, SampleBuilder, store
+from support.samples import T0
 from support.seeds import Seed
 
 MINUTE = timedelta(minutes=1)
@@ -158,31 +153,3 @@ async def test_alerts_of_another_tenant_or_a_deleted_connection_are_invisible(
     assert (await list_alerts(engine, "acme", NOW)).items == []
     assert (await list_alerts(engine, "acme", NOW, connection_id=theirs)).items == []
     assert len((await list_alerts(engine, "globex", NOW)).items) == 1
-
-
-async def test_gauge_reads_cover_every_tenant_bounded_with_the_newest_latency(
-    engine: AsyncEngine, seed: Seed
-) -> None:
-    build = SampleBuilder()
-    a = await seed.connection("a", status="healthy")
-    b = await seed.connection("b", tenant="globex", kind="redis", status="down")
-    await seed.connection("gone", deleted=True)
-    await store(
-        engine, [build.at(T0, 5.0, connection_id=a), build.at(T0 + MINUTE, 7.0, connection_id=a)]
-    )
-    await store(engine, [build.at(NOW, 1.0, connection_id=b, tenant="globex", outcome="timeout")])
-
-    gauges = await connection_gauges_all_tenants(engine, limit=10)
-    counts = await status_counts_all_tenants(engine)
-    checks = await checks_since_all_tenants(engine, NOW - MINUTE)
-
-    assert gauges == [
-        ConnectionGauge("acme", a, "postgres", "healthy", 7.0),
-        ConnectionGauge("globex", b, "redis", "down", 1.0),
-    ]
-    assert len(await connection_gauges_all_tenants(engine, limit=1)) == 1
-    assert sorted(counts) == [
-        StatusCount("acme", "postgres", "healthy", 1),
-        StatusCount("globex", "redis", "down", 1),
-    ]
-    assert checks == [OutcomeCount("globex", "timeout", 1)]

@@ -1,4 +1,4 @@
-"""The read side of connection health: status counts, status changes, alerts, gauges.
+"""The read side of connection health: status counts, status changes, alerts.
 
 Contracts:
 
@@ -9,8 +9,9 @@ Contracts:
 - ``list_alerts``: an alert is an ``AlertRaised`` event, paired by ``data.alert_id``
   with the (at most one) ``AlertResolved`` later in the same connection's stream.
   Open alerts first, then resolved ones, each newest raise (log position) first,
-  paged by an opaque keyset cursor; an open alert's ``open_s`` runs up to ``now``;
-- the ``*_all_tenants`` reads serve the ``/metrics`` scrape: across tenants, bounded.
+  paged by an opaque keyset cursor; an open alert's ``open_s`` runs up to ``now``.
+
+The reads across tenants, for the ``/metrics`` scrape, are ``fleet_reads``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.schemas.events import AlertRaised, AlertResolved, HealthStatusChanged
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.queries import InvalidCursorError
-from connmgr.storage.tables import connections, events, samples
+from connmgr.storage.tables import connections, events
 
 AlertState = Literal["open", "resolved"]
 MAX_CHANGES: Final = 100
@@ -78,22 +79,6 @@ class StatusCount(NamedTuple):
     connections: int
 
 
-class ConnectionGauge(NamedTuple):
-    """``latency_ms`` is the newest sample's latency, None before the first check."""
-
-    tenant: str
-    connection_id: str
-    kind: str
-    status: str
-    latency_ms: float | None
-
-
-class OutcomeCount(NamedTuple):
-    tenant: str
-    outcome: str
-    checks: int
-
-
 def encode_alert_cursor(rank: int, position: int) -> str:
     return base64.urlsafe_b64encode(f"{rank}:{position}".encode()).decode()
 
@@ -114,7 +99,7 @@ async def status_counts(
 ) -> list[StatusCount]:
     """Live connections of the tenant (or that one connection) by kind and status."""
     c = connections.c
-    query = _counts().where(c.tenant == tenant)
+    query = live_counts().where(c.tenant == tenant)
     if connection_id is not None:
         query = query.where(c.id == connection_id)
     async with engine.connect() as connection:
@@ -223,46 +208,7 @@ def _alert(
     )
 
 
-async def status_counts_all_tenants(engine: AsyncEngine) -> list[StatusCount]:
-    """Live connections by tenant, kind and status."""
-    query = _counts()
-    async with engine.connect() as connection:
-        return [StatusCount(*row) for row in await connection.execute(query)]
-
-
-async def connection_gauges_all_tenants(engine: AsyncEngine, limit: int) -> list[ConnectionGauge]:
-    """Up to ``limit`` live connections (by tenant, id) with their newest sample's latency."""
-    c, s = connections.c, samples.c
-    newest = (
-        select(s.latency_ms)
-        .where(s.connection_id == c.id)
-        .order_by(s.checked_at.desc(), s.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    query = (
-        select(c.tenant, c.id, c.kind, c.status, newest)
-        .where(c.deleted.is_(False))
-        .order_by(c.tenant, c.id)
-        .limit(limit)
-    )
-    async with engine.connect() as connection:
-        return [ConnectionGauge(*row) for row in await connection.execute(query)]
-
-
-async def checks_since_all_tenants(engine: AsyncEngine, since: datetime) -> list[OutcomeCount]:
-    """Samples checked at or after ``since``, by tenant and outcome."""
-    s = samples.c
-    query = (
-        select(s.tenant, s.outcome, func.count())
-        .where(s.checked_at >= as_utc(since))
-        .group_by(s.tenant, s.outcome)
-    )
-    async with engine.connect() as connection:
-        return [OutcomeCount(*row) for row in await connection.execute(query)]
-
-
-def _counts() -> Select[Any]:
+def live_counts() -> Select[Any]:
     """``(tenant, kind, status, count)`` of live connections."""
     c = connections.c
     query = select(c.tenant, c.kind, c.status, func.count()).where(c.deleted.is_(False))
