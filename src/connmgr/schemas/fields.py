@@ -16,17 +16,21 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 STRICT_MODEL: Final = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# Only these can parse as an IP address: IPv4 is digits and dots, IPv6 has a colon.
+# Names skip the parse, whose ValueError costs more than the rest of the check.
+_MAYBE_IP = re.compile(r"^[0-9.]+$|:")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
 
 
 def _check_hostname(value: str) -> str:
     candidate = value[1:-1] if value.startswith("[") and value.endswith("]") else value
-    try:
-        ipaddress.ip_address(candidate)
-    except ValueError:
-        pass
-    else:
-        return candidate
+    if _MAYBE_IP.search(candidate):
+        try:
+            ipaddress.ip_address(candidate)
+        except ValueError:
+            pass
+        else:
+            return candidate
     name = value.rstrip(".")
     if not name or len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
         raise ValueError("must be a hostname or an IP address")
