@@ -18,13 +18,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
+
+from connmgr.runtime.logging import configure_logging
+from connmgr.schemas.settings import Settings
 
 HOST: Final = "127.0.0.1"
 POSTGRES_ADMIN_DSN: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -183,3 +186,35 @@ def phase(name: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     note(f"{name} took {time.perf_counter() - started:.1f}s")
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load: the figures mean little on a busy machine."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def run_bench(bench: Coroutine[Any, Any, None]) -> int:
+    """Run a bench's coroutine as the process's main: its exit status.
+
+    Logging as the workers do (warnings, console); SIGTERM cancels the run, so every
+    ``async with`` in it stops what it started. 1 on ``BenchError`` (said on stderr),
+    130 on Ctrl-C, 143 on SIGTERM.
+    """
+    configure_logging(Settings(log_level="warning", log_format="console"))
+
+    async def cancellable() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await bench
+
+    try:
+        asyncio.run(cancellable())
+    except BenchError as error:
+        sys.stderr.write(f"bench failed: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except asyncio.CancelledError:
+        return 143  # SIGTERM
+    return 0

@@ -26,10 +26,7 @@ Everything started is stopped at the end, also on an error, Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import signal
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -40,18 +37,17 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from connmgr.producers.client import Producer
-from connmgr.runtime.logging import configure_logging
-from connmgr.schemas.settings import Settings
 from connmgr.storage.tokens import issue_token
 from harness import (
-    BenchError,
     ChildProcess,
     cpu_seconds,
     figure,
+    load_average,
     note,
     peak_rss_mb,
     percentile,
     phase,
+    run_bench,
 )
 from latency import offered_load_latency, wait_for_relay
 from read_load import LOADERS, Loader, LoadResult, LoadSpec, drive, seed_connections
@@ -209,37 +205,18 @@ async def read_figures(stack: Stack, options: Options) -> None:
 
 
 async def run(options: Options) -> None:
-    task = asyncio.current_task()
-    if task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory(prefix="connmgr-bench-") as workdir:
         sync = "sync_interval: always" if options.nats_sync == "always" else ""
         async with open_stack(Path(workdir), jetstream_options=sync) as stack:
-            note(f"load average at start: {_load_average()} ({os.cpu_count()} CPUs)")
+            note(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)")
             note(f"nats-server sync_interval: {options.nats_sync}")
             await write_figures(stack, options)
             await read_figures(stack, options)
-            note(f"load average at end: {_load_average()}")
-
-
-def _load_average() -> str:
-    """The machine's 1/5/15-minute load: the figures mean little on a busy machine."""
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+            note(f"load average at end: {load_average()}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_options(argv)
-    configure_logging(Settings(log_level="warning", log_format="console"))
-    try:
-        asyncio.run(run(options))
-    except BenchError as error:
-        sys.stderr.write(f"bench failed: {error}\n")
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except asyncio.CancelledError:
-        return 143  # SIGTERM
-    return 0
+    return run_bench(run(parse_options(argv)))
 
 
 if __name__ == "__main__":

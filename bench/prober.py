@@ -34,18 +34,13 @@ starts is stopped at the end, also on an error, Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import signal
-import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from connmgr.runtime.logging import configure_logging
-from connmgr.schemas.settings import Settings
-from harness import BenchError, figure, note, percentile
+from harness import figure, load_average, note, percentile, run_bench
 from prober_run import Options, RunFigures, measure
 from prober_stack import open_stack
 
@@ -122,14 +117,11 @@ def remarks(run: RunFigures) -> None:
 
 
 async def run(options: Options) -> None:
-    task = asyncio.current_task()
-    if task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with _workdir(options.keep) as workdir:
         async with open_stack(workdir, options.concurrency) as stack:
-            note(f"load average at start: {_load_average()} ({os.cpu_count()} CPUs)")
+            note(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)")
             figures = await measure(stack, options)
-            note(f"load average at end: {_load_average()}")
+            note(f"load average at end: {load_average()}")
     print_figures(options, figures)
     remarks(figures)
 
@@ -145,23 +137,8 @@ def _workdir(keep: Path | None) -> Iterator[Path]:
         yield Path(workdir)
 
 
-def _load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_options(argv)
-    configure_logging(Settings(log_level="warning", log_format="console"))
-    try:
-        asyncio.run(run(options))
-    except BenchError as error:
-        sys.stderr.write(f"bench failed: {error}\n")
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except asyncio.CancelledError:
-        return 143  # SIGTERM
-    return 0
+    return run_bench(run(parse_options(argv)))
 
 
 if __name__ == "__main__":

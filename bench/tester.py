@@ -36,10 +36,7 @@ Ctrl-C or SIGTERM. Loopback only.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import signal
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,9 +47,15 @@ import nats
 from nats.js import JetStreamContext
 
 from connmgr.producers.client import Producer
-from connmgr.runtime.logging import configure_logging
-from connmgr.schemas.settings import Settings
-from harness import VENV_BIN, BenchError, ChildProcess, note, peak_rss_mb, phase
+from harness import (
+    VENV_BIN,
+    ChildProcess,
+    load_average,
+    note,
+    peak_rss_mb,
+    phase,
+    run_bench,
+)
 from services import Stack, all_running, open_stack, start_bare
 from tester_bare import bare_loop, operations
 from tester_figures import Pair, print_figures, remarks
@@ -151,36 +154,17 @@ async def _passes(
 
 
 async def run(options: Options) -> None:
-    task = asyncio.current_task()
-    if task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory(prefix="connmgr-bench-tester-") as workdir:
         async with open_stack(Path(workdir)) as stack:
-            note(f"load average at start: {_load_average()} ({os.cpu_count()} CPUs)")
+            note(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)")
             pairs, rss_mb = await measure(stack, options)
-            note(f"load average at end: {_load_average()}")
+            note(f"load average at end: {load_average()}")
     print_figures(pairs, rss_mb, concurrency=options.concurrency, per_target=options.per_target)
     remarks(pairs, options.concurrency)
 
 
-def _load_average() -> str:
-    """The machine's 1/5/15-minute load: the figures mean little on a busy machine."""
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_options(argv)
-    configure_logging(Settings(log_level="warning", log_format="console"))
-    try:
-        asyncio.run(run(options))
-    except BenchError as error:
-        sys.stderr.write(f"bench failed: {error}\n")
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except asyncio.CancelledError:
-        return 143  # SIGTERM
-    return 0
+    return run_bench(run(parse_options(argv)))
 
 
 if __name__ == "__main__":
