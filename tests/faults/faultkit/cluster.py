@@ -2,8 +2,10 @@
 
 A nats-server with ``sync_interval: always`` (the durable single-node setting of
 RELIABILITY.md) on its own store, a fresh migrated PostgreSQL database, ``N``
-``connmgr worker encryptor`` replicas, a relay and optionally the API, each a
-subprocess in its own process group logging JSON to ``<workdir>/<name>.log``.
+``connmgr worker encryptor`` replicas, optionally ``connmgr worker tester`` and
+``prober`` replicas (checks may reach loopback targets), a relay and optionally
+the API, each a subprocess in its own process group logging JSON to
+``<workdir>/<name>.log``.
 The harness keeps its own engine and NATS connection to observe, never to act
 for the system under test.
 """
@@ -38,10 +40,13 @@ CONNMGR = str(Path(sys.executable).parent / "connmgr")
 @dataclass(frozen=True, slots=True)
 class ClusterOptions:
     encryptors: int = 2
+    testers: int = 0
+    probers: int = 0
     relay: bool = True
     api: bool = False
     batch_size: int = 256
     shutdown_grace_s: float = 10.0
+    settings: tuple[tuple[str, str], ...] = ()  # more CONNMGR_* variables for every process
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +72,9 @@ class Cluster:
         self.keyring_json = Keyring.generate().to_json()
         self.engine: AsyncEngine = create_engine(database_url, pool_size=2)
         self.faults: list[FaultWindow] = []
-        self.encryptors = [
-            self._process(f"encryptor-{n}", ["worker", "encryptor"], "pool_started")
-            for n in range(1, options.encryptors + 1)
-        ]
+        self.encryptors = self._replicas("encryptor", options.encryptors)
+        self.testers = self._replicas("tester", options.testers)
+        self.probers = self._replicas("prober", options.probers)
         self.relay = (
             self._process("relay", ["worker", "relay"], "pool_started") if options.relay else None
         )
@@ -82,7 +86,7 @@ class Cluster:
     @property
     def processes(self) -> list[ManagedProcess]:
         extra = [p for p in (self.relay, self.api) if p is not None]
-        return [*self.encryptors, *extra]
+        return [*self.encryptors, *self.testers, *self.probers, *extra]
 
     @property
     def exits(self) -> list[UnexpectedExit]:
@@ -101,11 +105,12 @@ class Cluster:
 
     def env(self) -> dict[str, str]:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("CONNMGR_")}
-        return inherited | {
+        own = {
             "CONNMGR_DATABASE_URL": self.database_url,
             "CONNMGR_NATS_URL": self.nats.url,
             "CONNMGR_KEYRING": self.keyring_json,
             "CONNMGR_ALLOW_PLAINTEXT_SECRETS": "1",
+            "CONNMGR_EGRESS_ALLOW_LOOPBACK": "1",  # the checks' targets are the test's own
             "CONNMGR_LOG_LEVEL": "info",
             "CONNMGR_LOG_FORMAT": "json",
             "CONNMGR_SHUTDOWN_GRACE_S": str(self.options.shutdown_grace_s),
@@ -114,6 +119,7 @@ class Cluster:
             "CONNMGR_API_PORT": "0",
             "PYTHONUNBUFFERED": "1",  # a SIGKILL must not eat the last log lines
         }
+        return inherited | own | dict(self.options.settings)
 
     def command(self, *args: str, name: str) -> ManagedProcess:
         """A one-shot ``connmgr`` command (say ``projection rebuild``) against this cluster;
@@ -179,6 +185,12 @@ class Cluster:
         """Where each process's output is, for a post-mortem."""
         everything = [*self.processes, *self._commands]
         return "\n".join(f"  {p.name}: {p.log_path}" for p in everything)
+
+    def _replicas(self, pool: str, count: int) -> list[ManagedProcess]:
+        return [
+            self._process(f"{pool}-{n}", ["worker", pool], "pool_started")
+            for n in range(1, count + 1)
+        ]
 
     def _process(self, name: str, args: list[str], marker: str) -> ManagedProcess:
         log = self.workdir / f"{name}.log"

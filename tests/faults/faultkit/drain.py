@@ -2,7 +2,9 @@
 
 Drained means: the ``encryptor`` consumer has no pending and no unacknowledged
 message (but for ``unresolved`` ones the test keeps failing on purpose, a
-poison), and the relay's checkpoint has reached the last position of the log.
+poison), nor has the ``tester`` one when testers run, and the relay's checkpoint
+has reached the last position of the log. The prober's consumer never drains
+(the schedules keep firing): prober tests judge their samples instead.
 Errors while the broker or the database come back count as "not yet".
 """
 
@@ -15,11 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import RELAY_CHECKPOINT
+from connmgr.schemas.bus import RELAY_CHECKPOINT, TESTER_CONSUMER
 from connmgr.storage.relay_checkpoint import read_checkpoint
 from connmgr.storage.tables import events
 from faultkit.cluster import Cluster
-from faultkit.observe import encryptor_stats
+from faultkit.observe import consumer_stats, encryptor_stats
 from support.waiting import wait_for
 
 TRANSIENT = (DBAPIError, OSError, NatsError)
@@ -41,13 +43,15 @@ async def drain(cluster: Cluster, *, timeout: float = 120.0, unresolved: int = 0
         stats = await encryptor_stats(cluster.nc)
         if stats.pending or stats.ack_pending > unresolved:
             return False
+        if cluster.testers and not (await consumer_stats(cluster.nc, TESTER_CONSUMER)).idle:
+            return False
         return cluster.relay is None or await relay_lag(cluster.engine) == 0
 
     await wait_for(
         drained,
         timeout=timeout,
         interval=0.25,
-        message="the encryptor consumer and the relay are drained",
+        message="the encryptor (and tester) consumers and the relay are drained",
         ignoring=TRANSIENT,
     )
     return time.monotonic() - started

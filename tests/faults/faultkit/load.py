@@ -1,10 +1,11 @@
-"""What a fault test sends: a deterministic plan of encryptor commands.
+"""What a fault test sends: a deterministic plan of commands.
 
 ``mixed_plan``: every connection is created first, then updates, rotations and a
 run of updates to a few *hot* connections (the ones an I5 reader watches) are
 interleaved, and some connections are deleted last. ``one_connection_plan``:
 one create, then many updates and rotations of that one connection, every
 ``conditional_every``-th with an ``expected_version`` that is usually stale.
+``http_tests_plan``: HTTP connections, then ``test`` commands of them for the tester.
 Plaintext secrets keep the load cheap (the cluster allows them).
 """
 
@@ -17,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from faultkit.targets import HEALTH_PATH
 from support.commands import command, postgres_payload, subject_of
 
 SCALE = float(os.environ.get("FAULTS_SCALE", "1"))
@@ -121,3 +123,27 @@ def one_connection_plan(changes: int = 1500, conditional_every: int = 3, seed: i
             payload["expected_version"] = n
         commands.append(planned("update" if n % 2 else "rotate", connection_id, payload, rng))
     return Plan(commands, [connection_id])
+
+
+def http_tests_plan(
+    base_url: str, connections: int = 30, tests: int = 400, seed: int = 11
+) -> tuple[Plan, Plan]:
+    """``connections`` HTTP connections to ``base_url`` (the creates, for the encryptor),
+    then ``tests`` test commands spread over them (for the tester pool)."""
+    rng = random.Random(seed)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(connections)]
+    creates = [
+        planned("create", cid, http_payload(f"target-{n}", base_url), rng)
+        for n, cid in enumerate(ids)
+    ]
+    runs = [planned("test", ids[n % connections], {}, rng) for n in range(scaled(tests))]
+    return Plan(creates, []), Plan(runs, [])
+
+
+def http_payload(name: str, base_url: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "http",
+        "config": {"base_url": base_url, "test": {"path": HEALTH_PATH}},
+        "auth": {"method": "none"},
+    }

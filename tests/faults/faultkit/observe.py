@@ -1,10 +1,12 @@
-"""What the broker says: the encryptor consumer's state and the event stream read back.
+"""What the broker says: a pool consumer's state and the event stream read back.
 
 Redeliveries are counted from the consumer's sequences: ``delivered.consumer_seq``
 grows with every delivery, redeliveries included, while ``delivered.stream_seq``
-is the last message it delivered. In a fault test every message of the command
-stream is the encryptor's, so once drained their difference is the number of
-redeliveries (``num_redelivered`` only counts those still unacknowledged). After
+is the last message it delivered. When every message of the command stream up
+to that one is the consumer's (the encryptor's, in a test that sends the other
+pools' commands only after its own), once drained their difference is the number
+of redeliveries (``num_redelivered`` only counts those still unacknowledged);
+another pool's is its deliveries less the commands it handled. After
 a broker crash the consumer's state may come back from a little earlier than the
 stream's (it is not synced with every delivery): the difference can then go
 negative and says nothing.
@@ -22,6 +24,7 @@ from connmgr.schemas.bus import (
     ENCRYPTOR_CONSUMER,
     EVENT_STREAM,
     MSG_ID_HEADER,
+    ConsumerSpec,
     event_subjects_all,
 )
 
@@ -43,7 +46,11 @@ class ConsumerStats:
 
 
 async def encryptor_stats(nc: NatsClient) -> ConsumerStats:
-    info = await nc.jetstream().consumer_info(COMMAND_STREAM, ENCRYPTOR_CONSUMER.durable)
+    return await consumer_stats(nc, ENCRYPTOR_CONSUMER)
+
+
+async def consumer_stats(nc: NatsClient, consumer: ConsumerSpec) -> ConsumerStats:
+    info = await nc.jetstream().consumer_info(COMMAND_STREAM, consumer.durable)
     delivered = info.delivered
     return ConsumerStats(
         deliveries=delivered.consumer_seq if delivered else 0,

@@ -138,7 +138,7 @@ def build_report(
         *_publish_rows(history, snapshot),
         ("lost", str(findings.lost)),
         ("duplicated", str(findings.duplicated)),
-        ("redeliveries (consumer)", _redeliveries(snapshot.consumer)),
+        ("redeliveries (encryptor consumer)", _redeliveries(snapshot.consumer)),
         ("duplicates found already done", str(recognised)),
         ("version reads (I5)", _reads(readers) or "no reader"),
         ("events logged / relayed", f"{len(snapshot.events)} / {len(snapshot.relayed)}"),

@@ -4,7 +4,9 @@
 from the database (I5); the test injects its faults at points of progress
 (``published``, ``handled``) rather than at times, so a slow machine gives a
 slower run, never another one; ``finish`` waits for the load, drains, stops the
-readers and asserts the invariants on the whole history.
+readers and asserts the invariants on the whole history. ``Run.after`` first
+publishes a set-up plan (the connections another pool's commands need) and
+waits until it is handled, into the same history.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from faultkit.publisher import History, Publisher, PublishPolicy
 from faultkit.readers import Poller, database_version
 from faultkit.verdict import Verdict, assert_invariants
 from support.waiting import wait_for
+
+SETUP = PublishPolicy(rate_per_s=1000, in_flight=64)
 
 
 async def handled_count(cluster: Cluster) -> int:
@@ -53,6 +57,21 @@ class Run:
             for cid in plan.hot
         ]
         return cls(cluster, plan, history, load, readers)
+
+    @classmethod
+    async def after(
+        cls, cluster: Cluster, setup: Plan, plan: Plan, policy: PublishPolicy | None = None
+    ) -> Run:
+        """``setup`` published at once and handled, then ``start`` with ``plan``."""
+        history = History()
+        await Publisher(cluster.nc, history, SETUP).publish_all(setup.commands)
+        await wait_for(
+            lambda: _at_least(cluster, len(setup)),
+            timeout=120,
+            interval=0.1,
+            message="the set-up commands are handled",
+        )
+        return cls.start(cluster, plan, policy, history)
 
     async def published(self, fraction: float, timeout: float = 180.0) -> None:
         """Wait until ``fraction`` of the plan has had its first publish settled."""
