@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 import nats
 import structlog
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.api import create_app
 from connmgr.runtime.keyfiles import load_keyring
 from connmgr.schemas.settings import Settings
+from connmgr.storage.database import create_engine
 from connmgr.workers.checks.registry import build_checks
 from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
@@ -40,6 +41,7 @@ PoolLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 KEYED_POOLS = frozenset({"encryptor", "tester", "prober", "notifier"})
+PROBER_DB_CONNECTIONS: Final = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,26 @@ class Resources:
 def preflight_keyring(pools: tuple[str, ...], settings: Settings) -> Keyring | None:
     """Load the key ring before connecting anywhere: keys fail closed, and fast."""
     return load_keyring(settings) if KEYED_POOLS.intersection(pools) else None
+
+
+def pool_engine(settings: Settings, pool: str) -> AsyncEngine:
+    """The engine of a pool's own process.
+
+    The prober holds a server connection per batch, never per check: its target
+    reads (one statement at a time), its writer's flush, the schedule keeper and
+    the roll-up. A fixed pool of ``PROBER_DB_CONNECTIONS`` covers them; overflow
+    would open a backend per checkout, and a pre-ping would add a round trip to
+    each batch (a connection the server dropped fails one batch instead, whose
+    messages are nak'd and redelivered).
+    """
+    if pool == "prober":
+        return create_engine(
+            settings.database_url,
+            pool_size=PROBER_DB_CONNECTIONS,
+            max_overflow=0,
+            pre_ping=False,
+        )
+    return create_engine(settings.database_url)
 
 
 async def connect_nats(settings: Settings, name: str) -> NatsClient:

@@ -9,6 +9,7 @@ from connmgr.runtime.pools import (
     bound_url,
     close_nats,
     connect_nats,
+    pool_engine,
     preflight_keyring,
     run_until_stopped,
     serve_api,
@@ -16,7 +17,7 @@ from connmgr.runtime.pools import (
 )
 from connmgr.runtime.signals import stop_on_signals
 from connmgr.schemas.settings import Settings
-from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.database import migrate
 
 log = structlog.get_logger("connmgr.runtime")
 
@@ -24,7 +25,7 @@ log = structlog.get_logger("connmgr.runtime")
 async def run_worker_process(settings: Settings, pool: str) -> int:
     stop = stop_on_signals()
     keyring = preflight_keyring((pool,), settings)
-    engine = create_engine(settings.database_url)
+    engine = pool_engine(settings, pool)
     nc = await connect_nats(settings, pool)
     try:
         await migrate(engine)

@@ -62,7 +62,7 @@ class CheckTargets:
         *,
         max_cached: int = MAX_CACHED,
         max_batch: int = 256,
-        max_delay_s: float = 0.002,
+        max_delay_s: float = 0.005,
     ) -> None:
         self._engine = autocommit_reads(engine)
         self._keyring = keyring
