@@ -12,12 +12,13 @@ itself, so the phases separate and SELECT follows AUTH.
 
 from __future__ import annotations
 
+import inspect
 import ssl
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 from redis import exceptions
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import AbstractConnection, Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -29,6 +30,13 @@ from connmgr.workers.checks.net import Stopwatch, classify
 from connmgr.workers.egress import Egress
 
 NOT_REDIS: Final = "the server did not answer as Redis"
+# No CLIENT SETINFO: it is not part of the check, and without this redis-py (>= 7)
+# reads its own package metadata from disk for every connection it makes.
+_NO_CLIENT_INFO: Final[Mapping[str, Any]] = (
+    {"driver_info": None}
+    if "driver_info" in inspect.signature(AbstractConnection.__init__).parameters
+    else {"lib_name": None, "lib_version": None}
+)
 
 
 class _CheckConnection(Connection):
@@ -100,6 +108,7 @@ def _connection(
         socket_connect_timeout=target.timeout_s,
         retry=Retry(NoBackoff(), 0),
         client_name=None,
+        **_NO_CLIENT_INFO,
     )
 
 
