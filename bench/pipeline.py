@@ -1,7 +1,8 @@
 """The pipeline bench: commands in, projection rows out, and the read API, on PostgreSQL.
 
     .venv/bin/python bench/pipeline.py [--commands N] [--rate 500] [--connections 10000]
-                                       [--duration 10] [--api-duration 10]
+                                       [--duration 10] [--api-duration 10] [--encryptors 1]
+                                       [--nats-sync default|always|compare]
 
 It starts a private nats-server (temporary store), a fresh database
 ``connmgr_bench_<hex>`` on 127.0.0.1:5432, and the encryptor as its own process
@@ -19,6 +20,10 @@ It starts a private nats-server (temporary store), a fresh database
 - ``api_get_connection_rps``, ``bare_aiohttp_rps``, ``api_ratio``: requests/s of
   ``GET /api/connections/{id}`` (``connmgr api``, ``--connections`` stored) and of
   a bare aiohttp JSON handler, each loaded from another process (wrk if installed).
+
+``--nats-sync compare`` prints only the throughput figures, first on a nats-server
+with its default ``sync_interval`` (names prefixed ``default_``), then on a fresh one
+with ``always`` (``always_``), and ``always_end_to_end_share`` = always / default.
 
 Everything started is stopped at the end, also on an error, Ctrl-C or SIGTERM.
 """
@@ -62,6 +67,7 @@ from write_load import (
 
 TENANT: Final = "bench"
 WARMUP_COMMANDS: Final = 100
+SYNC_OPTIONS: Final = {"default": "", "always": "sync_interval: always"}
 LOAD_WARMUP_S: Final = 1.0
 
 
@@ -90,9 +96,10 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--loader", choices=LOADERS, default="auto", help="auto: wrk if installed")
     parser.add_argument(
         "--nats-sync",
-        choices=["default", "always"],
+        choices=["default", "always", "compare"],
         default="default",
-        help="nats-server sync_interval: its default (2 min) or always (fsync every write)",
+        help="nats-server sync_interval: its default (2 min), always (fsync every write), "
+        "or compare: only the write figures, under each in turn",
     )
     args = parser.parse_args(argv)
     if min(args.commands, args.connections, args.api_concurrency, args.encryptors) < 1:
@@ -110,33 +117,64 @@ async def write_figures(stack: Stack, options: Options) -> None:
     encryptors = [
         stack.start_worker("encryptor", f"encryptor-{index}") for index in range(options.encryptors)
     ]
-    running = all_running(*encryptors)
     nc = await nats.connect(stack.nats_url, name="connmgr-bench")
     try:
         producer = Producer(nc, tenant=TENANT, actor_id="bench")
-        with phase("encryptor start"):
-            await wait_for_seal_key(producer, running)
-        js = nc.jetstream(publish_async_max_pending=PUBLISH_WINDOW)
-        with phase("building and sealing commands"):
-            warmup = await build_creates(producer, WARMUP_COMMANDS, "warmup")
-            items = await build_creates(producer, options.commands, "e2e")
-        with phase("warm-up"):
-            await end_to_end_rate(js, stack.engine, warmup, running)
-        raw = await raw_publish_rate(js, items)
-        figure("raw_publish_per_s", raw)
-        cpu_before = sum(cpu_seconds(child.pid) for child in encryptors)
-        with phase("end-to-end run"):
-            e2e = await end_to_end_rate(js, stack.engine, items, running)
-        cpu_used = sum(cpu_seconds(child.pid) for child in encryptors) - cpu_before
-        figure("end_to_end_commands_per_s", e2e)
-        figure("end_to_end_ratio", e2e / raw)
-        figure("encryptor_cpu_us_per_command", cpu_used / len(items) * 1e6)
+        e2e = await throughput_figures(stack, options, nc, encryptors)
         await latency_figures(stack, options, LatencyRun(nc, producer, encryptors, e2e))
         figure("encryptor_peak_rss_mb", max(peak_rss_mb(child.pid) for child in encryptors))
     finally:
         await nc.close()
     with phase("stopping the workers"):
         await stack.stop_children()  # frees the CPU for the read side
+
+
+async def throughput_figures(
+    stack: Stack,
+    options: Options,
+    nc: NatsClient,
+    encryptors: list[ChildProcess],
+    prefix: str = "",
+) -> float:
+    """The raw and end-to-end rates of ``options.commands`` creates (each figure's name
+    after ``prefix``) and the encryptors' CPU per command; returns the end-to-end rate."""
+    running = all_running(*encryptors)
+    producer = Producer(nc, tenant=TENANT, actor_id="bench")
+    with phase("encryptor start"):
+        await wait_for_seal_key(producer, running)
+    js = nc.jetstream(publish_async_max_pending=PUBLISH_WINDOW)
+    with phase("building and sealing commands"):
+        warmup = await build_creates(producer, WARMUP_COMMANDS, "warmup")
+        items = await build_creates(producer, options.commands, "e2e")
+    with phase("warm-up"):
+        await end_to_end_rate(js, stack.engine, warmup, running)
+    raw = await raw_publish_rate(js, items)
+    figure(f"{prefix}raw_publish_per_s", raw)
+    cpu_before = sum(cpu_seconds(child.pid) for child in encryptors)
+    with phase("end-to-end run"):
+        e2e = await end_to_end_rate(js, stack.engine, items, running)
+    cpu_used = sum(cpu_seconds(child.pid) for child in encryptors) - cpu_before
+    figure(f"{prefix}end_to_end_commands_per_s", e2e)
+    figure(f"{prefix}end_to_end_ratio", e2e / raw)
+    figure(f"{prefix}encryptor_cpu_us_per_command", cpu_used / len(items) * 1e6)
+    return e2e
+
+
+async def sync_cost_figures(options: Options) -> None:
+    """``--nats-sync compare``: the write figures on a nats-server with its default
+    ``sync_interval``, then on a fresh one with ``always``, back to back in one run."""
+    rates: dict[str, float] = {}
+    for mode in ("default", "always"):
+        with tempfile.TemporaryDirectory(prefix="connmgr-bench-") as workdir:
+            async with open_stack(Path(workdir), jetstream_options=SYNC_OPTIONS[mode]) as stack:
+                encryptors = [stack.start_worker("encryptor", f"encryptor-{mode}")]
+                nc = await nats.connect(stack.nats_url, name="connmgr-bench")
+                try:
+                    prefix = f"{mode}_"
+                    rates[mode] = await throughput_figures(stack, options, nc, encryptors, prefix)
+                finally:
+                    await nc.close()
+    figure("always_end_to_end_share", rates["always"] / rates["default"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,10 +243,13 @@ async def read_figures(stack: Stack, options: Options) -> None:
 
 
 async def run(options: Options) -> None:
+    note(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)")
+    if options.nats_sync == "compare":
+        await sync_cost_figures(options)
+        note(f"load average at end: {load_average()}")
+        return
     with tempfile.TemporaryDirectory(prefix="connmgr-bench-") as workdir:
-        sync = "sync_interval: always" if options.nats_sync == "always" else ""
-        async with open_stack(Path(workdir), jetstream_options=sync) as stack:
-            note(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)")
+        async with open_stack(Path(workdir), SYNC_OPTIONS[options.nats_sync]) as stack:
             note(f"nats-server sync_interval: {options.nats_sync}")
             await write_figures(stack, options)
             await read_figures(stack, options)

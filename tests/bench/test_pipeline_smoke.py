@@ -70,3 +70,21 @@ async def test_a_tiny_run_prints_every_figure_as_a_number(loader: str) -> None:
     missing = [name for name in FIGURES if name not in printed]
     assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
     assert all(printed[name] > 0 for name in FIGURES), printed
+
+
+@pytest.mark.timeout(180)
+async def test_the_sync_comparison_prints_the_write_figures_under_each_setting() -> None:
+    await require_services("postgres", "nats")
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--commands", "50", "--nats-sync", "compare"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    expected = [f"{mode}_{name}" for mode in ("default", "always") for name in FIGURES[:4]]
+    assert sorted(printed) == sorted([*expected, "always_end_to_end_share"]), run.stdout
+    assert all(value > 0 for value in printed.values()), printed
