@@ -28,7 +28,9 @@ from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring
+from connmgr.workers.tester import pool as tester_pool
 from connmgr.workers.tester.pool import TesterPool
+from connmgr.workers.tester.recorder import TestRecord, record_tests
 from connmgr.workers.tester.runner import CheckRunner
 from support.commands import command, encode, sealed, subject_of
 
@@ -95,6 +97,26 @@ async def listener() -> AsyncIterator[int]:
     server.close()
 
 
+@dataclass
+class CountingListener:
+    port: int = 0
+    accepted: int = 0
+
+
+@pytest.fixture
+async def counting_listener() -> AsyncIterator[CountingListener]:
+    counted = CountingListener()
+
+    def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        counted.accepted += 1
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    counted.port = server.sockets[0].getsockname()[1]
+    yield counted
+    server.close()
+
+
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -132,13 +154,37 @@ async def test_a_closed_port_is_unreachable(stack: Stack) -> None:
     assert reply["result"]["outcome"] == "unreachable"
 
 
-async def test_a_redelivered_test_records_one_result(stack: Stack, listener: int) -> None:
-    connection_id = await create(stack, tcp_payload(listener))
+async def test_a_republished_test_is_answered_from_its_record_without_a_second_check(
+    stack: Stack, counting_listener: CountingListener
+) -> None:
+    connection_id = await create(stack, tcp_payload(counting_listener.port))
     document = command("test", connection_id, {})
     first = await stack.request(document)
     second = await stack.request(document, msg_id=str(uuid.uuid4()))
     assert first == second
     assert len(await stack.events_of("ConnectionTested")) == 1
+    assert counting_listener.accepted == 1
+
+
+async def test_a_result_the_database_refused_is_written_on_redelivery_without_a_second_check(
+    stack: Stack, counting_listener: CountingListener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection_id = await create(stack, tcp_payload(counting_listener.port))
+    refused: list[int] = []
+
+    async def refuse_once(engine: AsyncEngine, records: list[TestRecord]) -> Any:
+        if not refused:
+            refused.append(len(records))
+            return [None] * len(records)  # as record_tests says of records it could not write
+        return await record_tests(engine, records)
+
+    monkeypatch.setattr(tester_pool, "record_tests", refuse_once)
+    reply = await stack.request(command("test", connection_id, {}))
+
+    assert refused == [1]
+    assert (reply["outcome"], reply["result"]["outcome"]) == ("accepted", "ok")
+    assert len(await stack.events_of("ConnectionTested")) == 1
+    assert counting_listener.accepted == 1
 
 
 async def test_a_draft_is_tested_and_never_stored(stack: Stack) -> None:

@@ -1,16 +1,24 @@
 """The tester pool's process: bounded concurrent tests, results written in batches.
 
 Per message: decode and validate; a command id already recorded is answered
-from the record (a redelivery changes nothing); otherwise the target is
-prepared (secrets decrypted in memory), checked under the runner's bounds, and
-the result is written by the batch writer before the message is acked and the
-outcome published to ``reply_to``.
+from the record without touching the target again (a redelivered or re-published
+test changes nothing); otherwise the target is prepared (secrets decrypted in
+memory), checked under the runner's bounds, and the result is written by the batch
+writer before the message is acked and the outcome published to ``reply_to``.
+
+A result that could not be written (the database is away) is held in memory, for
+at most ``HOLD_RESULT_S`` and ``MAX_HELD`` of them, and written when its message
+comes back to this replica, instead of checking the target again: an outage does
+not turn into repeated logins on the user's systems. A message redelivered to
+another replica is checked there once more; either way it is recorded once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from typing import Final, NamedTuple
 
 import structlog
 from nats.aio.client import Client as NatsClient
@@ -25,7 +33,8 @@ from connmgr.schemas.bus import (
 )
 from connmgr.schemas.commands import read_header
 from connmgr.schemas.outcomes import CommandOutcome, Rejection
-from connmgr.schemas.probe_commands import TestConnection, parse_probe_command
+from connmgr.schemas.probe_commands import ProbeCommand, TestConnection, parse_probe_command
+from connmgr.storage.command_log import find_outcomes
 from connmgr.workers.batch_writer import BatchWriter
 from connmgr.workers.command_records import MessageRef, check_subject, command_identity
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
@@ -36,6 +45,15 @@ from connmgr.workers.tester.runner import CheckRunner
 from connmgr.workers.tester.targets import Prepared, prepare_draft, prepare_stored
 
 log = structlog.get_logger("connmgr.tester")
+HOLD_RESULT_S: Final = 300.0
+MAX_HELD: Final = 1024
+
+
+class Answered(NamedTuple):
+    """A test command recorded before: answered from its record, the target untouched."""
+
+    command: TestConnection
+    outcome: CommandOutcome
 
 
 class TesterPool:
@@ -60,6 +78,7 @@ class TesterPool:
         self._writer: BatchWriter[TestRecord, CommandOutcome | None] = BatchWriter(
             lambda records: record_tests(engine, records)
         )
+        self._held = HeldResults()
 
     async def start(self) -> None:
         js = self._nc.jetstream()
@@ -77,16 +96,32 @@ class TesterPool:
 
     async def handle(self, message: Msg) -> bool:
         started = time.perf_counter()
-        record = await self._test(message)
-        outcome = await self._writer.submit(record)
+        found = await self._test(message)
+        command: ProbeCommand | None = found.command
+        outcome = found.outcome if isinstance(found, Answered) else await self._submit(found)
         if outcome is None:
             return False
-        if record.command is not None and record.command.reply_to:
-            await self._nc.publish(record.command.reply_to, outcome.model_dump_json().encode())
+        if isinstance(command, TestConnection) and command.reply_to:
+            await self._nc.publish(command.reply_to, outcome.model_dump_json().encode())
         _log_handled(outcome, started)
         return True
 
-    async def _test(self, message: Msg) -> TestRecord:
+    async def _submit(self, record: TestRecord) -> CommandOutcome | None:
+        """Write the record; one that could not be written is held for its retry."""
+        try:
+            outcome = await self._writer.submit(record)
+        except Exception as error:
+            log.warning(
+                "test_unrecorded", command_id=str(record.identity), error=type(error).__name__
+            )
+            outcome = None
+        if outcome is None:
+            self._held.hold(record)
+        else:
+            self._held.release(record.identity)
+        return outcome
+
+    async def _test(self, message: Msg) -> TestRecord | Answered:
         header = read_header(message.data)
         address = parse_command_subject(message.subject)
         tenant = address.tenant if address else ""
@@ -100,6 +135,10 @@ class TesterPool:
             return TestRecord(identity, tenant, header=header, rejection=rejection)
         if (mismatch := check_subject(address, parsed)) is not None:
             return TestRecord(parsed.command_id, tenant, command=parsed, rejection=mismatch)
+        if (held := self._held.get(parsed.command_id)) is not None:
+            return held
+        if (recorded := await self._recorded(parsed.command_id)) is not None:
+            return Answered(parsed, recorded)
         prepared = await self._prepare(parsed)
         if isinstance(prepared, Rejection):
             return TestRecord(parsed.command_id, tenant, command=parsed, rejection=prepared)
@@ -113,8 +152,12 @@ class TesterPool:
             draft=prepared.draft,
         )
 
+    async def _recorded(self, command_id: uuid.UUID) -> CommandOutcome | None:
+        async with self._engine.connect() as connection:
+            return (await find_outcomes(connection, [str(command_id)])).get(str(command_id))
+
     async def _prepare(self, command: TestConnection) -> Prepared | Rejection:
-        """The target; a redelivered test runs again but is recorded once (``recorder``)."""
+        """The target; a test another replica is running at once is recorded once."""
         connection_id = str(command.connection_id)
         if command.draft is not None:
             return prepare_draft(
@@ -136,3 +179,30 @@ def _log_handled(outcome: CommandOutcome, started: float) -> None:
         result=(outcome.result or {}).get("outcome"),
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
+
+
+class HeldResults:
+    """Records whose write failed, by command id, until written or too old to use."""
+
+    def __init__(self, max_held: int = MAX_HELD, hold_s: float = HOLD_RESULT_S) -> None:
+        self.max_held = max_held
+        self.hold_s = hold_s
+        self._records: dict[uuid.UUID, tuple[float, TestRecord]] = {}
+
+    def hold(self, record: TestRecord) -> None:
+        self._records.pop(record.identity, None)
+        self._records[record.identity] = (time.monotonic(), record)
+        while len(self._records) > self.max_held:
+            del self._records[next(iter(self._records))]
+
+    def get(self, identity: uuid.UUID) -> TestRecord | None:
+        held = self._records.get(identity)
+        if held is None:
+            return None
+        if time.monotonic() - held[0] > self.hold_s:
+            del self._records[identity]
+            return None
+        return held[1]
+
+    def release(self, identity: uuid.UUID) -> None:
+        self._records.pop(identity, None)
