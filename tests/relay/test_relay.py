@@ -219,12 +219,14 @@ async def test_a_second_relay_takes_over_from_a_leader_whose_session_was_cut(
     stops = [asyncio.Event(), asyncio.Event()]
     first = asyncio.create_task(relays[0].run(stops[0]))
     await wait_for(lambda: _holders(pg_engine), message="the first relay leads")
-    second = asyncio.create_task(relays[1].run(stops[1]))
+    tasks = [first]
     try:
         await append(pg_engine, event("a", 1))
         await wait_for(lambda: _count(js, 1), message="the first event is relayed")
         await _cut_the_leader(pg_engine)
         async with _lock_held_elsewhere(pg_engine):
+            # Started once the test holds the lock: it cannot win the race for it.
+            tasks.append(asyncio.create_task(relays[1].run(stops[1])))
             await append(pg_engine, event("a", 2))
             await asyncio.sleep(UNLED_S)
             assert await _count(js, 1), "a relay without the lock published"
@@ -235,6 +237,7 @@ async def test_a_second_relay_takes_over_from_a_leader_whose_session_was_cut(
         await wait_for(lambda: _count(js, 3), message="the second relay keeps relaying")
         assert len(await _holders(pg_engine)) == 1
     finally:
-        stops[1].set()
-        await asyncio.wait_for(second, 10)
+        for stop in stops:
+            stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
     assert [m["version"] for m in await published(js)] == [1, 2, 3]
