@@ -1,4 +1,6 @@
-"""A firing for a connection deleted after its target was cached: not checked, schedule purged.
+"""Schedules that must go or must stay: a firing for a connection deleted after its
+target was cached is not checked and purges its schedule; placing leaves a
+matching schedule alone.
 
 The schedule keeper is not running here, so only the prober can purge the
 schedule; the firing is handed to ``ProberPool.handle`` as the broker would.
@@ -22,7 +24,7 @@ from connmgr.workers.encryptor.batch import EncryptorBatch
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.prober.pool import ProberPool
-from connmgr.workers.prober.schedules import schedule_body
+from connmgr.workers.prober.schedules import ScheduleKeeper, schedule_body
 from connmgr.workers.streams import ensure_streams
 from connmgr.workers.tester.runner import CheckRunner
 from support.commands import TENANT, command, postgres_payload
@@ -48,6 +50,15 @@ async def nc(nats_server_factory: StartNatsServer) -> AsyncIterator[Client]:
     await client.drain()
 
 
+@pytest.fixture
+async def encryptor(fresh_pg_url: NewPostgresUrl) -> AsyncIterator[Encryptor]:
+    engine = create_engine(await fresh_pg_url())
+    await migrate(engine)
+    keyring = Keyring.generate()
+    yield Encryptor(engine, keyring, EncryptorBatch(engine, EncryptorPorts(keyring, True), 5))
+    await engine.dispose()
+
+
 def firing(nc: Client, connection_id: str, body: bytes, sequence: int) -> Msg:
     reply = f"$JS.ACK.{COMMAND_STREAM}.prober.1.{sequence}.{sequence}.1700000000000000000.0"
     return Msg(
@@ -67,16 +78,11 @@ async def schedules_of(nc: Client, connection_id: str) -> int:
 
 
 async def test_a_deleted_connection_is_never_checked_and_loses_its_schedule(
-    nc: Client, fresh_pg_url: NewPostgresUrl
+    nc: Client, encryptor: Encryptor
 ) -> None:
-    engine = create_engine(await fresh_pg_url())
-    await migrate(engine)
-    keyring = Keyring.generate()
-    encryptor = Encryptor(engine, keyring, EncryptorBatch(engine, EncryptorPorts(keyring, True), 5))
     check = CountingCheck()
-    pool = ProberPool(
-        nc, engine, keyring, CheckRunner({Kind.POSTGRES: check}, 4, 2), max_in_flight=4
-    )
+    runner = CheckRunner({Kind.POSTGRES: check}, 4, 2)
+    pool = ProberPool(nc, encryptor.engine, encryptor.keyring, runner, max_in_flight=4)
     try:
         connection_id = str(uuid.uuid4())
         created = await encryptor.one(
@@ -97,4 +103,21 @@ async def test_a_deleted_connection_is_never_checked_and_loses_its_schedule(
         assert await schedules_of(nc, connection_id) == 0
     finally:
         await pool.close()
-        await engine.dispose()
+
+
+async def test_placing_publishes_a_missing_schedule_and_leaves_a_matching_one(
+    nc: Client, encryptor: Encryptor
+) -> None:
+    keeper = ScheduleKeeper(nc, encryptor.engine)
+    payload = postgres_payload(auth={"method": "none"}, health_check={"enabled": True})
+    on, off = str(uuid.uuid4()), str(uuid.uuid4())
+    for connection_id in (on, off):
+        created = await encryptor.one(command("create", connection_id, payload))
+        assert created.outcome == "accepted", created
+    await encryptor.one(command("delete", off, {}))
+    await keeper.place_due([on, off])
+    assert (await schedules_of(nc, on), await schedules_of(nc, off)) == (1, 0)
+    subject = schedule_subject(TENANT, on)
+    before = (await nc.jetstream().get_last_msg(COMMAND_STREAM, subject)).seq
+    await keeper.place_due([on])
+    assert (await nc.jetstream().get_last_msg(COMMAND_STREAM, subject)).seq == before

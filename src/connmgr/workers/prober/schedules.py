@@ -5,6 +5,8 @@ schedule message on ``connmgr.schedule.<tenant>.<id>`` (``Nats-Schedule: @every
 <interval>s``, target ``connmgr.cmd.<tenant>.check.<id>``), replaced atomically
 with a rollup when the interval changes and purged when the connection is
 deleted or its checks disabled. There is no scheduler process to keep alive.
+A new or changed schedule is published at the connection's own second of the
+interval (``placement``), so firings spread evenly however the schedules came.
 
 The keeper follows ``ConnectionCreated/Updated/Deleted`` on the event stream
 (its own durable consumer) but trusts the projection, not the event: for each
@@ -42,13 +44,15 @@ from connmgr.schemas.bus import (
 from connmgr.storage.database import write_transaction
 from connmgr.storage.probe_states import lock_probe_states, save_probe_state
 from connmgr.storage.projection import ConnectionState
-from connmgr.storage.projection_store import load_all, load_connection
+from connmgr.storage.projection_store import load_all, load_connection, load_connections
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
+from connmgr.workers.prober.placement import Placements
 from connmgr.workers.prober.state_machine import ProbeState, resume
 from connmgr.workers.streams import ensure_consumer, ensure_streams
 
 log = structlog.get_logger("connmgr.schedules")
 SCHEDULER_ACTOR: Final = "scheduler"
+PLACING_AT_ONCE: Final = 32
 
 
 def schedule_body(state: ConnectionState) -> bytes:
@@ -69,8 +73,12 @@ def _schedule_command_id(state: ConnectionState) -> str:
     return str(uuid.uuid5(uuid.UUID(state.id), f"schedule:{state.version}"))
 
 
+def _interval(state: ConnectionState) -> int:
+    return int(state.health_check.get("interval_s", 60))
+
+
 def _every(state: ConnectionState) -> str:
-    return f"@every {int(state.health_check.get('interval_s', 60))}s"
+    return f"@every {_interval(state)}s"
 
 
 def wants_schedule(state: ConnectionState | None) -> bool:
@@ -81,6 +89,7 @@ class ScheduleKeeper:
     def __init__(self, nc: NatsClient, engine: AsyncEngine) -> None:
         self._nc = nc
         self._engine = engine
+        self.placements = Placements()
 
     async def start(self) -> None:
         js = self._nc.jetstream()
@@ -95,7 +104,7 @@ class ScheduleKeeper:
             self.process,
             ConsumerOptions(batch_size=64),
         )
-        await consumer.run(stop)
+        await asyncio.gather(consumer.run(stop), self.placements.run(self.place_due, stop))
 
     async def process(self, messages: list[Msg]) -> list[bool]:
         for message in messages:
@@ -115,12 +124,13 @@ class ScheduleKeeper:
                 await save_probe_state(connection, resumed, existed=True)
 
     async def sync(self, connection_id: str, subject: str = "") -> None:
-        """Make the connection's schedule match its current state."""
+        """Make the connection's schedule match its current state (a new or changed
+        schedule at the connection's second: see ``placement``)."""
         async with self._engine.connect() as connection:
             state = await load_connection(connection, connection_id)
         if wants_schedule(state):
             assert state is not None
-            await self.put(state)
+            self.placements.add(state.id, _interval(state))
         elif state is not None:
             await self.remove(state.tenant, state.id)
         else:
@@ -147,7 +157,8 @@ class ScheduleKeeper:
         """Bring every connection's schedule in step (at start-up); returns how many are on.
 
         A schedule that already matches is left alone: republishing it would reset
-        its timing, and every replica's start would bunch the fleet's firings."""
+        its timing. The others are published at their connection's second once
+        ``run`` starts, not all at once: every replica's start would bunch them."""
         async with self._engine.connect() as connection:
             states = await load_all(connection)
         scheduled = changed = 0
@@ -156,13 +167,31 @@ class ScheduleKeeper:
             if wants_schedule(state):
                 scheduled += 1
                 if current != _every(state):
-                    await self.put(state)
+                    self.placements.add(state.id, _interval(state))
                     changed += 1
             elif current is not None:
                 await self.remove(state.tenant, state.id)
                 changed += 1
         log.info("schedules_reconciled", scheduled=scheduled, changed=changed)
         return scheduled
+
+    async def place_due(self, connection_ids: list[str]) -> None:
+        """Publish the schedules of these connections that the projection still wants
+        and the stream does not already hold as such (so timing is never reset)."""
+        async with self._engine.connect() as connection:
+            states = await load_connections(connection, connection_ids)
+        wanted = [state for state in states.values() if state and wants_schedule(state)]
+        slots = asyncio.Semaphore(PLACING_AT_ONCE)
+
+        async def place(state: ConnectionState) -> None:
+            async with slots:
+                try:
+                    if await self._stored_schedule(state.tenant, state.id) != _every(state):
+                        await self.put(state)
+                except Exception:
+                    log.exception("schedule_put_failed", connection_id=state.id)
+
+        await asyncio.gather(*(place(state) for state in wanted))
 
     async def _stored_schedule(self, tenant: str, connection_id: str) -> str | None:
         """The ``Nats-Schedule`` of the connection's stored schedule, if it has one."""
