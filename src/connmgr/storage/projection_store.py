@@ -38,6 +38,16 @@ async def load_connections(
     return found
 
 
+async def versions_of(connection: AsyncConnection, connection_ids: list[str]) -> dict[str, int]:
+    """The version of each of these connections that exists (tombstones too): one narrow
+    query, for a writer to check that rows it read earlier have not moved since."""
+    if not connection_ids:
+        return {}
+    c = connections.c
+    rows = await connection.execute(select(c.id, c.version).where(c.id.in_(connection_ids)))
+    return {row.id: row.version for row in rows}
+
+
 async def save_changed_connections(
     connection: AsyncConnection,
     before: dict[str, ConnectionState | None],

@@ -1,15 +1,26 @@
 """One transaction per fetched batch: the encryptor's unit of work.
 
-Holding the chain head: read what the batch needs in two queries (outcomes
-already recorded for its command ids, the states of its connections), decide
-every message in memory (``planner``), then write the plan in a few bulk
-statements — events, projection rows, data keys, handled commands. If writing
-the plan fails, the batch falls back to one savepoint per message, so one bad
-message cannot hold back the others. Nothing is acknowledged before the commit
-(the pool adapter acks afterwards).
+Read what the batch needs in two queries (outcomes already recorded for its
+command ids, the states of its connections) and decide every message in memory
+(``planner``: unsealing, validation, encryption, the fold); only then take the
+chain head and write the plan in a few bulk statements — events, projection
+rows, data keys, handled commands. The chain head is the one lock every writer
+of the log takes, so it is held for the writes alone, never for the CPU work:
+another replica, the tester or the prober append meanwhile.
+
+A plan made on rows another writer changed before the chain head was taken is
+never written, so no decision, a rejection included, rests on a stale row:
+holding the chain head, the batch reads the versions of its connections again
+(one narrow query) and, if any moved or appeared, plans the batch again there.
+If writing fails (a command handled meanwhile collides on its command id, or
+anything else), the batch falls back to one savepoint per message, each decided
+again on what is committed, so one bad message cannot hold back the others.
+Nothing is acknowledged before the commit (the pool adapter acks afterwards).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,7 +32,11 @@ from connmgr.storage.data_keys import replace_data_keys
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender
 from connmgr.storage.projection import ConnectionState
-from connmgr.storage.projection_store import load_connections, save_changed_connections
+from connmgr.storage.projection_store import (
+    load_connections,
+    save_changed_connections,
+    versions_of,
+)
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.planner import Handled, Inbound, Planner
 
@@ -39,17 +54,33 @@ class EncryptorBatch:
     async def process(self, items: list[Inbound]) -> list[Handled]:
         """Handle a batch in one transaction; raises when the transaction cannot commit."""
         async with write_transaction(self._engine) as connection:
+            planned = await self._plan(connection, items)
             appender = await Appender.begin(connection)
             start = appender.mark()
-            try:
-                async with connection.begin_nested():
-                    results = await self._decide_and_write(connection, appender, items)
-            except Exception:
+            results = await self._write_planned(connection, appender, planned)
+            if results is None:
                 appender.rewind(start)
-                log.warning("batch_split", size=len(items), exc_info=True)
                 results = [await self._alone(connection, appender, item) for item in items]
             await appender.finish()
         return results
+
+    async def _write_planned(
+        self, connection: AsyncConnection, appender: Appender, planned: _Planned
+    ) -> list[Handled] | None:
+        """Write the plan (made again if it is stale) holding the chain head; None when
+        it cannot be written."""
+        states = planned.states
+        planned_on = {cid: state.version for cid, state in states.items() if state is not None}
+        if await versions_of(connection, list(states)) != planned_on:
+            log.info("batch_replanned", size=len(planned.results), reason="rows moved")
+            planned = await self._plan(connection, planned.items)
+        try:
+            async with connection.begin_nested():
+                await _write(connection, appender, planned.planner, planned.states)
+        except Exception:
+            log.warning("batch_split", size=len(planned.results), exc_info=True)
+            return None
+        return planned.results
 
     async def _alone(
         self, connection: AsyncConnection, appender: Appender, item: Inbound
@@ -79,6 +110,12 @@ class EncryptorBatch:
     async def _decide_and_write(
         self, connection: AsyncConnection, appender: Appender, items: list[Inbound]
     ) -> list[Handled]:
+        planned = await self._plan(connection, items)
+        await _write(connection, appender, planned.planner, planned.states)
+        return planned.results
+
+    async def _plan(self, connection: AsyncConnection, items: list[Inbound]) -> _Planned:
+        """Every message decided in memory on the rows as they are now (two reads)."""
         parsed = [parse_encryptor_command(item.data) for item in items]
         identities = [str(item.identity(p)) for item, p in zip(items, parsed, strict=True)]
         connection_ids = sorted(
@@ -90,8 +127,15 @@ class EncryptorBatch:
         results = [
             await planner.decide(item, command) for item, command in zip(items, parsed, strict=True)
         ]
-        await _write(connection, appender, planner, states)
-        return results
+        return _Planned(items, planner, states, results)
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    items: list[Inbound]
+    planner: Planner
+    states: dict[str, ConnectionState | None]
+    results: list[Handled]
 
 
 async def _write(
