@@ -4,6 +4,7 @@ coalesced per tenant, a connection the server dropped answered with a 503 and he
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -211,3 +212,17 @@ def _view(name: str) -> ConnectionView:
         secret_fields=[], secrets_version=None, health_check={}, tags=[], description="",
         status="unknown", version=1, created_at=now, updated_at=now,
     )  # fmt: skip
+
+
+def test_a_kept_views_json_is_made_once_and_follows_its_version() -> None:
+    recent = RecentViews(4)
+    first = _view("a")
+    recent.keep(["a"], {"a": first})
+
+    body = recent.body(first)
+    assert json.loads(body)["version"] == 1
+    assert recent.body(first) is body  # serialised once
+    second = first.model_copy(update={"version": 2})
+    recent.keep(["a"], {"a": second})
+    assert json.loads(recent.body(second))["version"] == 2
+    assert json.loads(recent.body(first))["version"] == 1  # no longer kept: made afresh

@@ -62,6 +62,10 @@ class ConnectionReader:
         self._scheduled = False
         self._recent = RecentViews(recent_views)
 
+    def body(self, view: ConnectionView) -> bytes:
+        """The JSON of a view this reader returned (serialised once while it is kept)."""
+        return self._recent.body(view)
+
     async def get(self, tenant: str, connection_id: str) -> ConnectionView | None:
         """The tenant's live connection, or None (absent, deleted or another tenant's)."""
         future: Future[ConnectionView | None] = asyncio.get_running_loop().create_future()
@@ -126,11 +130,13 @@ def _fail(waiting: Waiting, error: Exception | None) -> None:
 
 
 class RecentViews:
-    """The views read last, by id, at most ``size`` of them (the oldest read goes first)."""
+    """The views read last, by id, at most ``size`` of them (the oldest read goes first),
+    each with its JSON once it was asked for."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._views: dict[str, ConnectionView] = {}
+        self._bodies: dict[str, bytes] = {}
 
     def __len__(self) -> int:
         return len(self._views)
@@ -141,11 +147,25 @@ class RecentViews:
 
     def keep(self, asked: Iterable[str], found: Mapping[str, ConnectionView]) -> None:
         """Remember what a read found; forget what it asked and did not find."""
-        views = self._views
+        views, bodies = self._views, self._bodies
         for connection_id in asked:
-            views.pop(connection_id, None)
+            kept = views.pop(connection_id, None)
             view = found.get(connection_id)
+            if kept is not view:
+                bodies.pop(connection_id, None)
             if view is not None and self.size:
                 views[connection_id] = view
         while len(views) > self.size:
-            del views[next(iter(views))]
+            oldest = next(iter(views))
+            del views[oldest]
+            bodies.pop(oldest, None)
+
+    def body(self, view: ConnectionView) -> bytes:
+        """``view`` as JSON bytes, serialised once while the view is kept."""
+        body = self._bodies.get(view.id)
+        if body is not None and self._views.get(view.id) is view:
+            return body
+        body = view.__pydantic_serializer__.to_json(view)
+        if self._views.get(view.id) is view:
+            self._bodies[view.id] = body
+        return body

@@ -52,7 +52,8 @@ async def get_connection(request: web.Request) -> web.StreamResponse:
     headers = {**_PRIVATE_HEADERS, "ETag": f'"{etag}"'}
     if _matches(request, etag):
         return web.Response(status=304, headers=headers)
-    return _json(view, headers)
+    body = request.app[READER].body(view)
+    return web.Response(body=body, headers={**headers, "Content-Type": _JSON})
 
 
 async def connection_logs(request: web.Request) -> web.StreamResponse:
