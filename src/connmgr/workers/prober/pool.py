@@ -1,8 +1,9 @@
 """The prober pool's process: scheduled and manual checks, status, roll-ups, schedules.
 
 Per check message (``connmgr.cmd.<tenant>.check.<id>``, fired by the broker's
-schedule or sent by hand): find the connection (a deleted one has its schedule
-purged and is never checked again), skip scheduled checks of a suspended
+schedule or sent by hand): find the connection through the batched, cached
+target reads of ``targets`` (a deleted one has its schedule purged and is never
+checked again), skip scheduled checks of a suspended
 connection, run the kind's check under the runner's bounds, and hand the result
 to the batch writer (samples, state machine, status events in one transaction);
 then ack, and answer a manual check on its ``reply_to``. Scheduled firings are
@@ -58,7 +59,6 @@ class ProberPool:
     ) -> None:
         self._nc = nc
         self._engine = engine
-        self._keyring = keyring
         self._runner = runner
         self._max_in_flight = max_in_flight
         self._retention = (raw_retention, rollup_retention)
