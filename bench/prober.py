@@ -25,7 +25,8 @@ samples are judged, ``prober_storage`` for the storage figures):
   (``VmHWM``), for each replica;
 - ``samples_rows_per_day``, ``samples_bytes_per_row``, ``samples_bytes_per_day``,
   ``rollup_rows_per_day``, ``rollup_bytes_per_row``, ``rollup_bytes_per_day``,
-  ``samples_retained_gib`` (7 days raw), ``rollups_retained_gib`` (90 days).
+  ``samples_retained_gib`` (7 days raw), ``rollups_retained_gib`` (minute roll-ups
+  8 days, hour roll-ups 90: ``storage.samples.DEFAULT_RETENTION``).
 
 Remarks (load, other processes' CPU, lag by kind) go to stderr. Everything it
 starts is stopped at the end, also on an error, Ctrl-C or SIGTERM.
@@ -38,14 +39,14 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
+from connmgr.storage.samples import DEFAULT_RETENTION
 from harness import figure, load_average, note, percentile, run_bench
 from prober_run import Options, RunFigures, measure
 from prober_stack import open_stack
 
-RAW_RETENTION_DAYS = 7
-ROLLUP_RETENTION_DAYS = 90
 GIB = 1024**3
 
 
@@ -93,8 +94,9 @@ def print_figures(options: Options, run: RunFigures) -> None:
     figure("rollup_rows_per_day", sum(storage.rollup_rows_per_day.values()))
     figure("rollup_bytes_per_row", storage.rollups.bytes_per_row)
     figure("rollup_bytes_per_day", storage.rollup_bytes_per_day)
-    figure("samples_retained_gib", RAW_RETENTION_DAYS * storage.samples_bytes_per_day / GIB)
-    figure("rollups_retained_gib", ROLLUP_RETENTION_DAYS * storage.rollup_bytes_per_day / GIB)
+    raw_days = DEFAULT_RETENTION.raw / timedelta(days=1)
+    figure("samples_retained_gib", raw_days * storage.samples_bytes_per_day / GIB)
+    figure("rollups_retained_gib", storage.rollup_bytes_retained(DEFAULT_RETENTION) / GIB)
 
 
 def remarks(run: RunFigures) -> None:

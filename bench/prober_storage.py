@@ -18,7 +18,7 @@ from typing import Final
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.samples import roll_up
+from connmgr.storage.samples import Retention, roll_up
 from harness import BenchError
 
 DAY_S: Final = 86_400
@@ -52,6 +52,14 @@ class StorageFigures:
     @property
     def rollup_bytes_per_day(self) -> float:
         return sum(self.rollup_rows_per_day.values()) * self.rollups.bytes_per_row
+
+    def rollup_bytes_retained(self, retention: Retention) -> float:
+        """Roll-up bytes held once each resolution has filled its retention."""
+        days = {"minute": retention.minute, "hour": retention.hour}
+        return sum(
+            rows * self.rollups.bytes_per_row * (days[resolution] / timedelta(days=1))
+            for resolution, rows in self.rollup_rows_per_day.items()
+        )
 
 
 async def table_cost(engine: AsyncEngine, table: str) -> TableCost:

@@ -11,7 +11,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.event_log import as_utc
-from connmgr.storage.samples import RollupReport, roll_up
+from connmgr.storage.rollups import bucket_start
+from connmgr.storage.samples import Retention, RollupReport, roll_up
 from connmgr.storage.tables import rollup_checkpoints, sample_rollups, samples
 from support.databases import migrated_engine
 from support.fixture_types import NewPostgresUrl
@@ -161,10 +162,26 @@ async def test_retention_is_configurable(engine: AsyncEngine, build: SampleBuild
     now = T0 + 10 * DAY
     await store(engine, [build.at(now - 3 * DAY), build.at(now - 2 * HOUR)])
 
-    report = await roll_up(engine, now, raw_retention=DAY, rollup_retention=2 * DAY)
+    report = await roll_up(engine, now, retention=Retention(raw=DAY, minute=DAY, hour=2 * DAY))
 
     assert (report.samples_deleted, report.rollups_deleted) == (1, 2)
     assert await sample_times(engine) == [now - 2 * HOUR]
+
+
+async def test_minute_rollups_go_before_hour_rollups(
+    engine: AsyncEngine, build: SampleBuilder
+) -> None:
+    now = T0 + 100 * DAY
+    moments = [now - 91 * DAY, now - 9 * DAY, now - 2 * HOUR]
+    await store(engine, [build.at(moment) for moment in moments])
+
+    report = await roll_up(engine, now)  # defaults: minutes 8 days, hours 90
+
+    assert report.rollups_deleted == 3  # minute and hour of the first, minute of the second
+    assert [row[2] for row in await rollup_rows(engine, "minute")] == moments[2:]
+    assert [row[2] for row in await rollup_rows(engine, "hour")] == [
+        bucket_start(moment, HOUR) for moment in moments[1:]
+    ]
 
 
 async def test_raw_samples_are_kept_until_every_resolution_has_rolled_them(
@@ -173,12 +190,12 @@ async def test_raw_samples_are_kept_until_every_resolution_has_rolled_them(
     await store(engine, build.spread(T0, [1.0] * 20, MINUTE))
 
     # Minutes are rolled, but T0's hour is still open: nothing may be deleted yet.
-    report = await roll_up(engine, T0 + 30 * MINUTE, raw_retention=timedelta(0))
+    report = await roll_up(engine, T0 + 30 * MINUTE, retention=Retention(raw=timedelta(0)))
 
     assert (report.minute_buckets, report.samples_deleted) == (20, 0)
     assert len(await sample_times(engine)) == 20
 
-    later = await roll_up(engine, T0 + HOUR + 3 * MINUTE, raw_retention=timedelta(0))
+    later = await roll_up(engine, T0 + HOUR + 3 * MINUTE, retention=Retention(raw=timedelta(0)))
 
     assert (later.hour_buckets, later.samples_deleted) == (1, 20)
 
@@ -191,7 +208,8 @@ async def test_a_backlog_larger_than_a_batch_is_processed_completely(
     recent = build.spread(T0 + 19 * DAY, [float(v) for v in range(1, 61)], 5 * SECOND)
     await store(engine, old + recent)
 
-    report = await roll_up(engine, now, batch=7)
+    keep_rollups = Retention(minute=90 * DAY)  # only the raw samples age out here
+    report = await roll_up(engine, now, retention=keep_rollups, batch=7)
 
     assert report.samples_deleted == 30
     assert report.rollups_deleted == 0

@@ -23,6 +23,7 @@ from connmgr.api import create_app
 from connmgr.runtime.keyfiles import load_keyring
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine
+from connmgr.storage.samples import Retention
 from connmgr.workers.checks.registry import build_checks
 from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
@@ -141,8 +142,11 @@ async def _start_prober(settings: Settings, resources: Resources) -> PoolLoop:
         _keyring(resources, "prober"),
         _runner(settings),
         max_in_flight=settings.tester_concurrency * 4,
-        raw_retention=timedelta(days=settings.samples_retention_days),
-        rollup_retention=timedelta(days=settings.rollups_retention_days),
+        retention=Retention(
+            raw=timedelta(days=settings.samples_retention_days),
+            minute=timedelta(days=settings.minute_rollups_retention_days),
+            hour=timedelta(days=settings.hour_rollups_retention_days),
+        ),
     )
     await prober.start()
     return prober.run

@@ -67,8 +67,11 @@ class Settings(BaseSettings):
     samples_retention_days: int = Field(
         default=7, ge=1, le=365, description="Raw probe samples are kept this long"
     )
-    rollups_retention_days: int = Field(
-        default=90, ge=1, le=3650, description="Per-minute and per-hour roll-ups are kept this long"
+    minute_rollups_retention_days: int = Field(
+        default=8, ge=1, le=3650, description="Per-minute roll-ups are kept this long"
+    )
+    hour_rollups_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="Per-hour roll-ups are kept this long"
     )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: JSON unless stderr is a terminal"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 import structlog
@@ -31,7 +31,7 @@ from connmgr.schemas.bus import (
 )
 from connmgr.schemas.outcomes import Rejection
 from connmgr.schemas.probe_commands import CheckConnection, parse_probe_command
-from connmgr.storage.samples import roll_up
+from connmgr.storage.samples import DEFAULT_RETENTION, Retention, roll_up
 from connmgr.workers.batch_writer import BatchWriter
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.keyring import Keyring
@@ -54,14 +54,13 @@ class ProberPool:
         runner: CheckRunner,
         *,
         max_in_flight: int,
-        raw_retention: timedelta = timedelta(days=7),
-        rollup_retention: timedelta = timedelta(days=90),
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self._nc = nc
         self._engine = engine
         self._runner = runner
         self._max_in_flight = max_in_flight
-        self._retention = (raw_retention, rollup_retention)
+        self._retention = retention
         self.schedules = ScheduleKeeper(nc, engine)
         self.targets = CheckTargets(engine, keyring)
         self._writer: BatchWriter[CheckRecord, Recorded] = BatchWriter(
@@ -134,15 +133,9 @@ class ProberPool:
         )
 
     async def _roll_up_loop(self, stop: asyncio.Event) -> None:
-        raw_retention, rollup_retention = self._retention
         while not stop.is_set():
             try:
-                await roll_up(
-                    self._engine,
-                    datetime.now(UTC),
-                    raw_retention=raw_retention,
-                    rollup_retention=rollup_retention,
-                )
+                await roll_up(self._engine, datetime.now(UTC), retention=self._retention)
             except Exception:
                 log.exception("roll_up_failed")
             with contextlib.suppress(TimeoutError):
