@@ -29,6 +29,7 @@ from support.waiting import wait_for
 
 pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
+
 async def publish(cluster: Cluster, history: History, command: PlannedCommand) -> Publication:
     publication = await Publisher(cluster.nc, history, PublishPolicy()).publish_one(command)
     assert publication.status is Attempt.OK
