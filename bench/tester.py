@@ -21,8 +21,8 @@ runs the same connects in a bare client loop at the same concurrency
   ``bare_<k>_cpu_ms_per_test`` (the bench process during the bare loop);
 - ``connmgr_<k>_checks_in_flight``, ``bare_<k>_in_flight``: checks (operations) running
   at once on average, by Little's law (sum of their latencies / the pass's time);
-- ``tester_<k>_record_ms_per_test``: what recording one result costs the tester's one
-  serial writer (``tester_recorded``);
+- ``tester_<k>_results_per_flush``: results written per recorder transaction
+  (``tester_recorded``);
 - ``connmgr_<k>_not_ok`` (tests whose outcome was not ``ok``), ``bare_<k>_errors``;
 - per kind, from that kind's own pass: ``connmgr_<kind>_latency_p50_ms`` / ``p95`` /
   ``p99`` (``latency_ms`` of the recorded ``ConnectionTested``) and

@@ -44,7 +44,7 @@ def pass_figures(name: str, pair: Pair) -> None:
     figure(f"bare_{name}_cpu_ms_per_test", bare.cpu_ms_per_test)
     figure(f"connmgr_{name}_checks_in_flight", connmgr.in_flight)
     figure(f"bare_{name}_in_flight", bare.in_flight)
-    figure(f"tester_{name}_record_ms_per_test", recorded.ms_per_result)
+    figure(f"tester_{name}_results_per_flush", recorded.results_per_flush)
     figure(f"connmgr_{name}_not_ok", sum(connmgr.not_ok.values()))
     figure(f"bare_{name}_errors", sum(bare.not_ok.values()))
 
@@ -54,10 +54,9 @@ def remarks(pairs: dict[str, Pair], concurrency: int) -> None:
     for name, pair in pairs.items():
         connmgr = pair.connmgr
         recorded = connmgr.recorded or Recorded()
-        ceiling = 1000 / recorded.ms_per_result if recorded.ms_per_result else float("inf")
         note(
             f"{name}: {connmgr.per_s:.0f} tests/s with {connmgr.in_flight:.1f} of"
-            f" {concurrency} check slots busy on average; recording one result took"
-            f" {recorded.ms_per_result:.1f} ms of the one serial writer (at most"
-            f" {ceiling:.0f} results/s before any per-transaction cost)"
+            f" {concurrency} check slots busy on average; {recorded.results} results"
+            f" written in {recorded.flushes} transactions"
+            f" ({recorded.results_per_flush:.1f} a transaction)"
         )

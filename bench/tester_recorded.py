@@ -2,18 +2,14 @@
 
 - per kind, the ``latency_ms`` of each result (the check's own time: resolve,
   connect, log in, query, close) and how many outcomes were not ``ok``;
-- how fast they were written. The recorder (one serial writer per tester
-  process) appends the results of a batch one at a time in one transaction and
-  stamps each ``recorded_at`` as it appends it, so the gap between consecutive
-  stamps is what recording one result costs (savepoint, duplicate check, load the
-  connection, append, fold into the projection, record the outcome); batch
-  boundaries are the few other gaps, so the median gap is that cost.
+- how they were written. The recorder writes each flush of its micro-batcher in
+  one transaction, and every event of a flush carries that flush's one
+  ``recorded_at``: the distinct stamps count the flushes, and results per flush
+  say how much each transaction (and the chain head it takes) was shared.
 """
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -33,25 +29,26 @@ class Recorded:
 
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
     not_ok: dict[str, int] = field(default_factory=dict)
-    append_gaps_ms: list[float] = field(default_factory=list)
+    flushes: int = 0
 
     @property
-    def ms_per_result(self) -> float:
-        """What appending one result costs the serial writer (the median gap)."""
-        return statistics.median(self.append_gaps_ms) if self.append_gaps_ms else 0.0
+    def results(self) -> int:
+        return sum(len(latencies) for latencies in self.latencies_ms.values())
+
+    @property
+    def results_per_flush(self) -> float:
+        """Results written per recorder transaction, on average."""
+        return self.results / self.flushes if self.flushes else 0.0
 
 
 async def read_recorded(engine: AsyncEngine, after: int, kind_of: Mapping[str, str]) -> Recorded:
     """The ``ConnectionTested`` events after log position ``after``."""
     async with engine.connect() as connection:
         rows = (await connection.execute(TESTED_AFTER, {"after": after})).all()
-    recorded = Recorded()
+    recorded = Recorded(flushes=len({row.recorded_at for row in rows}))
     for row in rows:
         kind = kind_of.get(row.stream_id, "other")
         result: dict[str, Any] = row.data["result"]
         recorded.latencies_ms.setdefault(kind, []).append(float(result["latency_ms"]))
         recorded.not_ok[kind] = recorded.not_ok.get(kind, 0) + (result["outcome"] != "ok")
-    for earlier, later in itertools.pairwise(rows):
-        gap = later.recorded_at - earlier.recorded_at
-        recorded.append_gaps_ms.append(gap.total_seconds() * 1000)
     return recorded

@@ -27,7 +27,7 @@ PER_PASS = (
     "bare_{}_cpu_ms_per_test",
     "connmgr_{}_checks_in_flight",
     "bare_{}_in_flight",
-    "tester_{}_record_ms_per_test",
+    "tester_{}_results_per_flush",
     "connmgr_{}_not_ok",
     "bare_{}_errors",
 )
