@@ -29,14 +29,14 @@ from connmgr.storage.tables import probe_state, samples
 from harness import note
 from prober_fleet import ScheduleWatch
 from prober_meters import stop_loop
-from prober_stack import ProberStack
+from services import Stack
 
 PROGRESS_S: Final = 10.0
 POLL_S: Final = 0.1
 
 
 class Progress:
-    def __init__(self, stack: ProberStack, js: JetStreamContext, watch: ScheduleWatch) -> None:
+    def __init__(self, stack: Stack, js: JetStreamContext, watch: ScheduleWatch) -> None:
         self.stack = stack
         self.js = js
         self.watch = watch

@@ -45,9 +45,10 @@ from prober_fleet import (
 )
 from prober_meters import CpuWindow, SeqTimeline, pids_with_argument
 from prober_progress import Progress
-from prober_stack import ProberStack
+from prober_stack import start_targets
 from prober_storage import StorageFigures, measure_storage
 from prober_window import Schedule, WindowFigures, judge, load_samples, wait_until_recorded
+from services import Stack
 
 WORKERS_START_S: Final = 90.0
 FIRST_FIRING_MARGIN_S: Final = 1.0  # the broker rounds the schedule's time to the second
@@ -89,11 +90,11 @@ async def sleep_until(moment: float, children: list[ChildProcess]) -> None:
         await asyncio.sleep(min(left, 0.5))
 
 
-async def measure(stack: ProberStack, options: Options) -> RunFigures:
+async def measure(stack: Stack, options: Options) -> RunFigures:
     with phase("local targets"):
         targets = Targets(
-            await stack.start_targets("tcp", options.target_ports),
-            await stack.start_targets("http", options.target_ports),
+            await start_targets(stack, "tcp", options.target_ports),
+            await start_targets(stack, "http", options.target_ports),
         )
     fleet = build_fleet(options.connections, targets, options.interval)
     nc = await nats.connect(stack.nats_url, name="connmgr-bench-prober")
@@ -122,7 +123,7 @@ async def measure(stack: ProberStack, options: Options) -> RunFigures:
     return RunFigures(window, options.duration, redelivered, cpu, rss, storage)
 
 
-async def create_fleet(stack: ProberStack, js: JetStreamContext, fleet: Fleet) -> None:
+async def create_fleet(stack: Stack, js: JetStreamContext, fleet: Fleet) -> None:
     encryptor, relay = stack.start_worker("encryptor"), stack.start_worker("relay")
     check = lambda: all_running([encryptor, relay])  # noqa: E731
     with phase("encryptor start"):
@@ -171,7 +172,7 @@ async def probe(
     return judge(await load_samples(stack.engine, w0), schedule, timeline), cpu
 
 
-async def process_groups(stack: ProberStack) -> dict[str, list[int]]:
+async def process_groups(stack: Stack) -> dict[str, list[int]]:
     """The run's processes by name: children, nats-server, this database's backends."""
     groups = {child.name: [child.pid] for child in stack.children}
     groups["nats-server"] = pids_with_argument(str(stack.workdir / "nats"))

@@ -8,6 +8,7 @@ child, in reverse order, on exit.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -34,13 +35,14 @@ from write_load import Check
 
 @dataclass
 class Stack:
-    """The services of one run; children are stopped in reverse order of start."""
+    """The services of one run; ``worker_env`` is added to every worker's environment."""
 
     workdir: Path
     nats_url: str
     database_url: str
     engine: AsyncEngine
     keyring_json: str
+    worker_env: dict[str, str] = field(default_factory=dict)
     children: list[ChildProcess] = field(default_factory=list)
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> ChildProcess:
@@ -55,16 +57,20 @@ class Stack:
             "CONNMGR_NATS_URL": self.nats_url,
             "CONNMGR_KEYRING": self.keyring_json,
             "CONNMGR_LOG_LEVEL": "warning",
+            **self.worker_env,
         }
         return self.start(name or pool, [str(VENV_BIN / "connmgr"), "worker", pool], env)
 
     async def stop_children(self) -> None:
-        for child in reversed(self.children):
-            await child.stop()
+        """Stop every child at once (each drains on SIGTERM), then forget them."""
+        children, self.children = self.children, []
+        await asyncio.gather(*(child.stop() for child in children), return_exceptions=True)
 
 
 @asynccontextmanager
-async def open_stack(workdir: Path, jetstream_options: str = "") -> AsyncIterator[Stack]:
+async def open_stack(
+    workdir: Path, jetstream_options: str = "", worker_env: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
     """nats-server, a fresh migrated database and a key ring; all gone on exit."""
     async with AsyncExitStack() as exits:
         with phase("nats-server, database and migrations"):
@@ -75,7 +81,7 @@ async def open_stack(workdir: Path, jetstream_options: str = "") -> AsyncIterato
             exits.push_async_callback(engine.dispose)
             await migrate(engine)
         keyring = Keyring.generate().to_json()
-        stack = Stack(workdir, server.url, database_url, engine, keyring)
+        stack = Stack(workdir, server.url, database_url, engine, keyring, worker_env or {})
         exits.push_async_callback(stack.stop_children)
         yield stack
 

@@ -10,7 +10,6 @@ the test's own; each slot of a measured window is judged as the bench does
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 
@@ -81,22 +80,28 @@ async def stopped_with_firings_in_hand(cluster: Cluster, victim_index: int) -> i
         timeout=2 * INTERVAL_S,
         message="a whole burst of firings is stored",
     )
-    return await wait_for(
-        lambda: _settled_ack_pending(cluster), timeout=INTERVAL_S, message=HELD_FIRINGS
-    )
+    settled = SettledAckPending(cluster)
+    return await wait_for(settled.poll, timeout=INTERVAL_S, interval=0.5, message=HELD_FIRINGS)
 
 
 async def _beyond(cluster: Cluster, seq: int) -> bool:
     return await last_seq(cluster) > seq
 
 
-async def _settled_ack_pending(cluster: Cluster) -> int | None:
-    first = await consumer_stats(cluster.nc, PROBER_CONSUMER)
-    await asyncio.sleep(0.5)  # a count that holds for half a second is settled
-    second = await consumer_stats(cluster.nc, PROBER_CONSUMER)
-    if first.pending or second.pending or first.ack_pending != second.ack_pending:
-        return None
-    return second.ack_pending or None
+class SettledAckPending:
+    """The prober consumer's ack-pending count once two polls in a row agree on it
+    with nothing left pending (the polls are ``wait_for``'s interval apart)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.last: tuple[int, int] | None = None
+
+    async def poll(self) -> int | None:
+        stats = await consumer_stats(self.cluster.nc, PROBER_CONSUMER)
+        seen, self.last = self.last, (stats.pending, stats.ack_pending)
+        if seen != self.last or stats.pending:
+            return None
+        return stats.ack_pending or None
 
 
 async def test_a_prober_killed_mid_run_misses_no_more_than_the_checks_it_held(
