@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import time
+from dataclasses import dataclass
 
 import pytest
 from faultkit.cluster import Cluster, ClusterOptions, StartCluster
@@ -37,12 +38,15 @@ from sqlalchemy import distinct, func, select
 
 from connmgr.schemas.bus import COMMAND_STREAM, PROBER_CONSUMER
 from connmgr.storage.tables import samples
+from connmgr.workers.concurrent_consumer import FETCH_TIMEOUT_S
 from support.waiting import wait_for
 
 pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
 CONNECTIONS = 30
 ACK_WAIT_S = PROBER_CONSUMER.ack_wait_s
+SAMPLED_S = 2.0
+"""Two seconds of the broker's firings (it fires schedules on whole seconds)."""
 
 
 async def scheduled_fleet(cluster: Cluster, targets: Targets) -> tuple[Fleet, Run, float]:
@@ -62,53 +66,65 @@ async def last_seq(cluster: Cluster) -> int:
     return (await cluster.nc.jetstream().stream_info(COMMAND_STREAM)).state.last_seq
 
 
-async def stopped_with_firings_in_hand(cluster: Cluster, victim_index: int) -> int:
-    """At the next burst of firings, SIGSTOP one replica; once the burst is over and the
-    others have acked theirs, the consumer's unacknowledged messages are the stopped
-    replica's: its checks in flight. Returns how many."""
+async def stopped_with_firings_in_hand(cluster: Cluster, victim_index: int, by: float) -> int:
+    """As a firing is stored, SIGSTOP one replica; once its last pull request has
+    expired and the others have acked theirs, the consumer's unacknowledged messages
+    are the stopped replica's: its checks in flight. Firings are spread over the
+    interval, so a replica stopped between two pulls may hold none: it is let go and
+    stopped again at a later firing, until ``by`` (wall clock). Returns how many."""
     victim = cluster.probers[victim_index]
-    before = await last_seq(cluster)
-    await wait_for(
-        lambda: _beyond(cluster, before),
-        timeout=2 * INTERVAL_S,
-        interval=0.02,
-        message="the next firing is stored",
-    )
-    victim.signal(signal.SIGSTOP)
-    await wait_for(
-        lambda: _beyond(cluster, before + CONNECTIONS - 1),
-        timeout=2 * INTERVAL_S,
-        message="a whole burst of firings is stored",
-    )
-    settled = SettledAckPending(cluster)
-    return await wait_for(settled.poll, timeout=INTERVAL_S, interval=0.5, message=HELD_FIRINGS)
+    while time.time() < by:
+        before = await last_seq(cluster)
+        await wait_for(
+            lambda seq=before: _beyond(cluster, seq),
+            timeout=2 * INTERVAL_S,
+            interval=0.02,
+            message="the next firing is stored",
+        )
+        victim.signal(signal.SIGSTOP)
+        least = LeastAckPending(cluster, not_before=time.monotonic() + FETCH_TIMEOUT_S)
+        held = await wait_for(least.poll, timeout=INTERVAL_S, interval=0.1, message=HELD_FIRINGS)
+        assert isinstance(held, Held)
+        if held.count:
+            return held.count
+        victim.signal(signal.SIGCONT)
+    raise AssertionError(f"timed out waiting for {HELD_FIRINGS}: every freeze caught none")
 
 
 async def _beyond(cluster: Cluster, seq: int) -> bool:
     return await last_seq(cluster) > seq
 
 
-class SettledAckPending:
-    """The prober consumer's ack-pending count once two polls in a row agree on it
-    with nothing left pending (the polls are ``wait_for``'s interval apart)."""
+@dataclass(frozen=True, slots=True)
+class Held:
+    count: int
 
-    def __init__(self, cluster: Cluster) -> None:
+
+class LeastAckPending:
+    """The least ack-pending count of the prober consumer over ``SAMPLED_S`` once the
+    stopped replica's pull request has expired (``not_before``, monotonic). The
+    others' checks are in flight for a moment after each second's firings; the
+    stopped replica's stay unacknowledged, so the least count is its own."""
+
+    def __init__(self, cluster: Cluster, not_before: float) -> None:
         self.cluster = cluster
-        self.last: tuple[int, int] | None = None
+        self.not_before = not_before
+        self.least: int | None = None
 
-    async def poll(self) -> int | None:
-        stats = await consumer_stats(self.cluster.nc, PROBER_CONSUMER)
-        seen, self.last = self.last, (stats.pending, stats.ack_pending)
-        if seen != self.last or stats.pending:
+    async def poll(self) -> Held | None:
+        now = time.monotonic()
+        if now < self.not_before:
             return None
-        return stats.ack_pending or None
+        ack_pending = (await consumer_stats(self.cluster.nc, PROBER_CONSUMER)).ack_pending
+        self.least = ack_pending if self.least is None else min(self.least, ack_pending)
+        return Held(self.least) if now >= self.not_before + SAMPLED_S else None
 
 
 async def test_a_prober_killed_mid_run_misses_no_more_than_the_checks_it_held(
     start_cluster: StartCluster,
 ) -> None:
-    """Three replicas; at a burst of firings one is frozen, and once the others have
-    acked their share it is SIGKILLed (its checks in hand unacknowledged) and started
+    """Three replicas; at a firing one is frozen, and once the others have acked
+    theirs it is SIGKILLed (its checks in hand unacknowledged) and started
     again. Over three intervals: no slot of any connection is checked twice, no
     firing is recorded twice, and the slots without a check are at most the ones
     the killed replica held (redelivered after the ack wait, they are checked late)."""
@@ -121,7 +137,9 @@ async def test_a_prober_killed_mid_run_misses_no_more_than_the_checks_it_held(
             window = await Window.following(cluster, fleet, settled, time.time(), intervals=3)
             victim = cluster.probers[0]
             async with cluster.fault(f"SIGKILL {victim.name} with firings in hand, restarted"):
-                held = await stopped_with_firings_in_hand(cluster, victim_index=0)
+                held = await stopped_with_firings_in_hand(
+                    cluster, victim_index=0, by=window.w1 - INTERVAL_S
+                )
                 await victim.restart()
             figures = await window.judge(cluster, timeline, late_s=ACK_WAIT_S + INTERVAL_S)
         finally:

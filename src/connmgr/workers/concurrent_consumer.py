@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 import structlog
 from nats.aio.msg import Msg
@@ -20,6 +21,8 @@ from connmgr.schemas.bus import ConsumerSpec
 from connmgr.workers.consumer import fetch_batch, retry_delay
 
 log = structlog.get_logger("connmgr.consumer")
+FETCH_TIMEOUT_S: Final = 1.0
+"""How long one pull request waits at the server for messages (its expiry)."""
 
 Handle = Callable[[Msg], Awaitable[bool]]
 """Handles one message; True when final (ack), False to retry it later (nak with delay)."""
@@ -51,7 +54,9 @@ class ConcurrentConsumer:
                 if free <= 0:
                     await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                for message in await fetch_batch(subscription, min(free, 256), 1.0, stop):
+                for message in await fetch_batch(
+                    subscription, min(free, 256), FETCH_TIMEOUT_S, stop
+                ):
                     task = asyncio.create_task(self._one(message))
                     self._in_flight.add(task)
                     task.add_done_callback(self._in_flight.discard)

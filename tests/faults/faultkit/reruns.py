@@ -20,6 +20,6 @@ MOMENTS_NOT_CAUGHT: Final = (
     f"waiting for {HELD_FIRINGS}",
 )
 """The waits of ``moments`` (freezing replicas at a named moment), and of a prober
-frozen at a burst of firings that took none (``test_fault_prober``); only those."""
+frozen at firing after firing that took none (``test_fault_prober``); only those."""
 
 TIMING_RERUNS: Final = pytest.mark.flaky(reruns=2, only_rerun=list(MOMENTS_NOT_CAUGHT))
