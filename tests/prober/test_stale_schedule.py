@@ -1,6 +1,7 @@
 """Schedules that must go or must stay: a firing for a connection deleted after its
 target was cached is not checked and purges its schedule; placing leaves a
-matching schedule alone.
+matching schedule alone; keepers of several replicas placing one connection at
+once publish its schedule once, and the one that stays is the projection's.
 
 The schedule keeper is not running here, so only the prober can purge the
 schedule; the firing is handed to ``ProberPool.handle`` as the broker would.
@@ -8,23 +9,34 @@ schedule; the firing is handed to ``ProberPool.handle`` as the broker would.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import COMMAND_STREAM, SCHEDULER_HEADER, command_subject, schedule_subject
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    SCHEDULE_HEADER,
+    SCHEDULER_HEADER,
+    command_subject,
+    schedule_subject,
+)
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.projection import ConnectionState
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
 from connmgr.workers.encryptor.batch import EncryptorBatch
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.prober.pool import ProberPool
-from connmgr.workers.prober.schedules import ScheduleKeeper, schedule_body
+from connmgr.workers.prober.schedule_messages import StoredSchedule, schedule_body
+from connmgr.workers.prober.schedules import ScheduleKeeper
 from connmgr.workers.streams import ensure_streams
 from connmgr.workers.tester.runner import CheckRunner
 from support.commands import TENANT, command, postgres_payload
@@ -121,3 +133,86 @@ async def test_placing_publishes_a_missing_schedule_and_leaves_a_matching_one(
     before = (await nc.jetstream().get_last_msg(COMMAND_STREAM, subject)).seq
     await keeper.place_due([on])
     assert (await nc.jetstream().get_last_msg(COMMAND_STREAM, subject)).seq == before
+
+
+async def stored_schedule(nc: Client, connection_id: str) -> tuple[int, str]:
+    """The stored schedule's sequence and ``Nats-Schedule``."""
+    stored = await nc.jetstream().get_last_msg(
+        COMMAND_STREAM, schedule_subject(TENANT, connection_id)
+    )
+    return stored.seq or 0, (stored.headers or {}).get(SCHEDULE_HEADER, "")
+
+
+async def last_sequence(nc: Client) -> int:
+    return (await nc.jetstream().stream_info(COMMAND_STREAM)).state.last_seq
+
+
+async def created(encryptor: Encryptor, interval_s: int = 10) -> ConnectionState:
+    connection_id = str(uuid.uuid4())
+    health_check = {"enabled": True, "interval_s": interval_s}
+    payload = postgres_payload(auth={"method": "none"}, health_check=health_check)
+    outcome = await encryptor.one(command("create", connection_id, payload))
+    assert outcome.outcome == "accepted", outcome
+    state = await encryptor.state(connection_id)
+    assert state is not None
+    return state
+
+
+async def test_a_put_over_a_schedule_it_did_not_read_is_refused(
+    nc: Client, encryptor: Encryptor
+) -> None:
+    keeper = ScheduleKeeper(nc, encryptor.engine)
+    state = await created(encryptor)
+    assert await keeper.put(state, replacing=0)
+    first = await stored_schedule(nc, state.id)
+    assert not await keeper.put(state, replacing=0)  # one was put since "none stored"
+    assert await stored_schedule(nc, state.id) == first
+    assert await keeper.put(state, replacing=first[0])
+
+
+async def test_two_keepers_placing_the_same_connections_publish_each_schedule_once(
+    nc: Client, encryptor: Encryptor
+) -> None:
+    states = [await created(encryptor) for _ in range(20)]
+    keepers = [ScheduleKeeper(nc, encryptor.engine) for _ in range(2)]
+    ids = [state.id for state in states]
+    before = await last_sequence(nc)
+    await asyncio.gather(*(keeper.place_due(ids) for keeper in keepers))
+    assert await last_sequence(nc) - before == len(ids)
+    assert all([(await stored_schedule(nc, cid))[1] == "@every 10s" for cid in ids])
+
+
+class OvertakenKeeper(ScheduleKeeper):
+    """Once, right after it reads a stored schedule, another replica's keeper puts
+    ``overtaking`` over that one: two replicas placing one connection at once."""
+
+    def __init__(self, nc: Client, engine: AsyncEngine, overtaking: ConnectionState) -> None:
+        super().__init__(nc, engine)
+        self.other = ScheduleKeeper(nc, engine)
+        self.overtaking: ConnectionState | None = overtaking
+
+    async def _stored_schedule(self, tenant: str, connection_id: str) -> StoredSchedule:
+        stored = await super()._stored_schedule(tenant, connection_id)
+        overtaking, self.overtaking = self.overtaking, None
+        if overtaking is not None:
+            assert await self.other.put(overtaking, replacing=stored.sequence)
+        return stored
+
+
+@pytest.mark.parametrize(
+    ("overtaking_interval_s", "published"),
+    [(30, 1), (10, 2)],
+    ids=["overtaken-by-the-same-schedule", "overtaken-by-an-older-state"],
+)
+async def test_a_keeper_overtaken_while_placing_leaves_the_schedule_the_projection_wants(
+    nc: Client, encryptor: Encryptor, overtaking_interval_s: int, published: int
+) -> None:
+    """Its put is refused; placed again from fresh reads, it publishes nothing more when
+    the other put what the projection wants, and replaces it when it was older."""
+    state = await created(encryptor, interval_s=30)
+    health_check = {**state.health_check, "interval_s": overtaking_interval_s}
+    keeper = OvertakenKeeper(nc, encryptor.engine, replace(state, health_check=health_check))
+    before = await last_sequence(nc)
+    await keeper.place_due([state.id])
+    assert (await stored_schedule(nc, state.id))[1] == "@every 30s"
+    assert await last_sequence(nc) - before == published

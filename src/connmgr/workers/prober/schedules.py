@@ -12,77 +12,45 @@ The keeper follows ``ConnectionCreated/Updated/Deleted`` on the event stream
 (its own durable consumer) but trusts the projection, not the event: for each
 event it reads the connection's current state and makes the schedule match. So
 replicas may handle events in any order; and a schedule that outlives its
-connection anyway is purged by the prober the first time it fires.
+connection anyway is purged by the prober the first time it fires. The schedule
+messages themselves (read, put over the one read, purged) are
+``schedule_messages``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Final
 
 import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    EVENT_STREAM,
-    ROLLUP_HEADER,
-    ROLLUP_SUBJECT,
-    SCHEDULE_HEADER,
-    SCHEDULE_KEEPER_CONSUMER,
-    SCHEDULE_TARGET_HEADER,
-    command_subject,
-    schedule_subject,
-)
+from connmgr.schemas.bus import EVENT_STREAM, SCHEDULE_KEEPER_CONSUMER
 from connmgr.storage.database import write_transaction
 from connmgr.storage.probe_states import lock_probe_states, save_probe_state
 from connmgr.storage.projection import ConnectionState
 from connmgr.storage.projection_store import load_all, load_connection, load_connections
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
 from connmgr.workers.prober.placement import Placements
+from connmgr.workers.prober.schedule_messages import (
+    StoredSchedule,
+    every_of,
+    interval_of,
+    purge_schedule,
+    put_schedule,
+    read_stored_schedule,
+    wants_schedule,
+)
 from connmgr.workers.prober.state_machine import ProbeState, resume
 from connmgr.workers.streams import ensure_consumer, ensure_streams
 
 log = structlog.get_logger("connmgr.schedules")
-SCHEDULER_ACTOR: Final = "scheduler"
 PLACING_AT_ONCE: Final = 32
-
-
-def schedule_body(state: ConnectionState) -> bytes:
-    """The check command each firing delivers; its id is per schedule, so the prober
-    tells firings apart by their stream sequence, not by this id."""
-    document = {
-        "command_id": _schedule_command_id(state),
-        "type": "check",
-        "connection_id": state.id,
-        "issued_at": datetime.now(UTC).isoformat(),
-        "actor": {"id": SCHEDULER_ACTOR, "tenant": state.tenant},
-        "payload": {},
-    }
-    return json.dumps(document, separators=(",", ":")).encode()
-
-
-def _schedule_command_id(state: ConnectionState) -> str:
-    return str(uuid.uuid5(uuid.UUID(state.id), f"schedule:{state.version}"))
-
-
-def _interval(state: ConnectionState) -> int:
-    return int(state.health_check.get("interval_s", 60))
-
-
-def _every(state: ConnectionState) -> str:
-    return f"@every {_interval(state)}s"
-
-
-def wants_schedule(state: ConnectionState | None) -> bool:
-    return state is not None and not state.deleted and bool(state.health_check.get("enabled"))
+PLACING_ROUNDS: Final = 3
 
 
 class ScheduleKeeper:
@@ -130,7 +98,7 @@ class ScheduleKeeper:
             state = await load_connection(connection, connection_id)
         if wants_schedule(state):
             assert state is not None
-            self.placements.add(state.id, _interval(state))
+            self.placements.add(state.id, interval_of(state))
         elif state is not None:
             await self.remove(state.tenant, state.id)
         else:
@@ -138,20 +106,12 @@ class ScheduleKeeper:
             if tenant:
                 await self.remove(tenant, connection_id)
 
-    async def put(self, state: ConnectionState) -> None:
-        headers = {
-            SCHEDULE_HEADER: _every(state),
-            SCHEDULE_TARGET_HEADER: command_subject(state.tenant, "check", state.id),
-            ROLLUP_HEADER: ROLLUP_SUBJECT,
-        }
-        subject = schedule_subject(state.tenant, state.id)
-        await self._nc.jetstream().publish(subject, schedule_body(state), headers=headers)
+    async def put(self, state: ConnectionState, replacing: int = 0) -> bool:
+        """Publish the connection's schedule over the stored one (``put_schedule``)."""
+        return await put_schedule(self._nc.jetstream(), state, replacing)
 
     async def remove(self, tenant: str, connection_id: str) -> None:
-        with contextlib.suppress(NotFoundError):
-            await self._nc.jetstream().purge_stream(
-                COMMAND_STREAM, subject=schedule_subject(tenant, connection_id)
-            )
+        await purge_schedule(self._nc.jetstream(), tenant, connection_id)
 
     async def reconcile(self) -> int:
         """Bring every connection's schedule in step (at start-up); returns how many are on.
@@ -163,11 +123,11 @@ class ScheduleKeeper:
             states = await load_all(connection)
         scheduled = changed = 0
         for state in states.values():
-            current = await self._stored_schedule(state.tenant, state.id)
+            current = (await self._stored_schedule(state.tenant, state.id)).every
             if wants_schedule(state):
                 scheduled += 1
-                if current != _every(state):
-                    self.placements.add(state.id, _interval(state))
+                if current != every_of(state):
+                    self.placements.add(state.id, interval_of(state))
                     changed += 1
             elif current is not None:
                 await self.remove(state.tenant, state.id)
@@ -177,27 +137,55 @@ class ScheduleKeeper:
 
     async def place_due(self, connection_ids: list[str]) -> None:
         """Publish the schedules of these connections that the projection still wants
-        and the stream does not already hold as such (so timing is never reset)."""
+        and the stream does not already hold as such (so timing is never reset).
+
+        Each put expects the stored schedule it read (``put``): when another
+        replica's keeper placed the same connection meanwhile, the put is refused
+        and the connection is placed again from a fresh read, so two keepers never
+        publish one schedule twice, and the last put rests on the newest state."""
+        pending = connection_ids
+        for _ in range(PLACING_ROUNDS):
+            pending = await self._place(pending)
+            if not pending:
+                return
+        log.warning("schedules_contended", connection_ids=pending)
+
+    async def _place(self, connection_ids: list[str]) -> list[str]:
+        """One round of ``place_due``; returns the connections whose put was refused."""
         async with self._engine.connect() as connection:
-            states = await load_connections(connection, connection_ids)
-        wanted = [state for state in states.values() if state and wants_schedule(state)]
+            tenants = {
+                cid: state.tenant
+                for cid, state in (await load_connections(connection, connection_ids)).items()
+                if state is not None
+            }
         slots = asyncio.Semaphore(PLACING_AT_ONCE)
 
+        async def stored_of(tenant: str, connection_id: str) -> StoredSchedule:
+            async with slots:
+                return await self._stored_schedule(tenant, connection_id)
+
+        reads = [stored_of(tenant, cid) for cid, tenant in tenants.items()]
+        stored = dict(zip(tenants, await asyncio.gather(*reads), strict=True))
+        # The states are read after the stored schedules: a put expecting one of those
+        # can only succeed if no keeper put since, so no newer state was placed already.
+        async with self._engine.connect() as connection:
+            states = await load_connections(connection, list(tenants))
+        wanted = [state for state in states.values() if state and wants_schedule(state)]
+        refused: list[str] = []
+
         async def place(state: ConnectionState) -> None:
+            held = stored[state.id]
+            if held.every == every_of(state):
+                return
             async with slots:
                 try:
-                    if await self._stored_schedule(state.tenant, state.id) != _every(state):
-                        await self.put(state)
+                    if not await self.put(state, replacing=held.sequence):
+                        refused.append(state.id)
                 except Exception:
                     log.exception("schedule_put_failed", connection_id=state.id)
 
         await asyncio.gather(*(place(state) for state in wanted))
+        return refused
 
-    async def _stored_schedule(self, tenant: str, connection_id: str) -> str | None:
-        """The ``Nats-Schedule`` of the connection's stored schedule, if it has one."""
-        subject = schedule_subject(tenant, connection_id)
-        try:
-            stored = await self._nc.jetstream().get_last_msg(COMMAND_STREAM, subject)
-        except NotFoundError:
-            return None
-        return (stored.headers or {}).get(SCHEDULE_HEADER)
+    async def _stored_schedule(self, tenant: str, connection_id: str) -> StoredSchedule:
+        return await read_stored_schedule(self._nc.jetstream(), tenant, connection_id)
