@@ -171,7 +171,8 @@ async def wait_for_log(engine: AsyncEngine, count: int, check: Check, timeout_s:
 
 @dataclass
 class ScheduleWatch:
-    """Every schedule message published (core subscription): last time per connection."""
+    """Every schedule message published (core subscription, so a put the stream
+    refused is seen too): last time per connection."""
 
     last_put: dict[str, float] = field(default_factory=dict)
     puts: int = 0

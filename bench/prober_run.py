@@ -139,7 +139,9 @@ async def schedules_in_place(progress: Progress, fleet: Fleet, options: Options)
         ready = await progress.watch.wait_settled(
             fleet.ids, progress.keeper_drained, WORKERS_START_S + len(fleet.kinds) / 10
         )
-    note(f"{progress.watch.puts} schedule messages published for {len(fleet.kinds)} connections")
+    puts, count = progress.watch.puts, len(fleet.kinds)
+    # Seen on the subjects, so puts the broker refused (placed by another replica) count.
+    note(f"{puts} schedule puts for {count} connections (refused ones included)")
     return ready
 
 
