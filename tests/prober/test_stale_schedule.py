@@ -170,6 +170,20 @@ async def test_a_put_over_a_schedule_it_did_not_read_is_refused(
     assert await keeper.put(state, replacing=first[0])
 
 
+async def test_a_put_resting_on_a_read_from_before_a_purge_is_refused(
+    nc: Client, encryptor: Encryptor
+) -> None:
+    """A keeper that read the schedule before another purged it (the connection was
+    deleted or its checks disabled) does not bring it back."""
+    keeper = ScheduleKeeper(nc, encryptor.engine)
+    state = await created(encryptor)
+    assert await keeper.put(state, replacing=0)
+    sequence, _ = await stored_schedule(nc, state.id)
+    await keeper.remove(state.tenant, state.id)
+    assert not await keeper.put(state, replacing=sequence)
+    assert await schedules_of(nc, state.id) == 0
+
+
 async def test_two_keepers_placing_the_same_connections_publish_each_schedule_once(
     nc: Client, encryptor: Encryptor
 ) -> None:
