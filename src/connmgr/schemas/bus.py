@@ -181,3 +181,66 @@ NOTIFIER_CONSUMER: Final = ConsumerSpec(
     ack_wait_s=60.0,
     max_ack_pending=1024,
 )
+
+
+# --- the tenant boundary (issue 9) ------------------------------------------------
+# Check schedules live in a stream of their own that only the prober writes and
+# reads: a schedule ``connmgr.schedule.<tenant>.<id>`` fires into
+# ``connmgr.probe.<tenant>.<id>``. Streams tenants write to allow no schedules,
+# rollups or per-message TTLs, and every pool refuses a command that carries a
+# header the server interprets (``command_header_refusal``).
+
+SCHEDULE_STREAM: Final = "CONNMGR_SCHED"
+PROBE_PREFIX: Final = "connmgr.probe"
+
+# Inboxes are per identity (nats-py's ``inbox_prefix``): each identity may
+# subscribe only under its own prefix, so nobody reads another's replies or
+# another pool's pull batches.
+INBOX_ROOT: Final = "_INBOX"
+OPERATOR_INBOX_PREFIX: Final = f"{INBOX_ROOT}.operator"
+SERVER_HEADER_PREFIX: Final = "nats-"
+"""Headers nats-server interprets all start with ``Nats-`` (compared case-insensitively)."""
+ALLOWED_COMMAND_HEADERS: Final = frozenset({MSG_ID_HEADER.lower()})
+"""The only server header a command may carry: the duplicate-window id."""
+
+
+def tenant_inbox_prefix(tenant: str) -> str:
+    """A tenant's producers receive replies only under this prefix."""
+    return f"{INBOX_ROOT}.tenant.{tenant}"
+
+
+def gateway_inbox_prefix(tenant: str) -> str:
+    """The HTTP gateway's inbox when it publishes for ``tenant``."""
+    return f"{INBOX_ROOT}.gateway.{tenant}"
+
+
+def pool_inbox_prefix(pool: str) -> str:
+    """A pool's own inbox: its pull batches and JetStream API replies arrive here."""
+    return f"{INBOX_ROOT}.pool.{pool}"
+
+
+def reply_allowed(tenant: str, reply_to: str) -> bool:
+    """A command's ``reply_to`` must lie under an inbox prefix of the command's tenant."""
+    return any(
+        reply_to.startswith(f"{prefix}.") and len(reply_to) > len(prefix) + 1
+        for prefix in (tenant_inbox_prefix(tenant), gateway_inbox_prefix(tenant))
+    )
+
+
+def probe_subject(tenant: str, connection_id: str) -> str:
+    """Where a connection's schedule fires: the prober's scheduled checks."""
+    return f"{PROBE_PREFIX}.{tenant}.{connection_id}"
+
+
+def command_header_refusal(headers: dict[str, str] | None) -> str | None:
+    """The first header a command may not carry (lower-cased), or None.
+
+    Any ``Nats-*`` header but ``Nats-Msg-Id`` is refused: schedules, rollups,
+    TTLs, expectations, batches, traces, and the headers the server adds to a
+    message it fired from a schedule. A command must act only through its body.
+    """
+    for name in headers or {}:
+        lowered = name.lower()
+        if lowered.startswith(SERVER_HEADER_PREFIX) and lowered not in ALLOWED_COMMAND_HEADERS:
+            return lowered
+    return None

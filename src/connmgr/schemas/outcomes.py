@@ -34,6 +34,10 @@ class Reason(StrEnum):
     INVALID_SECRETS = "invalid_secrets"
     SECRETS_REQUIRED = "secrets_required"
     MAX_DELIVERIES = "max_deliveries"
+    CONTROL_HEADERS = "control_headers"
+    """The command carried a header the broker interprets (schedules, rollups, …)."""
+    INVALID_REPLY_TO = "invalid_reply_to"
+    """``reply_to`` is not under an inbox prefix of the command's tenant."""
 
 
 class FieldError(BaseModel):
