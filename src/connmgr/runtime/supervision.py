@@ -50,7 +50,8 @@ class RestartPolicy:
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not secrecy
 
 
-RESTART_POLICY: Final = RestartPolicy()
+RESTART_POLICY = RestartPolicy()
+"""The processes' policy (read at each call, so a test process may set its own)."""
 
 
 async def _pause(stop: asyncio.Event, delay_s: float) -> None:
@@ -59,9 +60,10 @@ async def _pause(stop: asyncio.Event, delay_s: float) -> None:
 
 
 async def start_with_retries(
-    name: str, start: Start, stop: asyncio.Event, policy: RestartPolicy = RESTART_POLICY
+    name: str, start: Start, stop: asyncio.Event, policy: RestartPolicy | None = None
 ) -> PoolLoop | None:
     """The started pool's loop; None when ``stop`` came first. Fatal errors propagate."""
+    policy = policy or RESTART_POLICY
     failures = 0
     while not stop.is_set():
         try:
@@ -77,11 +79,13 @@ async def start_with_retries(
 
 
 def supervised(
-    name: str, loop: PoolLoop, restart: Start, policy: RestartPolicy = RESTART_POLICY
+    name: str, loop: PoolLoop, restart: Start, policy: RestartPolicy | None = None
 ) -> PoolLoop:
     """``loop`` run until ``stop``, started again through ``restart`` whenever it fails."""
 
     async def run(stop: asyncio.Event) -> None:
+        nonlocal policy
+        policy = policy or RESTART_POLICY
         current: PoolLoop | None = loop
         failures = 0
         while not stop.is_set():
