@@ -92,12 +92,17 @@ async def schedules_of(nc: Client, connection_id: str) -> int:
     return sum((info.state.subjects or {}).values())
 
 
+def counting_prober(nc: Client, encryptor: Encryptor) -> tuple[ProberPool, CountingCheck]:
+    """A prober (not started) whose checks of postgres connections are only counted."""
+    check = CountingCheck()
+    runner = CheckRunner({Kind.POSTGRES: check}, 4, 2)
+    return ProberPool(nc, encryptor.engine, encryptor.keyring, runner, max_in_flight=4), check
+
+
 async def test_a_deleted_connection_is_never_checked_and_loses_its_schedule(
     nc: Client, encryptor: Encryptor
 ) -> None:
-    check = CountingCheck()
-    runner = CheckRunner({Kind.POSTGRES: check}, 4, 2)
-    pool = ProberPool(nc, encryptor.engine, encryptor.keyring, runner, max_in_flight=4)
+    pool, check = counting_prober(nc, encryptor)
     try:
         connection_id = str(uuid.uuid4())
         created = await encryptor.one(
@@ -233,3 +238,24 @@ async def test_a_keeper_overtaken_while_placing_leaves_the_schedule_the_projecti
     await keeper.place_due([state.id])
     assert (await stored_schedule(nc, state.id))[1] == "@every 30s"
     assert await last_sequence(nc) - before == published
+
+
+async def test_a_firing_whose_body_names_another_connection_is_not_checked(
+    nc: Client, encryptor: Encryptor
+) -> None:
+    pool, check = counting_prober(nc, encryptor)
+    try:
+        ids = [str(uuid.uuid4()) for _ in range(2)]
+        for connection_id in ids:
+            payload = postgres_payload(auth={"method": "none"})
+            assert (await encryptor.one(command("create", connection_id, payload))).outcome == (
+                "accepted"
+            )
+        state = await encryptor.state(ids[0])
+        assert state is not None
+        assert await pool.handle_firing(firing(nc, ids[0], schedule_body(state), 3))
+        assert check.runs == 1  # positive control: its own firing is checked
+        assert await pool.handle_firing(firing(nc, ids[1], schedule_body(state), 4))
+        assert check.runs == 1
+    finally:
+        await pool.close()
