@@ -36,7 +36,7 @@ from faultkit.scenario import Run
 from faultkit.targets import slow_http_target, tcp_target
 from sqlalchemy import distinct, func, select
 
-from connmgr.schemas.bus import COMMAND_STREAM, PROBER_CONSUMER
+from connmgr.schemas.bus import PROBE_FIRINGS_CONSUMER, SCHEDULE_STREAM
 from connmgr.storage.tables import samples
 from connmgr.workers.concurrent_consumer import FETCH_TIMEOUT_S
 from support.waiting import wait_for
@@ -44,7 +44,7 @@ from support.waiting import wait_for
 pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 
 CONNECTIONS = 30
-ACK_WAIT_S = PROBER_CONSUMER.ack_wait_s
+ACK_WAIT_S = PROBE_FIRINGS_CONSUMER.ack_wait_s
 SAMPLED_S = 2.0
 """Two seconds of the broker's firings (it fires schedules on whole seconds)."""
 
@@ -63,7 +63,7 @@ async def scheduled_fleet(cluster: Cluster, targets: Targets) -> tuple[Fleet, Ru
 
 
 async def last_seq(cluster: Cluster) -> int:
-    return (await cluster.nc.jetstream().stream_info(COMMAND_STREAM)).state.last_seq
+    return (await cluster.nc.jetstream().stream_info(SCHEDULE_STREAM)).state.last_seq
 
 
 async def stopped_with_firings_in_hand(cluster: Cluster, victim_index: int, by: float) -> int:
@@ -115,7 +115,9 @@ class LeastAckPending:
         now = time.monotonic()
         if now < self.not_before:
             return None
-        ack_pending = (await consumer_stats(self.cluster.nc, PROBER_CONSUMER)).ack_pending
+        ack_pending = (
+            await consumer_stats(self.cluster.nc, PROBE_FIRINGS_CONSUMER, SCHEDULE_STREAM)
+        ).ack_pending
         self.least = ack_pending if self.least is None else min(self.least, ack_pending)
         return Held(self.least) if now >= self.not_before + SAMPLED_S else None
 

@@ -49,8 +49,10 @@ async def encryptor_stats(nc: NatsClient) -> ConsumerStats:
     return await consumer_stats(nc, ENCRYPTOR_CONSUMER)
 
 
-async def consumer_stats(nc: NatsClient, consumer: ConsumerSpec) -> ConsumerStats:
-    info = await nc.jetstream().consumer_info(COMMAND_STREAM, consumer.durable)
+async def consumer_stats(
+    nc: NatsClient, consumer: ConsumerSpec, stream: str = COMMAND_STREAM
+) -> ConsumerStats:
+    info = await nc.jetstream().consumer_info(stream, consumer.durable)
     delivered = info.delivered
     return ConsumerStats(
         deliveries=delivered.consumer_seq if delivered else 0,
