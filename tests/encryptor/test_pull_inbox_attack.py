@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
 from connmgr.schemas.bus import COMMAND_STREAM, ENCRYPTOR_CONSUMER, MSG_ID_HEADER
 from connmgr.storage.database import create_engine, migrate
@@ -21,9 +20,7 @@ from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring
 from support.commands import command, encode, postgres_payload, subject_of
 from support.fixture_types import NewPostgresUrl, StartNatsServer
-from support.waiting import wait_for
-
-NEXT = f"$JS.API.CONSUMER.MSG.NEXT.{COMMAND_STREAM}.{ENCRYPTOR_CONSUMER.durable}"
+from support.pull_inbox import pull_inbox
 
 
 @pytest.fixture
@@ -45,18 +42,6 @@ async def running(
     await engine.dispose()
 
 
-async def pull_inbox(nc: Client) -> str:
-    seen: list[str] = []
-
-    async def pulled(message: Msg) -> None:
-        seen.append(message.reply)
-
-    watch = await nc.subscribe(NEXT, cb=pulled)
-    await wait_for(lambda: seen, message="the encryptor pulls")
-    await watch.unsubscribe()
-    return seen[0]
-
-
 async def create(nc: Client, reply_to: str | None = None) -> dict[str, object] | None:
     document = command("create", str(uuid.uuid4()), postgres_payload(auth={"method": "none"}))
     inbox = reply_to or nc.new_inbox()
@@ -76,7 +61,7 @@ async def test_messages_led_into_the_pull_inbox_never_stop_the_encryptor(
 ) -> None:
     nc, task = running
     assert (await create(nc) or {})["outcome"] == "accepted"  # positive control
-    inbox = await pull_inbox(nc)
+    inbox = await pull_inbox(nc, COMMAND_STREAM, ENCRYPTOR_CONSUMER.durable)
     await nc.publish(inbox, b"not a JetStream message")
     await create(nc, reply_to=inbox)  # its outcome is published into the pull inbox
     for _ in range(3):

@@ -26,6 +26,7 @@ from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions, settle
 from connmgr.workers.streams import consumer_config
 from support.fixture_types import StartNatsServer
+from support.pull_inbox import pull_inbox
 from support.waiting import wait_for
 
 WORK = ConsumerSpec("pool", ("work.>",), max_deliver=5, ack_wait_s=30.0, max_ack_pending=100)
@@ -65,19 +66,6 @@ async def nc(nats_server_factory: StartNatsServer) -> AsyncIterator[Client]:
     await client.close()
 
 
-async def pull_inbox(nc: Client) -> str:
-    """The reply subject of the adapter's pull requests: where its batches arrive."""
-    seen: list[str] = []
-
-    async def pulled(message: Msg) -> None:
-        seen.append(message.reply)
-
-    watch = await nc.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.WORK.{WORK.durable}", cb=pulled)
-    await wait_for(lambda: seen, message="the adapter pulls")
-    await watch.unsubscribe()
-    return seen[0]
-
-
 @pytest.mark.parametrize("adapter", sorted(ADAPTERS))
 async def test_plain_and_foreign_messages_in_the_pull_inbox_are_dropped(
     nc: Client, adapter: str
@@ -87,7 +75,7 @@ async def test_plain_and_foreign_messages_in_the_pull_inbox_are_dropped(
     try:
         await js.publish("work.1", b"first")  # positive control: its own delivery
         await wait_for(lambda: handled.bodies == [b"first"], message="the first is handled")
-        inbox = await pull_inbox(nc)
+        inbox = await pull_inbox(nc, "WORK", WORK.durable)
         await nc.publish(inbox, b"plain")
         await js.publish("other.1", b"foreign")
         request = json.dumps({"batch": 1, "expires": 2_000_000_000}).encode()
