@@ -11,13 +11,14 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from connmgr.schemas.bus import (
     COMMAND_STREAM,
     ENCRYPTOR_CONSUMER,
     MSG_ID_HEADER,
+    NOTIFIER_CONSUMER,
     PROBER_CONSUMER,
     SCHEDULE_STREAM,
     UPGRADE_STREAM,
@@ -188,7 +189,10 @@ async def test_declared_streams_and_consumers_are_only_read_at_a_pools_start(
             for subject in requests.subjects
         ), requests.subjects
         for stream, spec in POOL_CONSUMERS:
-            assert (await pool.jetstream().consumer_info(stream, spec.durable)).name == spec.durable
+            info = await pool.jetstream().consumer_info(stream, spec.durable)
+            wanted = DeliverPolicy.NEW if spec.new_messages_only else DeliverPolicy.ALL
+            assert (info.name, info.config.deliver_policy) == (spec.durable, wanted)
+        assert NOTIFIER_CONSUMER.new_messages_only  # no replay of old alerts to channels
     finally:
         for client in (operator, pool, monitor):
             await client.close()

@@ -24,7 +24,6 @@ from typing import Final
 import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.bus import EVENT_STREAM, NOTIFIER_CONSUMER
@@ -37,16 +36,10 @@ from connmgr.workers.notifier.delivery import DeliveryPolicy, WebhookSender
 from connmgr.workers.notifier.email import MailSender
 from connmgr.workers.notifier.notices import read_notice
 from connmgr.workers.notifier.notify import Notifier, Sender
-from connmgr.workers.streams import consumer_config, ensure_streams
+from connmgr.workers.streams import ensure_consumer, ensure_streams
 
 log = structlog.get_logger("connmgr.notifier")
 DEFAULT_MAX_IN_FLIGHT: Final = 64
-
-
-def notifier_consumer_config() -> ConsumerConfig:
-    config = consumer_config(NOTIFIER_CONSUMER)
-    config.deliver_policy = DeliverPolicy.NEW
-    return config
 
 
 class NotifierPool:
@@ -75,7 +68,7 @@ class NotifierPool:
         await verify_keyring_opens(self._engine, self._keyring)
         js = self._nc.jetstream()
         await ensure_streams(js)
-        await js.add_consumer(EVENT_STREAM, notifier_consumer_config())
+        await ensure_consumer(js, EVENT_STREAM, NOTIFIER_CONSUMER)  # deliver policy "new"
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = ConcurrentConsumer(
