@@ -24,7 +24,7 @@ from connmgr.schemas.bus import (
     COMMAND_STREAM,
     SCHEDULE_HEADER,
     SCHEDULER_HEADER,
-    command_subject,
+    probe_subject,
     schedule_subject,
 )
 from connmgr.schemas.kinds import Kind
@@ -75,7 +75,7 @@ def firing(nc: Client, connection_id: str, body: bytes, sequence: int) -> Msg:
     reply = f"$JS.ACK.{COMMAND_STREAM}.prober.1.{sequence}.{sequence}.1700000000000000000.0"
     return Msg(
         nc,
-        subject=command_subject(TENANT, "check", connection_id),
+        subject=probe_subject(TENANT, connection_id),
         reply=reply,
         data=body,
         headers={SCHEDULER_HEADER: schedule_subject(TENANT, connection_id)},

@@ -17,7 +17,7 @@ from nats.aio.client import Client
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import MSG_ID_HEADER
+from connmgr.schemas.bus import MSG_ID_HEADER, tenant_inbox_prefix
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.projection_store import load_connection
@@ -32,7 +32,7 @@ from connmgr.workers.tester import pool as tester_pool
 from connmgr.workers.tester.pool import TesterPool
 from connmgr.workers.tester.recorder import TestRecord, record_tests
 from connmgr.workers.tester.runner import CheckRunner
-from support.commands import command, encode, sealed, subject_of
+from support.commands import TENANT, command, encode, sealed, subject_of
 
 TOKEN = "bearer-Token-Never-Leaks-77"
 
@@ -67,7 +67,8 @@ async def stack(nats_server_factory, fresh_pg_url) -> AsyncIterator[Stack]:  # t
     server = await nats_server_factory()
     engine = create_engine(await fresh_pg_url())
     await migrate(engine)
-    nc, spy = await nats.connect(server.url), await nats.connect(server.url)
+    nc = await nats.connect(server.url, inbox_prefix=tenant_inbox_prefix(TENANT))
+    spy = await nats.connect(server.url)
     stack = Stack(nc=nc, engine=engine, keyring=Keyring.generate())
 
     async def record(message: Any) -> None:
@@ -231,7 +232,7 @@ async def test_a_draft_is_tested_and_never_stored(stack: Stack) -> None:
 async def test_another_tenants_connection_is_not_found(stack: Stack, listener: int) -> None:
     connection_id = await create(stack, tcp_payload(listener))
     document = command("test", connection_id, {}, tenant="intruder")
-    inbox = stack.nc.new_inbox()
+    inbox = f"{tenant_inbox_prefix('intruder')}.{uuid.uuid4().hex}"
     subscription = await stack.nc.subscribe(inbox)
     subject = f"connmgr.cmd.intruder.test.{connection_id}"
     await stack.nc.jetstream().publish(subject, encode({**document, "reply_to": inbox}))
