@@ -4,7 +4,6 @@ and command ids reused across tenants. Each refusal sits next to its positive co
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.bus import (
     EXPECTED_STREAM_HEADER,
-    MSG_ID_HEADER,
     pool_inbox_prefix,
     tenant_inbox_prefix,
 )
@@ -30,7 +28,8 @@ from connmgr.storage.tables import connections, events, handled_commands
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring
-from support.commands import command, encode, postgres_payload, subject_of
+from support.commands import command, postgres_payload, subject_of
+from support.tenants import publish_as, request_as, tenant_client
 from support.waiting import wait_for
 
 A, B = "tenant-a", "tenant-b"
@@ -45,22 +44,12 @@ class Boundary:
     async def send(
         self, tenant: str, document: dict[str, Any], headers: dict[str, str] | None = None
     ) -> None:
-        all_headers = {MSG_ID_HEADER: str(uuid.uuid4()), **(headers or {})}
-        js = self.clients[tenant].jetstream()
-        await js.publish(subject_of(document, tenant), encode(document), headers=all_headers)
+        await publish_as(self.clients[tenant], tenant, document, headers)
 
     async def request(
         self, tenant: str, document: dict[str, Any], headers: dict[str, str] | None = None
     ) -> dict[str, Any]:
-        """Publish with a reply_to in the tenant's own inbox; the reply it gets."""
-        nc = self.clients[tenant]
-        inbox = nc.new_inbox()
-        subscription = await nc.subscribe(inbox)
-        await self.send(tenant, {**document, "reply_to": inbox}, headers)
-        reply = await subscription.next_msg(timeout=30)
-        await subscription.unsubscribe()
-        answer: dict[str, Any] = json.loads(reply.data)
-        return answer
+        return await request_as(self.clients[tenant], tenant, document, headers)
 
     async def outcome(self, tenant: str, command_id: str) -> CommandOutcome | None:
         async with self.engine.connect() as connection:
@@ -82,10 +71,7 @@ async def boundary(nats_server_factory, fresh_pg_url) -> AsyncIterator[Boundary]
     engine = create_engine(await fresh_pg_url())
     await migrate(engine)
     pool_nc = await nats.connect(server.url, inbox_prefix=pool_inbox_prefix("encryptor"))
-    clients = {
-        tenant: await nats.connect(server.url, inbox_prefix=tenant_inbox_prefix(tenant))
-        for tenant in (A, B)
-    }
+    clients = {tenant: await tenant_client(server.url, tenant) for tenant in (A, B)}
     spy = await nats.connect(server.url)
     found = Boundary(engine, clients)
 
