@@ -4,6 +4,7 @@ and command ids reused across tenants. Each refusal sits next to its positive co
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -189,3 +190,23 @@ async def test_two_tenants_rejections_of_one_command_id_both_are_recorded(
         rejected = (await connection.execute(query)).all()
     assert sorted(tenant for _, tenant in rejected) == [A, B]
     assert len({stream for stream, _ in rejected}) == 2
+
+
+async def test_a_create_of_an_id_taken_elsewhere_is_answered_as_one_taken_here(
+    boundary: Boundary,
+) -> None:
+    taken = create_of(A)
+    assert (await boundary.request(A, taken))["outcome"] == "accepted"
+    deleted = create_of(A)
+    assert (await boundary.request(A, deleted))["outcome"] == "accepted"
+    gone = command("delete", deleted["connection_id"], {}, tenant=A)
+    assert (await boundary.request(A, gone))["outcome"] == "accepted"
+
+    answers = []
+    for tenant, original in ((B, taken), (A, taken), (A, deleted)):
+        again = {**create_of(tenant), "connection_id": original["connection_id"]}
+        reply = await boundary.request(tenant, again)
+        assert (reply["outcome"], reply["reason"]) == ("rejected", "id_unavailable")
+        answers.append({k: v for k, v in reply.items() if k not in ("command_id", "connection_id")})
+    assert answers[0] == answers[1] == answers[2]
+    assert A not in json.dumps(answers[0])
