@@ -105,12 +105,12 @@ async def test_a_deleted_connection_is_never_checked_and_loses_its_schedule(
         assert state is not None
         await pool.schedules.put(state)
         body = schedule_body(state)
-        assert await pool.handle(firing(nc, connection_id, body, 7))
+        assert await pool.handle_firing(firing(nc, connection_id, body, 7))
         assert check.runs == 1  # its target is now cached
         deleted = await encryptor.one(command("delete", connection_id, {}))
         assert deleted.outcome == "accepted", deleted
         assert await schedules_of(nc, connection_id) == 1
-        assert await pool.handle(firing(nc, connection_id, body, 8))
+        assert await pool.handle_firing(firing(nc, connection_id, body, 8))
         assert check.runs == 1
         assert await schedules_of(nc, connection_id) == 0
     finally:

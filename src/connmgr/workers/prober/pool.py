@@ -1,14 +1,14 @@
 """The prober pool's process: scheduled and manual checks, status, roll-ups, schedules.
 
 Two kinds of check message. A check *command* (``connmgr.cmd.<tenant>.check.<id>``,
-sent by a producer) passes the gate every pool shares (``command_gate``: headers —
+sent by a producer; ``handle``) passes the gate every pool shares (``command_gate``: headers —
 a firing of a schedule on a command subject is refused —, body, subject and
 tenant, ``reply_to``) and ends in exactly one outcome, recorded under
 ``(tenant, command id)`` and answered on an allowed ``reply_to``: the check's
 result, or a rejection (``not_found`` for a connection that is missing, deleted
 or another tenant's, the same either way). A *firing* of a check schedule
 (``connmgr.probe.<tenant>.<id>``, from the schedule stream only the prober
-writes) is told apart by its stream sequence, so a redelivered firing counts
+writes; ``handle_firing``) is told apart by its stream sequence, so a redelivered firing counts
 once, and has no outcome. Either way: find the connection through the batched,
 cached target reads of ``targets`` (a deleted one has its schedule purged and is
 never checked again), skip scheduled checks of a suspended connection, run the
@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.schemas.bus import (
     COMMAND_STREAM,
     PROBER_CONSUMER,
-    parse_command_subject,
     probe_subject,
 )
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
@@ -103,12 +102,22 @@ class ProberPool:
         await self.targets.close()
 
     async def handle(self, message: Msg) -> bool:
-        """A check command from the command stream, or a firing of a check schedule."""
-        if parse_command_subject(message.subject) is None:
-            return await self._fire(message)
-        return await self._answer(message)
+        """A check command from ``CONNMGR_CMD``: exactly one outcome, recorded, answered
+        when ``reply_to`` is allowed; the gate's checks (``command_gate``) come before
+        any lookup by id. A firing of a schedule on a command subject is refused there."""
+        admission: Admission[ProbeCommand] = admit(command_message(message), parse_probe_command)
+        outcome = await self._outcome(admission)
+        if admission.reply_to is not None:
+            await self._nc.publish(admission.reply_to, outcome.model_dump_json().encode())
+        log.info(
+            "command_handled",
+            command_id=str(outcome.command_id),
+            outcome=outcome.outcome,
+            reason=outcome.reason,
+        )
+        return True
 
-    async def _fire(self, message: Msg) -> bool:
+    async def handle_firing(self, message: Msg) -> bool:
         """A firing of a check schedule (the schedule stream only the prober writes):
         counted once per stream sequence, never answered or recorded as a command."""
         parsed = parse_probe_command(message.data)
@@ -121,21 +130,6 @@ class ProberPool:
         record = await self._check(parsed, check_id, scheduled=True)
         if record is not None:
             await self._writer.submit(record)
-        return True
-
-    async def _answer(self, message: Msg) -> bool:
-        """A check command: exactly one outcome, recorded, answered when ``reply_to`` is
-        allowed; the gate's checks (``command_gate``) come before any lookup by id."""
-        admission: Admission[ProbeCommand] = admit(command_message(message), parse_probe_command)
-        outcome = await self._outcome(admission)
-        if admission.reply_to is not None:
-            await self._nc.publish(admission.reply_to, outcome.model_dump_json().encode())
-        log.info(
-            "command_handled",
-            command_id=str(outcome.command_id),
-            outcome=outcome.outcome,
-            reason=outcome.reason,
-        )
         return True
 
     async def _outcome(self, admission: Admission[ProbeCommand]) -> CommandOutcome:
