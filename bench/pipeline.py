@@ -42,6 +42,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from connmgr.producers.client import Producer
+from connmgr.schemas.bus import tenant_inbox_prefix
 from connmgr.storage.tokens import issue_token
 from harness import (
     ChildProcess,
@@ -117,7 +118,9 @@ async def write_figures(stack: Stack, options: Options) -> None:
     encryptors = [
         stack.start_worker("encryptor", f"encryptor-{index}") for index in range(options.encryptors)
     ]
-    nc = await nats.connect(stack.nats_url, name="connmgr-bench")
+    nc = await nats.connect(
+        stack.nats_url, name="connmgr-bench", inbox_prefix=tenant_inbox_prefix(TENANT)
+    )
     try:
         producer = Producer(nc, tenant=TENANT, actor_id="bench")
         e2e = await throughput_figures(stack, options, nc, encryptors)
@@ -168,7 +171,9 @@ async def sync_cost_figures(options: Options) -> None:
         with tempfile.TemporaryDirectory(prefix="connmgr-bench-") as workdir:
             async with open_stack(Path(workdir), jetstream_options=SYNC_OPTIONS[mode]) as stack:
                 encryptors = [stack.start_worker("encryptor", f"encryptor-{mode}")]
-                nc = await nats.connect(stack.nats_url, name="connmgr-bench")
+                nc = await nats.connect(
+                    stack.nats_url, name="connmgr-bench", inbox_prefix=tenant_inbox_prefix(TENANT)
+                )
                 try:
                     prefix = f"{mode}_"
                     rates[mode] = await throughput_figures(stack, options, nc, encryptors, prefix)

@@ -25,7 +25,7 @@ from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.handlers import handle as real_handle
 from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring
-from support.commands import command, encode, postgres_payload, subject_of
+from support.commands import TENANT, command, encode, postgres_payload, subject_of
 from support.waiting import wait_for
 
 POISON = "poison-connection"
@@ -75,7 +75,7 @@ async def test_a_poison_command_is_set_aside_and_can_be_replayed(
 
     async def outcome_of(command_id: str) -> Any:
         async with engine.connect() as connection:
-            return await find_outcome(connection, command_id)
+            return await find_outcome(connection, TENANT, command_id)
 
     assert (await wait_for(lambda: outcome_of(good["command_id"]))).outcome == "accepted"
     rejected = await wait_for(lambda: outcome_of(poison["command_id"]), timeout=30)

@@ -21,6 +21,7 @@ from connmgr.schemas.bus import (
     KEYS_BUCKET,
     MSG_ID_HEADER,
     SEAL_KEY_ENTRY,
+    tenant_inbox_prefix,
 )
 from connmgr.schemas.sealed import SealKeyInfo
 from connmgr.storage.database import create_engine, migrate
@@ -29,7 +30,7 @@ from connmgr.workers.encryptor.batch import EncryptorBatch, Inbound
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool, verify_keyring_opens
 from connmgr.workers.keyring import Keyring, KeyringError
-from support.commands import command, encode, postgres_payload, sealed, subject_of
+from support.commands import TENANT, command, encode, postgres_payload, sealed, subject_of
 from support.waiting import wait_for
 
 PASSWORD = "pa55-Never-Seen-On-The-Wire"
@@ -87,7 +88,7 @@ async def stack(nats_server_factory, fresh_pg_url) -> AsyncIterator[Stack]:  # t
     server = await nats_server_factory()
     engine = create_engine(await fresh_pg_url())
     await migrate(engine)
-    nc = await nats.connect(server.url)
+    nc = await nats.connect(server.url, inbox_prefix=tenant_inbox_prefix(TENANT))
     spy = await nats.connect(server.url)
     stack = Stack(nc=nc, engine=engine, keyring=Keyring.generate())
 

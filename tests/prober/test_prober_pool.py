@@ -16,7 +16,12 @@ from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import MSG_ID_HEADER, SCHEDULE_STREAM, schedule_subject
+from connmgr.schemas.bus import (
+    MSG_ID_HEADER,
+    SCHEDULE_STREAM,
+    schedule_subject,
+    tenant_inbox_prefix,
+)
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.probe_states import read_probe_state
@@ -32,7 +37,7 @@ from connmgr.workers.prober.recorder import CheckRecord, record_checks
 from connmgr.workers.prober.schedules import ScheduleKeeper
 from connmgr.workers.relay import Relay
 from connmgr.workers.tester.runner import CheckRunner
-from support.commands import command, encode, subject_of
+from support.commands import TENANT, command, encode, subject_of
 from support.waiting import wait_for
 
 
@@ -72,7 +77,7 @@ async def stack(nats_server_factory, fresh_pg_url) -> AsyncIterator[Stack]:  # t
     server = await nats_server_factory()
     engine = create_engine(await fresh_pg_url())
     await migrate(engine)
-    nc = await nats.connect(server.url)
+    nc = await nats.connect(server.url, inbox_prefix=tenant_inbox_prefix(TENANT))
     keyring = Keyring.generate()
     stack = Stack(nc=nc, engine=engine)
     runner = CheckRunner({Kind.TCP: TcpCheck(Egress(EgressPolicy(allow_loopback=True)))}, 16, 4)

@@ -25,6 +25,7 @@ from connmgr.schemas.bus import (
     DUPLICATE_WINDOW_S,
     KEYS_BUCKET,
     command_subjects_all,
+    tenant_inbox_prefix,
 )
 from support import require_services
 
@@ -39,7 +40,7 @@ async def producers_nats_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncI
 @pytest.fixture
 async def bus(producers_nats_url: str) -> AsyncIterator[Client]:
     """A client on a fresh command stream (work queue, duplicate window) and keys bucket."""
-    client = await nats.connect(producers_nats_url)
+    client = await nats.connect(producers_nats_url, inbox_prefix=tenant_inbox_prefix(TENANT))
     js = client.jetstream()
     for remove in (js.delete_stream(COMMAND_STREAM), js.delete_key_value(KEYS_BUCKET)):
         with contextlib.suppress(nats.js.errors.NotFoundError):

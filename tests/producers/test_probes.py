@@ -13,7 +13,7 @@ from producer_fakes import TENANT, FakeTester, SealKeys, probe_result
 
 from connmgr.producers import InvalidCommand, OutcomeTimeout, Producer
 from connmgr.producers.probes import PROBE_OUTCOME_WAIT_S
-from connmgr.schemas.bus import COMMAND_STREAM, REPLY_INBOX_PREFIX, command_subject
+from connmgr.schemas.bus import COMMAND_STREAM, command_subject, tenant_inbox_prefix
 from connmgr.schemas.commands import SealedSecrets
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind
@@ -56,7 +56,7 @@ async def test_testing_a_stored_connection_returns_the_testers_result(
     assert received.subject == command_subject(TENANT, "test", str(connection_id))
     assert received.msg_id == str(command.command_id)
     assert command.reply_to is not None
-    assert command.reply_to.startswith(REPLY_INBOX_PREFIX)
+    assert command.reply_to.startswith(f"{tenant_inbox_prefix(TENANT)}.")
 
 
 async def test_check_is_published_on_the_check_subject_and_awaits_its_outcome(

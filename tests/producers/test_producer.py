@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+import nats
 import pytest
 from nats.aio.client import Client
 from producer_fakes import ACTOR, TENANT, FakeEncryptor, SealKeys
@@ -20,10 +21,10 @@ from connmgr.producers import (
 from connmgr.schemas.bus import (
     COMMAND_STREAM,
     KEYS_BUCKET,
-    REPLY_INBOX_PREFIX,
     SEAL_KEY_ENTRY,
     command_subject,
     parse_command_subject,
+    tenant_inbox_prefix,
 )
 from connmgr.schemas.commands import (
     CreatePayload,
@@ -84,7 +85,7 @@ async def test_command_is_addressed_and_identified_by_the_bus_contract(
     assert command.connection_id == connection_id
     assert (command.actor.id, command.actor.tenant) == (ACTOR, TENANT)
     assert command.reply_to is not None
-    assert command.reply_to.startswith(REPLY_INBOX_PREFIX)
+    assert command.reply_to.startswith(f"{tenant_inbox_prefix(TENANT)}.")
     assert command.issued_at.utcoffset() is not None
 
 
@@ -267,3 +268,19 @@ def _key_id(payload: object) -> str:
     secrets = _secrets_of(payload)
     assert isinstance(secrets, SealedSecrets)
     return secrets.key_id
+
+
+async def test_a_client_whose_inboxes_are_not_the_tenants_is_refused(
+    producers_nats_url: str, bus: Client
+) -> None:
+    Producer(bus, tenant=TENANT, actor_id=ACTOR)  # positive control: the tenant's inboxes
+    other = await nats.connect(producers_nats_url, inbox_prefix=tenant_inbox_prefix("other"))
+    plain = await nats.connect(producers_nats_url)
+    try:
+        for client in (other, plain):
+            with pytest.raises(ValueError, match="inbox_prefix") as refused:
+                Producer(client, tenant=TENANT, actor_id=ACTOR)
+            assert "other" not in str(refused.value)
+    finally:
+        await other.close()
+        await plain.close()

@@ -17,8 +17,9 @@ from nats.aio.client import Client
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import MSG_ID_HEADER
+from connmgr.schemas.bus import MSG_ID_HEADER, tenant_inbox_prefix
 from connmgr.schemas.kinds import Kind
+from connmgr.storage.command_log import find_outcome
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.projection_store import load_connection
 from connmgr.storage.tables import connections, events
@@ -32,7 +33,8 @@ from connmgr.workers.tester import pool as tester_pool
 from connmgr.workers.tester.pool import TesterPool
 from connmgr.workers.tester.recorder import TestRecord, record_tests
 from connmgr.workers.tester.runner import CheckRunner
-from support.commands import command, encode, sealed, subject_of
+from support.commands import TENANT, command, encode, sealed, subject_of
+from support.waiting import wait_for
 
 TOKEN = "bearer-Token-Never-Leaks-77"
 
@@ -46,10 +48,15 @@ class Stack:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def request(self, document: dict[str, Any], msg_id: str | None = None) -> dict[str, Any]:
+    async def request(
+        self,
+        document: dict[str, Any],
+        msg_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         inbox = self.nc.new_inbox()
         subscription = await self.nc.subscribe(inbox)
-        headers = {MSG_ID_HEADER: msg_id or document["command_id"]}
+        headers = {MSG_ID_HEADER: msg_id or document["command_id"], **(headers or {})}
         body = encode({**document, "reply_to": inbox})
         await self.nc.jetstream().publish(subject_of(document), body, headers=headers)
         reply = await subscription.next_msg(timeout=30)
@@ -67,7 +74,8 @@ async def stack(nats_server_factory, fresh_pg_url) -> AsyncIterator[Stack]:  # t
     server = await nats_server_factory()
     engine = create_engine(await fresh_pg_url())
     await migrate(engine)
-    nc, spy = await nats.connect(server.url), await nats.connect(server.url)
+    nc = await nats.connect(server.url, inbox_prefix=tenant_inbox_prefix(TENANT))
+    spy = await nats.connect(server.url)
     stack = Stack(nc=nc, engine=engine, keyring=Keyring.generate())
 
     async def record(message: Any) -> None:
@@ -231,7 +239,7 @@ async def test_a_draft_is_tested_and_never_stored(stack: Stack) -> None:
 async def test_another_tenants_connection_is_not_found(stack: Stack, listener: int) -> None:
     connection_id = await create(stack, tcp_payload(listener))
     document = command("test", connection_id, {}, tenant="intruder")
-    inbox = stack.nc.new_inbox()
+    inbox = f"{tenant_inbox_prefix('intruder')}.{uuid.uuid4().hex}"
     subscription = await stack.nc.subscribe(inbox)
     subject = f"connmgr.cmd.intruder.test.{connection_id}"
     await stack.nc.jetstream().publish(subject, encode({**document, "reply_to": inbox}))
@@ -268,3 +276,68 @@ async def test_a_slow_target_does_not_stall_the_others(stack: Stack, listener: i
     assert fast_reply["result"]["outcome"] == "ok"
     assert order[0] == "fast"
     assert {r["result"]["outcome"] for r in slow_replies} == {"timeout"}
+
+
+async def recorded_outcome(stack: Stack, command_id: str) -> Any:
+    async with stack.engine.connect() as connection:
+        return await find_outcome(connection, TENANT, command_id)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "headers", "reason"),
+    [
+        (lambda d: d.update(payload={"draft": False, "note": "x" * 900 * 1024}), {}, "too_large"),
+        (lambda d: d.update(surprise=True), {}, "invalid_command"),
+        (lambda d: d.update(payload={"draft": "yes"}), {}, "invalid_command"),
+        (lambda d: None, {"Nats-Schedule-Target": "connmgr.cmd.x.delete.y"}, "control_headers"),
+    ],
+    ids=["900-KiB", "unknown-field", "wrong-type", "broker-header"],
+)
+async def test_a_command_rejected_before_testing_is_answered_and_recorded(
+    stack: Stack, counting_listener: CountingListener, mutate: Any, headers: Any, reason: str
+) -> None:
+    connection_id = await create(stack, tcp_payload(counting_listener.port))
+    allowed = await stack.request(command("test", connection_id, {}))
+    assert allowed["outcome"] == "accepted"  # positive control: the same test, unchanged
+
+    document = command("test", connection_id, {})
+    mutate(document)
+    reply = await stack.request(document, headers=headers)
+
+    assert (reply["outcome"], reply["reason"]) == ("rejected", reason)
+    recorded = await recorded_outcome(stack, document["command_id"])
+    assert recorded is not None
+    assert recorded.reason == reason
+    assert counting_listener.accepted == 1  # the rejected one never reached the target
+    assert len(await stack.events_of("CommandRejected")) == 1
+
+
+async def test_an_unreadable_test_command_is_recorded_under_its_message_id(stack: Stack) -> None:
+    msg_id = str(uuid.uuid4())
+    subject = f"connmgr.cmd.{TENANT}.test.{uuid.uuid4()}"
+    await stack.nc.jetstream().publish(subject, b"{not json", headers={MSG_ID_HEADER: msg_id})
+    recorded = await wait_for(lambda: recorded_outcome(stack, msg_id), message="the rejection")
+    assert (recorded.outcome, recorded.reason) == ("rejected", "invalid_json")
+
+
+async def test_a_test_with_a_foreign_reply_to_is_recorded_and_never_answered(
+    stack: Stack, counting_listener: CountingListener
+) -> None:
+    connection_id = await create(stack, tcp_payload(counting_listener.port))
+    watcher = await nats.connect(stack.nc.connected_url.geturl())  # type: ignore[union-attr]
+    stolen = f"{tenant_inbox_prefix('intruder')}.{uuid.uuid4().hex}"
+    answers = await watcher.subscribe(f"{stolen}.>")
+    exact = await watcher.subscribe(stolen)
+    await watcher.flush()
+    document = command("test", connection_id, {}, reply_to=stolen)
+    await stack.nc.jetstream().publish(
+        subject_of(document), encode(document), headers={MSG_ID_HEADER: document["command_id"]}
+    )
+    recorded = await wait_for(lambda: recorded_outcome(stack, document["command_id"]))
+    assert (recorded.outcome, recorded.reason) == ("rejected", "invalid_reply_to")
+    barrier = await stack.request(command("test", connection_id, {}))  # positive control
+    assert barrier["outcome"] == "accepted"
+    await watcher.flush()
+    assert (answers.pending_msgs, exact.pending_msgs) == (0, 0)
+    assert counting_listener.accepted == 1
+    await watcher.drain()

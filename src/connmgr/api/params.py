@@ -7,6 +7,7 @@ silently return everything). Error messages never echo the value given.
 from __future__ import annotations
 
 from typing import Annotated, Final, TypeVar
+from urllib.parse import unquote_to_bytes
 from uuid import UUID
 
 from aiohttp import web
@@ -20,7 +21,7 @@ from pydantic import (
 )
 
 from connmgr.api.problems import invalid_parameters, not_found
-from connmgr.schemas.fields import Tag
+from connmgr.schemas.fields import Tag, text_problem
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import FieldError, field_errors
 from connmgr.storage.queries import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor
@@ -71,7 +72,14 @@ class EventFeedQuery(_Query):
 
 
 def parse_query(request: web.Request, model: type[Model]) -> Model:
-    """The request's query string as ``model``, or a 400 problem listing every bad field."""
+    """The request's query string as ``model``, or a 400 problem listing every bad field.
+
+    Every name and value must be text first (``text_problem``: no NUL, no lone
+    surrogate), on every route and backend alike; the query is then not parsed
+    further."""
+    errors = _invalid_text(request)
+    if errors:
+        raise invalid_parameters(errors)
     repeated = sorted({key for key in request.query if len(request.query.getall(key)) > 1})
     errors = [
         FieldError(field=key, message="is given more than once", code="repeated")
@@ -85,6 +93,31 @@ def parse_query(request: web.Request, model: type[Model]) -> Model:
         if not errors:
             return parsed
     raise invalid_parameters(errors)
+
+
+def _invalid_text(request: web.Request) -> list[FieldError]:
+    """Names and values that are not valid UTF-8 as sent (decoding would replace what
+    it cannot read), or that hold what no database stores (``text_problem``)."""
+    errors: list[FieldError] = []
+    for pair in request.rel_url.raw_query_string.split("&"):
+        raw_key, _, raw_value = pair.partition("=")
+        key, value = _strict_text(raw_key), _strict_text(raw_value)
+        if key is None or (problem := text_problem(key)) is not None:
+            errors.append(
+                FieldError(field="query", message="a name is not valid text", code="text")
+            )
+        elif value is None:
+            errors.append(FieldError(field=key, message="must be valid UTF-8", code="text"))
+        elif (problem := text_problem(value)) is not None:
+            errors.append(FieldError(field=key, message=problem, code="text"))
+    return errors[:20]
+
+
+def _strict_text(raw: str) -> str | None:
+    try:
+        return unquote_to_bytes(raw.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def connection_id(request: web.Request) -> str:

@@ -19,7 +19,14 @@ from uuid import UUID, uuid4
 from nats.aio.client import Client
 from nats.js.api import PubAck
 
-from connmgr.schemas.bus import COMMAND_STREAM, MAX_COMMAND_BYTES, command_subject, is_valid_tenant
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    MAX_COMMAND_BYTES,
+    command_subject,
+    is_valid_tenant,
+    reply_allowed,
+    tenant_inbox_prefix,
+)
 from connmgr.schemas.commands import SecretsInput
 from connmgr.schemas.outcomes import CommandOutcome, Reason
 from connmgr.schemas.sealed import SealKeyInfo
@@ -69,9 +76,16 @@ class CommandChannel:
         allow_plaintext: bool = False,
         publisher: RetryingPublisher | None = None,
     ) -> None:
-        """Wrap a connected client; call ``start()`` before use."""
+        """Wrap a connected client (whose inboxes lie under the tenant's prefix: ``nats.
+        connect(..., inbox_prefix=bus.tenant_inbox_prefix(tenant))``, as ``Producer.
+        connect`` does); call ``start()`` before use."""
         if not is_valid_tenant(tenant):
             raise ValueError("the tenant must match [a-z0-9_-]{1,64}")
+        if not reply_allowed(tenant, f"{nc.new_inbox()}.reply"):
+            raise ValueError(
+                "pools answer only under the tenant's inbox prefix: connect with "
+                f"inbox_prefix={tenant_inbox_prefix(tenant)!r}"
+            )
         self.tenant, self.actor_id, self.timeout_s = tenant, actor_id, timeout_s
         self._nc = nc
         self._allow_plaintext = allow_plaintext

@@ -11,8 +11,9 @@ Contract:
   publish ack is retried with the same bytes and id, so JetStream stores it once
   (``PublishFailed`` when it never gets an ack);
 - ``create``/``update``/``rotate``/``delete`` (``writes``) and ``test``/
-  ``test_draft``/``check`` (``probes``) wait on a unique ``_INBOX.`` reply
-  subject, subscribed before publishing, and return the ``CommandOutcome``; a
+  ``test_draft``/``check`` (``probes``) wait on a unique reply subject under
+  the tenant's inbox prefix (``_INBOX.tenant.<tenant>``; pools answer no other),
+  subscribed before publishing, and return the ``CommandOutcome``; a
   rejection is returned, not raised; no outcome within the timeout raises
   ``OutcomeTimeout`` (the command is stored and may still be handled); a probe
   waits at least ``probes.PROBE_OUTCOME_WAIT_S`` unless told otherwise;
@@ -33,6 +34,8 @@ import nats.errors
 import structlog
 from nats.aio.client import Client
 
+from connmgr.schemas import bus
+
 from .errors import ProducerError
 from .probes import ConnectionProbes
 from .writes import ConnectionWrites
@@ -45,11 +48,17 @@ async def _log_nats_error(error: Exception) -> None:
     log.debug("nats_error", error=type(error).__name__)
 
 
-async def _connect_nats(nats_url: str, timeout_s: float) -> Client:
-    """A connected client within ``timeout_s`` (nats-py alone would retry for minutes)."""
+async def _connect_nats(nats_url: str, tenant: str, timeout_s: float) -> Client:
+    """A connected client within ``timeout_s`` (nats-py alone would retry for minutes),
+    whose reply inboxes lie under the tenant's prefix (the only ones pools answer)."""
     nc = Client()
     servers = nats_url.split(",")
-    connecting = nc.connect(servers=servers, name="connmgr-producer", error_cb=_log_nats_error)
+    connecting = nc.connect(
+        servers=servers,
+        name="connmgr-producer",
+        error_cb=_log_nats_error,
+        inbox_prefix=bus.tenant_inbox_prefix(tenant),
+    )
     try:
         await asyncio.wait_for(connecting, timeout_s)
     except (nats.errors.Error, OSError, TimeoutError) as error:
@@ -80,7 +89,7 @@ class Producer(ConnectionWrites, ConnectionProbes):
         ``timeout_s`` bounds the first connect and is the default wait for an outcome;
         once connected, the client reconnects on its own.
         """
-        nc = await _connect_nats(nats_url, timeout_s)
+        nc = await _connect_nats(nats_url, tenant, timeout_s)
         producer = cls(
             nc,
             tenant=tenant,

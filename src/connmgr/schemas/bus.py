@@ -204,8 +204,12 @@ INBOX_ROOT: Final = "_INBOX"
 OPERATOR_INBOX_PREFIX: Final = f"{INBOX_ROOT}.operator"
 SERVER_HEADER_PREFIX: Final = "nats-"
 """Headers nats-server interprets all start with ``Nats-`` (compared case-insensitively)."""
-ALLOWED_COMMAND_HEADERS: Final = frozenset({MSG_ID_HEADER.lower()})
-"""The only server header a command may carry: the duplicate-window id."""
+EXPECTED_STREAM_HEADER: Final = "Nats-Expected-Stream"
+ALLOWED_COMMAND_HEADERS: Final = frozenset({MSG_ID_HEADER.lower(), EXPECTED_STREAM_HEADER.lower()})
+"""The only server headers a command may carry: the duplicate-window id, and the
+stream the publisher expects its subject to land in (checked by the server at
+publish time against the publisher's own subject; nats-py sends it for
+``publish(..., stream=…)``, as the Python producer does)."""
 
 
 def tenant_inbox_prefix(tenant: str) -> str:
@@ -239,9 +243,10 @@ def probe_subject(tenant: str, connection_id: str) -> str:
 def command_header_refusal(headers: dict[str, str] | None) -> str | None:
     """The first header a command may not carry (lower-cased), or None.
 
-    Any ``Nats-*`` header but ``Nats-Msg-Id`` is refused: schedules, rollups,
-    TTLs, expectations, batches, traces, and the headers the server adds to a
-    message it fired from a schedule. A command must act only through its body.
+    Any ``Nats-*`` header but ``Nats-Msg-Id`` and ``Nats-Expected-Stream`` is
+    refused: schedules, rollups, TTLs, other expectations, batches, traces, and the
+    headers the server adds to a message it fired from a schedule. A command must
+    act only through its body.
     """
     for name in headers or {}:
         lowered = name.lower()

@@ -80,3 +80,15 @@ Description = Annotated[str, StringConstraints(max_length=2000)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 PemText = Annotated[str, StringConstraints(max_length=16384), AfterValidator(_check_pem)]
 UrlPath = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^/[^\s#]*$")]
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` is not text every database can store and compare, or None: a NUL
+    (no PostgreSQL text holds one) or a lone surrogate (no UTF-8 encodes one). Other
+    control characters are text both backends take alike. The reason never quotes
+    the value."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+        return "must be valid Unicode text"
+    return None

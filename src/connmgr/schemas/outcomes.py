@@ -26,7 +26,9 @@ class Reason(StrEnum):
     SUBJECT_MISMATCH = "subject_mismatch"
     TENANT_MISMATCH = "tenant_mismatch"
     NOT_FOUND = "not_found"
-    ALREADY_EXISTS = "already_exists"
+    ID_UNAVAILABLE = "id_unavailable"
+    """A create's connection id is taken — by this tenant, now or before, or by another:
+    the answer is the same, so it never tells that an id exists elsewhere."""
     VERSION_CONFLICT = "version_conflict"
     PLAINTEXT_NOT_ALLOWED = "plaintext_not_allowed"
     INVALID_SEALED_SECRETS = "invalid_sealed_secrets"

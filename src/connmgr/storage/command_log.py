@@ -1,12 +1,17 @@
-"""Handled commands: one row per command id, the exactly-once guarantee (RELIABILITY.md I2).
+"""Handled commands: one row per ``(tenant, command_id)``, the exactly-once guarantee
+(RELIABILITY.md I2).
 
 The row is written in the same transaction as the command's events, so a
-redelivered or re-published command finds it and changes nothing.
+redelivered or re-published command finds it and changes nothing. A command id
+is the producer's choice, so it is unique only within a tenant: every lookup names
+the tenant the command arrived for (its subject's, which NATS permissions decide),
+so one tenant reusing another's command id never reads the other's outcome.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,40 +19,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.storage.tables import handled_commands
 
-
-async def find_outcome(connection: AsyncConnection, command_id: str) -> CommandOutcome | None:
-    row = (
-        await connection.execute(
-            select(handled_commands.c.outcome).where(handled_commands.c.command_id == command_id)
-        )
-    ).one_or_none()
-    return None if row is None else CommandOutcome.model_validate(row.outcome)
+CommandKey: TypeAlias = tuple[str, str]
+"""``(tenant, command_id)``: what identifies a handled command."""
 
 
-async def record_outcome(connection: AsyncConnection, tenant: str, outcome: CommandOutcome) -> None:
-    await connection.execute(
-        insert(handled_commands).values(
-            command_id=str(outcome.command_id),
-            connection_id=str(outcome.connection_id),
-            tenant=tenant,
-            outcome=outcome.model_dump(mode="json"),
-            handled_at=datetime.now(UTC),
-        )
-    )
+async def find_outcome(
+    connection: AsyncConnection, tenant: str, command_id: str
+) -> CommandOutcome | None:
+    return (await find_outcomes(connection, [(tenant, command_id)])).get((tenant, command_id))
 
 
 async def find_outcomes(
-    connection: AsyncConnection, command_ids: list[str]
-) -> dict[str, CommandOutcome]:
-    """The recorded outcomes of any of these command ids, in one query."""
-    if not command_ids:
+    connection: AsyncConnection, keys: list[CommandKey]
+) -> dict[CommandKey, CommandOutcome]:
+    """The recorded outcomes of any of these ``(tenant, command_id)`` keys, in one query."""
+    wanted = set(keys)
+    if not wanted:
         return {}
+    table = handled_commands.c
     rows = await connection.execute(
-        select(handled_commands.c.command_id, handled_commands.c.outcome).where(
-            handled_commands.c.command_id.in_(command_ids)
+        select(table.tenant, table.command_id, table.outcome).where(
+            table.command_id.in_(sorted({command_id for _, command_id in wanted}))
         )
     )
-    return {row.command_id: CommandOutcome.model_validate(row.outcome) for row in rows}
+    return {
+        (row.tenant, row.command_id): CommandOutcome.model_validate(row.outcome)
+        for row in rows
+        if (row.tenant, row.command_id) in wanted
+    }
+
+
+async def record_outcome(connection: AsyncConnection, tenant: str, outcome: CommandOutcome) -> None:
+    await record_outcomes(connection, [(tenant, outcome)])
 
 
 async def record_outcomes(

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connmgr.schemas.fields import text_problem
 from connmgr.storage.tables import connection_tags, connections, events
 from connmgr.storage.views import (
     ConnectionPage,
@@ -87,6 +88,8 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     name, connection_id = document["n"], document["i"]
     if not isinstance(name, str) or not isinstance(connection_id, str):
         raise InvalidCursorError("is not a valid cursor")
+    if text_problem(name) is not None or text_problem(connection_id) is not None:
+        raise InvalidCursorError("is not a valid cursor")  # no database could compare it
     return name, connection_id
 
 

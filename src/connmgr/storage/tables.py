@@ -4,7 +4,7 @@
   ``chain_head`` row lock, so positions commit in order (see ``event_store``).
 - ``connections`` + ``connection_tags``: the projection, a pure fold of the events.
 - ``data_keys``: per-connection wrapped data keys; deleting a row crypto-shreds.
-- ``handled_commands``: one row per command id, the exactly-once guarantee.
+- ``handled_commands``: one row per ``(tenant, command_id)``, the exactly-once guarantee.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -104,11 +105,12 @@ data_keys = Table(
 handled_commands = Table(
     "handled_commands",
     metadata,
-    Column("command_id", String(36), primary_key=True),
+    Column("command_id", String(36), nullable=False),
     Column("connection_id", String(36)),
     Column("tenant", String(64), nullable=False),
     Column("outcome", JSON, nullable=False),
     Column("handled_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("tenant", "command_id", name="pk_handled_commands"),
 )
 
 relay_checkpoints = Table(

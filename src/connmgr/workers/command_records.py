@@ -5,7 +5,9 @@
 - ``check_subject``: the subject must name the command's tenant, verb and id;
 - ``append_rejection``: a ``CommandRejected`` event in a stream of its own (never
   the connection's, so a rejected command cannot touch another tenant's
-  history) plus the handled-command row; returns the outcome to reply with.
+  history; named by tenant and command id, so two tenants' rejections of one
+  command id never collide) plus the handled-command row; returns the outcome
+  to reply with.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.schemas.bus import CommandAddress
 from connmgr.schemas.commands import Actor, CommandHeader
 from connmgr.schemas.events import CommandRejected, EventMetadata
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
-from connmgr.storage.command_log import record_outcome
+from connmgr.storage.command_log import find_outcome, record_outcome
+from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent
 
 REJECTION_NAMESPACE: Final = uuid.UUID("5c6f7a2e-1d3b-4c55-9a0e-2f1e8b7c9d10")
@@ -37,6 +40,8 @@ class AnyCommand(Protocol):
     def actor(self) -> Actor: ...
     @property
     def correlation_id(self) -> str | None: ...
+    @property
+    def reply_to(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,13 @@ def own_stream(namespace: uuid.UUID, command_id: uuid.UUID) -> str:
     return str(uuid.uuid5(namespace, str(command_id)))
 
 
+def command_scoped_id(namespace: uuid.UUID, tenant: str, command_id: uuid.UUID) -> str:
+    """An id of its own for something about one tenant's command (a rejection's or a
+    draft test's stream, a manual check's sample): command ids are unique per tenant
+    only, so two tenants' records about the same id never collide."""
+    return str(uuid.uuid5(namespace, f"{tenant}/{command_id}"))
+
+
 def rejection_records(
     tenant: str,
     rejection: Rejection,
@@ -111,7 +123,7 @@ def rejection_records(
         else EventMetadata(command_id=command_id, actor_id=None, tenant=tenant)
     )
     event = PendingEvent(
-        stream_id=own_stream(REJECTION_NAMESPACE, command_id),
+        stream_id=command_scoped_id(REJECTION_NAMESPACE, tenant, command_id),
         version=1,
         type="CommandRejected",
         tenant=tenant,
@@ -147,4 +159,32 @@ async def append_rejection(
     )
     await appender.append([event])
     await record_outcome(connection, tenant, outcome)
+    return outcome
+
+
+async def record_rejection(
+    engine: AsyncEngine,
+    tenant: str,
+    rejection: Rejection,
+    *,
+    command: AnyCommand | None = None,
+    header: CommandHeader | None = None,
+    identity: uuid.UUID,
+) -> CommandOutcome:
+    """``append_rejection`` in a transaction of its own, for pools that record rejections
+    one at a time; a ``(tenant, identity)`` recorded before is answered from its record."""
+    async with write_transaction(engine) as connection:
+        if (previous := await find_outcome(connection, tenant, str(identity))) is not None:
+            return previous
+        appender = await Appender.begin(connection)
+        outcome = await append_rejection(
+            connection,
+            appender,
+            tenant,
+            rejection,
+            command=command,
+            header=header,
+            identity=identity,
+        )
+        await appender.finish()
     return outcome

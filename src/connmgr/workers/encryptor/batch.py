@@ -1,7 +1,8 @@
 """One transaction per fetched batch: the encryptor's unit of work.
 
 Read what the batch needs in two queries (outcomes already recorded for its
-command ids, the states of its connections) and decide every message in memory
+``(tenant, command id)`` keys — after every message passed the gate's subject and
+tenant checks — and the states of its connections) and decide every message in memory
 (``planner``: unsealing, validation, encryption, the fold); only then take the
 chain head and write the plan in a few bulk statements — events, projection
 rows, data keys, handled commands. The chain head is the one lock every writer
@@ -25,8 +26,6 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connmgr.schemas.commands import parse_encryptor_command
-from connmgr.schemas.outcomes import Rejection
 from connmgr.storage.command_log import find_outcomes, record_outcomes
 from connmgr.storage.data_keys import replace_data_keys
 from connmgr.storage.database import write_transaction
@@ -103,7 +102,7 @@ class EncryptorBatch:
     ) -> Handled:
         """The last delivery failed too: record ``max_deliveries`` so it ends somewhere."""
         planner = Planner(self._ports, self._max_deliver, {}, {})
-        result = planner.set_aside(item)
+        result = planner.set_aside(item.admission())
         await _write(connection, appender, planner, {})
         return result
 
@@ -116,16 +115,16 @@ class EncryptorBatch:
 
     async def _plan(self, connection: AsyncConnection, items: list[Inbound]) -> _Planned:
         """Every message decided in memory on the rows as they are now (two reads)."""
-        parsed = [parse_encryptor_command(item.data) for item in items]
-        identities = [str(item.identity(p)) for item, p in zip(items, parsed, strict=True)]
+        admissions = [item.admission() for item in items]
         connection_ids = sorted(
-            {str(p.connection_id) for p in parsed if not isinstance(p, Rejection)}
+            {str(a.command.connection_id) for a in admissions if a.command and not a.rejection}
         )
-        recorded = await find_outcomes(connection, identities)
+        recorded = await find_outcomes(connection, [a.key for a in admissions])
         states = await load_connections(connection, connection_ids)
         planner = Planner(self._ports, self._max_deliver, recorded, dict(states))
         results = [
-            await planner.decide(item, command) for item, command in zip(items, parsed, strict=True)
+            await planner.decide(item, admission)
+            for item, admission in zip(items, admissions, strict=True)
         ]
         return _Planned(items, planner, states, results)
 

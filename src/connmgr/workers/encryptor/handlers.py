@@ -17,7 +17,7 @@ from connmgr.schemas.commands import (
 )
 from connmgr.schemas.events import ConnectionCreated, ConnectionDeleted, SecretsRotated
 from connmgr.schemas.kinds import Kind, config_document
-from connmgr.schemas.outcomes import Reason, Rejection
+from connmgr.schemas.outcomes import FieldError, Reason, Rejection
 from connmgr.storage.projection import ConnectionState
 from connmgr.workers.encryptor.decisions import (
     Accepted,
@@ -38,8 +38,12 @@ __all__ = ["Accepted", "Decision", "EncryptorPorts", "handle"]
 async def create_connection(
     command: CreateConnection, current: ConnectionState | None, ports: EncryptorPorts
 ) -> Decision:
-    if current is not None:
-        return Rejection(Reason.ALREADY_EXISTS, "a connection with this id already exists")
+    if current is not None:  # this tenant's, live or deleted, or another tenant's: alike
+        return Rejection(
+            Reason.ID_UNAVAILABLE,
+            "this connection id cannot be used; choose another",
+            [FieldError(field="connection_id", message="is not available")],
+        )
     payload, connection_id = command.payload, str(command.connection_id)
     new = validate_new_connection(
         payload, connection_id, ports.keyring, allow_plaintext=ports.allow_plaintext

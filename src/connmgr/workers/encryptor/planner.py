@@ -1,35 +1,33 @@
 """Deciding a batch without writing: what each command does, as one write plan.
 
-The planner walks the batch in order over in-memory connection states (loaded
-once for the whole batch), so a create followed by an update of the same
-connection in one batch sees the create. Each message ends as an outcome (for
-a duplicate: the one already recorded), or as a retry when its handling raised
-— on its last delivery that becomes a ``max_deliveries`` rejection instead.
+Each message first passes the gate every pool shares (``command_gate``: headers,
+body, subject and tenant, ``reply_to``); only then is a recorded outcome looked
+up, by ``(tenant, command id)``. The planner walks the batch in order over
+in-memory connection states (loaded once for the whole batch), so a create
+followed by an update of the same connection in one batch sees the create. Each
+message ends as an outcome (for a duplicate: the one already recorded), or as a
+retry when its handling raised — on its last delivery that becomes a
+``max_deliveries`` rejection instead.
 Nothing here touches the database; ``flush`` writes the plan.
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
 
-from connmgr.schemas.bus import parse_command_subject
-from connmgr.schemas.commands import EncryptorCommand, parse_encryptor_command, read_header
+from connmgr.schemas.commands import EncryptorCommand, parse_encryptor_command
 from connmgr.schemas.events import event_type_of
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
+from connmgr.storage.command_log import CommandKey
 from connmgr.storage.data_keys import WrappedDataKey
 from connmgr.storage.event_log import PendingEvent, StoredEvent
 from connmgr.storage.projection import ConnectionState, apply
-from connmgr.workers.command_records import (
-    MessageRef,
-    check_subject,
-    command_identity,
-    event_metadata,
-    rejection_records,
-)
+from connmgr.workers.command_gate import Admission, CommandMessage, admit
+from connmgr.workers.command_records import event_metadata, rejection_records
 from connmgr.workers.encryptor.handlers import Accepted, EncryptorPorts, handle
 
 log = structlog.get_logger("connmgr.encryptor")
@@ -44,13 +42,14 @@ class Inbound:
     msg_id: str | None
     stream_sequence: int
     num_delivered: int
+    headers: Mapping[str, str] | None = None
 
-    def identity(self, parsed: EncryptorCommand | Rejection) -> uuid.UUID:
-        """The command id, or for an undecodable message a stable id of the message."""
-        if not isinstance(parsed, Rejection):
-            return parsed.command_id
-        reference = MessageRef(self.msg_id, self.stream_sequence)
-        return command_identity(read_header(self.data), reference)
+    def admission(self) -> Admission[EncryptorCommand]:
+        """The message through the gate every pool shares (``command_gate``)."""
+        message = CommandMessage(
+            self.subject, self.data, self.headers, self.msg_id, self.stream_sequence
+        )
+        return admit(message, parse_encryptor_command)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +79,7 @@ class Planner:
         self,
         ports: EncryptorPorts,
         max_deliver: int,
-        recorded: dict[str, CommandOutcome],
+        recorded: dict[CommandKey, CommandOutcome],
         states: dict[str, ConnectionState | None],
         now: datetime | None = None,
     ) -> None:
@@ -91,50 +90,38 @@ class Planner:
         self._recorded = recorded
         self._states = states
 
-    async def decide(self, item: Inbound, parsed: EncryptorCommand | Rejection) -> Handled:
-        header = read_header(item.data)
-        reply_to = header.reply_to if isinstance(parsed, Rejection) else parsed.reply_to
-        identity = item.identity(parsed)
-        if (previous := self._recorded.get(str(identity))) is not None:
+    async def decide(self, item: Inbound, admission: Admission[EncryptorCommand]) -> Handled:
+        """The gate's checks first; only then the lookup by ``(tenant, command id)``."""
+        reply_to = admission.reply_to
+        if (previous := self._recorded.get(admission.key)) is not None:
             return Handled(previous, reply_to, duplicate=True)
-        address = parse_command_subject(item.subject)
-        tenant = address.tenant if address else ""
-        if isinstance(parsed, Rejection):
-            return Handled(self._reject(tenant, parsed, identity=identity, item=item), reply_to)
-        if (mismatch := check_subject(address, parsed)) is not None:
-            return Handled(self._reject(tenant, mismatch, command=parsed), reply_to)
+        if admission.rejection is not None:
+            return Handled(self._reject(admission, admission.rejection), reply_to)
+        assert admission.command is not None, "an admitted message carries its command"
         try:
-            outcome = await self._decide(parsed)
+            outcome = await self._decide(admission.command)
         except Exception:
             log.exception("command_failed", stream_sequence=item.stream_sequence)
             if item.num_delivered < self._max_deliver:
                 return Handled(None, None)
-            return self.set_aside(item)
+            return self.set_aside(admission)
         return Handled(outcome, reply_to)
 
-    def set_aside(self, item: Inbound) -> Handled:
+    def set_aside(self, admission: Admission[EncryptorCommand]) -> Handled:
         """Reject a message that failed on every delivery (the pool copies it to the DLQ)."""
-        parsed = parse_encryptor_command(item.data)
-        header = read_header(item.data)
-        address = parse_command_subject(item.subject)
         rejection = Rejection(
             Reason.MAX_DELIVERIES, "the command failed on every delivery and was set aside"
         )
-        command = None if isinstance(parsed, Rejection) else parsed
-        outcome = self._reject(
-            address.tenant if address else "",
-            rejection,
-            command=command,
-            identity=item.identity(parsed),
-            item=item,
-        )
-        return Handled(outcome, header.reply_to, dead_letter=True)
+        outcome = self._reject(admission, rejection)
+        return Handled(outcome, admission.reply_to, dead_letter=True)
 
     async def _decide(self, command: EncryptorCommand) -> CommandOutcome:
         current = self._states.get(str(command.connection_id))
         decision = await handle(command, current, self._ports)
         if isinstance(decision, Rejection):
-            return self._reject(command.actor.tenant, decision, command=command)
+            event, outcome = rejection_records(command.actor.tenant, decision, command=command)
+            self.plan.events.append(event)
+            return self._record(command.actor.tenant, outcome)
         return self._accept(command, current, decision)
 
     def _accept(
@@ -169,20 +156,17 @@ class Planner:
         return self._record(command.actor.tenant, outcome)
 
     def _reject(
-        self,
-        tenant: str,
-        rejection: Rejection,
-        *,
-        command: EncryptorCommand | None = None,
-        identity: uuid.UUID | None = None,
-        item: Inbound | None = None,
+        self, admission: Admission[EncryptorCommand], rejection: Rejection
     ) -> CommandOutcome:
-        header = read_header(item.data) if item is not None else None
         event, outcome = rejection_records(
-            tenant, rejection, command=command, header=header, identity=identity
+            admission.tenant,
+            rejection,
+            command=admission.command,
+            header=admission.header,
+            identity=admission.identity,
         )
         self.plan.events.append(event)
-        return self._record(tenant, outcome)
+        return self._record(admission.tenant, outcome)
 
     def touched_states(self) -> dict[str, ConnectionState]:
         """The states the plan leaves its connections in."""
@@ -190,7 +174,7 @@ class Planner:
 
     def _record(self, tenant: str, outcome: CommandOutcome) -> CommandOutcome:
         self.plan.outcomes.append((tenant, outcome))
-        self._recorded[str(outcome.command_id)] = outcome
+        self._recorded[(tenant, str(outcome.command_id))] = outcome
         return outcome
 
 

@@ -113,6 +113,7 @@ def _inbound(message: Msg) -> Inbound:
         msg_id=(message.headers or {}).get(MSG_ID_HEADER),
         stream_sequence=metadata.sequence.stream,
         num_delivered=metadata.num_delivered,
+        headers=message.headers,
     )
 
 

@@ -1,14 +1,16 @@
-"""The update handler: what may change, and when stored secrets must be sent again."""
+"""The update handler: what may change, and when stored secrets must be sent again
+(every field of ``schemas.secret_destinations``: where or how a secret is sent)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from connmgr.schemas.auth import Auth, secret_fields, username_of
+from connmgr.schemas.auth import Auth, secret_fields
 from connmgr.schemas.commands import UpdateConnection
 from connmgr.schemas.events import ConnectionUpdated, EncryptedSecrets
 from connmgr.schemas.kinds import Kind, KindConfig, config_document, parse_config
 from connmgr.schemas.outcomes import FieldError, Reason, Rejection
+from connmgr.schemas.secret_destinations import moved_fields
 from connmgr.storage.data_keys import WrappedDataKey
 from connmgr.storage.projection import ConnectionState
 from connmgr.workers.encryptor.decisions import (
@@ -29,15 +31,14 @@ from connmgr.workers.intake import (
 )
 
 
-def _moves_secrets(kind: Kind, config: KindConfig, auth: Auth, state: ConnectionState) -> bool:
-    """Whether stored secrets would now go to another kind, host, port or identity."""
-    old_config = parse_config(Kind(state.kind), state.config)
-    old_auth = stored_auth(state.auth)
-    return (
-        kind.value != state.kind
-        or config.target() != old_config.target()
-        or username_of(auth) != username_of(old_auth)
-    )
+def _moved_fields(kind: Kind, config: KindConfig, auth: Auth, state: ConnectionState) -> list[str]:
+    """The fields whose change would send the stored secrets elsewhere or otherwise
+    (``schemas.secret_destinations``), both sides normalised with their defaults."""
+    old_kind = Kind(state.kind)
+    old_config = config_document(parse_config(old_kind, state.config))
+    old_auth = auth_document(stored_auth(state.auth))
+    after = (kind, config_document(config), auth_document(auth))
+    return moved_fields((old_kind, old_config, old_auth), after)
 
 
 def _kept_secrets(
@@ -49,11 +50,15 @@ def _kept_secrets(
     have = set(stored.field_names) if stored else set()
     if stored is not None and not needed.allowed:
         return None
-    if stored is not None and _moves_secrets(kind, config, auth, state):
-        return secrets_required(
-            "the target or identity changed: send the secrets again, "
-            "stored secrets are never sent to a new target"
-        )
+    if stored is not None and (moved := _moved_fields(kind, config, auth, state)):
+        return Rejection(
+            Reason.SECRETS_REQUIRED,
+            "where or how the secrets are sent changed: send the secrets again, "
+            "stored secrets are never sent to a new target or over a weaker channel",
+            [FieldError(field="payload.secrets", message="is required")]
+            + [FieldError(field=f"payload.{name}", message="moves the stored secrets")
+               for name in moved[:20]],
+        )  # fmt: skip
     if not needed.required <= have or not have <= needed.allowed:
         return secrets_required(f"auth method {auth.method} needs other secrets")
     return stored

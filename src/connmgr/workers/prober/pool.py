@@ -1,20 +1,19 @@
 """The prober pool's process: scheduled and manual checks, status, roll-ups, schedules.
 
-Two inputs, one check path: the firings of the broker's check schedules
-(``connmgr.probe.<tenant>.<id>`` on ``CONNMGR_SCHED``, which only the prober
-writes and reads; durable ``prober-firings``, ``handle_firing``) and on-demand
-``check`` commands (``connmgr.cmd.<tenant>.check.<id>`` on ``CONNMGR_CMD``;
-durable ``prober``, ``handle``). A message is scheduled because of the stream it
-came from, never because of a header a producer could set.
-
-Per check: find the connection through the batched, cached
-target reads of ``targets`` (a deleted one has its schedule purged and is never
-checked again), skip scheduled checks of a suspended
-connection, run the kind's check under the runner's bounds, and hand the result
-to the batch writer (samples, state machine, status events in one transaction);
-then ack, and answer a manual check on its ``reply_to``. Scheduled firings are
-told apart by their stream sequence, so a redelivered firing counts once.
-A firing whose body does not match its subject is dropped with a warning.
+Two kinds of check message. A check *command* (``connmgr.cmd.<tenant>.check.<id>``,
+sent by a producer; ``handle``) passes the gate every pool shares (``command_gate``: headers —
+a firing of a schedule on a command subject is refused —, body, subject and
+tenant, ``reply_to``) and ends in exactly one outcome, recorded under
+``(tenant, command id)`` and answered on an allowed ``reply_to``: the check's
+result, or a rejection (``not_found`` for a connection that is missing, deleted
+or another tenant's, the same either way). A *firing* of a check schedule
+(``connmgr.probe.<tenant>.<id>``, from the schedule stream only the prober
+writes; ``handle_firing``) is told apart by its stream sequence, so a redelivered firing counts
+once, and has no outcome. Either way: find the connection through the batched,
+cached target reads of ``targets`` (a deleted one has its schedule purged and is
+never checked again), skip scheduled checks of a suspended connection, run the
+kind's check under the runner's bounds, and hand the result to the batch writer
+(samples, state machine, status events in one transaction); then ack.
 Alongside: the schedule keeper, and the roll-up of samples once a minute.
 """
 
@@ -22,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from datetime import UTC, datetime
 from typing import Final
 
@@ -35,13 +35,15 @@ from connmgr.schemas.bus import (
     PROBE_FIRINGS_CONSUMER,
     PROBER_CONSUMER,
     SCHEDULE_STREAM,
-    parse_command_subject,
     parse_probe_subject,
 )
-from connmgr.schemas.outcomes import Rejection
-from connmgr.schemas.probe_commands import CheckConnection, parse_probe_command
+from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
+from connmgr.schemas.probe_commands import CheckConnection, ProbeCommand, parse_probe_command
+from connmgr.storage.command_log import find_outcome
 from connmgr.storage.samples import DEFAULT_RETENTION, Retention, roll_up
 from connmgr.workers.batch_writer import BatchWriter
+from connmgr.workers.command_gate import Admission, admit, command_message
+from connmgr.workers.command_records import command_scoped_id, record_rejection
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.prober.recorder import CheckRecord, Recorded, record_checks
@@ -52,6 +54,8 @@ from connmgr.workers.tester.runner import CheckRunner
 
 log = structlog.get_logger("connmgr.prober")
 ROLLUP_EVERY_S: Final = 60.0
+MANUAL_CHECK_NAMESPACE: Final = uuid.UUID("6f3e1c2a-8b4d-4e7f-9a15-3c2d1e0f4b6a")
+"""A manual check's sample id: per tenant and command id (``command_scoped_id``)."""
 
 
 class ProberPool:
@@ -107,20 +111,19 @@ class ProberPool:
         await self.targets.close()
 
     async def handle(self, message: Msg) -> bool:
-        parsed = parse_probe_command(message.data)
-        address = parse_command_subject(message.subject)
-        if isinstance(parsed, Rejection) or not isinstance(parsed, CheckConnection):
-            log.warning("check_discarded", reason="not a check command")
-            return True
-        if address is None or address.tenant != parsed.actor.tenant:
-            log.warning("check_discarded", reason="subject mismatch")
-            return True
-        record = await self._check(parsed, str(parsed.command_id), scheduled=False)
-        if record is None:
-            return True
-        recorded = await self._writer.submit(record)
-        if parsed.reply_to and recorded.outcome is not None:
-            await self._nc.publish(parsed.reply_to, recorded.outcome.model_dump_json().encode())
+        """A check command from ``CONNMGR_CMD``: exactly one outcome, recorded, answered
+        when ``reply_to`` is allowed; the gate's checks (``command_gate``) come before
+        any lookup by id. A firing of a schedule on a command subject is refused there."""
+        admission: Admission[ProbeCommand] = admit(command_message(message), parse_probe_command)
+        outcome = await self._outcome(admission)
+        if admission.reply_to is not None:
+            await self._nc.publish(admission.reply_to, outcome.model_dump_json().encode())
+        log.info(
+            "command_handled",
+            command_id=str(outcome.command_id),
+            outcome=outcome.outcome,
+            reason=outcome.reason,
+        )
         return True
 
     async def handle_firing(self, message: Msg) -> bool:
@@ -142,9 +145,42 @@ class ProberPool:
             await self._writer.submit(record)
         return True
 
+    async def _outcome(self, admission: Admission[ProbeCommand]) -> CommandOutcome:
+        command = admission.command
+        if admission.rejection is not None or not isinstance(command, CheckConnection):
+            rejection = admission.rejection or Rejection(
+                Reason.UNKNOWN_COMMAND, "the command type is not handled here"
+            )
+            return await self._reject(admission, rejection)
+        async with self._engine.connect() as connection:
+            recorded = await find_outcome(connection, *admission.key)
+        if recorded is not None:
+            return recorded
+        check_id = command_scoped_id(MANUAL_CHECK_NAMESPACE, admission.tenant, admission.identity)
+        record = await self._check(command, check_id, scheduled=False)
+        if record is None:
+            return await self._reject(admission, Rejection(Reason.NOT_FOUND, "no such connection"))
+        recorded = (await self._writer.submit(record)).outcome
+        assert recorded is not None, "a manual check is always answered"
+        return recorded
+
+    async def _reject(
+        self, admission: Admission[ProbeCommand], rejection: Rejection
+    ) -> CommandOutcome:
+        return await record_rejection(
+            self._engine,
+            admission.tenant,
+            rejection,
+            command=admission.command,
+            header=admission.header,
+            identity=admission.identity,
+        )
+
     async def _check(
         self, command: CheckConnection, check_id: str, scheduled: bool
     ) -> CheckRecord | None:
+        """None when there is nothing to record: no such connection of the tenant (its
+        schedule is purged), or a scheduled check of a suspended one."""
         tenant, connection_id = command.actor.tenant, str(command.connection_id)
         lookup = await self.targets.get(tenant, connection_id)
         prepared = lookup.prepared

@@ -6,7 +6,7 @@ lock the probe-state rows of the connections concerned (in id order), step
 each connection's state machine once per new sample, in check order, write the
 probe states, and append the events it produced to the connection's stream,
 folded into the projection (``HealthStatusChanged`` moves its status). Manual
-checks also get their outcome recorded under their command id, for the reply.
+checks also get their outcome recorded under ``(tenant, command id)``, for the reply.
 The global chain head is taken last, and only by a flush with events, so it is
 held for the appends and their projection rows, not for the samples and states.
 """
@@ -94,8 +94,8 @@ async def _answers(
     connection: AsyncConnection, records: list[CheckRecord], fresh: set[str]
 ) -> list[Recorded]:
     """Outcomes of manual checks (recorded once per command id) and what counted."""
-    manual = [r.command for r in records if r.command is not None]
-    recorded = await find_outcomes(connection, [str(c.command_id) for c in manual])
+    manual = [(r.tenant, str(r.command.command_id)) for r in records if r.command is not None]
+    recorded = await find_outcomes(connection, manual)
     new: list[tuple[str, CommandOutcome]] = []
     answers = []
     for record in records:
@@ -103,7 +103,8 @@ async def _answers(
         if command is None:
             answers.append(Recorded(record.check_id in fresh))
             continue
-        outcome = recorded.get(str(command.command_id))
+        key = (record.tenant, str(command.command_id))
+        outcome = recorded.get(key)
         if outcome is None:
             outcome = CommandOutcome(
                 command_id=command.command_id,
@@ -113,7 +114,7 @@ async def _answers(
                 events=[],
                 result=test_result(record.result).model_dump(mode="json"),
             )
-            recorded[str(command.command_id)] = outcome
+            recorded[key] = outcome
             new.append((record.tenant, outcome))
         answers.append(Recorded(record.check_id in fresh, outcome))
     await record_outcomes(connection, new)

@@ -1,7 +1,9 @@
 """The tester pool's process: bounded concurrent tests, results written in batches.
 
-Per message: decode and validate; a command id already recorded is answered
-from the record without touching the target again (a redelivered or re-published
+Per message: the gate every pool shares (``command_gate``: headers, body,
+subject and tenant, ``reply_to``) — a refused message is recorded as a rejection
+and answered like any other; then a ``(tenant, command id)`` already recorded is
+answered from the record without touching the target again (a redelivered or re-published
 test changes nothing); otherwise the target is prepared (secrets decrypted in
 memory), checked under the runner's bounds, and the result is written by the batch
 writer before the message is acked and the outcome published to ``reply_to``.
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Final, NamedTuple
 
 import structlog
@@ -25,18 +26,12 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    MSG_ID_HEADER,
-    TESTER_CONSUMER,
-    parse_command_subject,
-)
-from connmgr.schemas.commands import read_header
-from connmgr.schemas.outcomes import CommandOutcome, Rejection
+from connmgr.schemas.bus import COMMAND_STREAM, TESTER_CONSUMER
+from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.schemas.probe_commands import ProbeCommand, TestConnection, parse_probe_command
-from connmgr.storage.command_log import find_outcomes
+from connmgr.storage.command_log import CommandKey, find_outcomes
 from connmgr.workers.batch_writer import BatchWriter
-from connmgr.workers.command_records import MessageRef, check_subject, command_identity
+from connmgr.workers.command_gate import Admission, admit, command_message
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.streams import ensure_consumer, ensure_streams
@@ -52,7 +47,6 @@ MAX_HELD: Final = 1024
 class Answered(NamedTuple):
     """A test command recorded before: answered from its record, the target untouched."""
 
-    command: TestConnection
     outcome: CommandOutcome
 
 
@@ -95,14 +89,16 @@ class TesterPool:
             await self._writer.close()
 
     async def handle(self, message: Msg) -> bool:
+        """Every message ends in one outcome, answered on its ``reply_to`` when that is
+        allowed: a rejection of a message that could not be parsed included."""
         started = time.perf_counter()
-        found = await self._test(message)
-        command: ProbeCommand | None = found.command
+        admission: Admission[ProbeCommand] = admit(command_message(message), parse_probe_command)
+        found = await self._test(admission)
         outcome = found.outcome if isinstance(found, Answered) else await self._submit(found)
         if outcome is None:
             return False
-        if isinstance(command, TestConnection) and command.reply_to:
-            await self._nc.publish(command.reply_to, outcome.model_dump_json().encode())
+        if admission.reply_to is not None:
+            await self._nc.publish(admission.reply_to, outcome.model_dump_json().encode())
         _log_handled(outcome, started)
         return True
 
@@ -118,43 +114,39 @@ class TesterPool:
         if outcome is None:
             self._held.hold(record)
         else:
-            self._held.release(record.identity)
+            self._held.release(record.key)
         return outcome
 
-    async def _test(self, message: Msg) -> TestRecord | Answered:
-        header = read_header(message.data)
-        address = parse_command_subject(message.subject)
-        tenant = address.tenant if address else ""
-        reference = MessageRef(
-            (message.headers or {}).get(MSG_ID_HEADER), message.metadata.sequence.stream
-        )
-        parsed = parse_probe_command(message.data)
-        if isinstance(parsed, Rejection) or not isinstance(parsed, TestConnection):
-            rejection = parsed if isinstance(parsed, Rejection) else None
-            identity = command_identity(header, reference)
-            return TestRecord(identity, tenant, header=header, rejection=rejection)
-        if (mismatch := check_subject(address, parsed)) is not None:
-            return TestRecord(parsed.command_id, tenant, command=parsed, rejection=mismatch)
-        if (held := self._held.get(parsed.command_id)) is not None:
+    async def _test(self, admission: Admission[ProbeCommand]) -> TestRecord | Answered:
+        """The record to write; the gate's checks come before any lookup by id."""
+        tenant, identity, command = admission.tenant, admission.identity, admission.command
+        if admission.rejection is not None or not isinstance(command, TestConnection):
+            rejection = admission.rejection or Rejection(
+                Reason.UNKNOWN_COMMAND, "the command type is not handled here"
+            )
+            return TestRecord(
+                identity, tenant, command=command, header=admission.header, rejection=rejection
+            )
+        if (held := self._held.get(admission.key)) is not None:
             return held
-        if (recorded := await self._recorded(parsed.command_id)) is not None:
-            return Answered(parsed, recorded)
-        prepared = await self._prepare(parsed)
+        if (recorded := await self._recorded(admission.key)) is not None:
+            return Answered(recorded)
+        prepared = await self._prepare(command)
         if isinstance(prepared, Rejection):
-            return TestRecord(parsed.command_id, tenant, command=parsed, rejection=prepared)
+            return TestRecord(identity, tenant, command=command, rejection=prepared)
         result = prepared.unusable or await self._runner.run(prepared.target)
         return TestRecord(
-            parsed.command_id,
+            identity,
             tenant,
-            command=parsed,
+            command=command,
             result=result,
             secrets_version=prepared.secrets_version,
             draft=prepared.draft,
         )
 
-    async def _recorded(self, command_id: uuid.UUID) -> CommandOutcome | None:
+    async def _recorded(self, key: CommandKey) -> CommandOutcome | None:
         async with self._engine.connect() as connection:
-            return (await find_outcomes(connection, [str(command_id)])).get(str(command_id))
+            return (await find_outcomes(connection, [key])).get(key)
 
     async def _prepare(self, command: TestConnection) -> Prepared | Rejection:
         """The target; a test another replica is running at once is recorded once."""
@@ -187,22 +179,22 @@ class HeldResults:
     def __init__(self, max_held: int = MAX_HELD, hold_s: float = HOLD_RESULT_S) -> None:
         self.max_held = max_held
         self.hold_s = hold_s
-        self._records: dict[uuid.UUID, tuple[float, TestRecord]] = {}
+        self._records: dict[CommandKey, tuple[float, TestRecord]] = {}
 
     def hold(self, record: TestRecord) -> None:
-        self._records.pop(record.identity, None)
-        self._records[record.identity] = (time.monotonic(), record)
+        self._records.pop(record.key, None)
+        self._records[record.key] = (time.monotonic(), record)
         while len(self._records) > self.max_held:
             del self._records[next(iter(self._records))]
 
-    def get(self, identity: uuid.UUID) -> TestRecord | None:
-        held = self._records.get(identity)
+    def get(self, key: CommandKey) -> TestRecord | None:
+        held = self._records.get(key)
         if held is None:
             return None
         if time.monotonic() - held[0] > self.hold_s:
-            del self._records[identity]
+            del self._records[key]
             return None
         return held[1]
 
-    def release(self, identity: uuid.UUID) -> None:
-        self._records.pop(identity, None)
+    def release(self, key: CommandKey) -> None:
+        self._records.pop(key, None)

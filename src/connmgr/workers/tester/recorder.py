@@ -1,7 +1,7 @@
 """Writing test results: one transaction per flush of the batch writer.
 
 Holding the chain head, a flush reads what it needs in two queries (outcomes
-already recorded for its command ids — a redelivered test another replica
+already recorded for its ``(tenant, command id)`` keys — a redelivered test another replica
 already recorded is not recorded twice — and the connections tested), decides
 every record in memory, in order — a rejection, a draft's ``ConnectionTested``
 in a stream of its own, or the connection's ``ConnectionTested`` at its next
@@ -23,13 +23,13 @@ from connmgr.schemas.commands import CommandHeader
 from connmgr.schemas.events import ConnectionTested, ServerIdentityData, TestResult
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.schemas.probe_commands import ProbeCommand
-from connmgr.storage.command_log import find_outcomes, record_outcomes
+from connmgr.storage.command_log import CommandKey, find_outcomes, record_outcomes
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent, StoredEvent
 from connmgr.storage.projection import ConnectionState, apply
 from connmgr.storage.projection_store import load_connections, save_changed_connections
 from connmgr.workers.checks.base import CheckResult
-from connmgr.workers.command_records import event_metadata, own_stream, rejection_records
+from connmgr.workers.command_records import command_scoped_id, event_metadata, rejection_records
 
 log = structlog.get_logger("connmgr.tester")
 DRAFT_NAMESPACE: Final = uuid.UUID("0b8f3a51-7c2e-4f4b-9d1e-5a6c7b8d9e0f")
@@ -49,6 +49,10 @@ class TestRecord:
     result: CheckResult | None = None
     secrets_version: int | None = None
     draft: dict[str, object] | None = None
+
+    @property
+    def key(self) -> CommandKey:
+        return (self.tenant, str(self.identity))
 
 
 def test_result(result: CheckResult) -> TestResult:
@@ -93,7 +97,7 @@ async def record_tests(
 async def _record(engine: AsyncEngine, records: list[TestRecord]) -> list[CommandOutcome]:
     async with write_transaction(engine) as connection:
         appender = await Appender.begin(connection)
-        recorded = await find_outcomes(connection, [str(r.identity) for r in records])
+        recorded = await find_outcomes(connection, [r.key for r in records])
         stored = sorted({str(r.command.connection_id) for r in records if r.command})
         before = await load_connections(connection, stored)
         plan = _TestPlan(recorded, dict(before))
@@ -109,7 +113,7 @@ class _TestPlan:
     """Decides, in memory and in order, what each record appends and answers."""
 
     def __init__(
-        self, recorded: dict[str, CommandOutcome], states: dict[str, ConnectionState | None]
+        self, recorded: dict[CommandKey, CommandOutcome], states: dict[str, ConnectionState | None]
     ) -> None:
         self.now = datetime.now(UTC)
         self.events: list[PendingEvent] = []
@@ -122,7 +126,7 @@ class _TestPlan:
         return {cid: state for cid in self._touched if (state := self._states.get(cid))}
 
     def add(self, record: TestRecord) -> CommandOutcome:
-        if (previous := self._recorded.get(str(record.identity))) is not None:
+        if (previous := self._recorded.get(record.key)) is not None:
             return previous
         command, result = record.command, record.result
         if record.rejection is not None or command is None or result is None:
@@ -133,7 +137,7 @@ class _TestPlan:
             data = ConnectionTested(
                 result=tested, draft=record.draft, connection_id=command.connection_id
             )
-            stream = own_stream(DRAFT_NAMESPACE, command.command_id)
+            stream = command_scoped_id(DRAFT_NAMESPACE, command.actor.tenant, command.command_id)
             self.events.append(_pending(command, stream, 1, data))
             return self._accepted(command, None, tested)
         return self._stored(record, command, tested)
@@ -185,7 +189,7 @@ class _TestPlan:
 
     def _remember(self, tenant: str, outcome: CommandOutcome) -> CommandOutcome:
         self.outcomes.append((tenant, outcome))
-        self._recorded[str(outcome.command_id)] = outcome
+        self._recorded[(tenant, str(outcome.command_id))] = outcome
         return outcome
 
 
