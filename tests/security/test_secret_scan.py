@@ -210,3 +210,14 @@ def test_the_scanner_itself_never_shows_a_secret() -> None:
 
     assert SECRET not in repr(scanner)
     assert scanner.labels == ["password"]
+
+
+def test_pem_windows_that_a_public_text_also_holds_are_not_searched() -> None:
+    key = pem_key()
+    body = "".join(line for line in key.splitlines() if not line.startswith("-----"))
+    shared = body[:40]  # the algorithm header every P-256 key starts with
+    scanner = SecretScanner()
+    scanner.add_pem("client key", key, public=[shared])
+
+    assert forms_in(scanner, f"…{shared}…") == set()
+    assert forms_in(scanner, f"…{body[-30:-4]}…") == {Form.WINDOW}

@@ -105,18 +105,26 @@ class SecretScanner:
             exact.setdefault(basic.rstrip("="), Form.BASIC)
         self._needles.append(_Needles(label, exact, frozenset(_windows(secret))))
 
-    def add_pem(self, label: str, pem: str) -> None:
-        """A PEM secret (key or certificate): whole, and every body line with its windows."""
+    def add_pem(self, label: str, pem: str, *, public: Iterable[str] = ()) -> None:
+        """A PEM secret (key or certificate): whole, and every body line with its windows.
+
+        DER is structured: a private key embeds its public key, and certificates of
+        one issuer share its name. Windows and lines found in a ``public`` text (the
+        matching certificate, the CA) are not searched, so they cannot match there.
+        """
         _check_length(label, pem)
         exact = _encoded_forms(pem)
         lines = [line for body in _PEM_BLOCK.findall(pem) for line in body.split()]
         if not lines:
             raise ValueError(f"{label}: no PEM block found")
+        known = list(public)
         windows: set[str] = set()
         for line in lines:
             if len(line) >= MIN_PEM_LINE:
                 exact.setdefault(line, Form.PEM_LINE)
             windows.update(_windows(line))
+        exact = {n: f for n, f in exact.items() if not any(n in text for text in known)}
+        windows = {w for w in windows if not any(w in text for text in known)}
         self._needles.append(_Needles(label, exact, frozenset(windows)))
 
     def add_jwt(self, label: str, token: str) -> None:
@@ -172,8 +180,14 @@ class SecretScanner:
         for needle, form in needles.exact.items():
             for start in _occurrences(text, needle):
                 found.setdefault(form, []).append((start, start + len(needle)))
-        if windows:
-            found[Form.WINDOW] = windows
+        exact_spans = [span for spans in found.values() for span in spans]
+        partial = [
+            (start, end)
+            for start, end in windows
+            if not any(outer <= start and end <= stop for outer, stop in exact_spans)
+        ]
+        if partial:  # windows inside a whole match add nothing to the report
+            found[Form.WINDOW] = partial
         for form, spans in found.items():
             start, end = min(spans)
             before = self.mask(text[max(0, start - _EXCERPT) : start])
