@@ -31,11 +31,20 @@ METADATA_ADDRESSES: Final = frozenset(
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 
-class EgressRefused(Exception):
+class EgressFailure(Exception):
+    """A failure of the egress step itself: its own outcome, whatever it wraps.
+
+    Failure classifiers that walk an error's causes stop here: a ``DnsFailure``
+    wraps the resolver's ``socket.gaierror``, an ``OSError`` that would
+    otherwise read as ``unreachable``.
+    """
+
+
+class EgressRefused(EgressFailure):
     """The target resolves to an address the policy refuses; nothing was sent to it."""
 
 
-class DnsFailure(Exception):
+class DnsFailure(EgressFailure):
     """The target's name did not resolve."""
 
 
