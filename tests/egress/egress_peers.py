@@ -14,6 +14,7 @@ from yarl import URL
 from connmgr.schemas.auth import Auth, NoAuth
 from connmgr.schemas.kinds import HttpConfig, HttpTestRequest, Kind, WebhookConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget
+from connmgr.workers.egress import Egress, EgressRefused
 from support import wait_for
 
 Serve: TypeAlias = Callable[[web.Application], Awaitable[URL]]
@@ -97,3 +98,12 @@ def leaked(result: CheckResult, secrets: list[str], *texts: str) -> list[str]:
     """The secrets found in the result's repr, detail, server identity or ``texts``."""
     haystack = "\n".join([repr(result), result.detail, str(result.server), *texts])
     return [secret for secret in secrets if secret in haystack]
+
+
+async def refusal(egress: Egress, host: str) -> str | None:
+    """Why ``egress`` refuses ``host`` (its reason), or None when it lets it through."""
+    try:
+        await egress.resolve(host, 443)
+    except EgressRefused as refused:
+        return str(refused)
+    return None
