@@ -1,7 +1,8 @@
 """A reflecting HTTP(S) peer for the http, webhook and s3 kinds (aiohttp).
 
-Every answer carries ``echo`` (the test's credentials) and everything the request
-brought (its headers, query and body: the credentials as they were sent) in
+Every answer carries the credentials the request brought (its ``Authorization``
+and ``X-`` headers, query and body, first), ``echo`` (the test's credentials)
+and the whole request in
 every place HTTP offers: the status reason, ``Server``, ``WWW-Authenticate``,
 custom headers, a cookie, the body and, for ``Mode.REDIRECT``, the ``Location``.
 ``Mode.S3`` answers as S3 does, with an XML error body naming the key.
@@ -85,7 +86,7 @@ class HttpPeer:
         authorization = request.headers.get("Authorization", "")
         if authorization.lower().startswith("bearer "):
             self.bearers.append(authorization.split(" ", 1)[1].strip())
-        echo = one_line(f"{self.echo} {heard}")
+        echo = one_line(f"{_credentials_received(request, body)} {self.echo} {heard}")
         if request.path == TOKEN_PATH:
             return self._token(echo)
         return self._reflect(echo, request)
@@ -129,3 +130,14 @@ class HttpPeer:
         return web.Response(
             status=status, reason=reason, headers=headers, text=text, content_type=content_type
         )
+
+
+def _credentials_received(request: web.Request, body: str) -> str:
+    """What carried credentials, first, so that even a short copy (a truncated
+    header) of the echo holds one: the auth and custom headers, the query, the body."""
+    headers = [
+        value
+        for name, value in request.headers.items()
+        if name.lower() == "authorization" or name.lower().startswith("x-")
+    ]
+    return " ".join([*headers, request.query_string, body])

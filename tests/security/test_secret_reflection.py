@@ -62,6 +62,7 @@ class Case:
     outcomes: frozenset[str]
     username: str | None = USER
     pems: frozenset[str] = field(default_factory=frozenset)
+    runtime_tokens: frozenset[str] = field(default_factory=frozenset)
 
 
 def basic(**extra: Any) -> dict[str, Any]:
@@ -201,12 +202,19 @@ HTTP_AUTHS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
 HTTP_OUTCOMES = {Mode.ACCEPT: OK, Mode.REFUSE: FAILED, Mode.REDIRECT: frozenset({"protocol_error"})}
 
 
+RUNTIME_TOKENS = {
+    "oauth2": frozenset({"issued OAuth2 access token"}),
+    "jwt": frozenset({"JWT signed by connmgr"}),
+}
+
+
 def http_case(kind: str, auth: dict[str, Any], prefixes: dict[str, str], mode: Mode) -> Case:
     return Case(
         http_payload(kind, auth),
         fresh(**prefixes),
         lambda echo, pki: HttpPeer(echo, mode, pki.server_context()),
         HTTP_OUTCOMES.get(mode, FAILED),
+        runtime_tokens=RUNTIME_TOKENS.get(auth["method"], frozenset()),
     )
 
 
@@ -259,15 +267,19 @@ def scanner_for(case: Case, values: dict[str, str], pki: ReflectingPki) -> Secre
     return scanner
 
 
-def add_runtime_tokens(scanner: SecretScanner, peer: Peer) -> None:
-    """The access tokens the peer issued and the JWTs connmgr signed for it."""
+def add_runtime_tokens(scanner: SecretScanner, peer: Peer) -> list[str]:
+    """The access tokens the peer issued and the JWTs connmgr signed for it; their labels."""
     if not isinstance(peer, HttpPeer):
-        return
+        return []
+    labels = []
     for token in peer.issued:
         scanner.add("issued OAuth2 access token", token)
+        labels.append("issued OAuth2 access token")
     for bearer in set(peer.bearers) - set(peer.issued):
         if bearer.count(".") == 2:
             scanner.add_jwt("JWT signed by connmgr", bearer)
+            labels.append("JWT signed by connmgr")
+    return labels
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -284,10 +296,11 @@ async def test_no_reflected_credential_leaves_through_any_channel(stack: Stack, 
         connection_id = await stack.create(case.payload(peer.port, pki), values)
         mark = stack.mark()
         reply = await stack.test(connection_id)
-    add_runtime_tokens(scanner, peer)
+    runtime = add_runtime_tokens(scanner, peer)
 
     assert peer.reached_auth, f"{name}: the peer never saw the auth step"
     assert scanner.scan("what the peer sent", peer.sent_text()), "the peer echoed nothing"
+    assert set(runtime) >= case.runtime_tokens, f"{name}: no token was issued or signed"
     assert reply["outcome"] == "accepted", reply
     assert reply["result"]["outcome"] in case.outcomes, reply["result"]
     scanner.assert_clean(await stack.haystacks(mark, connection_id, reply))

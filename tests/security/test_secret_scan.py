@@ -221,3 +221,11 @@ def test_pem_windows_that_a_public_text_also_holds_are_not_searched() -> None:
 
     assert forms_in(scanner, f"…{shared}…") == set()
     assert forms_in(scanner, f"…{body[-30:-4]}…") == {Form.WINDOW}
+
+
+def test_a_truncated_basic_auth_value_is_found_by_its_base64_windows() -> None:
+    secret = "basic-pw-0123456789abcdefghijklmn"
+    header = "Basic " + b64(f"{USER}:{secret}")
+    truncated = header[:40]  # a copy cut short, as a 64-character header field would be
+
+    assert Form.BASE64_WINDOW in forms_in(scanner_with(secret), f"server: {truncated}")

@@ -5,8 +5,10 @@
   API requests, pull deliveries, outcomes and relayed events all pass there.
 - ``LogTap``: connmgr's own logging pipeline (``configure_logging``) at a chosen
   level (``debug`` by default, the level that leaks most), rendered into a
-  buffer instead of stderr, plus every raw stdlib record (message, arguments and
-  exception text) before redaction. Restores the previous configuration on exit.
+  buffer instead of stderr, plus every record that pipeline emits, as it was
+  before redaction (message, arguments and exception text): what any further
+  handler on the root logger (an error tracker, a log shipper) would receive.
+  Restores the previous configuration on exit.
 - ``records_text``: the same for records a test captured itself (``caplog``).
 - ``database_text``: every row of every connmgr table.
 - ``api_texts``: status, headers and body of each API path read with a token.
@@ -69,13 +71,16 @@ def _message_text(message: Msg) -> str:
     return f"{message.subject} reply={message.reply} headers={headers} {body}"
 
 
-class _RecordKeeper(logging.Handler):
+class _RecordKeeper(logging.Filter):
+    """Placed last on the pipeline's handler: sees exactly the records it emits."""
+
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
+        super().__init__()
         self.records: list[logging.LogRecord] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
         self.records.append(record)
+        return True
 
 
 @dataclass
@@ -94,7 +99,8 @@ class LogTap:
         with contextlib.redirect_stderr(tap.rendered):
             configure_logging(Settings(log_format="json", log_level=level))
         _forget_cached_structlog_loggers()
-        root.addHandler(tap.keeper)
+        for handler in root.handlers:
+            handler.addFilter(tap.keeper)
         try:
             yield tap
         finally:

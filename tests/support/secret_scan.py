@@ -15,7 +15,9 @@ every form a leak takes (``Form``):
 - ``pem_line``: every body line of a PEM secret, since ``repr`` and JSON escape
   the newlines between them;
 - ``window``: any 16 consecutive characters of a secret (of each PEM body line,
-  of a JWT's signature), so a truncated or partly masked secret is still caught.
+  of a JWT's signature), so a truncated or partly masked secret is still caught;
+  ``base64_window``: any 16 consecutive characters of its base64 (either
+  alphabet, any alignment), so a truncated ``Authorization: Basic`` value is too.
   Secrets shorter than 16 characters are searched whole.
 
 A finding names the haystack, the secret's label, the form, the offset and a
@@ -55,6 +57,7 @@ class Form(StrEnum):
     REPR = "repr"
     PEM_LINE = "pem_line"
     WINDOW = "window"
+    BASE64_WINDOW = "base64_window"
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ class Finding:
 class _Needles:
     label: str
     exact: dict[str, Form]
-    windows: frozenset[str]
+    windows: dict[str, Form]
+    """Window -> form: ``window`` (of the text) or ``base64_window`` (of its base64)."""
 
 
 class SecretLeaked(AssertionError):
@@ -103,7 +107,13 @@ class SecretScanner:
         if username is not None:
             basic = base64.b64encode(f"{username}:{secret}".encode()).decode()
             exact.setdefault(basic.rstrip("="), Form.BASIC)
-        self._needles.append(_Needles(label, exact, frozenset(_windows(secret))))
+        windows = dict.fromkeys(_windows(secret), Form.WINDOW)
+        for core in _base64_cores(secret.encode(), base64.b64encode) + _base64_cores(
+            secret.encode(), base64.urlsafe_b64encode
+        ):
+            for window in _windows(core.rstrip("=")) if len(core) > WINDOW else ():
+                windows.setdefault(window, Form.BASE64_WINDOW)
+        self._needles.append(_Needles(label, exact, windows))
 
     def add_pem(self, label: str, pem: str, *, public: Iterable[str] = ()) -> None:
         """A PEM secret (key or certificate): whole, and every body line with its windows.
@@ -125,7 +135,7 @@ class SecretScanner:
             windows.update(_windows(line))
         exact = {n: f for n, f in exact.items() if not any(n in text for text in known)}
         windows = {w for w in windows if not any(w in text for text in known)}
-        self._needles.append(_Needles(label, exact, frozenset(windows)))
+        self._needles.append(_Needles(label, exact, dict.fromkeys(windows, Form.WINDOW)))
 
     def add_jwt(self, label: str, token: str) -> None:
         """A signed token: whole, and its signature's windows (its header is not secret)."""
@@ -135,7 +145,8 @@ class SecretScanner:
             raise ValueError(f"{label}: not a compact JWS (header.payload.signature)")
         exact = _encoded_forms(token)
         exact.setdefault(parts[2], Form.RAW)
-        self._needles.append(_Needles(label, exact, frozenset(_windows(parts[2]))))
+        signature = dict.fromkeys(_windows(parts[2]), Form.WINDOW)
+        self._needles.append(_Needles(label, exact, signature))
 
     def scan(self, where: str, haystack: str | bytes) -> list[Finding]:
         """Every secret found in ``haystack``: one finding per secret and form."""
@@ -162,7 +173,11 @@ class SecretScanner:
         """``text`` with every occurrence of any form of any secret replaced by ``★``."""
         spans = sorted(
             [span for needles in self._needles for span in _exact_spans(text, needles)]
-            + [span for hits in _window_hits(text, self._needles).values() for span in hits]
+            + [
+                (start, end)
+                for hits in _window_hits(text, self._needles).values()
+                for start, end, _ in hits
+            ]
         )
         masked, cursor = [], 0
         for start, end in spans:
@@ -174,20 +189,16 @@ class SecretScanner:
         return "".join(masked)
 
     def _scan_one(
-        self, where: str, text: str, needles: _Needles, windows: list[tuple[int, int]]
+        self, where: str, text: str, needles: _Needles, windows: list[tuple[int, int, Form]]
     ) -> Iterator[Finding]:
         found: dict[Form, list[tuple[int, int]]] = {}
         for needle, form in needles.exact.items():
             for start in _occurrences(text, needle):
                 found.setdefault(form, []).append((start, start + len(needle)))
         exact_spans = [span for spans in found.values() for span in spans]
-        partial = [
-            (start, end)
-            for start, end in windows
-            if not any(outer <= start and end <= stop for outer, stop in exact_spans)
-        ]
-        if partial:  # windows inside a whole match add nothing to the report
-            found[Form.WINDOW] = partial
+        for start, end, form in windows:  # windows inside a whole match add nothing
+            if not any(outer <= start and end <= stop for outer, stop in exact_spans):
+                found.setdefault(form, []).append((start, end))
         for form, spans in found.items():
             start, end = min(spans)
             before = self.mask(text[max(0, start - _EXCERPT) : start])
@@ -264,22 +275,21 @@ def _occurrences(text: str, needle: str) -> Iterator[int]:
         start = text.find(needle, start + 1)
 
 
-def _window_hits(text: str, all_needles: list[_Needles]) -> dict[int, list[tuple[int, int]]]:
-    """Spans of every window, by the index of the secret it belongs to, in one pass."""
-    hits: dict[int, list[tuple[int, int]]] = {}
-    full: dict[str, list[int]] = {}
+def _window_hits(text: str, all_needles: list[_Needles]) -> dict[int, list[tuple[int, int, Form]]]:
+    """Spans and forms of every window, by the index of the secret it belongs to, in one pass."""
+    hits: dict[int, list[tuple[int, int, Form]]] = {}
+    full: dict[str, list[tuple[int, Form]]] = {}
     for index, needles in enumerate(all_needles):
-        for window in needles.windows:
+        for window, form in needles.windows.items():
             if len(window) < WINDOW:  # a short secret is searched whole
-                spans = [(start, start + len(window)) for start in _occurrences(text, window)]
+                spans = [(at, at + len(window), form) for at in _occurrences(text, window)]
                 hits.setdefault(index, []).extend(spans)
             else:
-                full.setdefault(window, []).append(index)
+                full.setdefault(window, []).append((index, form))
     if full:
         for start in range(len(text) - WINDOW + 1):
-            owners = full.get(text[start : start + WINDOW])
-            for index in owners or ():
-                hits.setdefault(index, []).append((start, start + WINDOW))
+            for index, form in full.get(text[start : start + WINDOW]) or ():
+                hits.setdefault(index, []).append((start, start + WINDOW, form))
     return {index: spans for index, spans in hits.items() if spans}
 
 
