@@ -300,3 +300,24 @@ def _exact_spans(text: str, needles: _Needles) -> Iterable[tuple[int, int]]:
 
 
 __all__ = ["WINDOW", "Finding", "Form", "SecretLeaked", "SecretScanner"]
+
+
+def findings_in(secrets: Iterable[str], haystacks: Mapping[str, str | bytes]) -> list[str]:
+    """Masked findings of each secret in ``haystacks``: PEM values by their lines,
+    values too short for the scanner (deliberately wrong ones) searched raw."""
+    scanner = SecretScanner()
+    short: list[str] = []
+    for number, secret in enumerate(dict.fromkeys(s for s in secrets if s), start=1):
+        if len(secret) < MIN_SECRET_LENGTH:
+            short.append(secret)
+        elif _PEM_BLOCK.search(secret):
+            scanner.add_pem(f"secret {number}", secret)
+        else:
+            scanner.add(f"secret {number}", secret)
+    found = [str(finding) for finding in scanner.scan_all(haystacks)]
+    return found + [
+        f"{where}: a short secret as raw"
+        for where, text in haystacks.items()
+        for secret in short
+        if secret in _as_text(text)
+    ]
