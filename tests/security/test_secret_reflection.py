@@ -18,13 +18,16 @@ connmgr dropped it, not that nothing was echoed.
 
 from __future__ import annotations
 
+import logging
 import secrets
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pytest
+import structlog
 from reflect_http import TOKEN_PATH, HttpPeer, Mode
 from reflect_mongo import MongoPeer
 from reflect_pki import ReflectingPki
@@ -283,7 +286,9 @@ def add_runtime_tokens(scanner: SecretScanner, peer: Peer) -> list[str]:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-async def test_no_reflected_credential_leaves_through_any_channel(stack: Stack, name: str) -> None:
+async def test_no_reflected_credential_leaves_through_any_channel(
+    stack: Stack, name: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     case = CASES[name]
     pki = ReflectingPki.make([])  # a first PKI makes the client certificate (tcp mtls)
     values = case.secrets(pki)
@@ -303,4 +308,37 @@ async def test_no_reflected_credential_leaves_through_any_channel(stack: Stack, 
     assert set(runtime) >= case.runtime_tokens, f"{name}: no token was issued or signed"
     assert reply["outcome"] == "accepted", reply
     assert reply["result"]["outcome"] in case.outcomes, reply["result"]
-    scanner.assert_clean(await stack.haystacks(mark, connection_id, reply))
+    haystacks = await stack.haystacks(mark, connection_id, reply)
+    scanner.assert_clean({**haystacks, **captured(capfd)})
+
+
+def captured(capfd: pytest.CaptureFixture[str]) -> dict[str, str | bytes]:
+    out, err = capfd.readouterr()
+    return {"captured stdout": out, "captured stderr": err}
+
+
+async def test_every_tapped_channel_shows_a_planted_secret(
+    stack: Stack, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The taps bite: a canary put into each channel is found there by the same scan."""
+    canary = secret("canary")
+    scanner = SecretScanner()
+    scanner.add("canary", canary)
+    mark = stack.mark()
+    payload = {"name": "canary", "kind": "tcp", "description": canary,
+               "config": {"host": "127.0.0.1", "port": 9}}  # fmt: skip
+    connection_id = await stack.create(payload, {})
+    structlog.get_logger("connmgr.canary").warning("canary_event", note=canary)
+    logging.getLogger("connmgr.canary").warning("a stdlib line with %s", canary)
+    print(canary)
+    print(canary, file=sys.stderr)
+
+    haystacks = await stack.haystacks(mark, connection_id, {"canary": canary})
+    found = {finding.where for finding in scanner.scan_all({**haystacks, **captured(capfd)})}
+
+    assert found >= {
+        "reply (outcome and result)", "nats traffic", "log output", "log records",
+        "table connections", "table events", f"api /api/connections/{connection_id}",
+        f"api /api/connections/{connection_id}/logs", "api /api/connections", "api /api/events",
+        "captured stdout", "captured stderr",
+    }  # fmt: skip
