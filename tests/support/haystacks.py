@@ -11,7 +11,8 @@
   Restores the previous configuration on exit.
 - ``records_text``: the same for records a test captured itself (``caplog``).
 - ``database_text``: every row of every connmgr table.
-- ``api_texts``: status, headers and body of each API path read with a token.
+- ``api_texts``: status, headers and body of each API path read with a token,
+  every page of it.
 """
 
 from __future__ import annotations
@@ -151,12 +152,36 @@ async def database_text(engine: AsyncEngine) -> dict[str, str]:
 
 
 async def api_texts(
-    client: TestClient[Any, Any], token: str, paths: Iterable[str]
+    client: TestClient[Any, Any], token: str, paths: Iterable[str], *, max_pages: int = 1000
 ) -> dict[str, str]:
-    """GET each path with the token: status line, headers and body, as text."""
+    """GET each path with the token, following its pages (``next_after`` while
+    ``has_more``, or ``next_cursor``): status, headers and body of each, as text."""
     texts: dict[str, str] = {}
     for path in paths:
-        response = await client.get(path, headers={"Authorization": f"Bearer {token}"})
-        headers = json.dumps(dict(response.headers))
-        texts[f"api {path}"] = f"{response.status} {headers} {await response.text()}"
+        pages: list[str] = []
+        params: dict[str, str] = {}
+        for _ in range(max_pages):
+            response = await client.get(
+                path, params=params, headers={"Authorization": f"Bearer {token}"}
+            )
+            body = await response.text()
+            pages.append(f"{response.status} {json.dumps(dict(response.headers))} {body}")
+            params = _next_page(body)
+            if not params:
+                break
+        texts[f"api {path}"] = "\n".join(pages)
     return texts
+
+
+def _next_page(body: str) -> dict[str, str]:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    if document.get("has_more") and "next_after" in document:
+        return {"after": str(document["next_after"])}
+    if document.get("next_cursor"):
+        return {"cursor": str(document["next_cursor"])}
+    return {}
