@@ -30,12 +30,15 @@ from aiohttp import web
 from reflect_wire import one_line
 
 TOKEN_PATH = "/oauth2/token"
+_JSON = "application/json"
 
 
 class Mode(StrEnum):
     ACCEPT = "accept"
     REFUSE = "refuse"
     REDIRECT = "redirect"
+    REFUSE_TOKEN = "refuse_token"
+    """The token endpoint refuses the client (RFC 6749 error JSON echoing it)."""
     S3 = "s3"
 
 
@@ -57,7 +60,9 @@ class HttpPeer:
 
     @property
     def reached_auth(self) -> bool:
-        """A request arrived at the tested resource (not only at the token endpoint)."""
+        """A request arrived at the tested resource (or, refusing tokens, at the endpoint)."""
+        if self.mode is Mode.REFUSE_TOKEN:
+            return bool(self.requests)
         return any(not request.startswith(f"POST {TOKEN_PATH}") for request in self.requests)
 
     def sent_text(self) -> str:
@@ -92,10 +97,13 @@ class HttpPeer:
         return self._reflect(echo, request)
 
     def _token(self, echo: str) -> web.Response:
+        if self.mode is Mode.REFUSE_TOKEN:
+            error = {"error": "invalid_client", "error_description": echo, "error_uri": echo}
+            return self._respond(401, f"Unauthorized {echo}", echo, json.dumps(error), _JSON)
         token = f"issued-{secrets.token_urlsafe(24)}"
         self.issued.append(token)
         document = {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
-        return self._respond(200, "OK", echo, json.dumps(document), "application/json")
+        return self._respond(200, "OK", echo, json.dumps(document), _JSON)
 
     def _reflect(self, echo: str, request: web.Request) -> web.Response:
         if self.mode is Mode.S3:
@@ -108,13 +116,13 @@ class HttpPeer:
             return self._respond(403, "Forbidden", echo, xml, "application/xml")
         text = json.dumps({"ok": self.mode is Mode.ACCEPT, "error": echo, "you_sent": echo})
         if self.mode is Mode.ACCEPT:
-            return self._respond(200, f"OK {echo}", echo, text, "application/json")
+            return self._respond(200, f"OK {echo}", echo, text, _JSON)
         if self.mode is Mode.REDIRECT:
-            response = self._respond(302, f"Found {echo}", echo, text, "application/json")
+            response = self._respond(302, f"Found {echo}", echo, text, _JSON)
             location = f"http://127.0.0.1:{self.port}/landing?echo={quote(echo)}"
             response.headers["Location"] = location
             return response
-        return self._respond(401, f"Unauthorized {echo}", echo, text, "application/json")
+        return self._respond(401, f"Unauthorized {echo}", echo, text, _JSON)
 
     def _respond(
         self, status: int, reason: str, echo: str, text: str, content_type: str

@@ -226,6 +226,12 @@ HTTP_CASES = {
     for name, (auth, prefixes) in HTTP_AUTHS.items()
     for mode in (Mode.ACCEPT, Mode.REFUSE, Mode.REDIRECT)
 }
+HTTP_CASES["http oauth2 token refused"] = Case(
+    http_payload("http", HTTP_AUTHS["oauth2"][0]),
+    fresh(**HTTP_AUTHS["oauth2"][1]),
+    lambda echo, pki: HttpPeer(echo, Mode.REFUSE_TOKEN, pki.server_context()),
+    FAILED,
+)
 WEBHOOK_SECRETS = {"token": "hook-bearer", "signing_secret": "hook-signing"}
 OTHER_CASES = {
     **{
