@@ -10,7 +10,8 @@ show its scanner finds the secret there.
 
 - PostgreSQL: SSLRequest (TLS when given a context), startup, cleartext password
   request, then a NoticeResponse and an ErrorResponse (28P01) whose message,
-  detail and hint carry the password.
+  detail and hint carry the password; or (``accept``) AuthenticationOk with a
+  ``server_version`` that echoes, and ``SELECT 1`` answered.
 - MySQL: handshake v10 (the version string echoes), SSL request and TLS when
   given a context, then over TLS an AuthSwitchRequest to ``mysql_clear_password``
   so the password itself arrives; then ERR 1045 carrying it.
@@ -144,12 +145,97 @@ async def postgres(session: Session) -> None:
     echo = one_line(f"{peer.echo} received: {password} {session.heard()}")
     notice = {b"S": "NOTICE", b"V": "NOTICE", b"C": "00000", b"M": f"echo {echo}"}
     await session.send(_pg_message(b"N", _pg_fields(notice)))
+    if peer.accept:
+        await _pg_logged_in(session, echo)
+        return
     error = {
         b"S": "FATAL", b"V": "FATAL", b"C": "28P01",
         b"M": f'password authentication failed for user "{echo}"',
         b"D": f"Connection matched pg_hba.conf line 1: {echo}", b"H": f"try {echo}",
     }  # fmt: skip
     await session.send(_pg_message(b"E", _pg_fields(error)))
+
+
+_PG_STATUS = {
+    "server_encoding": "UTF8", "client_encoding": "UTF8", "DateStyle": "ISO, MDY",
+    "integer_datetimes": "on", "standard_conforming_strings": "on", "TimeZone": "UTC",
+}  # fmt: skip
+INT4_OID = 23
+
+
+def _pg_status(name: str, value: str) -> bytes:
+    return _pg_message(b"S", name.encode() + b"\0" + value.encode("utf-8", "replace") + b"\0")
+
+
+async def _pg_logged_in(session: Session, echo: str) -> None:
+    """AuthenticationOk, a ``server_version`` that echoes, then ``SELECT 1`` answered."""
+    await session.send(_pg_message(b"R", struct.pack("!I", 0)))
+    await session.send(_pg_status("server_version", f"16.1 {echo}"))
+    await session.send(_pg_status("application_name", echo))
+    for name, value in _PG_STATUS.items():
+        await session.send(_pg_status(name, value))
+    await session.send(_pg_message(b"K", struct.pack("!II", 4242, 7)))
+    await session.send(_pg_message(b"Z", b"I"))
+    await _pg_answer_queries(session)
+
+
+def _pg_row_description(text_format: int) -> bytes:
+    column = b"?column?\0" + struct.pack("!IhIhih", 0, 0, INT4_OID, 4, -1, text_format)
+    return _pg_message(b"T", struct.pack("!h", 1) + column)
+
+
+def _pg_one(binary: bool) -> bytes:
+    value = struct.pack("!i", 1) if binary else b"1"
+    return _pg_message(b"D", struct.pack("!hi", 1, len(value)) + value)
+
+
+def _pg_result_binary(bind: bytes) -> bool:
+    """Whether a Bind asks for its result in binary (the format codes at its end)."""
+    at = bind.index(b"\0") + 1
+    at = bind.index(b"\0", at) + 1
+    (formats,) = struct.unpack_from("!h", bind, at)
+    at += 2 + 2 * formats
+    (parameters,) = struct.unpack_from("!h", bind, at)
+    at += 2
+    for _ in range(parameters):
+        (size,) = struct.unpack_from("!i", bind, at)
+        at += 4 + max(size, 0)
+    (results,) = struct.unpack_from("!h", bind, at)
+    return results > 0 and struct.unpack_from("!h", bind, at + 2)[0] == 1
+
+
+async def _pg_answer_queries(session: Session) -> None:
+    """The extended protocol (Parse/Describe/Bind/Execute/Flush/Sync) and simple queries,
+    each answered as ``SELECT 1`` would be."""
+    answers: list[bytes] = []
+    binary = False
+    while True:
+        kind = await session.read(1)
+        (length,) = struct.unpack("!I", await session.read(4))
+        body = await session.read(length - 4)
+        match kind:
+            case b"X":
+                return
+            case b"P":
+                answers.append(_pg_message(b"1", b""))
+            case b"D":
+                if body[:1] == b"S":
+                    answers.append(_pg_message(b"t", struct.pack("!h", 0)))
+                answers.append(_pg_row_description(1 if binary else 0))
+            case b"B":
+                binary = _pg_result_binary(body)
+                answers.append(_pg_message(b"2", b""))
+            case b"E":
+                answers += [_pg_one(binary), _pg_message(b"C", b"SELECT 1\0")]
+            case b"H":  # Flush: what is pending, without ReadyForQuery
+                await session.send(b"".join(answers))
+                answers = []
+            case b"S":
+                await session.send(b"".join([*answers, _pg_message(b"Z", b"I")]))
+                answers = []
+            case b"Q":
+                row = [_pg_row_description(0), _pg_one(False), _pg_message(b"C", b"SELECT 1\0")]
+                await session.send(b"".join([*row, _pg_message(b"Z", b"I")]))
 
 
 # MySQL ---------------------------------------------------------------------------

@@ -119,14 +119,17 @@ WIRE_CASES = {
     **refused_and_accepted("redis", redis, tls=True),
     **refused_and_accepted("smtp", smtp, security="implicit"),
     **refused_and_accepted("imap", imap, security="implicit"),
-    "postgres": Case(
-        lambda port, pki: database(
-            "postgres", port, pki, database="orders", ssl="verify-full", ca_pem=pki.ca_pem
-        ),
-        password("pg-pw"),
-        wire(postgres),
-        FAILED,
-    ),
+    **{
+        f"postgres {verdict}": Case(
+            lambda port, pki: database(
+                "postgres", port, pki, database="orders", ssl="verify-full", ca_pem=pki.ca_pem
+            ),
+            password("pg-pw"),
+            wire(postgres, accept=accept),
+            outcomes,
+        )
+        for verdict, accept, outcomes in (("refused", False, FAILED), ("accepted", True, OK))
+    },
     "mysql": Case(
         lambda port, pki: database("mysql", port, pki, ssl="verify-full", ca_pem=pki.ca_pem),
         password("my-pw"),

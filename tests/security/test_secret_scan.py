@@ -229,3 +229,13 @@ def test_a_truncated_basic_auth_value_is_found_by_its_base64_windows() -> None:
     truncated = header[:40]  # a copy cut short, as a 64-character header field would be
 
     assert Form.BASE64_WINDOW in forms_in(scanner_with(secret), f"server: {truncated}")
+
+
+def test_an_excerpt_never_shows_a_neighbouring_occurrence_in_part() -> None:
+    secret = "0123456789abcdefghijklmnopqrstuv"
+    scanner = scanner_with(secret)
+
+    (finding,) = scanner.scan("log", f"first {secret} then {secret} end")
+
+    assert "0123" not in finding.excerpt
+    assert finding.excerpt == "first «password» then ★ end"

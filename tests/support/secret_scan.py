@@ -42,6 +42,7 @@ MIN_SECRET_LENGTH: Final = 8
 MIN_ENCODED_NEEDLE: Final = 8
 MIN_PEM_LINE: Final = 12
 _EXCERPT: Final = 24
+_LOOKAROUND: Final = 512
 _PEM_BLOCK: Final = re.compile(r"-----BEGIN [A-Z0-9 ]+-----(.*?)-----END [A-Z0-9 ]+-----", re.S)
 
 
@@ -201,8 +202,10 @@ class SecretScanner:
                 found.setdefault(form, []).append((start, end))
         for form, spans in found.items():
             start, end = min(spans)
-            before = self.mask(text[max(0, start - _EXCERPT) : start])
-            after = self.mask(text[end : end + _EXCERPT])
+            # Mask beyond the excerpt before cutting it, so no neighbouring
+            # occurrence shows even in part at its edge.
+            before = self.mask(text[max(0, start - _EXCERPT - _LOOKAROUND) : start])[-_EXCERPT:]
+            after = self.mask(text[end : end + _EXCERPT + _LOOKAROUND])[:_EXCERPT]
             excerpt = f"{before}«{needles.label}»{after}".replace("\n", "\\n")
             yield Finding(where, needles.label, form, start, len(spans), excerpt)
 
