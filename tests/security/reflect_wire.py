@@ -14,7 +14,8 @@ show its scanner finds the secret there.
   ``server_version`` that echoes, and ``SELECT 1`` answered.
 - MySQL: handshake v10 (the version string echoes), SSL request and TLS when
   given a context, then over TLS an AuthSwitchRequest to ``mysql_clear_password``
-  so the password itself arrives; then ERR 1045 carrying it.
+  so the password itself arrives; then ERR 1045 carrying it, or (``accept``) OK
+  and every ``SELECT`` answered with the echo as its one value.
 - Redis: RESP; ``AUTH`` gets ``-WRONGPASS`` with the password, or (``accept``)
   ``+OK`` and an ``INFO`` whose ``redis_version`` echoes.
 - SMTP and IMAP: greeting, EHLO/CAPABILITY, AUTH PLAIN/LOGIN, each line echoing;
@@ -275,12 +276,32 @@ def _mysql_handshake(version: str, tls: bool) -> bytes:
     )  # fmt: skip
 
 
+_MYSQL_OK = b"\x00\x00\x00" + struct.pack("<HH", 2, 0)
+_MYSQL_EOF = b"\xfe" + struct.pack("<HH", 0, 2)
+
+
+def _lenenc(data: bytes) -> bytes:
+    if len(data) < 251:
+        return bytes([len(data)]) + data
+    return b"\xfc" + struct.pack("<H", len(data)) + data
+
+
+def _mysql_result(value: str) -> list[bytes]:
+    """A one-column, one-row text result set: count, definition, EOF, row, EOF."""
+    definition = (
+        b"".join(_lenenc(part) for part in (b"def", b"", b"", b"", b"VERSION()", b""))
+        + b"\x0c" + struct.pack("<HIBHB", 33, 1024, 0xFD, 0, 31) + b"\0\0"
+    )  # fmt: skip
+    return [b"\x01", definition, _MYSQL_EOF, _lenenc(value.encode()), _MYSQL_EOF]
+
+
 @dataclass
 class MysqlPeer:
     """Handshake (version echoing), TLS, clear-password switch, then ERR 1045 echoing."""
 
     echo: str
     tls: ssl.SSLContext | None
+    accept: bool = False
     sent: list[bytes] = field(default_factory=list)
     reached_auth: bool = False
     port: int = 0
@@ -334,9 +355,25 @@ class MysqlPeer:
             sequence, payload = self._read(sock)
         self.reached_auth = True
         heard = payload.rstrip(b"\0").decode("utf-8", "replace")
+        if self.accept:
+            self._send(sock, sequence + 1, _MYSQL_OK)
+            self._answer_queries(sock, one_line(f"8.0.36-{self.echo} {heard}"))
+            return
         message = one_line(f"Access denied for user {self.echo} (using password: {heard})")
         error = b"\xff" + struct.pack("<H", 1045) + b"#28000" + message.encode()
         self._send(sock, sequence + 1, error)
+
+    def _answer_queries(self, sock: socket.socket | ssl.SSLSocket, version: str) -> None:
+        """Every ``SELECT`` answered with one row holding ``version``; anything else OK."""
+        while True:
+            _, payload = self._read(sock)
+            if payload[:1] == b"\x01":  # COM_QUIT
+                return
+            if payload[:1] == b"\x03" and payload[1:].lstrip().upper().startswith(b"SELECT"):
+                for number, packet in enumerate(_mysql_result(version), start=1):
+                    self._send(sock, number, packet)
+            else:
+                self._send(sock, 1, _MYSQL_OK)
 
 
 # Redis ---------------------------------------------------------------------------

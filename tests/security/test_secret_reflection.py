@@ -130,12 +130,15 @@ WIRE_CASES = {
         )
         for verdict, accept, outcomes in (("refused", False, FAILED), ("accepted", True, OK))
     },
-    "mysql": Case(
-        lambda port, pki: database("mysql", port, pki, ssl="verify-full", ca_pem=pki.ca_pem),
-        password("my-pw"),
-        lambda echo, pki: MysqlPeer(echo, pki.server_context()),
-        FAILED,
-    ),
+    **{
+        f"mysql {verdict}": Case(
+            lambda port, pki: database("mysql", port, pki, ssl="verify-full", ca_pem=pki.ca_pem),
+            password("my-pw"),
+            lambda echo, pki, accept=accept: MysqlPeer(echo, pki.server_context(), accept),
+            outcomes,
+        )
+        for verdict, accept, outcomes in (("refused", False, FAILED), ("accepted", True, OK))
+    },
     "mongodb": Case(
         lambda port, pki: database("mongodb", port, pki, tls=False),
         password("mongo-pw"),
