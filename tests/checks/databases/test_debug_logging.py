@@ -54,9 +54,9 @@ async def test_a_wrong_redis_password_is_never_logged_at_debug(
     assert '"event": "redis_login_failed"' in written
     library_lines = [line for line in map(json.loads, written.splitlines()) if
                      not line["logger"].startswith("connmgr")]  # fmt: skip
-    assert [(line["logger"], line["level"]) for line in library_lines] == [
-        ("redis.asyncio.client", "warning")  # redis-py's debug lines on the failure are gone
-    ]
+    # redis-py's debug lines on the failure are gone; its warning (the control) is kept.
+    assert ("redis.asyncio.client", "warning") in [(x["logger"], x["level"]) for x in library_lines]
+    assert {x["level"] for x in library_lines} <= {"warning", "error", "critical"}
     for secret in (wrong, password):
         assert secret not in written
         assert secret not in caplog.text

@@ -114,7 +114,7 @@ async def test_starttls_and_login_with_the_private_ca_is_ok(
     assert {"resolve", "connect", "tls", "auth"} <= result.phases.keys()
     assert result.server is not None
     assert result.server.version == "Python SMTP"
-    assert result.server.tls_subject == "commonName=mail.connmgr.test"
+    assert result.server.tls_subject == HOST
     assert_no_secret(result, caplog, PASSWORD)
 
 

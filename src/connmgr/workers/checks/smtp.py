@@ -18,9 +18,10 @@ from connmgr.schemas.auth import BasicAuth
 from connmgr.schemas.kinds import Kind, SmtpConfig
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
-from connmgr.workers.checks.mail import Learned, MailCheck, known_product, password_of, say_goodbye
+from connmgr.workers.checks.mail import Learned, MailCheck, password_of, say_goodbye
 from connmgr.workers.checks.mail_channel import MAX_REPLY_LINES, LineChannel, ProtocolViolation
 from connmgr.workers.checks.net import Stopwatch
+from connmgr.workers.checks.vetted import known_product
 
 SMTP_PRODUCTS: Final = (
     "Postfix",
