@@ -16,6 +16,7 @@ from connmgr.schemas.kinds import HttpConfig, HttpTestRequest, Kind, WebhookConf
 from connmgr.workers.checks.base import CheckResult, CheckTarget
 from connmgr.workers.egress import Egress, EgressRefused
 from support import wait_for
+from support.secret_scan import findings_in
 
 Serve: TypeAlias = Callable[[web.Application], Awaitable[URL]]
 """``await serve(app)``: the base URL of a started server on 127.0.0.1."""
@@ -95,9 +96,11 @@ def webhook_target(url: str | URL, *, secrets: dict[str, str] | None = None) -> 
 
 
 def leaked(result: CheckResult, secrets: list[str], *texts: str) -> list[str]:
-    """The secrets found in the result's repr, detail, server identity or ``texts``."""
-    haystack = "\n".join([repr(result), result.detail, str(result.server), *texts])
-    return [secret for secret in secrets if secret in haystack]
+    """Masked findings of ``secrets`` in the result's repr, detail, server identity or
+    ``texts``, in every form ``support.secret_scan`` knows (encoded, partial, PEM lines)."""
+    haystacks = {"result": repr(result), "detail": result.detail, "server": str(result.server)}
+    haystacks.update({f"text {number}": text for number, text in enumerate(texts, start=1)})
+    return findings_in(secrets, haystacks)
 
 
 async def refusal(egress: Egress, host: str) -> str | None:
