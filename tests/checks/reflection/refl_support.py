@@ -1,7 +1,7 @@
 """What the reflection tests share: secret forms, a leak finder, a reflecting certificate.
 
 ``leaks(result, secrets)`` lists the secrets found in a ``CheckResult`` (its repr,
-detail and server identity), raw, percent-encoded or base64-encoded. The peers
+detail and server identity) by the shared scanner: raw, encoded or partial. The peers
 put whatever credential they received into every text they control.
 """
 
@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
-from urllib.parse import quote
 
 from aiohttp import web
 from cryptography import x509
@@ -26,21 +25,17 @@ from cryptography.x509.oid import NameOID
 from yarl import URL
 
 from connmgr.workers.checks.base import CheckResult
+from support.secret_scan import findings_in
 
 Serve: TypeAlias = Callable[..., Awaitable[URL]]
 """``await serve(app, ssl_context=None)``: the base URL of a started server on 127.0.0.1."""
 
 
-def forms(secret: str) -> set[str]:
-    """The secret raw, percent-encoded and base64-encoded (with and without padding)."""
-    encoded = base64.b64encode(secret.encode()).decode()
-    return {secret, quote(secret, safe=""), encoded, encoded.rstrip("=")}
-
-
 def leaks(result: CheckResult, secrets: Iterable[str]) -> list[str]:
-    """The secrets any form of which appears in the result."""
-    haystack = "\n".join([repr(result), result.detail, str(result.server)])
-    return [secret for secret in secrets if any(form in haystack for form in forms(secret))]
+    """Masked findings of the secrets in the result (its repr, detail and server
+    identity), in every form the shared scanner (``support.secret_scan``) knows."""
+    haystacks = {"result": repr(result), "detail": result.detail, "server": str(result.server)}
+    return findings_in(secrets, haystacks)
 
 
 def one_line(text: str) -> str:
