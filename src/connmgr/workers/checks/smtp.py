@@ -64,9 +64,9 @@ async def ehlo(channel: LineChannel) -> dict[str, list[str]]:
     if reply.code != 250:
         raise CheckFailed(Outcome.PROTOCOL_ERROR, "the server refused EHLO")
     extensions: dict[str, list[str]] = {}
-    for line in reply.lines[1:]:
-        keyword, *parameters = line.upper().split()
-        extensions[keyword] = parameters
+    for words in (line.upper().split() for line in reply.lines[1:]):
+        if words:  # an empty extension line says nothing (and must not crash the check)
+            extensions[words[0]] = words[1:]
     return extensions
 
 
