@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import aiosqlite
 import pytest
 import structlog
 
@@ -86,4 +87,21 @@ def test_python_warnings_and_uncaught_exceptions_are_redacted_lines(
     assert [line["logger"] for line in found] == ["py.warnings", "connmgr.uncaught"]
     assert f"password={REDACTED}" in found[0]["event"]
     assert found[1]["event"] == "uncaught_exception"
+    assert SECRET not in output
+
+
+async def test_aiosqlite_does_not_dump_statements_and_rows_at_debug(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with restored_logging():
+        configure_logging(Settings(log_format="json", log_level="debug"))
+        structlog.get_logger("connmgr.storage").debug("own_debug_line")
+        async with aiosqlite.connect(":memory:") as database:
+            await database.execute("CREATE TABLE events (data TEXT)")
+            await database.execute("INSERT INTO events VALUES (?)", (f"sealed {SECRET}",))
+            async with database.execute("SELECT data FROM events") as cursor:
+                assert await cursor.fetchall() == [(f"sealed {SECRET}",)]
+
+    output = capsys.readouterr().err
+    assert [line["event"] for line in lines(output)] == ["own_debug_line"]
     assert SECRET not in output

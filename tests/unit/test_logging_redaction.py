@@ -166,6 +166,9 @@ def test_exception_messages_are_masked_and_locals_left_out(
         ("{'user': 'app', 'password': 'hun ter2'}", f"{{'user': 'app', 'password': '{REDACTED}'}}"),
         ('{"clientSecret":"c5"}', f'{{"clientSecret":"{REDACTED}"}}'),
         ("X-Api-Key: k3y", f"X-Api-Key: {REDACTED}"),
+        ("GET /maps?key=AIza-k3y&sig=s1g", f"GET /maps?key={REDACTED}&sig={REDACTED}"),
+        ("aws_access_key_id=AKIA1 aws_secret_access_key=wJal",
+         f"aws_access_key_id={REDACTED} aws_secret_access_key={REDACTED}"),
     ],
 )  # fmt: skip
 def test_credentials_inside_any_text_are_masked(text: str, masked: str) -> None:

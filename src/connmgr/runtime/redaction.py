@@ -23,8 +23,11 @@ REDACTED: Final = "[redacted]"
 _SECRET_KEY_PARTS: Final = (
     "password", "passwd", "passphrase", "pwd", "secret", "token", "apikey",
     "authorization", "privatekey", "signingkey", "sealed", "plaintext", "ciphertext",
-    "cookie", "credential", "datakey", "wrappedkey", "sessionid", "dsn",
+    "cookie", "credential", "datakey", "wrappedkey", "sessionid", "dsn", "accesskey",
 )  # fmt: skip
+# Short names that carry secrets as a whole (``?key=`` of Google APIs, ``sig=`` of
+# signed URLs) but would catch too much as parts ("key_id", "signature_header").
+_SECRET_KEY_NAMES: Final = frozenset({"key", "sig", "pass", "pw"})
 _URL_USERINFO: Final = re.compile(
     r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*)@", re.I
 )
@@ -44,7 +47,7 @@ _MAX_DEPTH: Final = 12
 def is_secret_key(key: object) -> bool:
     """True when a field named ``key`` may hold a secret."""
     normalized = re.sub(r"[^a-z0-9]", "", str(key).lower())
-    return any(part in normalized for part in _SECRET_KEY_PARTS)
+    return normalized in _SECRET_KEY_NAMES or any(part in normalized for part in _SECRET_KEY_PARTS)
 
 
 def _userinfo(match: re.Match[str]) -> str:

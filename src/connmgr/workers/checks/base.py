@@ -57,6 +57,8 @@ class CheckTarget:
 
 @dataclass(frozen=True, slots=True)
 class ServerIdentity:
+    """Server facts in fixed forms only; ``workers.checks.vetted`` makes them."""
+
     version: str | None = None
     tls_subject: str | None = None
     tls_issuer: str | None = None
