@@ -7,12 +7,15 @@ secret in that form alone and expects exactly that form to be named.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from urllib.parse import quote, quote_plus
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from support.secret_scan import WINDOW, Form, SecretLeaked, SecretScanner
 
@@ -239,3 +242,22 @@ def test_an_excerpt_never_shows_a_neighbouring_occurrence_in_part() -> None:
 
     assert "0123" not in finding.excerpt
     assert finding.excerpt == "first «password» then ★ end"
+
+
+def test_a_certificate_is_searched_by_its_lines_not_by_windows_of_its_structure() -> None:
+    pki_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(pki_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .sign(pki_key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM).decode()
+    )  # fmt: skip
+    body = [line for line in certificate.splitlines() if not line.startswith("-----")]
+    scanner = SecretScanner()
+    scanner.add_pem("client certificate", certificate)
+
+    assert Form.PEM_LINE in forms_in(scanner, f"…{body[1]}…")
+    assert forms_in(scanner, f"…{body[1][4:30]}…") == set()

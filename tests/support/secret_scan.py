@@ -13,7 +13,8 @@ every form a leak takes (``Form``):
 - ``json`` (JSON string escapes, ASCII and not) and ``repr`` (``repr`` of the
   text and of its UTF-8 bytes);
 - ``pem_line``: every body line of a PEM secret, since ``repr`` and JSON escape
-  the newlines between them;
+  the newlines between them (a certificate, mostly structure any certificate
+  shares, is searched by its lines only);
 - ``window``: any 16 consecutive characters of a secret (of each PEM body line,
   of a JWT's signature), so a truncated or partly masked secret is still caught;
   ``base64_window``: any 16 consecutive characters of its base64 (either
@@ -117,11 +118,14 @@ class SecretScanner:
         self._needles.append(_Needles(label, exact, windows))
 
     def add_pem(self, label: str, pem: str, *, public: Iterable[str] = ()) -> None:
-        """A PEM secret (key or certificate): whole, and every body line with its windows.
+        """A PEM secret (key or certificate): whole, every body line, and (keys) windows.
 
-        DER is structured: a private key embeds its public key, and certificates of
-        one issuer share its name. Windows and lines found in a ``public`` text (the
-        matching certificate, the CA) are not searched, so they cannot match there.
+        DER is mostly structure: every P-256 key starts with the same algorithm
+        header and embeds its public key; certificates share OIDs, names and
+        validity bytes with every other certificate. So a certificate is searched
+        whole and by its lines only (each holds random key or signature bytes), and
+        a key's windows and lines found in a ``public`` text (its certificate, a
+        reference key of the same kind, the CA) are not searched.
         """
         _check_length(label, pem)
         exact = _encoded_forms(pem)
@@ -130,10 +134,12 @@ class SecretScanner:
             raise ValueError(f"{label}: no PEM block found")
         known = list(public)
         windows: set[str] = set()
+        certificate = "-----BEGIN CERTIFICATE-----" in pem
         for line in lines:
             if len(line) >= MIN_PEM_LINE:
                 exact.setdefault(line, Form.PEM_LINE)
-            windows.update(_windows(line))
+            if not certificate:
+                windows.update(_windows(line))
         exact = {n: f for n, f in exact.items() if not any(n in text for text in known)}
         windows = {w for w in windows if not any(w in text for text in known)}
         self._needles.append(_Needles(label, exact, dict.fromkeys(windows, Form.WINDOW)))
