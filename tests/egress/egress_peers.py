@@ -14,7 +14,9 @@ from yarl import URL
 from connmgr.schemas.auth import Auth, NoAuth
 from connmgr.schemas.kinds import HttpConfig, HttpTestRequest, Kind, WebhookConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget
+from connmgr.workers.egress import Egress, EgressRefused
 from support import wait_for
+from support.secret_scan import findings_in
 
 Serve: TypeAlias = Callable[[web.Application], Awaitable[URL]]
 """``await serve(app)``: the base URL of a started server on 127.0.0.1."""
@@ -94,6 +96,17 @@ def webhook_target(url: str | URL, *, secrets: dict[str, str] | None = None) -> 
 
 
 def leaked(result: CheckResult, secrets: list[str], *texts: str) -> list[str]:
-    """The secrets found in the result's repr, detail, server identity or ``texts``."""
-    haystack = "\n".join([repr(result), result.detail, str(result.server), *texts])
-    return [secret for secret in secrets if secret in haystack]
+    """Masked findings of ``secrets`` in the result's repr, detail, server identity or
+    ``texts``, in every form ``support.secret_scan`` knows (encoded, partial, PEM lines)."""
+    haystacks = {"result": repr(result), "detail": result.detail, "server": str(result.server)}
+    haystacks.update({f"text {number}": text for number, text in enumerate(texts, start=1)})
+    return findings_in(secrets, haystacks)
+
+
+async def refusal(egress: Egress, host: str) -> str | None:
+    """Why ``egress`` refuses ``host`` (its reason), or None when it lets it through."""
+    try:
+        await egress.resolve(host, 443)
+    except EgressRefused as refused:
+        return str(refused)
+    return None

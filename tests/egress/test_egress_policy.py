@@ -11,8 +11,9 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 
 import pytest
+from egress_peers import refusal
 
-from connmgr.workers.egress import DnsFailure, Egress, EgressPolicy, EgressRefused, IPAddress
+from connmgr.workers.egress import DnsFailure, Egress, EgressPolicy, IPAddress
 
 METADATA = ["169.254.169.254", "fd00:ec2::254", "100.100.100.200"]
 LOOPBACK = ["127.0.0.1", "127.1.2.3", "::ffff:127.0.0.1", "::ffff:7f00:1"]
@@ -39,14 +40,6 @@ def egress_with(policy: EgressPolicy, answers: Mapping[str, Sequence[str]] | Non
         return list(table[host])
 
     return Egress(policy, resolver=resolve)
-
-
-async def refusal(egress: Egress, host: str) -> str | None:
-    try:
-        await egress.resolve(host, 443)
-    except EgressRefused as refused:
-        return str(refused)
-    return None
 
 
 @pytest.mark.parametrize("address", METADATA)

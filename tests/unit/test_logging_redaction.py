@@ -11,9 +11,11 @@ import pytest
 import structlog
 from hypothesis import given
 from hypothesis import strategies as st
+from yarl import URL
 
 from connmgr.runtime.logging import REDACTED, configure_logging, redact_secrets
 from connmgr.schemas.settings import Settings
+from support.logging_capture import restored_logging
 
 
 def redact(**fields: Any) -> dict[str, Any]:
@@ -97,13 +99,8 @@ def test_a_secret_value_never_survives_wherever_it_is_nested(
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
+    with restored_logging():
+        yield
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -153,3 +150,57 @@ def test_exception_messages_are_masked_and_locals_left_out(
     assert "hunter2" not in output
     assert local_secret not in output
     assert json_lines(output)[0]["exception"][0]["exc_type"] == "ConnectionError"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("sent Basic YXBwOmh1bnRlcjI= to the server", f"sent Basic {REDACTED} to the server"),
+        ("BEARER eyJhbGciOi.payload.sig", f"BEARER {REDACTED}"),
+        ("fetch https://ghp_tok3n@github.com/x.git", f"fetch https://{REDACTED}@github.com/x.git"),
+        ("redis://:p@ss@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
+        ("GET /v1?api_key=k3y-1&page=2", f"GET /v1?api_key={REDACTED}&page=2"),
+        ("https://h/t?access_token=abc", f"https://h/t?access_token={REDACTED}"),
+        ("failed: user=app password=hunter2.", f"failed: user=app password={REDACTED}"),
+        ("connect(password: hunter2, host: db)", f"connect(password: {REDACTED}, host: db)"),
+        ("{'user': 'app', 'password': 'hun ter2'}", f"{{'user': 'app', 'password': '{REDACTED}'}}"),
+        ('{"clientSecret":"c5"}', f'{{"clientSecret":"{REDACTED}"}}'),
+        ("X-Api-Key: k3y", f"X-Api-Key: {REDACTED}"),
+        ("GET /maps?key=AIza-k3y&sig=s1g", f"GET /maps?key={REDACTED}&sig={REDACTED}"),
+        ("aws_access_key_id=AKIA1 aws_secret_access_key=wJal",
+         f"aws_access_key_id={REDACTED} aws_secret_access_key={REDACTED}"),
+    ],
+)  # fmt: skip
+def test_credentials_inside_any_text_are_masked(text: str, masked: str) -> None:
+    assert redact(note=text)["note"] == masked
+    assert redact(event=text)["event"] == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["user=app host=db.internal port=5432", "at 2026-12-05T09:13:27Z", "a basic check",
+     "https://db.internal:5432/orders", "outcome: auth_failed", "key_id=k1"],
+)  # fmt: skip
+def test_ordinary_text_is_kept(text: str) -> None:
+    assert redact(note=text)["note"] == text
+
+
+def test_basic_and_bearer_values_are_masked_under_any_key() -> None:
+    line = redact(header="Basic YXBwOmh1bnRlcjI=", sent=["Bearer t0k3n"], extra={"h": "Bearer x"})
+
+    assert line["header"] == f"Basic {REDACTED}"
+    assert line["sent"] == [f"Bearer {REDACTED}"]
+    assert line["extra"] == {"h": f"Bearer {REDACTED}"}
+
+
+def test_objects_bytes_and_exceptions_are_masked_as_text() -> None:
+    line = redact(
+        error=ValueError("cannot log in: password=hunter2"),
+        raw=b"AUTH failed: password=hunter2",
+        url=URL("https://app:hunter2@api.test/x"),
+        count=3,
+        ok=True,
+    )
+
+    assert "hunter2" not in json.dumps(line)
+    assert (line["count"], line["ok"]) == (3, True)

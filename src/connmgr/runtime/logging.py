@@ -3,77 +3,36 @@
 Each line has an ISO-8601 UTC ``timestamp``, ``level``, ``logger``, the context
 bound with ``structlog.contextvars`` and the call's fields; JSON per line when
 ``log_format`` is ``json`` (or ``auto`` and stderr is not a terminal), a console
-layout otherwise. Standard ``logging`` records (nats, aiohttp) take the same route.
+layout otherwise. Standard ``logging`` records (nats, aiohttp, drivers), Python
+warnings and uncaught exceptions take the same route: one handler on the root
+logger, whose formatter ends in ``redact_secrets``. Library loggers that had
+handlers of their own lose them and propagate to it.
 
-``redact_secrets`` runs on every line: the value of any key whose name looks
-secret becomes ``"[redacted]"`` at any depth of dicts, lists and tuples, and
-credentials inside URLs or ``Bearer`` values are masked. It guards the rule that
-secrets are never bound; it is not a licence to bind them.
+``log_level`` applies to connmgr's own loggers (``connmgr.*``) only. Every other
+logger (redis, asyncpg, aiomysql, pymongo, aiosqlite, botocore, aiohttp, nats,
+sqlalchemy, asyncio, …) is held at WARNING or above whatever the level: their
+debug lines quote server replies, queries and rows. A handler filter enforces
+it even for a library that sets its own logger's level.
+
+``redact_secrets`` (``runtime.redaction``) runs on every line. It guards the
+rule that secrets are never bound; it is not a licence to bind them.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import MutableMapping
 from typing import Any, Final
 
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import Processor
 
+from connmgr.runtime.redaction import REDACTED, redact_secrets
 from connmgr.schemas.settings import Settings
 
-REDACTED: Final = "[redacted]"
-# Matched against the key lowercased with everything but letters and digits
-# removed, so "API-Key", "x_api_key" and "clientSecret" are all caught.
-_SECRET_KEY_PARTS: Final = (
-    "password", "passwd", "passphrase", "pwd", "secret", "token", "apikey",
-    "authorization", "privatekey", "signingkey", "sealed", "plaintext", "ciphertext",
-    "cookie", "credential", "datakey", "wrappedkey", "sessionid", "dsn",
-)  # fmt: skip
-_URL_CREDENTIALS: Final = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]+@", re.I)
-_BEARER_VALUE: Final = re.compile(r"(?P<head>\bbearer\s+)[^\s\"',;]+", re.I)
-_MAX_DEPTH: Final = 12
-
-
-def is_secret_key(key: object) -> bool:
-    """True when a field named ``key`` may hold a secret."""
-    normalized = re.sub(r"[^a-z0-9]", "", str(key).lower())
-    return any(part in normalized for part in _SECRET_KEY_PARTS)
-
-
-def _mask_text(text: str) -> str:
-    if "://" in text:
-        text = _URL_CREDENTIALS.sub(rf"\g<head>:{REDACTED}@", text)
-    if "earer" in text:
-        text = _BEARER_VALUE.sub(rf"\g<head>{REDACTED}", text)
-    return text
-
-
-def _redact(value: Any, depth: int) -> Any:
-    if depth > _MAX_DEPTH:
-        return REDACTED  # unreadable depth (or a cycle): refuse rather than leak
-    if isinstance(value, str):
-        return _mask_text(value)
-    if isinstance(value, dict):
-        return {
-            key: REDACTED if is_secret_key(key) else _redact(item, depth + 1)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact(item, depth + 1) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_redact(item, depth + 1) for item in value)
-    return value
-
-
-def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: mask secret-looking fields and embedded credentials."""
-    redacted: MutableMapping[str, Any] = _redact(dict(event_dict), 0)
-    event_dict.clear()
-    event_dict.update(redacted)
-    return event_dict
+THIRD_PARTY_FLOOR: Final = logging.WARNING
+OWN_LOGGER: Final = "connmgr"
+__all__ = ["REDACTED", "configure_logging", "redact_secrets"]
 
 
 def _renderers(settings: Settings) -> list[Processor]:
@@ -92,6 +51,32 @@ def _renderers(settings: Settings) -> list[Processor]:
         redact_secrets,
         structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
     ]
+
+
+def is_own_logger(name: str) -> bool:
+    return name == OWN_LOGGER or name.startswith(OWN_LOGGER + ".")
+
+
+def _library_floor(record: logging.LogRecord) -> bool:
+    """Handler filter: a library's record passes only at WARNING or above."""
+    return record.levelno >= THIRD_PARTY_FLOOR or is_own_logger(record.name)
+
+
+def _route_library_handlers_to_root() -> None:
+    """Loggers that print through handlers of their own would skip redaction: detach them."""
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger) and any(
+            not isinstance(handler, logging.NullHandler) for handler in logger.handlers
+        ):
+            logger.handlers[:] = []
+            logger.propagate = True
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+    """``sys.excepthook``: an uncaught exception is a (redacted) log line, not raw stderr."""
+    logging.getLogger(f"{OWN_LOGGER}.uncaught").critical(
+        "uncaught_exception", exc_info=(kind, error, trace)
+    )
 
 
 def configure_logging(settings: Settings) -> None:
@@ -115,9 +100,14 @@ def configure_logging(settings: Settings) -> None:
             foreign_pre_chain=shared, processors=[meta, *_renderers(settings)]
         )
     )
+    handler.addFilter(_library_floor)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(max(level, THIRD_PARTY_FLOOR))
+    logging.getLogger(OWN_LOGGER).setLevel(level)
+    _route_library_handlers_to_root()
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -77,6 +77,11 @@ class ConnectionDeleted(_EventData):
 
 
 class ServerIdentityData(BaseModel):
+    """What a check learned of the server, in fixed forms only (never server text):
+    ``version`` a version number or a product from a fixed list (``nginx/1.25.3``),
+    ``tls_subject`` the configured name the certificate was verified for,
+    ``tls_issuer`` ``sha256:`` + the digest of the issuer's DER name."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str | None = None

@@ -23,6 +23,14 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
 
 
 def _check_hostname(value: str) -> str:
+    """A DNS name (lower-cased, trailing dot dropped) or an IP address as written.
+
+    An IPv6 zone id (``fe80::1%eth0``, or ``%25eth0`` from a URL) is refused: it
+    names an interface of the machine that connects, not a target, and a scoped
+    address compares unequal to its plain form (the egress policy refuses it too).
+    """
+    if "%" in value:
+        raise ValueError("must not contain % (an IPv6 zone id or a percent-encoding)")
     candidate = value[1:-1] if value.startswith("[") and value.endswith("]") else value
     if _MAYBE_IP.search(candidate):
         try:

@@ -7,8 +7,15 @@ link-local only when the operator allows them; ``allowed_cidrs`` (when set)
 limits targets, and ``denied_cidrs`` always wins. The check then connects to a
 checked address, keeping the hostname for TLS (SNI and certificate
 verification), so a DNS answer that changes between check and connect
-(rebinding) cannot move the connection. IPv4-mapped and other alternative
-spellings of an address are normalised before the check.
+(rebinding) cannot move the connection.
+
+Every spelling of an address is judged as the address it reaches
+(``address_spellings``): a zone id is dropped before the metadata comparison
+and then refused itself, and each IPv4 address an IPv6 one carries (mapped,
+compatible, NAT64, 6to4, Teredo) is judged too, except against
+``allowed_cidrs`` (an IPv6-only network may allow its NAT64 prefix alone).
+Metadata-only names are refused before they are looked up, with or without
+their trailing dot.
 """
 
 from __future__ import annotations
@@ -18,37 +25,40 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
 
 from connmgr.schemas.settings import Settings
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-METADATA_ADDRESSES: Final = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+from connmgr.workers.address_spellings import (
+    METADATA_ADDRESSES,
+    IPAddress,
+    carried_ipv4,
+    has_zone_id,
+    is_metadata,
+    is_metadata_name,
+    literal_address,
+    normalise,
 )
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = ["METADATA_ADDRESSES", "IPAddress", "normalise"]  # re-exported spellings
+
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 
-class EgressRefused(Exception):
+class EgressFailure(Exception):
+    """A failure of the egress step itself: its own outcome, whatever it wraps.
+
+    Failure classifiers that walk an error's causes stop here: a ``DnsFailure``
+    wraps the resolver's ``socket.gaierror``, an ``OSError`` that would
+    otherwise read as ``unreachable``.
+    """
+
+
+class EgressRefused(EgressFailure):
     """The target resolves to an address the policy refuses; nothing was sent to it."""
 
 
-class DnsFailure(Exception):
+class DnsFailure(EgressFailure):
     """The target's name did not resolve."""
-
-
-def normalise(address: IPAddress) -> IPAddress:
-    """One spelling per address: IPv4-mapped/compatible/6to4 IPv6 become IPv4."""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        if address.sixtofour is not None:
-            return address.sixtofour
-        if address.packed[:12] == b"\0" * 12 and int(address) > 1:
-            return ipaddress.IPv4Address(address.packed[12:])
-    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +81,16 @@ class EgressPolicy:
 
     def refusal(self, raw: IPAddress) -> str | None:
         """Why the address is refused, or None when a check may connect to it."""
-        address = normalise(raw)
-        if address in METADATA_ADDRESSES:
+        if is_metadata(raw):
             return "cloud metadata address"
+        if has_zone_id(raw):
+            return "IPv6 zone id"
+        reason = self._refusal_of(normalise(raw), within_allowed=True)
+        for carried in carried_ipv4(raw):
+            reason = reason or self._refusal_of(carried, within_allowed=False)
+        return reason
+
+    def _refusal_of(self, address: IPAddress, *, within_allowed: bool) -> str | None:
         if any(address in network for network in self.denied):
             return "denied by policy"
         if address.is_loopback and not self.allow_loopback:
@@ -85,7 +102,7 @@ class EgressPolicy:
             return "not a unicast address"
         if self._private(address) and not self.allow_private:
             return "private address"
-        if self.allowed and not self._explicitly_allowed(address):
+        if within_allowed and self.allowed and not self._explicitly_allowed(address):
             return "outside the allowed networks"
         return None
 
@@ -120,10 +137,9 @@ class Egress:
 
     async def resolve(self, host: str, port: int) -> list[IPAddress]:
         """Checked addresses of ``host``; raises ``EgressRefused`` if any is refused."""
-        try:
-            literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
+        if is_metadata_name(host):
+            raise EgressRefused("cloud metadata address")
+        literal = literal_address(host)
         addresses = [literal] if literal is not None else await self._resolver(host, port)
         if not addresses:
             raise DnsFailure(host)

@@ -11,10 +11,10 @@ from connmgr.schemas.auth import ApiKeyAuth, BasicAuth, MtlsAuth, NoAuth
 from connmgr.schemas.kinds import Kind, PostgresConfig, RedisConfig
 from connmgr.workers.checks import logins
 from connmgr.workers.checks.base import CheckTarget, Outcome
-from connmgr.workers.checks.drivers import printable
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.logins import Login, login_of, sql_tls
 from connmgr.workers.checks.postgres import PostgresCheck
+from connmgr.workers.checks.vetted import version_number
 from connmgr.workers.egress import Egress
 
 CONFIG = PostgresConfig(host="db.example", database="app")
@@ -90,6 +90,23 @@ def test_ssl_disable_means_no_tls() -> None:
     assert sql_tls(CONFIG.model_copy(update={"ssl": "disable"}), Login("app")) is None
 
 
-def test_a_reported_version_is_printable_and_bounded() -> None:
-    assert printable("15.2\x1b[31m\n" + "x" * 500) == "15.2[31m" + "x" * 120
-    assert printable(b"bytes") is None
+@pytest.mark.parametrize(
+    ("reported", "recorded"),
+    [
+        ("16.4 (Debian 16.4-1.pgdg120+1)", "16.4"),
+        ("10.11.6-MariaDB-0+deb12u1", "10.11.6"),
+        ("7.0.15", "7.0.15"),
+        ("8.0.36-log", "8.0.36"),
+        ("15.2\x1b[31m\n" + "x" * 500, "15.2"),
+        ("1.2.3.4.5", None),  # more parts than a version has
+        ("123456", None),  # not a version number: a numeric secret, say
+        ("hunter2 7.0", None),  # text first: nothing is taken from it
+        ("", None),
+        (b"7.0", None),
+        (None, None),
+    ],
+)
+def test_a_reported_version_is_reduced_to_its_number(
+    reported: object, recorded: str | None
+) -> None:
+    assert version_number(reported) == recorded

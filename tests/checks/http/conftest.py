@@ -2,18 +2,15 @@
 
 - ``pki`` (session): CA, server and client certificates (see ``http_pki``).
 - ``jwt_keys`` (session): the RSA and EC key pairs the JWT peer verifies with.
-- ``serve`` (function): ``await serve(app, ssl_context=None)`` -> the base URL
-  of a started aiohttp server on 127.0.0.1; all stop after the test.
+- ``serve`` (function, from ``tests/checks/conftest.py``): ``await serve(app,
+  ssl_context=None)`` -> the base URL of a started aiohttp server on 127.0.0.1.
 - ``egress``: the policy of these tests, loopback explicitly allowed.
 - ``provider`` / ``provider_url``: the auth-verifying peer over HTTPS.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from http_pki import Pki, make_pki
 from http_providers import JwtKeys, Provider
@@ -34,24 +31,6 @@ def jwt_keys() -> JwtKeys:
         rsa_key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
         ec_key=ec.generate_private_key(ec.SECP256R1()),
     )
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    runners: list[web.AppRunner] = []
-
-    async def start(app: web.Application, ssl_context: object = None) -> URL:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)  # type: ignore[arg-type]
-        await site.start()
-        port = runner.addresses[0][1]
-        return URL.build(scheme="https" if ssl_context else "http", host="127.0.0.1", port=port)
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from yarl import URL
 from connmgr.schemas.auth import Auth, NoAuth
 from connmgr.schemas.kinds import HttpConfig, HttpTestRequest, Kind, WebhookConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget
+from support.secret_scan import findings_in
 
 Serve: TypeAlias = Callable[..., Awaitable[URL]]
 """``await serve(app, ssl_context=None)``: the base URL of a started server."""
@@ -59,9 +60,11 @@ def webhook_target(
 
 
 def leaked(result: CheckResult, secrets: Iterable[str], *texts: str) -> list[str]:
-    """The secrets that appear in the result's repr, its detail or any of ``texts``."""
-    haystack = "\n".join([repr(result), result.detail, str(result.server), *texts])
-    return [secret for secret in secrets if secret and secret in haystack]
+    """Masked findings of ``secrets`` in the result's repr, detail, server identity or
+    ``texts``, in every form ``support.secret_scan`` knows (encoded, partial, PEM lines)."""
+    haystacks = {"result": repr(result), "detail": result.detail, "server": str(result.server)}
+    haystacks.update({f"text {number}": text for number, text in enumerate(texts, start=1)})
+    return findings_in(secrets, haystacks)
 
 
 def counting_app(hits: list[str]) -> web.Application:

@@ -54,7 +54,7 @@ async def test_starttls_login_and_examine_with_the_private_ca_is_ok(
     assert {"resolve", "connect", "tls", "auth", "query"} <= result.phases.keys()
     assert result.server is not None
     assert result.server.version == "Dovecot"
-    assert result.server.tls_subject == "commonName=mail.connmgr.test"
+    assert result.server.tls_subject == HOST
     assert_no_secret(result, caplog, PASSWORD)
 
 

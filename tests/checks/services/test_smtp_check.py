@@ -114,7 +114,7 @@ async def test_starttls_and_login_with_the_private_ca_is_ok(
     assert {"resolve", "connect", "tls", "auth"} <= result.phases.keys()
     assert result.server is not None
     assert result.server.version == "Python SMTP"
-    assert result.server.tls_subject == "commonName=mail.connmgr.test"
+    assert result.server.tls_subject == HOST
     assert_no_secret(result, caplog, PASSWORD)
 
 
@@ -220,3 +220,24 @@ class TestSmtpCheckContract(ServiceCheckContract):
 
     def target(self, port: int, timeout_s: float = 5.0) -> CheckTarget:
         return smtp(port, "starttls", timeout_s=timeout_s)
+
+
+async def test_an_empty_ehlo_extension_line_is_ignored_not_a_crash() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mail ESMTP\r\n")
+        while line := await reader.readline():
+            if line.upper().startswith(b"EHLO"):
+                writer.write(b"250-mail\r\n250-\r\n250-AUTH PLAIN\r\n250 OK\r\n")
+            elif line.upper().startswith(b"AUTH"):
+                writer.write(b"235 2.7.0 accepted\r\n")
+            else:
+                writer.write(b"221 bye\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, LOOPBACK, 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        result = await SmtpCheck(loopback_egress()).run(smtp(port, "none"))
+
+    assert result.outcome is Outcome.OK, result  # AUTH after the empty line was still seen

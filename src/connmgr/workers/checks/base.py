@@ -20,6 +20,19 @@ from connmgr.schemas.kinds import Kind, KindConfig
 
 
 class Outcome(StrEnum):
+    """The outcome codes of a check: the whole taxonomy, recorded as ``result.outcome``.
+
+    ``ok``; ``auth_failed`` (the target refused the credentials);
+    ``unreachable`` (the name resolved, but no checked address accepted a
+    connection, or the service said it is unavailable); ``timeout``;
+    ``dns_error`` (the host name did not resolve: no answer, or no address);
+    ``tls_error``; ``refused_by_policy`` (the egress policy refused every way to
+    the target; nothing was sent); ``protocol_error`` (the answer was not what
+    the kind speaks, or not the expected one); ``permission_denied`` (logged in,
+    but not allowed what the check needs); ``config_error`` (the connection's
+    own settings or secrets cannot work).
+    """
+
     OK = "ok"
     AUTH_FAILED = "auth_failed"
     UNREACHABLE = "unreachable"
@@ -44,6 +57,8 @@ class CheckTarget:
 
 @dataclass(frozen=True, slots=True)
 class ServerIdentity:
+    """Server facts in fixed forms only; ``workers.checks.vetted`` makes them."""
+
     version: str | None = None
     tls_subject: str | None = None
     tls_issuer: str | None = None

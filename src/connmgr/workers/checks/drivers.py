@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Final, TypeVar
 
 import structlog
@@ -24,7 +25,8 @@ from connmgr.schemas.kinds import MysqlConfig, PostgresConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.logins import NEEDS_USER, Login, login_of, sql_tls
-from connmgr.workers.checks.net import Stopwatch, identity_from_certificate
+from connmgr.workers.checks.net import Stopwatch
+from connmgr.workers.checks.vetted import stream_identity, version_number
 from connmgr.workers.egress import Egress, IPAddress
 
 T = TypeVar("T")
@@ -36,7 +38,6 @@ SqlConnect = Callable[[str, SqlConfigT, Login, ssl.SSLContext | None, float], Aw
 
 OK_DETAIL: Final = "the server accepted the login and answered the check"
 CLOSE_GRACE_S: Final = 0.25
-VERSION_MAX_CHARS: Final = 128
 log = structlog.get_logger("connmgr.checks")
 
 
@@ -123,17 +124,10 @@ async def close_quietly(close: Callable[[], Awaitable[object]]) -> None:
         await asyncio.wait_for(close(), CLOSE_GRACE_S)
 
 
-def peer_identity(stream: object, version: str | None) -> ServerIdentity:
-    """Version plus, over verified TLS, the certificate of ``stream`` (transport or writer)."""
-    get_extra_info = getattr(stream, "get_extra_info", None)
-    certificate = get_extra_info("peercert") if callable(get_extra_info) else None
-    if isinstance(certificate, dict) and certificate:
-        return identity_from_certificate(certificate, version)
-    return ServerIdentity(version=version)
-
-
-def printable(value: object) -> str | None:
-    """A server-reported string made safe to record: printable and bounded."""
-    if not isinstance(value, str) or not value:
-        return None
-    return "".join(c for c in value if c.isprintable())[:VERSION_MAX_CHARS] or None
+def peer_identity(stream: object, reported_version: object) -> ServerIdentity:
+    """The version number the server reported (``vetted.version_number``: nothing else
+    of its text) plus, over verified TLS, the certificate of ``stream`` (transport
+    or writer) in fixed forms."""
+    version = version_number(reported_version)
+    identity = stream_identity(stream)
+    return replace(identity, version=version) if identity else ServerIdentity(version=version)

@@ -4,16 +4,18 @@
 method, sends the request once (redirects are answers, not followed) over TLS
 that always verifies (system trust plus ``ca_pem``, the certificate checked
 against ``server_name`` or the URL's host) and returns the status, the body
-when asked (at most ``BODY_LIMIT`` bytes) and the server's identity (TLS
-certificate, ``Server`` header truncated). ``http_check.run_bounded`` turns
+when asked (at most ``BODY_LIMIT`` bytes) and the server's identity in fixed
+forms only (``vetted``: the verified certificate's name, issuer digest and
+expiry; the ``Server`` header's product if it is a known one, with its version
+number). ``http_check.run_bounded`` turns
 what it raises into a result.
 """
 
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, replace
+from typing import Final
 
 import aiohttp
 
@@ -27,11 +29,11 @@ from connmgr.workers.checks.http_transport import (
     RequestTimer,
     read_capped,
 )
-from connmgr.workers.checks.net import Stopwatch, identity_from_certificate, tls_context
+from connmgr.workers.checks.net import Stopwatch, tls_context
+from connmgr.workers.checks.vetted import http_server_product
 from connmgr.workers.egress import Egress
 
 BODY_LIMIT: Final = 1024 * 1024
-_SERVER_HEADER_LIMIT: Final = 64
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -102,7 +104,7 @@ async def _exchange(
         trace_request_ctx=timer,
     ) as response:
         timer.mark("responded")
-        identity = _identity(response, timer.certificate)
+        identity = _identity(response, timer.identity)
         body = await read_capped(response, BODY_LIMIT) if read_body else None
         timer.mark("answered")
     return Reply(response.status, body, identity)
@@ -130,11 +132,10 @@ def _context_for(
 
 
 def _identity(
-    response: aiohttp.ClientResponse, certificate: dict[str, Any] | None
+    response: aiohttp.ClientResponse, certificate: ServerIdentity | None
 ) -> ServerIdentity | None:
-    """The verified certificate's subject, issuer and expiry; ``Server``, printable, truncated."""
-    raw = response.headers.get("Server", "")
-    server = "".join(c for c in raw if c.isascii() and c.isprintable())[:_SERVER_HEADER_LIMIT]
-    if certificate:
-        return identity_from_certificate(certificate, version=server or None)
-    return ServerIdentity(version=server) if server else None
+    """The verified certificate's fixed-form identity; the known product of ``Server``."""
+    product = http_server_product(response.headers.get("Server"))
+    if certificate is not None:
+        return replace(certificate, version=product)
+    return ServerIdentity(version=product) if product else None

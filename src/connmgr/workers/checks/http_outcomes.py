@@ -16,6 +16,7 @@ import aiohttp
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.net import classify
+from connmgr.workers.egress import EgressFailure
 
 # Alerts a TLS server sends when it does not accept the client certificate.
 _CLIENT_CERTIFICATE_ALERTS: Final = frozenset(
@@ -51,9 +52,12 @@ def status_failure(status: int, expected: int | None) -> tuple[Outcome, str]:
 
 
 def _root_cause(error: BaseException) -> BaseException:
-    """The innermost error aiohttp wrapped (``os_error``, ``certificate_error``, causes)."""
+    """The innermost error aiohttp wrapped (``os_error``, ``certificate_error``, causes).
+
+    The walk stops at an ``EgressFailure``: what it wraps is not the outcome.
+    """
     seen: set[int] = set()
-    while id(error) not in seen:
+    while id(error) not in seen and not isinstance(error, EgressFailure):
         seen.add(id(error))
         inner = (
             getattr(error, "certificate_error", None)

@@ -26,8 +26,10 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from connmgr.workers.checks.base import ServerIdentity
 from connmgr.workers.checks.checked_resolver import CheckedResolver
 from connmgr.workers.checks.net import Stopwatch
+from connmgr.workers.checks.vetted import certificate_identity
 from connmgr.workers.egress import Egress
 
 USER_AGENT: Final = "connmgr-check/1"
@@ -46,8 +48,9 @@ class Outgoing:
 class RequestTimer:
     """Phase marks of the one request sent with ``trace_request_ctx=timer``.
 
-    ``certificate`` is the verified peer certificate of the instrumented TLS
-    handshake (aiohttp may release the connection before the answer is seen);
+    ``identity`` is the verified peer certificate of the instrumented TLS
+    handshake in fixed forms (``vetted``; aiohttp may release the connection
+    before the answer is seen);
     ``tls_failure`` a TLS error that arrived after it, such as a TLS 1.3
     server's alert refusing the client certificate, which aiohttp reports only
     as a disconnection.
@@ -55,7 +58,7 @@ class RequestTimer:
 
     def __init__(self) -> None:
         self.marks: dict[str, float] = {}
-        self.certificate: dict[str, Any] | None = None
+        self.identity: ServerIdentity | None = None
         self.tls_failure: ssl.SSLError | None = None
 
     def mark(self, name: str) -> None:
@@ -70,7 +73,7 @@ class RequestTimer:
                 timer.mark("tls_start")
                 super().do_handshake()
                 timer.mark("tls_end")
-                timer.certificate = self.getpeercert() or None
+                timer.identity = certificate_identity(self)
 
             def read(self, size: int = 1024, buffer: Any = None) -> Any:
                 try:

@@ -17,9 +17,10 @@ from connmgr.schemas.kinds import ImapConfig, Kind
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.imap_session import ImapSession, mailbox_utf7
-from connmgr.workers.checks.mail import Learned, MailCheck, known_product, password_of, say_goodbye
+from connmgr.workers.checks.mail import Learned, MailCheck, password_of, say_goodbye
 from connmgr.workers.checks.mail_channel import LineChannel
 from connmgr.workers.checks.net import Stopwatch
+from connmgr.workers.checks.vetted import known_product
 
 IMAP_PRODUCTS: Final = ("Dovecot", "Cyrus", "Courier", "Microsoft Exchange", "Zimbra", "Gimap")
 _MAILBOX_FAILURES: Final = {

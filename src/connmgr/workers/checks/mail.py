@@ -3,15 +3,15 @@
 A mail check is a ``MailCheck`` whose ``_talk`` holds the conversation over a
 ``mail_channel.LineChannel`` (opened and closed here). Server text is only ever
 *parsed* to choose among fixed sentences; it never reaches a ``CheckResult``.
-The one exception is ``known_product``, which reports a product name from a
-fixed list when the banner contains it, never the banner itself.
+The one exception is ``vetted.known_product``, which reports a product name
+from a fixed list when the banner contains it, never the banner itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
@@ -54,12 +54,6 @@ async def say_goodbye(farewell: Awaitable[object]) -> None:
     """QUIT/LOGOUT politely, but never let a silent server turn a success into a timeout."""
     with contextlib.suppress(*TARGET_FAILURES):
         await asyncio.wait_for(farewell, CLOSE_GRACE_S)
-
-
-def known_product(banner: str, products: Iterable[str]) -> str | None:
-    """The first name of ``products`` that the banner mentions, as spelled in the list."""
-    lowered = banner.lower()
-    return next((name for name in products if name.lower() in lowered), None)
 
 
 def password_of(target: CheckTarget) -> str:

@@ -38,6 +38,7 @@ from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, Serve
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.mongodb_heartbeat import NOT_MONGODB, HeartbeatWatcher
 from connmgr.workers.checks.net import Stopwatch, classify, open_checked
+from connmgr.workers.checks.vetted import version_number
 from connmgr.workers.egress import Egress, IPAddress
 
 AUTHENTICATION_FAILED: Final = 18
@@ -141,7 +142,7 @@ async def _query(client: Client, config: MongodbConfig, hello: dict[str, Any]) -
     build = await client.admin.command("buildInfo")
     if config.database != "admin":
         await client[config.database].list_collection_names(authorizedCollections=True)
-    return drivers.printable(build.get("version"))
+    return version_number(build.get("version"))
 
 
 def classify_mongodb(error: BaseException) -> tuple[Outcome, str]:

@@ -46,13 +46,25 @@ class HeartbeatWatcher(ServerHeartbeatListener):
             self._foreign.set_result(None)
 
     async def unless_foreign(self, command: Awaitable[T]) -> T:
+        """``command``'s result, or ``CheckFailed`` as soon as the server proves foreign.
+
+        An abandoned command is cancelled; its late error (pymongo may finish it
+        with its own timeout instead) is retrieved by a callback, so asyncio never
+        logs it as unretrieved.
+        """
         task = asyncio.ensure_future(command)
+        task.add_done_callback(_retrieve_error)
         waiting: set[asyncio.Future[Any]] = {task, self._foreign}
         try:
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not task.done():
                 task.cancel()
-        if task.cancelled():
+        if not task.done() or task.cancelled():
             raise CheckFailed(Outcome.PROTOCOL_ERROR, NOT_MONGODB)
         return task.result()
+
+
+def _retrieve_error(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

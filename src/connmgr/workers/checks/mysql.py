@@ -76,8 +76,7 @@ class MysqlCheck:
                 async with connection.cursor() as cursor:
                     await cursor.execute("SELECT VERSION()")
                     row = await cursor.fetchone()
-            version = drivers.printable(row[0] if row else None)
-            return drivers.peer_identity(connection._writer, version)
+            return drivers.peer_identity(connection._writer, row[0] if row else None)
         finally:
             await drivers.close_quietly(connection.ensure_closed)
 

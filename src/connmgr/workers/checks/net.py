@@ -16,10 +16,10 @@ import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from connmgr.workers.checks.base import CheckResult, Outcome, ServerIdentity
+from connmgr.workers.checks.vetted import stream_identity
 from connmgr.workers.egress import DnsFailure, Egress, EgressRefused, IPAddress
 
 
@@ -163,26 +163,8 @@ async def open_checked(
 
 
 def tls_identity(writer: asyncio.StreamWriter) -> ServerIdentity | None:
-    ssl_object = writer.get_extra_info("ssl_object")
-    certificate = ssl_object.getpeercert() if ssl_object is not None else None
-    return identity_from_certificate(certificate) if certificate else None
-
-
-def identity_from_certificate(
-    certificate: dict[str, Any], version: str | None = None
-) -> ServerIdentity:
-    def name(field_name: str) -> str | None:
-        parts = certificate.get(field_name) or ()
-        return ", ".join(f"{k}={v}" for rdn in parts for k, v in rdn) or None
-
-    not_after = certificate.get("notAfter")
-    expiry = datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), UTC) if not_after else None
-    return ServerIdentity(
-        version=version,
-        tls_subject=name("subject"),
-        tls_issuer=name("issuer"),
-        tls_not_after=expiry,
-    )
+    """The verified certificate's identity, in fixed forms only (``vetted``)."""
+    return stream_identity(writer)
 
 
 def classify(error: BaseException) -> tuple[Outcome, str]:

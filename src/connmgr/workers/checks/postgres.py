@@ -47,7 +47,7 @@ class PostgresCheck:
         try:
             with watch.phase("query"):
                 await _query(connection, config)
-            version = drivers.printable(connection.get_settings().server_version)
+            version = connection.get_settings().server_version
             return drivers.peer_identity(connection._transport, version)
         finally:
             await drivers.close_quietly(connection.close)

@@ -129,7 +129,7 @@ async def _query(connection: _CheckConnection, config: RedisConfig) -> str | Non
         raise CheckFailed(Outcome.PROTOCOL_ERROR, NOT_REDIS)
     info = _text(await connection.command("INFO", "server"))
     fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    return drivers.printable(fields.get("redis_version"))
+    return fields.get("redis_version")
 
 
 def _text(reply: object) -> str:

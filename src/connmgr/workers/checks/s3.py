@@ -16,15 +16,15 @@ ever connects to addresses the policy accepted, with no re-resolution window
 
 Phases: ``resolve`` (the endpoint check), ``auth`` (the signed HEAD; connect
 and TLS happen inside the SDK and are not split out), ``query`` (the list).
-The server identity is the ``Server`` header's product token; the SDK does not
-expose the peer certificate, so no TLS subject or expiry is reported.
+The server identity is the ``Server`` header's product when it is a known one
+(``vetted.http_server_product``, without its version); the SDK does not expose
+the peer certificate, so no TLS subject or expiry is reported.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import ssl
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
@@ -45,10 +45,10 @@ from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, Serve
 from connmgr.workers.checks.checked_resolver import CheckedResolver
 from connmgr.workers.checks.net import Stopwatch, tls_context
 from connmgr.workers.checks.s3_outcomes import DENIED_STATUS, FAILURES, failure_of
+from connmgr.workers.checks.vetted import http_server_product
 from connmgr.workers.egress import Egress
 
 _HOST_FILES: Final = {"config_file": os.devnull, "credentials_file": os.devnull}
-_PRODUCT = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,31}")  # "AmazonS3", "MinIO": no version
 
 
 def _http_session_class(context: ssl.SSLContext) -> type[Any]:
@@ -164,10 +164,11 @@ def _endpoint(config: S3Config) -> tuple[str, str, int]:
 
 
 def _server_identity(response: dict[str, Any]) -> ServerIdentity:
-    """The ``Server`` header's product token ("AmazonS3", "MinIO"), never its version."""
+    """The ``Server`` header's known product ("AmazonS3", "MinIO"), never its version."""
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    product = _PRODUCT.match(str(headers.get("server", "")))
-    return ServerIdentity(version=product.group(0) if product else None)
+    header = headers.get("server")
+    product = http_server_product(header if isinstance(header, str) else None, with_version=False)
+    return ServerIdentity(version=product)
 
 
 async def _head_bucket(client: Any, bucket: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[impor
 
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.net import classify
-from connmgr.workers.egress import DnsFailure, EgressRefused
+from connmgr.workers.egress import DnsFailure, EgressFailure, EgressRefused
 
 # What a request to a failing target may raise; anything else is a bug.
 FAILURES: Final = (ClientError, BotoCoreError, EgressRefused, DnsFailure, TimeoutError, OSError)
@@ -58,8 +58,13 @@ def _service_failure(error: ClientError) -> tuple[Outcome, str]:
 
 
 def _root_cause(error: BaseException) -> BaseException:
-    """The innermost error behind botocore's and aiohttp's wrappers (bounded walk)."""
+    """The innermost error behind botocore's and aiohttp's wrappers (bounded walk).
+
+    The walk stops at an ``EgressFailure``: what it wraps is not the outcome.
+    """
     for _ in range(8):
+        if isinstance(error, EgressFailure):
+            return error
         wrapped = getattr(error, "kwargs", None)
         inner = wrapped.get("error") if isinstance(wrapped, dict) else None
         inner = inner or error.__cause__ or error.__context__

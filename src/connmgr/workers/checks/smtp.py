@@ -18,9 +18,10 @@ from connmgr.schemas.auth import BasicAuth
 from connmgr.schemas.kinds import Kind, SmtpConfig
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
-from connmgr.workers.checks.mail import Learned, MailCheck, known_product, password_of, say_goodbye
+from connmgr.workers.checks.mail import Learned, MailCheck, password_of, say_goodbye
 from connmgr.workers.checks.mail_channel import MAX_REPLY_LINES, LineChannel, ProtocolViolation
 from connmgr.workers.checks.net import Stopwatch
+from connmgr.workers.checks.vetted import known_product
 
 SMTP_PRODUCTS: Final = (
     "Postfix",
@@ -63,9 +64,9 @@ async def ehlo(channel: LineChannel) -> dict[str, list[str]]:
     if reply.code != 250:
         raise CheckFailed(Outcome.PROTOCOL_ERROR, "the server refused EHLO")
     extensions: dict[str, list[str]] = {}
-    for line in reply.lines[1:]:
-        keyword, *parameters = line.upper().split()
-        extensions[keyword] = parameters
+    for words in (line.upper().split() for line in reply.lines[1:]):
+        if words:  # an empty extension line says nothing (and must not crash the check)
+            extensions[words[0]] = words[1:]
     return extensions
 
 
