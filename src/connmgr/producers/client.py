@@ -45,11 +45,17 @@ async def _log_nats_error(error: Exception) -> None:
     log.debug("nats_error", error=type(error).__name__)
 
 
-async def _connect_nats(nats_url: str, timeout_s: float) -> Client:
-    """A connected client within ``timeout_s`` (nats-py alone would retry for minutes)."""
+async def _connect_nats(nats_url: str, timeout_s: float, token: str | None) -> Client:
+    """A connected client within ``timeout_s`` (nats-py alone would retry for minutes).
+
+    ``token`` is the tenant's connmgr token: the broker's auth callout turns it into
+    a NATS identity confined to the tenant's subjects (none: an open dev broker).
+    """
     nc = Client()
     servers = nats_url.split(",")
-    connecting = nc.connect(servers=servers, name="connmgr-producer", error_cb=_log_nats_error)
+    connecting = nc.connect(
+        servers=servers, name="connmgr-producer", error_cb=_log_nats_error, token=token or None
+    )
     try:
         await asyncio.wait_for(connecting, timeout_s)
     except (nats.errors.Error, OSError, TimeoutError) as error:
@@ -74,13 +80,15 @@ class Producer(ConnectionWrites, ConnectionProbes):
         actor_id: str,
         timeout_s: float = 10.0,
         allow_plaintext: bool = False,
+        token: str | None = None,
     ) -> Self:
         """Connect (comma-separated URLs) and start; ``ProducerError`` when unreachable.
 
         ``timeout_s`` bounds the first connect and is the default wait for an outcome;
-        once connected, the client reconnects on its own.
+        once connected, the client reconnects on its own (through the auth callout
+        again when its credential expires). ``token``: the tenant's NATS token.
         """
-        nc = await _connect_nats(nats_url, timeout_s)
+        nc = await _connect_nats(nats_url, timeout_s, token)
         producer = cls(
             nc,
             tenant=tenant,

@@ -16,10 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
+from connmgr.runtime.pools import connect_operator
 from connmgr.schemas.bus import (
     COMMAND_STREAM,
     DEAD_LETTER_PREFIX,
@@ -105,7 +105,7 @@ async def replay(nc: NatsClient, sequence: int) -> str | None:
 
 
 async def run_dlq_ls(settings: Settings, _args: argparse.Namespace) -> int:
-    nc = await nats.connect(settings.nats_url)
+    nc = await connect_operator(settings)
     try:
         for entry in await list_dead_letters(nc):
             print(
@@ -118,7 +118,7 @@ async def run_dlq_ls(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def run_dlq_replay(settings: Settings, args: argparse.Namespace) -> int:
-    nc = await nats.connect(settings.nats_url)
+    nc = await connect_operator(settings)
     try:
         new_id = await replay(nc, args.sequence)
     finally:
