@@ -38,6 +38,7 @@ from connmgr.schemas.bus import (
     COMMAND_STREAM,
     MSG_ID_HEADER,
     RELAY_CHECKPOINT,
+    SCHEDULE_STREAM,
     command_subject,
     schedule_subject,
     schedule_subjects_all,
@@ -219,7 +220,7 @@ async def read_phases(js: JetStreamContext, ids: Sequence[str]) -> dict[str, flo
 
     async def one(connection_id: str) -> tuple[str, float]:
         async with slots:
-            stored = await js.get_last_msg(COMMAND_STREAM, schedule_subject(TENANT, connection_id))
+            stored = await js.get_last_msg(SCHEDULE_STREAM, schedule_subject(TENANT, connection_id))
         if stored.time is None:
             raise BenchError(f"the schedule of {connection_id} has no time")
         # Go's time.Round(time.Second): halves away from zero.

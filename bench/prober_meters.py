@@ -20,7 +20,7 @@ from typing import Final
 
 from nats.js import JetStreamContext
 
-from connmgr.schemas.bus import COMMAND_STREAM
+from connmgr.schemas.bus import SCHEDULE_STREAM
 from harness import CLOCK_TICKS, BenchError, cpu_seconds
 
 POLL_S: Final = 0.05
@@ -45,7 +45,7 @@ class SeqTimeline:
 
     async def _poll(self) -> None:
         while not self._stopping.is_set():
-            info = await self._js.stream_info(COMMAND_STREAM)
+            info = await self._js.stream_info(SCHEDULE_STREAM)
             self._times.append(time.time())
             self._seqs.append(info.state.last_seq)
             with contextlib.suppress(TimeoutError):

@@ -20,10 +20,10 @@ from nats.js.api import ConsumerInfo
 from sqlalchemy import func, select
 
 from connmgr.schemas.bus import (
-    COMMAND_STREAM,
     EVENT_STREAM,
-    PROBER_CONSUMER,
+    PROBE_FIRINGS_CONSUMER,
     SCHEDULE_KEEPER_CONSUMER,
+    SCHEDULE_STREAM,
 )
 from connmgr.storage.tables import probe_state, samples
 from harness import note
@@ -52,7 +52,9 @@ class Progress:
         await self.watch.stop()
 
     async def prober_consumer(self) -> ConsumerInfo:
-        info: ConsumerInfo = await self.js.consumer_info(COMMAND_STREAM, PROBER_CONSUMER.durable)
+        info: ConsumerInfo = await self.js.consumer_info(
+            SCHEDULE_STREAM, PROBE_FIRINGS_CONSUMER.durable
+        )
         return info
 
     async def keeper_drained(self) -> bool:

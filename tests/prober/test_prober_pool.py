@@ -16,7 +16,7 @@ from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import COMMAND_STREAM, MSG_ID_HEADER, schedule_subject
+from connmgr.schemas.bus import MSG_ID_HEADER, SCHEDULE_STREAM, schedule_subject
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.probe_states import read_probe_state
@@ -109,7 +109,7 @@ async def create(stack: Stack, payload: dict[str, Any]) -> str:
 
 async def schedule_count(stack: Stack, tenant: str, connection_id: str) -> int:
     info = await stack.nc.jetstream().stream_info(
-        COMMAND_STREAM, subjects_filter=schedule_subject(tenant, connection_id)
+        SCHEDULE_STREAM, subjects_filter=schedule_subject(tenant, connection_id)
     )
     return sum((info.state.subjects or {}).values())
 
@@ -240,7 +240,7 @@ async def test_reconciling_leaves_a_matching_schedule_alone(stack: Stack) -> Non
     await wait_for(lambda: schedule_count(stack, "acme", connection_id), timeout=15)
     subject = schedule_subject("acme", connection_id)
     js = stack.nc.jetstream()
-    before = (await js.get_last_msg(COMMAND_STREAM, subject)).seq
+    before = (await js.get_last_msg(SCHEDULE_STREAM, subject)).seq
     keeper = ScheduleKeeper(stack.nc, stack.engine)
     assert await keeper.reconcile() == 1
-    assert (await js.get_last_msg(COMMAND_STREAM, subject)).seq == before
+    assert (await js.get_last_msg(SCHEDULE_STREAM, subject)).seq == before

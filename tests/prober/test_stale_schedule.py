@@ -4,7 +4,8 @@ matching schedule alone; keepers of several replicas placing one connection at
 once publish its schedule once, and the one that stays is the projection's.
 
 The schedule keeper is not running here, so only the prober can purge the
-schedule; the firing is handed to ``ProberPool.handle`` as the broker would.
+schedule; the firing is handed to ``ProberPool.handle_firing`` as the broker
+would deliver it from ``CONNMGR_SCHED``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.bus import (
-    COMMAND_STREAM,
+    PROBE_FIRINGS_CONSUMER,
     SCHEDULE_HEADER,
+    SCHEDULE_STREAM,
     SCHEDULER_HEADER,
-    command_subject,
+    probe_subject,
     schedule_subject,
 )
 from connmgr.schemas.kinds import Kind
@@ -72,10 +74,11 @@ async def encryptor(fresh_pg_url: NewPostgresUrl) -> AsyncIterator[Encryptor]:
 
 
 def firing(nc: Client, connection_id: str, body: bytes, sequence: int) -> Msg:
-    reply = f"$JS.ACK.{COMMAND_STREAM}.prober.1.{sequence}.{sequence}.1700000000000000000.0"
+    durable = PROBE_FIRINGS_CONSUMER.durable
+    reply = f"$JS.ACK.{SCHEDULE_STREAM}.{durable}.1.{sequence}.{sequence}.1700000000000000000.0"
     return Msg(
         nc,
-        subject=command_subject(TENANT, "check", connection_id),
+        subject=probe_subject(TENANT, connection_id),
         reply=reply,
         data=body,
         headers={SCHEDULER_HEADER: schedule_subject(TENANT, connection_id)},
@@ -84,7 +87,7 @@ def firing(nc: Client, connection_id: str, body: bytes, sequence: int) -> Msg:
 
 async def schedules_of(nc: Client, connection_id: str) -> int:
     info = await nc.jetstream().stream_info(
-        COMMAND_STREAM, subjects_filter=schedule_subject(TENANT, connection_id)
+        SCHEDULE_STREAM, subjects_filter=schedule_subject(TENANT, connection_id)
     )
     return sum((info.state.subjects or {}).values())
 
@@ -105,12 +108,12 @@ async def test_a_deleted_connection_is_never_checked_and_loses_its_schedule(
         assert state is not None
         await pool.schedules.put(state)
         body = schedule_body(state)
-        assert await pool.handle(firing(nc, connection_id, body, 7))
+        assert await pool.handle_firing(firing(nc, connection_id, body, 7))
         assert check.runs == 1  # its target is now cached
         deleted = await encryptor.one(command("delete", connection_id, {}))
         assert deleted.outcome == "accepted", deleted
         assert await schedules_of(nc, connection_id) == 1
-        assert await pool.handle(firing(nc, connection_id, body, 8))
+        assert await pool.handle_firing(firing(nc, connection_id, body, 8))
         assert check.runs == 1
         assert await schedules_of(nc, connection_id) == 0
     finally:
@@ -130,21 +133,21 @@ async def test_placing_publishes_a_missing_schedule_and_leaves_a_matching_one(
     await keeper.place_due([on, off])
     assert (await schedules_of(nc, on), await schedules_of(nc, off)) == (1, 0)
     subject = schedule_subject(TENANT, on)
-    before = (await nc.jetstream().get_last_msg(COMMAND_STREAM, subject)).seq
+    before = (await nc.jetstream().get_last_msg(SCHEDULE_STREAM, subject)).seq
     await keeper.place_due([on])
-    assert (await nc.jetstream().get_last_msg(COMMAND_STREAM, subject)).seq == before
+    assert (await nc.jetstream().get_last_msg(SCHEDULE_STREAM, subject)).seq == before
 
 
 async def stored_schedule(nc: Client, connection_id: str) -> tuple[int, str]:
     """The stored schedule's sequence and ``Nats-Schedule``."""
     stored = await nc.jetstream().get_last_msg(
-        COMMAND_STREAM, schedule_subject(TENANT, connection_id)
+        SCHEDULE_STREAM, schedule_subject(TENANT, connection_id)
     )
     return stored.seq or 0, (stored.headers or {}).get(SCHEDULE_HEADER, "")
 
 
 async def last_sequence(nc: Client) -> int:
-    return (await nc.jetstream().stream_info(COMMAND_STREAM)).state.last_seq
+    return (await nc.jetstream().stream_info(SCHEDULE_STREAM)).state.last_seq
 
 
 async def created(encryptor: Encryptor, interval_s: int = 10) -> ConnectionState:

@@ -21,7 +21,8 @@ from connmgr.storage.tokens import (
 )
 from connmgr.workers.key_rotation import ensure_unused, rewrap_all
 from connmgr.workers.keyring import Keyring, KeyringError
-from connmgr.workers.streams import ensure_streams
+from connmgr.workers.stream_upgrade import restore_held
+from connmgr.workers.streams import ensure_consumers, ensure_streams, keys_bucket
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -139,10 +140,15 @@ async def run_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def run_streams_ensure(settings: Settings, args: argparse.Namespace) -> int:
-    """Create or update the streams, e.g. with 3 replicas on a cluster."""
+    """Create or update the streams, e.g. with 3 replicas on a cluster, every pool's
+    durable consumer and the keys bucket: pools then start with read-only rights."""
     nc = await connect_operator(settings)
     try:
-        await ensure_streams(nc.jetstream(), replicas=args.replicas)
+        js = nc.jetstream()
+        await ensure_streams(js, replicas=args.replicas)
+        await restore_held(js)
+        await ensure_consumers(js)
+        await keys_bucket(js)
     finally:
         await nc.close()
     print(f"streams: ready ({args.replicas or 'existing'} replicas)")

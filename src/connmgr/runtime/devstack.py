@@ -5,14 +5,17 @@ SQLite there unless ``CONNMGR_DATABASE_URL`` is set, creates a dev key ring and
 a read token on first run (files mode 0600), allows plaintext secrets and
 loopback targets for local trials, runs the encryptor, the relay and the API,
 then prints ``nats: <url>``, ``api: <url>`` and ``token: <token>``, one line
-each, once all are ready. Ctrl-C or SIGTERM stops everything; nats-server is
-stopped last, after the pools have finished their work in hand.
+each, once all are ready. A pool whose loop fails is logged and restarted with
+a growing, jittered delay; the others run on (``supervision``). Ctrl-C or
+SIGTERM stops everything; nats-server is stopped last, after the pools have
+finished their work in hand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from connmgr.runtime.pools import (
     start_pool,
 )
 from connmgr.runtime.signals import stop_on_signals
+from connmgr.runtime.supervision import PoolLoop, supervised
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tokens import issue_token
@@ -72,6 +76,16 @@ async def _read_token(settings: Settings, path: Path) -> str:
     return token
 
 
+async def _supervised_pool(name: str, settings: Settings, resources: Resources) -> PoolLoop:
+    """Started now (a failure here stops the stack); restarted whenever it fails later,
+    so one failing pool never stops the others."""
+
+    def restart() -> Awaitable[PoolLoop]:
+        return start_pool(name, settings, resources)
+
+    return supervised(name, await restart(), restart)
+
+
 async def run_dev_stack(base: Settings, options: DevStackOptions) -> int:
     stop = stop_on_signals()
     options.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -84,7 +98,7 @@ async def run_dev_stack(base: Settings, options: DevStackOptions) -> int:
         token = await _read_token(settings, options.data_dir / "token")
         nc = await connect_nats(settings, "dev-stack")
         resources = Resources(nc=nc, engine=engine, keyring=keyring)
-        loops = [await start_pool(name, settings, resources) for name in POOLS]
+        loops = [await _supervised_pool(name, settings, resources) for name in POOLS]
         runner = await serve_api(settings, engine)
         sys.stdout.write(f"nats: {server.url}\napi: {bound_url(runner)}\ntoken: {token}\n")
         sys.stdout.flush()

@@ -16,6 +16,7 @@ from connmgr.runtime.pools import (
     start_pool,
 )
 from connmgr.runtime.signals import stop_on_signals
+from connmgr.runtime.supervision import PoolLoop, start_with_retries, supervised
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import migrate
 
@@ -23,15 +24,24 @@ log = structlog.get_logger("connmgr.runtime")
 
 
 async def run_worker_process(settings: Settings, pool: str) -> int:
+    """Run one pool until SIGTERM/SIGINT; a failing loop is restarted (``supervision``).
+
+    A fatal configuration error (key ring, settings) exits at start-up."""
     stop = stop_on_signals()
     keyring = preflight_keyring((pool,), settings)
     engine = pool_engine(settings, pool)
     nc = await connect_nats(settings, pool)
-    try:
+    resources = Resources(nc, engine, keyring)
+
+    async def start() -> PoolLoop:
         await migrate(engine)
-        loop = await start_pool(pool, settings, Resources(nc, engine, keyring))
-        log.info("pool_started", pool=pool)
-        await run_until_stopped(loop, stop, settings.shutdown_grace_s)
+        return await start_pool(pool, settings, resources)
+
+    try:
+        loop = await start_with_retries(pool, start, stop)
+        if loop is not None:
+            log.info("pool_started", pool=pool)
+            await run_until_stopped(supervised(pool, loop, start), stop, settings.shutdown_grace_s)
         log.info("pool_stopped", pool=pool)
     finally:
         await close_nats(nc)

@@ -5,7 +5,10 @@ No other module spells these. Subjects:
 - commands ``connmgr.cmd.<tenant>.<verb>.<connection_id>`` on stream ``CONNMGR_CMD``
   (work-queue retention: a command is gone once handled);
 - events ``connmgr.evt.<tenant>.<connection_id>.<type>`` on stream ``CONNMGR_EVT``
-  (limits retention), published by the relay.
+  (limits retention), published by the relay;
+- check schedules ``connmgr.schedule.<tenant>.<connection_id>`` firing into
+  ``connmgr.probe.<tenant>.<connection_id>``, both on stream ``CONNMGR_SCHED``
+  (work-queue retention), which only the prober writes and reads.
 """
 
 from __future__ import annotations
@@ -180,6 +183,7 @@ NOTIFIER_CONSUMER: Final = ConsumerSpec(
     max_deliver=12,
     ack_wait_s=60.0,
     max_ack_pending=1024,
+    new_messages_only=True,
 )
 
 
@@ -244,3 +248,47 @@ def command_header_refusal(headers: dict[str, str] | None) -> str | None:
         if lowered.startswith(SERVER_HEADER_PREFIX) and lowered not in ALLOWED_COMMAND_HEADERS:
             return lowered
     return None
+
+
+# --- the schedule stream (issue 9, broker) ----------------------------------------
+# Only the prober writes and reads ``CONNMGR_SCHED``: the keeper puts one schedule
+# per connection, and the prober consumes the firings through its own durable.
+
+
+def probe_subjects_all() -> str:
+    return f"{PROBE_PREFIX}.>"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeAddress:
+    tenant: str
+    connection_id: str
+
+
+def parse_probe_subject(subject: str) -> ProbeAddress | None:
+    """Split a firing's subject ``connmgr.probe.<tenant>.<id>``; None when it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 4 or f"{parts[0]}.{parts[1]}" != PROBE_PREFIX:
+        return None
+    if not is_valid_tenant(parts[2]) or not parts[3]:
+        return None
+    return ProbeAddress(tenant=parts[2], connection_id=parts[3])
+
+
+UPGRADE_STREAM: Final = "CONNMGR_CMD_UPGRADE"
+"""Holds the command stream's messages while an upgrade re-creates that stream."""
+UPGRADE_PREFIX: Final = "connmgr.upgrade"
+
+
+def upgrade_subject(sequence: int) -> str:
+    return f"{UPGRADE_PREFIX}.{sequence}"
+
+
+PROBE_FIRINGS_CONSUMER: Final = ConsumerSpec(
+    durable="prober-firings",
+    filter_subjects=(probe_subjects_all(),),
+    max_deliver=10,
+    ack_wait_s=30.0,
+    max_ack_pending=20000,
+)
+"""The prober's durable on ``CONNMGR_SCHED``: the firings of the check schedules."""

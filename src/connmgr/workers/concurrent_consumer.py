@@ -3,7 +3,9 @@
 For pools whose work is slow I/O (tests, checks): each message is handled in
 its own task and acked or nak'd (with a growing delay) by this adapter alone
 once its handler returns; long handlers send ``in_progress``. On ``stop`` it
-fetches nothing more and waits for the messages in hand.
+fetches nothing more and waits for the messages in hand. A message that is not
+a delivery of this stream and durable is dropped with a warning, never handled
+(``delivered_here``); a failing ack or nak is logged (``settle``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from connmgr.schemas.bus import ConsumerSpec
-from connmgr.workers.consumer import fetch_batch, retry_delay
+from connmgr.workers.consumer import delivered_here, fetch_batch, settle
 
 log = structlog.get_logger("connmgr.consumer")
 FETCH_TIMEOUT_S: Final = 1.0
@@ -57,6 +59,8 @@ class ConcurrentConsumer:
                 for message in await fetch_batch(
                     subscription, min(free, 256), FETCH_TIMEOUT_S, stop
                 ):
+                    if not delivered_here(message, self._stream, self._spec.durable):
+                        continue
                     task = asyncio.create_task(self._one(message))
                     self._in_flight.add(task)
                     task.add_done_callback(self._in_flight.discard)
@@ -75,11 +79,7 @@ class ConcurrentConsumer:
             final = False
         finally:
             ticker.cancel()
-        with contextlib.suppress(Exception):
-            if final:
-                await message.ack()
-            else:
-                await message.nak(delay=retry_delay(message.metadata.num_delivered))
+        await settle(message, final)
 
     async def _keep_alive(self, message: Msg) -> None:
         while True:

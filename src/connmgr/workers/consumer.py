@@ -7,6 +7,12 @@ When ``process`` raises (the database is unavailable, say) every message of the
 batch is nak'd with that delay and nothing is acked. Long batches send
 ``in_progress`` so the server does not redeliver work that is still running.
 On ``stop`` the loop finishes the batch in hand and returns.
+
+No message stops the loop: one without JetStream metadata (a plain publish into
+the pull inbox) or delivered by another stream or consumer than the one pulled
+is dropped with a warning, never processed, acked or nak'd (``delivered_here``);
+and a failing ack, nak or ``in_progress`` is logged and never stops the others
+of the batch (``settle``).
 """
 
 from __future__ import annotations
@@ -52,6 +58,39 @@ async def fetch_batch(
         return []
 
 
+def delivered_here(message: Msg, stream: str, durable: str) -> bool:
+    """True when ``message`` is a JetStream delivery of this stream and durable.
+
+    Anything else reached the pull inbox some other way: it is logged and dropped
+    (neither acked nor nak'd: it is not ours to settle)."""
+    try:
+        metadata = message.metadata
+    except Exception:
+        log.warning("message_dropped", reason="not_jetstream", durable=durable)
+        return False
+    if metadata.stream != stream or metadata.consumer != durable:
+        log.warning(
+            "message_dropped",
+            reason="foreign_delivery",
+            durable=durable,
+            from_stream=metadata.stream,
+            from_consumer=metadata.consumer,
+        )
+        return False
+    return True
+
+
+async def settle(message: Msg, final: bool) -> None:
+    """Ack a final message, nak the others with a growing delay; never raises."""
+    try:
+        if final:
+            await message.ack()
+        else:
+            await message.nak(delay=retry_delay(message.metadata.num_delivered))
+    except Exception:
+        log.warning("settle_failed", final=final, exc_info=True)
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerOptions:
     batch_size: int
@@ -85,6 +124,11 @@ class BatchConsumer:
                     self._options.fetch_timeout_s,
                     stop,
                 )
+                batch = [
+                    message
+                    for message in batch
+                    if delivered_here(message, self._stream, self._spec.durable)
+                ]
                 if batch:
                     await self._handle(batch)
         finally:
@@ -100,11 +144,11 @@ class BatchConsumer:
             results = [False] * len(batch)
         finally:
             ticker.cancel()
+        if len(results) != len(batch):
+            log.error("batch_results_mismatch", size=len(batch), results=len(results))
+            results = [False] * len(batch)
         for message, final in zip(batch, results, strict=True):
-            if final:
-                await message.ack()
-            else:
-                await message.nak(delay=retry_delay(message.metadata.num_delivered))
+            await settle(message, final)
 
     async def _keep_alive(self, batch: list[Msg]) -> None:
         interval = max(self._spec.ack_wait_s / 3, 0.5)

@@ -1,13 +1,20 @@
 """The prober pool's process: scheduled and manual checks, status, roll-ups, schedules.
 
-Per check message (``connmgr.cmd.<tenant>.check.<id>``, fired by the broker's
-schedule or sent by hand): find the connection through the batched, cached
+Two inputs, one check path: the firings of the broker's check schedules
+(``connmgr.probe.<tenant>.<id>`` on ``CONNMGR_SCHED``, which only the prober
+writes and reads; durable ``prober-firings``, ``handle_firing``) and on-demand
+``check`` commands (``connmgr.cmd.<tenant>.check.<id>`` on ``CONNMGR_CMD``;
+durable ``prober``, ``handle``). A message is scheduled because of the stream it
+came from, never because of a header a producer could set.
+
+Per check: find the connection through the batched, cached
 target reads of ``targets`` (a deleted one has its schedule purged and is never
 checked again), skip scheduled checks of a suspended
 connection, run the kind's check under the runner's bounds, and hand the result
 to the batch writer (samples, state machine, status events in one transaction);
 then ack, and answer a manual check on its ``reply_to``. Scheduled firings are
 told apart by their stream sequence, so a redelivered firing counts once.
+A firing whose body does not match its subject is dropped with a warning.
 Alongside: the schedule keeper, and the roll-up of samples once a minute.
 """
 
@@ -25,9 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.bus import (
     COMMAND_STREAM,
+    PROBE_FIRINGS_CONSUMER,
     PROBER_CONSUMER,
-    SCHEDULER_HEADER,
+    SCHEDULE_STREAM,
     parse_command_subject,
+    parse_probe_subject,
 )
 from connmgr.schemas.outcomes import Rejection
 from connmgr.schemas.probe_commands import CheckConnection, parse_probe_command
@@ -71,17 +80,24 @@ class ProberPool:
         js = self._nc.jetstream()
         await ensure_streams(js)
         await ensure_consumer(js, COMMAND_STREAM, PROBER_CONSUMER)
+        await ensure_consumer(js, SCHEDULE_STREAM, PROBE_FIRINGS_CONSUMER)
         await self.schedules.start()
         await self.schedules.reconcile()
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = ConcurrentConsumer(
-            self._nc.jetstream(), COMMAND_STREAM, PROBER_CONSUMER, self.handle, self._max_in_flight
+        js = self._nc.jetstream()
+        commands = ConcurrentConsumer(
+            js, COMMAND_STREAM, PROBER_CONSUMER, self.handle, self._max_in_flight
+        )
+        firings = ConcurrentConsumer(
+            js, SCHEDULE_STREAM, PROBE_FIRINGS_CONSUMER, self.handle_firing, self._max_in_flight
         )
         try:
-            await asyncio.gather(
-                consumer.run(stop), self.schedules.run(stop), self._roll_up_loop(stop)
-            )
+            async with asyncio.TaskGroup() as loops:  # one failing cancels the others
+                loops.create_task(commands.run(stop))
+                loops.create_task(firings.run(stop))
+                loops.create_task(self.schedules.run(stop))
+                loops.create_task(self._roll_up_loop(stop))
         finally:
             await self.close()
 
@@ -99,16 +115,31 @@ class ProberPool:
         if address is None or address.tenant != parsed.actor.tenant:
             log.warning("check_discarded", reason="subject mismatch")
             return True
-        scheduled = bool((message.headers or {}).get(SCHEDULER_HEADER))
-        check_id = (
-            f"scheduled:{message.metadata.sequence.stream}" if scheduled else str(parsed.command_id)
-        )
-        record = await self._check(parsed, check_id, scheduled)
+        record = await self._check(parsed, str(parsed.command_id), scheduled=False)
         if record is None:
             return True
         recorded = await self._writer.submit(record)
         if parsed.reply_to and recorded.outcome is not None:
             await self._nc.publish(parsed.reply_to, recorded.outcome.model_dump_json().encode())
+        return True
+
+    async def handle_firing(self, message: Msg) -> bool:
+        """A scheduled check from ``CONNMGR_SCHED``: counted once per stream sequence,
+        skipped while probing is suspended, answered to no one."""
+        parsed = parse_probe_command(message.data)
+        address = parse_probe_subject(message.subject)
+        if (
+            not isinstance(parsed, CheckConnection)
+            or address is None
+            or (address.tenant, address.connection_id)
+            != (parsed.actor.tenant, str(parsed.connection_id))
+        ):
+            log.warning("firing_discarded", reason="not a check of its subject's connection")
+            return True
+        check_id = f"scheduled:{message.metadata.sequence.stream}"
+        record = await self._check(parsed, check_id, scheduled=True)
+        if record is not None:
+            await self._writer.submit(record)
         return True
 
     async def _check(

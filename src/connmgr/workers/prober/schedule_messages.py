@@ -1,5 +1,7 @@
 """A connection's schedule as the broker holds it: one message on
-``connmgr.schedule.<tenant>.<id>`` in the command stream, read, put and purged.
+``connmgr.schedule.<tenant>.<id>`` in the schedule stream ``CONNMGR_SCHED``
+(which only the prober writes and reads), firing into
+``connmgr.probe.<tenant>.<id>`` in the same stream; read, put and purged.
 
 A put names the stored schedule it replaces (``Nats-Expected-Last-Subject-
 Sequence``): when the keepers of several replicas place one connection at once,
@@ -21,14 +23,14 @@ from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
 from connmgr.schemas.bus import (
-    COMMAND_STREAM,
     EXPECTED_SUBJECT_SEQUENCE_HEADER,
     ROLLUP_HEADER,
     ROLLUP_SUBJECT,
     SCHEDULE_HEADER,
+    SCHEDULE_STREAM,
     SCHEDULE_TARGET_HEADER,
     WRONG_LAST_SEQUENCE,
-    command_subject,
+    probe_subject,
     schedule_subject,
 )
 from connmgr.storage.projection import ConnectionState
@@ -80,7 +82,7 @@ async def read_stored_schedule(
 ) -> StoredSchedule:
     subject = schedule_subject(tenant, connection_id)
     try:
-        stored = await js.get_last_msg(COMMAND_STREAM, subject)
+        stored = await js.get_last_msg(SCHEDULE_STREAM, subject)
     except NotFoundError:
         return StoredSchedule(None, 0)
     return StoredSchedule((stored.headers or {}).get(SCHEDULE_HEADER), stored.seq or 0)
@@ -92,7 +94,7 @@ async def put_schedule(js: JetStreamContext, state: ConnectionState, replacing: 
     stands, and this one is not published."""
     headers = {
         SCHEDULE_HEADER: every_of(state),
-        SCHEDULE_TARGET_HEADER: command_subject(state.tenant, "check", state.id),
+        SCHEDULE_TARGET_HEADER: probe_subject(state.tenant, state.id),
         ROLLUP_HEADER: ROLLUP_SUBJECT,
         EXPECTED_SUBJECT_SEQUENCE_HEADER: str(replacing),
     }
@@ -109,4 +111,4 @@ async def put_schedule(js: JetStreamContext, state: ConnectionState, replacing: 
 
 async def purge_schedule(js: JetStreamContext, tenant: str, connection_id: str) -> None:
     with contextlib.suppress(NotFoundError):
-        await js.purge_stream(COMMAND_STREAM, subject=schedule_subject(tenant, connection_id))
+        await js.purge_stream(SCHEDULE_STREAM, subject=schedule_subject(tenant, connection_id))

@@ -2,7 +2,9 @@
 
 The broker fires the checks: a connection with ``health_check.enabled`` has one
 schedule message on ``connmgr.schedule.<tenant>.<id>`` (``Nats-Schedule: @every
-<interval>s``, target ``connmgr.cmd.<tenant>.check.<id>``), replaced atomically
+<interval>s``, target ``connmgr.probe.<tenant>.<id>``) in ``CONNMGR_SCHED``, a
+stream only the prober writes and reads (tenants' command stream allows no
+schedules, so no tenant can fire anything at another's subject), replaced atomically
 with a rollup when the interval changes and purged when the connection is
 deleted or its checks disabled. There is no scheduler process to keep alive.
 A new or changed schedule is published at the connection's own second of the
@@ -46,7 +48,7 @@ from connmgr.workers.prober.schedule_messages import (
     wants_schedule,
 )
 from connmgr.workers.prober.state_machine import ProbeState, resume
-from connmgr.workers.streams import ensure_consumer, ensure_streams
+from connmgr.workers.streams import ensure_consumer
 
 log = structlog.get_logger("connmgr.schedules")
 PLACING_AT_ONCE: Final = 32
@@ -60,9 +62,8 @@ class ScheduleKeeper:
         self.placements = Placements()
 
     async def start(self) -> None:
-        js = self._nc.jetstream()
-        await ensure_streams(js)
-        await ensure_consumer(js, EVENT_STREAM, SCHEDULE_KEEPER_CONSUMER)
+        """Declare the keeper's durable (the streams are the prober's ``start``)."""
+        await ensure_consumer(self._nc.jetstream(), EVENT_STREAM, SCHEDULE_KEEPER_CONSUMER)
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = BatchConsumer(
@@ -72,7 +73,9 @@ class ScheduleKeeper:
             self.process,
             ConsumerOptions(batch_size=64),
         )
-        await asyncio.gather(consumer.run(stop), self.placements.run(self.place_due, stop))
+        async with asyncio.TaskGroup() as loops:  # one failing cancels the other
+            loops.create_task(consumer.run(stop))
+            loops.create_task(self.placements.run(self.place_due, stop))
 
     async def process(self, messages: list[Msg]) -> list[bool]:
         for message in messages:
