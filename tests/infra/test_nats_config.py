@@ -180,6 +180,7 @@ async def test_a_tenant_subscribes_to_its_own_live_events_and_inbox_only(
 ) -> None:
     own = await tenants.a.nc.subscribe(tenant_event_filter("a"))
     inbox = await tenants.a.nc.subscribe(tenants.a.nc.new_inbox())
+    await tenants.a.nc.flush()
     await tenants.relay.nc.jetstream().publish(event_subject("a", "c1", "ConnectionDeleted"), b"1")
     assert (await own.next_msg(timeout=5)).data == b"1"
     assert inbox.subject.startswith("_INBOX.tenant.a.")

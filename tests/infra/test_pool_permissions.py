@@ -1,7 +1,7 @@
 """Each pool runs with exactly the permissions ``infra/nats/accounts.conf`` ships, and is
 refused everything else.
 
-The first test runs the encryptor, relay, tester and notifier as their shipped
+The first test runs every pool as its shipped
 users (``connect_nats``, as ``connmgr worker <pool>`` does), after the operator
 declared the streams; a tenant provisioned through the auth callout creates and
 tests a connection and reads its event. The server's log must then hold no
@@ -30,7 +30,7 @@ from connmgr.workers.keyring import Keyring
 from support.databases import migrated_engine, sqlite_url_in
 from support.secured_broker import SecuredBroker, refused
 
-RUNNING_POOLS = ("encryptor", "relay", "tester", "notifier")
+RUNNING_POOLS = ("encryptor", "relay", "tester", "prober", "notifier")
 
 
 @pytest.fixture
@@ -61,6 +61,7 @@ async def test_the_pools_run_on_their_shipped_permissions_alone(broker: SecuredB
     token = await issue_token(broker.engine, "producer", "a", [SCOPE_COMMANDS_WRITE, "read"])
     tenant = await broker.tenant("a", token)
     events = await tenant.nc.subscribe(tenant_event_filter("a"))
+    await tenant.nc.flush()
     listener = socket.create_server(("127.0.0.1", 0))
     try:
         producer = Producer(tenant.nc, tenant="a", actor_id="ops")

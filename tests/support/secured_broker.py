@@ -35,7 +35,7 @@ from connmgr.schemas.identities import GATEWAY_USER
 from connmgr.schemas.settings import Settings
 from connmgr.workers.nats_auth.issuer import issuer_from_seed, new_issuer_seed, public_key
 from connmgr.workers.nats_auth.service import NatsAuthService
-from connmgr.workers.streams import ensure_streams, keys_bucket
+from connmgr.workers.streams import ensure_consumers, ensure_streams, keys_bucket
 from support.waiting import wait_for
 
 INFRA: Final = Path(__file__).parents[2] / "infra" / "nats"
@@ -103,7 +103,8 @@ class SecuredBroker:
         )
         broker = cls(server, engine, settings, exits)
         operator = await broker.operator()
-        await ensure_streams(operator.nc.jetstream())
+        await ensure_streams(operator.nc.jetstream())  # connmgr streams ensure
+        await ensure_consumers(operator.nc.jetstream())
         await keys_bucket(operator.nc.jetstream())
         callout_nc = await broker._track(
             user="nats-auth", password=PASSWORDS["CONNMGR_NATS_AUTH_PASSWORD"]
