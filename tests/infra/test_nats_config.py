@@ -13,7 +13,6 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +39,14 @@ from connmgr.storage.tokens import (
     revoke_token,
 )
 from connmgr.workers.nats_auth.issuer import issuer_from_seed, new_issuer_seed, public_key
-from support.databases import migrated_engine, sqlite_url_in
-from support.secured_broker import INFRA, PASSWORDS, SecuredBroker, Watched, refused
+from support.secured_broker import (
+    INFRA,
+    PASSWORDS,
+    SecuredBroker,
+    Watched,
+    refused,
+    running_broker,
+)
 from support.waiting import wait_for
 
 API_TIMEOUT_S = 5.0
@@ -85,11 +90,8 @@ class Tenants:
 
 @pytest.fixture
 async def tenants(tmp_path: Path) -> AsyncIterator[Tenants]:
-    async with (
-        migrated_engine(sqlite_url_in(tmp_path)) as engine,
-        AsyncExitStack() as exits,
-    ):
-        broker = await SecuredBroker.start(tmp_path / "nats", engine, exits)
+    async with running_broker(tmp_path) as broker:
+        engine = broker.engine
         a_token = await issue_token(engine, "producer", "a", [SCOPE_COMMANDS_WRITE, "read"])
         b_token = await issue_token(engine, "producer", "b", [SCOPE_COMMANDS_WRITE, "read"])
         relay = await broker.pool("relay")
@@ -319,11 +321,8 @@ async def test_operator_and_tenant_read_only_tokens_get_what_their_scopes_say(
 
 
 async def test_a_revoked_token_stops_working_when_its_credential_expires(tmp_path: Path) -> None:
-    async with (
-        migrated_engine(sqlite_url_in(tmp_path)) as engine,
-        AsyncExitStack() as exits,
-    ):
-        broker = await SecuredBroker.start(tmp_path / "nats", engine, exits, ttl_s=2)
+    async with running_broker(tmp_path, ttl_s=2) as broker:
+        engine = broker.engine
         token = await issue_token(engine, "producer", "a", [SCOPE_COMMANDS_WRITE])
         client = await broker.tenant("a", token)
         assert client.nc.is_connected

@@ -15,7 +15,6 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -27,19 +26,15 @@ from connmgr.schemas.bus import COMMAND_STREAM, EVENT_STREAM, KEYS_BUCKET, SEAL_
 from connmgr.schemas.identities import event_consumer_slot, tenant_event_filter
 from connmgr.storage.tokens import SCOPE_COMMANDS_WRITE, issue_token
 from connmgr.workers.keyring import Keyring
-from support.databases import migrated_engine, sqlite_url_in
-from support.secured_broker import SecuredBroker, refused
+from support.secured_broker import SecuredBroker, refused, running_broker
 
 RUNNING_POOLS = ("encryptor", "relay", "tester", "prober", "notifier")
 
 
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[SecuredBroker]:
-    async with (
-        migrated_engine(sqlite_url_in(tmp_path)) as engine,
-        AsyncExitStack() as exits,
-    ):
-        yield await SecuredBroker.start(tmp_path / "nats", engine, exits)
+    async with running_broker(tmp_path) as broker:
+        yield broker
 
 
 async def run_pools(

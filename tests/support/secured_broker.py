@@ -17,8 +17,8 @@ Each client records the server's asynchronous errors (``Watched.errors``);
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -36,6 +36,7 @@ from connmgr.schemas.settings import Settings
 from connmgr.workers.nats_auth.issuer import issuer_from_seed, new_issuer_seed, public_key
 from connmgr.workers.nats_auth.service import NatsAuthService
 from connmgr.workers.streams import ensure_consumers, ensure_streams, keys_bucket
+from support.databases import migrated_engine, sqlite_url_in
 from support.waiting import wait_for
 
 INFRA: Final = Path(__file__).parents[2] / "infra" / "nats"
@@ -150,3 +151,13 @@ class SecuredBroker:
         watched.nc._error_cb = record
         self.exits.push_async_callback(watched.nc.close)
         return watched
+
+
+@asynccontextmanager
+async def running_broker(folder: Path, *, ttl_s: int = 300) -> AsyncIterator[SecuredBroker]:
+    """A ``SecuredBroker`` on a fresh SQLite token store in ``folder``; all closed after."""
+    async with (
+        migrated_engine(sqlite_url_in(folder)) as engine,
+        AsyncExitStack() as exits,
+    ):
+        yield await SecuredBroker.start(folder / "nats", engine, exits, ttl_s=ttl_s)
