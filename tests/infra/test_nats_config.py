@@ -331,3 +331,23 @@ async def test_a_revoked_token_stops_working_when_its_credential_expires(tmp_pat
         await wait_for(lambda: client.nc.is_closed, message="the expired connection closed")
         with pytest.raises(nats.errors.Error, match="Authorization Violation"):
             await nats.connect(broker.server.url, token=token, allow_reconnect=False)
+
+
+async def test_a_push_slot_aimed_at_another_tenant_stores_nothing_there(tenants: Tenants) -> None:
+    """Permissions cannot see a create body's deliver subject, so the server accepts a
+    push slot; on nats-server 2.15.1 it delivers only to literal subscriptions, which
+    another tenant's command stream and inboxes are not (see docs/decisions.md)."""
+    slot, control = event_consumer_slot("a", 1), event_consumer_slot("a", 2)
+    own_inbox = tenants.a.nc.new_inbox()
+    delivered = await tenants.a.nc.subscribe(own_inbox)
+    victim = command_subject("b", "delete", str(uuid.uuid4()))
+    for name, deliver in ((slot, victim), (control, own_inbox)):
+        subject = f"$JS.API.CONSUMER.CREATE.{EVENT_STREAM}.{name}.{tenant_event_filter('a')}"
+        config = {"name": name, "filter_subject": tenant_event_filter("a")}
+        body = {"stream_name": EVENT_STREAM, "config": {**config, "deliver_subject": deliver}}
+        reply = await tenants.a.nc.request(subject, json.dumps(body).encode(), timeout=5)
+        assert json.loads(reply.data).get("name") == name
+
+    # positive control: the same kind of consumer delivers a's event to a's own inbox
+    assert json.loads((await delivered.next_msg(timeout=5)).data) == {"tenant": "a"}
+    assert await messages_in(tenants, COMMAND_STREAM) == 0

@@ -11,22 +11,27 @@ per pool, a sample of what it must not do, each refused by the server.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import nats.errors
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.producers.client import Producer
+from connmgr.runtime.admin import run_streams_ensure
+from connmgr.runtime.dlq import run_dlq_ls
 from connmgr.runtime.pools import Resources, start_pool
 from connmgr.schemas.bus import COMMAND_STREAM, EVENT_STREAM, KEYS_BUCKET, SEAL_KEY_ENTRY
 from connmgr.schemas.identities import event_consumer_slot, tenant_event_filter
 from connmgr.storage.tokens import SCOPE_COMMANDS_WRITE, issue_token
 from connmgr.workers.keyring import Keyring
-from support.secured_broker import SecuredBroker, refused, running_broker
+from support.secured_broker import PASSWORDS, SecuredBroker, refused, running_broker
 
 RUNNING_POOLS = ("encryptor", "relay", "tester", "prober", "notifier")
 
@@ -119,3 +124,21 @@ async def test_each_pool_is_refused_what_it_does_not_use(broker: SecuredBroker, 
     for subject in ("_INBOX.>", f"_INBOX.pool.{others[0]}.>", "_INBOX.tenant.a.>", "connmgr.>"):
         await watched.nc.subscribe(subject)
         await refused(watched, subject)
+
+
+async def test_the_operator_runs_streams_ensure_and_dlq_and_a_pool_cannot(
+    broker: SecuredBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_args = argparse.Namespace(replicas=None)
+    assert await run_streams_ensure(broker.settings, no_args) == 0
+    assert await run_dlq_ls(broker.settings, no_args) == 0
+    assert "streams: ready" in capsys.readouterr().out
+
+    pool_settings = broker.settings.model_copy(
+        update={
+            "nats_operator_user": "relay",
+            "nats_operator_password": SecretStr(PASSWORDS["CONNMGR_NATS_RELAY_PASSWORD"]),
+        }
+    )
+    with pytest.raises(nats.errors.TimeoutError):
+        await run_dlq_ls(pool_settings, no_args)

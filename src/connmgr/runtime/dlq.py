@@ -80,6 +80,8 @@ async def _original(nc: NatsClient, sequence: int | None) -> tuple[str | None, b
 
 async def list_dead_letters(nc: NatsClient) -> list[DeadLetter]:
     info = await nc.jetstream().stream_info(DEAD_LETTER_STREAM)
+    if info.state.messages == 0:
+        return []  # an empty stream reports first_seq 0, which is no message to ask for
     entries = []
     for sequence in range(info.state.first_seq, info.state.last_seq + 1):
         try:
