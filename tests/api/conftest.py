@@ -19,7 +19,7 @@ from connmgr.schemas.settings import Settings
 from connmgr.storage.tokens import (
     SCOPE_CONNECTIONS_READ,
     SCOPE_EVENTS_READ,
-    SCOPE_METRICS_READ,
+    issue_operator_token,
     issue_token,
 )
 
@@ -31,7 +31,7 @@ async def tokens(engine: AsyncEngine) -> Tokens:
         globex=await issue_token(engine, "globex-reader", "globex", ["read"]),
         connections_only=await issue_token(engine, "c", "acme", [SCOPE_CONNECTIONS_READ]),
         events_only=await issue_token(engine, "e", "acme", [SCOPE_EVENTS_READ]),
-        metrics=await issue_token(engine, "scraper", "ops", [SCOPE_METRICS_READ]),
+        metrics=await issue_operator_token(engine, "scraper"),
     )
 
 

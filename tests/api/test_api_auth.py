@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.clients import ApiClient, Tokens, bearer
 from api.manual_clock import ManualClock
 from connmgr.api.token_cache import TOKEN_CACHE_TTL_S
-from connmgr.storage.tokens import revoke_token
+from connmgr.storage.tables import api_tokens
+from connmgr.storage.tokens import hash_token, issue_token, revoke_token
 from support.seeds import Seed
 
 PROTECTED = ("/api/connections", "/api/events")
@@ -98,7 +99,36 @@ async def test_operational_routes_need_no_token(client: ApiClient, path: str) ->
     assert (await client.get(path)).status == 200
 
 
-async def test_metrics_need_the_operator_scope(client: ApiClient, tokens: Tokens) -> None:
-    assert (await client.get("/metrics")).status == 401
-    assert (await client.get("/metrics", headers=bearer(tokens.acme))).status == 403
+async def test_metrics_need_an_operator_token(client: ApiClient, tokens: Tokens) -> None:
     assert (await client.get("/metrics", headers=bearer(tokens.metrics))).status == 200
+    assert (await client.get("/metrics")).status == 401
+    for tenant_token in (tokens.acme, tokens.connections_only, tokens.events_only):
+        assert (await client.get("/metrics", headers=bearer(tenant_token))).status == 403
+
+
+async def test_a_tenant_token_stored_with_metrics_read_still_gets_403(
+    client: ApiClient, engine: AsyncEngine
+) -> None:
+    """A row from before operator tokens (tenant + metrics:read) grants no metrics."""
+    token = await issue_token(engine, "old-scraper", "acme", ["read"])
+    await engine_set_scopes(engine, token, ["metrics:read", "connections:read"])
+
+    assert (await client.get("/api/connections", headers=bearer(token))).status == 200
+    assert (await client.get("/metrics", headers=bearer(token))).status == 403
+
+
+@pytest.mark.parametrize("path", [*PROTECTED, "/api/connections/stats"])
+async def test_an_operator_token_reads_nothing_of_any_tenant(
+    client: ApiClient, tokens: Tokens, path: str
+) -> None:
+    assert (await client.get(path, headers=bearer(tokens.acme))).status == 200
+    assert (await client.get(path, headers=bearer(tokens.metrics))).status == 403
+
+
+async def engine_set_scopes(engine: AsyncEngine, token: str, scopes: list[str]) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            api_tokens.update()
+            .where(api_tokens.c.token_hash == hash_token(token))
+            .values(scopes=scopes)
+        )

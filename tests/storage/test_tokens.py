@@ -8,12 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.tables import api_tokens
 from connmgr.storage.tokens import (
+    OPERATOR_TENANT,
     READ_SCOPES,
+    SCOPE_COMMANDS_WRITE,
     SCOPE_CONNECTIONS_READ,
     SCOPE_EVENTS_READ,
     SCOPE_METRICS_READ,
     TokenGrant,
     hash_token,
+    issue_operator_token,
     issue_token,
     resolve_token,
     revoke_token,
@@ -99,6 +102,8 @@ async def test_tokens_can_be_revoked_by_name_within_a_tenant(engine: AsyncEngine
         ("t", "acme", [], "at least one scope"),
         ("t", "Not A Tenant", ["read"], "tenant"),
         ("", "acme", ["read"], "name"),
+        ("t", "acme", [SCOPE_METRICS_READ], "cannot carry"),
+        ("t", "acme", ["read", SCOPE_METRICS_READ], "cannot carry"),
     ],
 )
 async def test_issue_refuses_bad_input(
@@ -106,3 +111,34 @@ async def test_issue_refuses_bad_input(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         await issue_token(engine, name, tenant, scopes)
+
+
+async def test_an_operator_token_has_metrics_read_and_no_tenant(engine: AsyncEngine) -> None:
+    token = await issue_operator_token(engine, "scraper")
+
+    grant = await resolve_token(engine, token)
+
+    assert grant == TokenGrant(
+        name="scraper", tenant=OPERATOR_TENANT, scopes=frozenset({SCOPE_METRICS_READ})
+    )
+    assert grant.operator
+    assert not grant.allows(SCOPE_CONNECTIONS_READ)
+
+
+async def test_a_tenant_token_may_write_commands_and_is_no_operator(engine: AsyncEngine) -> None:
+    token = await issue_token(engine, "producer", "acme", [SCOPE_COMMANDS_WRITE, "read"])
+
+    grant = await resolve_token(engine, token)
+
+    assert grant is not None
+    assert grant.allows(SCOPE_COMMANDS_WRITE)
+    assert grant.allows(SCOPE_EVENTS_READ)
+    assert not grant.operator
+    assert not grant.allows(SCOPE_METRICS_READ)
+
+
+async def test_revoking_operator_tokens_by_name(engine: AsyncEngine) -> None:
+    token = await issue_operator_token(engine, "scraper")
+
+    assert await revoke_tokens_named(engine, OPERATOR_TENANT, "scraper") == 1
+    assert await resolve_token(engine, token) is None

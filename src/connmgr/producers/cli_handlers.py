@@ -44,6 +44,7 @@ class CliContext:
     actor_id: str
     api_url: str | None = None
     api_token: str | None = field(default=None, repr=False)
+    nats_token: str | None = field(default=None, repr=False)
     allow_plaintext: bool = False
     timeout_s: float = 10.0
 
@@ -83,6 +84,7 @@ async def outcome_of(args: argparse.Namespace, ctx: CliContext, call: Call) -> C
         actor_id=ctx.actor_id,
         timeout_s=ctx.timeout_s if args.timeout is None else args.timeout,
         allow_plaintext=ctx.allow_plaintext,
+        token=ctx.nats_token,
     ) as producer:
         return await call(producer)
 

@@ -48,9 +48,13 @@ async def _log_nats_error(error: Exception) -> None:
     log.debug("nats_error", error=type(error).__name__)
 
 
-async def _connect_nats(nats_url: str, tenant: str, timeout_s: float) -> Client:
+async def _connect_nats(nats_url: str, tenant: str, timeout_s: float, token: str | None) -> Client:
     """A connected client within ``timeout_s`` (nats-py alone would retry for minutes),
-    whose reply inboxes lie under the tenant's prefix (the only ones pools answer)."""
+    whose reply inboxes lie under the tenant's prefix (the only ones pools answer).
+
+    ``token`` is the tenant's connmgr token: the broker's auth callout turns it into
+    a NATS identity confined to the tenant's subjects (none: an open dev broker).
+    """
     nc = Client()
     servers = nats_url.split(",")
     connecting = nc.connect(
@@ -58,6 +62,7 @@ async def _connect_nats(nats_url: str, tenant: str, timeout_s: float) -> Client:
         name="connmgr-producer",
         error_cb=_log_nats_error,
         inbox_prefix=bus.tenant_inbox_prefix(tenant),
+        token=token or None,
     )
     try:
         await asyncio.wait_for(connecting, timeout_s)
@@ -83,13 +88,15 @@ class Producer(ConnectionWrites, ConnectionProbes):
         actor_id: str,
         timeout_s: float = 10.0,
         allow_plaintext: bool = False,
+        token: str | None = None,
     ) -> Self:
         """Connect (comma-separated URLs) and start; ``ProducerError`` when unreachable.
 
         ``timeout_s`` bounds the first connect and is the default wait for an outcome;
-        once connected, the client reconnects on its own.
+        once connected, the client reconnects on its own (through the auth callout
+        again when its credential expires). ``token``: the tenant's NATS token.
         """
-        nc = await _connect_nats(nats_url, tenant, timeout_s)
+        nc = await _connect_nats(nats_url, tenant, timeout_s, token)
         producer = cls(
             nc,
             tenant=tenant,

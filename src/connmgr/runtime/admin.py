@@ -7,14 +7,18 @@ import json
 import sys
 from typing import Final
 
-import nats
-
 from connmgr.runtime.keyfiles import load_keyring, read_private_file, write_private_file
+from connmgr.runtime.pools import connect_operator
 from connmgr.schemas.settings import Settings
 from connmgr.storage.audit import verify_chain
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.projection_store import rebuild
-from connmgr.storage.tokens import issue_token, revoke_tokens_named
+from connmgr.storage.tokens import (
+    OPERATOR_TENANT,
+    issue_operator_token,
+    issue_token,
+    revoke_tokens_named,
+)
 from connmgr.workers.key_rotation import ensure_unused, rewrap_all
 from connmgr.workers.keyring import Keyring, KeyringError
 from connmgr.workers.stream_upgrade import restore_held
@@ -112,7 +116,12 @@ async def run_keys_show(settings: Settings, _args: argparse.Namespace) -> int:
 async def run_token_issue(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database_url)
     try:
-        token = await issue_token(engine, args.name, args.tenant, args.scope or ["read"])
+        if args.operator:
+            if args.scope:
+                raise SystemExit("connmgr: an operator token has exactly metrics:read; no --scope")
+            token = await issue_operator_token(engine, args.name)
+        else:
+            token = await issue_token(engine, args.name, args.tenant, args.scope or ["read"])
     finally:
         await engine.dispose()
     sys.stdout.write(token + "\n")
@@ -122,7 +131,8 @@ async def run_token_issue(settings: Settings, args: argparse.Namespace) -> int:
 async def run_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database_url)
     try:
-        count = await revoke_tokens_named(engine, args.tenant, args.name)
+        tenant = OPERATOR_TENANT if args.operator else args.tenant
+        count = await revoke_tokens_named(engine, tenant, args.name)
     finally:
         await engine.dispose()
     print(f"tokens revoked: {count}")
@@ -132,7 +142,7 @@ async def run_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
 async def run_streams_ensure(settings: Settings, args: argparse.Namespace) -> int:
     """Create or update the streams, e.g. with 3 replicas on a cluster, every pool's
     durable consumer and the keys bucket: pools then start with read-only rights."""
-    nc = await nats.connect(settings.nats_url)
+    nc = await connect_operator(settings)
     try:
         js = nc.jetstream()
         await ensure_streams(js, replicas=args.replicas)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from connmgr.producers import cli as producer_cli
-from connmgr.runtime import admin
+from connmgr.runtime import admin, nats_auth_keys
 from connmgr.runtime import dlq as dead_letters
 from connmgr.runtime.devstack import DevStackOptions, run_dev_stack
 from connmgr.runtime.logging import configure_logging
-from connmgr.runtime.pools import POOLS
+from connmgr.runtime.pools import WORKERS
 from connmgr.runtime.processes import run_api_process, run_worker_process
 from connmgr.schemas.settings import Settings
 from connmgr.workers.keyring import KeyringError
@@ -38,7 +38,7 @@ def _processes(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         )
     )
     worker = commands.add_parser("worker", help="run one worker pool process")
-    worker.add_argument("pool", choices=list(POOLS))
+    worker.add_argument("pool", choices=list(WORKERS))
     worker.set_defaults(run=lambda settings, args: run_worker_process(settings, args.pool))
     api = commands.add_parser("api", help="serve the read API")
     api.set_defaults(run=lambda settings, _args: run_api_process(settings))
@@ -77,14 +77,25 @@ def _operators(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     replay.set_defaults(run=dead_letters.run_dlq_replay)
     token = commands.add_parser("token").add_subparsers(dest="action", required=True)
     issue = token.add_parser("issue", help="print a new API token (stored hashed)")
-    issue.add_argument("--tenant", required=True)
-    issue.add_argument("--name", required=True)
-    issue.add_argument("--scope", action="append", help="repeatable; default: read")
+    _token_owner(issue)
+    issue.add_argument(
+        "--scope",
+        action="append",
+        help="repeatable: connections:read, events:read, commands:write, read; default: read",
+    )
     issue.set_defaults(run=admin.run_token_issue)
-    revoke = token.add_parser("revoke", help="revoke a tenant's tokens of that name")
-    revoke.add_argument("--tenant", required=True)
-    revoke.add_argument("--name", required=True)
+    revoke = token.add_parser("revoke", help="revoke a tenant's (or the operator's) tokens")
+    _token_owner(revoke)
     revoke.set_defaults(run=admin.run_token_revoke)
+
+
+def _token_owner(parser: argparse.ArgumentParser) -> None:
+    owner = parser.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--tenant")
+    owner.add_argument(
+        "--operator", action="store_true", help="an operator token: metrics:read, no tenant"
+    )
+    parser.add_argument("--name", required=True)
 
 
 class _QuietParser(argparse.ArgumentParser):
@@ -104,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _processes(commands)
     _operators(commands)
+    nats_auth_keys.register(commands)
     producer_cli.register(commands)
     return parser
 
@@ -115,6 +127,7 @@ def _cli_context(settings: Settings) -> producer_cli.CliContext:
         actor_id=settings.actor,
         api_url=settings.api_url,
         api_token=settings.api_token.get_secret_value() if settings.api_token else None,
+        nats_token=settings.nats_token.get_secret_value() if settings.nats_token else None,
         allow_plaintext=settings.allow_plaintext_secrets,
     )
 

@@ -16,10 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
+from connmgr.runtime.pools import connect_operator
 from connmgr.schemas.bus import (
     COMMAND_STREAM,
     DEAD_LETTER_PREFIX,
@@ -80,6 +80,8 @@ async def _original(nc: NatsClient, sequence: int | None) -> tuple[str | None, b
 
 async def list_dead_letters(nc: NatsClient) -> list[DeadLetter]:
     info = await nc.jetstream().stream_info(DEAD_LETTER_STREAM)
+    if info.state.messages == 0:
+        return []  # an empty stream reports first_seq 0, which is no message to ask for
     entries = []
     for sequence in range(info.state.first_seq, info.state.last_seq + 1):
         try:
@@ -105,7 +107,7 @@ async def replay(nc: NatsClient, sequence: int) -> str | None:
 
 
 async def run_dlq_ls(settings: Settings, _args: argparse.Namespace) -> int:
-    nc = await nats.connect(settings.nats_url)
+    nc = await connect_operator(settings)
     try:
         for entry in await list_dead_letters(nc):
             print(
@@ -118,7 +120,7 @@ async def run_dlq_ls(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def run_dlq_replay(settings: Settings, args: argparse.Namespace) -> int:
-    nc = await nats.connect(settings.nats_url)
+    nc = await connect_operator(settings)
     try:
         new_id = await replay(nc, args.sequence)
     finally:

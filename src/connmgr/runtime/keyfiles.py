@@ -1,4 +1,4 @@
-"""Key ring and token files: read from settings, written with mode 0600.
+"""Key ring, callout issuer seed and token files: read from settings, written with mode 0600.
 
 Keys fail closed: no ring configured, an unreadable file, a file others can
 read, or a malformed ring all raise ``KeyringError``, and the process refuses
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from connmgr.schemas.settings import Settings
 from connmgr.workers.keyring import Keyring, KeyringError
+from connmgr.workers.nats_auth.issuer import issuer_from_seed
+from connmgr.workers.nats_auth.jwt import Signer
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -21,6 +23,18 @@ def load_keyring(settings: Settings) -> Keyring:
     if settings.keyring_file is None:
         raise KeyringError("no key ring: set CONNMGR_KEYRING or CONNMGR_KEYRING_FILE")
     return Keyring.from_json(read_private_file(settings.keyring_file))
+
+
+def load_callout_issuer(settings: Settings) -> Signer:
+    """The auth callout's issuer key, from the seed setting or its mode-0600 file."""
+    if settings.nats_auth_issuer_seed is not None:
+        return issuer_from_seed(settings.nats_auth_issuer_seed.get_secret_value())
+    if settings.nats_auth_issuer_seed_file is None:
+        raise KeyringError(
+            "no auth callout issuer: set CONNMGR_NATS_AUTH_ISSUER_SEED or "
+            "CONNMGR_NATS_AUTH_ISSUER_SEED_FILE"
+        )
+    return issuer_from_seed(read_private_file(settings.nats_auth_issuer_seed_file))
 
 
 def read_private_file(path: Path) -> str:

@@ -20,7 +20,8 @@ from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.api import create_app
-from connmgr.runtime.keyfiles import load_keyring
+from connmgr.runtime.keyfiles import load_callout_issuer, load_keyring
+from connmgr.schemas.bus import OPERATOR_INBOX_PREFIX, pool_inbox_prefix
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine
 from connmgr.storage.samples import Retention
@@ -29,6 +30,7 @@ from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring, KeyringError
+from connmgr.workers.nats_auth.service import NatsAuthService
 from connmgr.workers.notifier.pool import NotifierPool
 from connmgr.workers.prober.pool import ProberPool
 from connmgr.workers.relay import Relay
@@ -38,6 +40,10 @@ from connmgr.workers.tester.runner import CheckRunner
 log = structlog.get_logger("connmgr.runtime")
 
 POOLS = ("encryptor", "relay", "tester", "prober", "notifier")
+NATS_AUTH = "nats-auth"
+WORKERS = (*POOLS, NATS_AUTH)
+"""What ``connmgr worker`` runs: the pools, and the auth callout (never in the dev stack,
+whose broker on loopback needs no authentication)."""
 PoolLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
@@ -53,7 +59,10 @@ class Resources:
 
 
 def preflight_keyring(pools: tuple[str, ...], settings: Settings) -> Keyring | None:
-    """Load the key ring before connecting anywhere: keys fail closed, and fast."""
+    """Load the key ring (and the callout's issuer seed) before connecting anywhere:
+    keys fail closed, and fast."""
+    if NATS_AUTH in pools:
+        load_callout_issuer(settings)
     return load_keyring(settings) if KEYED_POOLS.intersection(pools) else None
 
 
@@ -78,8 +87,34 @@ def pool_engine(settings: Settings, pool: str) -> AsyncEngine:
 
 
 async def connect_nats(settings: Settings, name: str) -> NatsClient:
+    """Connect as the process's own user (``name``, the pool) with its own inbox prefix.
+
+    With ``nats_password`` set, the user is ``nats_user`` or else ``name`` (the users
+    of ``infra/nats/accounts.conf`` are named after the pools); without it, no
+    credentials (the dev stack's broker on loopback).
+    """
+    password = settings.nats_password
     return await nats.connect(
-        settings.nats_url, name=f"connmgr-{name}", max_reconnect_attempts=-1, reconnect_time_wait=1
+        settings.nats_url,
+        name=f"connmgr-{name}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        inbox_prefix=pool_inbox_prefix(name).encode(),
+        user=(settings.nats_user or name) if password else None,
+        password=password.get_secret_value() if password else None,
+    )
+
+
+async def connect_operator(settings: Settings) -> NatsClient:
+    """The operator's connection (``streams ensure``, ``dlq``): its user, its inbox."""
+    password = settings.nats_operator_password
+    return await nats.connect(
+        settings.nats_url,
+        name="connmgr-operator",
+        inbox_prefix=OPERATOR_INBOX_PREFIX.encode(),
+        allow_reconnect=False,
+        user=settings.nats_operator_user if password else None,
+        password=password.get_secret_value() if password else None,
     )
 
 
@@ -119,7 +154,17 @@ async def start_pool(name: str, settings: Settings, resources: Resources) -> Poo
         relay = Relay(resources.nc.jetstream(), resources.engine, settings.relay_batch_size)
         await relay.start()
         return relay.run
-    raise ValueError(f"unknown pool {name!r}; pools: {', '.join(POOLS)}")
+    if name == NATS_AUTH:
+        callout = NatsAuthService(
+            resources.nc,
+            resources.engine,
+            load_callout_issuer(settings),
+            ttl_s=settings.nats_credential_ttl_s,
+            slots=settings.nats_event_consumer_slots,
+        )
+        await callout.start()
+        return callout.run
+    raise ValueError(f"unknown pool {name!r}; pools: {', '.join(WORKERS)}")
 
 
 def _runner(settings: Settings) -> CheckRunner:

@@ -22,6 +22,36 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: postgresql+asyncpg://… or sqlite+aiosqlite:///path",
     )
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL(s)")
+    nats_user: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Pools: the NATS user to connect as (default: the pool's name)",
+    )
+    nats_password: SecretStr | None = Field(
+        default=None,
+        description="Pools: the password of their NATS user (none: connect without credentials)",
+    )
+    nats_operator_user: str = Field(
+        default="operator", max_length=64, description="streams ensure, dlq: the NATS user"
+    )
+    nats_operator_password: SecretStr | None = Field(
+        default=None, description="streams ensure, dlq: the operator's NATS password"
+    )
+    nats_token: SecretStr | None = Field(
+        default=None, description="CLI: the tenant token producers connect to NATS with"
+    )
+    nats_auth_issuer_seed: SecretStr | None = Field(
+        default=None, description="Auth callout: the issuer account nkey seed (SA…)"
+    )
+    nats_auth_issuer_seed_file: Path | None = Field(
+        default=None, description="Auth callout: path of the issuer seed file (mode 0600)"
+    )
+    nats_credential_ttl_s: int = Field(
+        default=300, ge=1, le=86400, description="Auth callout: lifetime of a tenant's user JWT"
+    )
+    nats_event_consumer_slots: int = Field(
+        default=8, ge=0, le=1000, description="Auth callout: durable event consumers per tenant"
+    )
     keyring: SecretStr | None = Field(
         default=None, description="Key ring JSON (key-encryption keys and seal keys)"
     )

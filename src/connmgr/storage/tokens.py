@@ -1,5 +1,18 @@
 """API tokens: bound to one tenant and a set of scopes, stored only as a SHA-256 hash.
 
+Two kinds of token:
+
+- a **tenant token** (``issue_token``) carries tenant scopes only:
+  ``connections:read``, ``events:read`` (the read API, and reading events over
+  NATS through the auth callout) and ``commands:write`` (publishing commands over
+  NATS through the auth callout); never ``metrics:read``;
+- an **operator token** (``issue_operator_token``) has no tenant (stored under
+  ``OPERATOR_TENANT``, which no tenant id can equal) and only ``metrics:read``:
+  it reads ``/metrics`` and nothing of any tenant.
+
+A grant read back keeps only the scopes its kind may hold, so a row written by
+an older release (a tenant token with ``metrics:read``) grants no more.
+
 A token is ``cm_`` + 32 random bytes (urlsafe base64). Its plaintext is returned once,
 by ``issue_token``, and never stored: the table holds its SHA-256, so a database
 reader cannot use a token, and a lookup compares hashes in the index, never the
@@ -24,11 +37,17 @@ from connmgr.storage.tables import api_tokens
 
 SCOPE_CONNECTIONS_READ: Final = "connections:read"
 SCOPE_EVENTS_READ: Final = "events:read"
+SCOPE_COMMANDS_WRITE: Final = "commands:write"
+"""Tenant scope: publish commands over NATS (an identity from the auth callout)."""
 SCOPE_METRICS_READ: Final = "metrics:read"
-"""Operator scope: /metrics shows every tenant's connection gauges; never part of "read"."""
+"""Operator scope: /metrics shows every tenant's connection gauges; never a tenant's."""
 READ_SCOPES: Final = frozenset({SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ})
-ALL_SCOPES: Final = READ_SCOPES | {SCOPE_METRICS_READ}
+TENANT_SCOPES: Final = READ_SCOPES | {SCOPE_COMMANDS_WRITE}
+OPERATOR_SCOPES: Final = frozenset({SCOPE_METRICS_READ})
+ALL_SCOPES: Final = TENANT_SCOPES | OPERATOR_SCOPES
 SCOPE_SHORTHANDS: Final = {"read": READ_SCOPES}
+OPERATOR_TENANT: Final = "@operator"
+"""The tenant column of operator tokens: outside the tenant pattern, so never a tenant."""
 
 TOKEN_PREFIX: Final = "cm_"
 _MAX_TOKEN_LENGTH: Final = 128
@@ -44,6 +63,11 @@ class TokenGrant:
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
+
+    @property
+    def operator(self) -> bool:
+        """An operator token: no tenant, nothing of any tenant's."""
+        return self.tenant == OPERATOR_TENANT
 
 
 def expand_scopes(scopes: Iterable[str]) -> frozenset[str]:
@@ -69,9 +93,23 @@ async def issue_token(engine: AsyncEngine, name: str, tenant: str, scopes: Itera
     """Store a new token for ``tenant`` and return its plaintext (the only time it exists)."""
     if not is_valid_tenant(tenant):
         raise ValueError("tenant must match [a-z0-9_-]{1,64}")
+    granted = expand_scopes(scopes)
+    if not granted <= TENANT_SCOPES:
+        raise ValueError(
+            f"a tenant token cannot carry {sorted(granted - TENANT_SCOPES)}: "
+            "issue an operator token for /metrics"
+        )
+    return await _store_token(engine, name, tenant, granted)
+
+
+async def issue_operator_token(engine: AsyncEngine, name: str) -> str:
+    """Store a new operator token (``metrics:read`` only, no tenant); return its plaintext."""
+    return await _store_token(engine, name, OPERATOR_TENANT, OPERATOR_SCOPES)
+
+
+async def _store_token(engine: AsyncEngine, name: str, tenant: str, granted: frozenset[str]) -> str:
     if not 1 <= len(name) <= 200:
         raise ValueError("name must be 1 to 200 characters")
-    granted = expand_scopes(scopes)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = {
         "token_hash": hash_token(token),
@@ -113,8 +151,10 @@ async def resolve_token_hash(engine: AsyncEngine, token_hash: str) -> TokenGrant
         row = (await connection.execute(_LIVE_TOKEN, {"token_hash": token_hash})).first()
     if row is None:
         return None
-    # Scopes stored by an older release may be unknown now: they grant nothing.
-    scopes = frozenset(str(scope) for scope in row.scopes) & ALL_SCOPES
+    # Scopes stored by an older release may be unknown now, or not of this kind of
+    # token (a tenant token with metrics:read): they grant nothing.
+    allowed = OPERATOR_SCOPES if row.tenant == OPERATOR_TENANT else TENANT_SCOPES
+    scopes = frozenset(str(scope) for scope in row.scopes) & allowed
     return TokenGrant(name=row.name, tenant=row.tenant, scopes=scopes)
 
 

@@ -1,0 +1,1 @@
+"""The NATS auth-callout service: tenant tokens in, short-lived user JWTs out."""
