@@ -327,11 +327,15 @@ def victim_publish(verb: str) -> Attack:
     return attack
 
 
+def own_create() -> dict[str, Any]:
+    """A valid create of a's, built by hand (no secrets: none needed for auth none)."""
+    payload = postgres_payload(auth={"method": "none"})
+    return command("create", str(uuid.uuid4()), payload, tenant=ATTACKER)
+
+
 def reply_to_elsewhere(reply_to: Callable[[Stack], str]) -> Attack:
     async def attack(stack: Stack) -> None:
-        document = command(
-            "create", str(uuid.uuid4()), postgres_payload(auth={"method": "none"}), tenant=ATTACKER
-        )
+        document = own_create()
         document["reply_to"] = reply_to(stack)
         await stack.attacker.nc.jetstream().publish(
             command_subject(ATTACKER, "create", document["connection_id"]),
@@ -340,6 +344,7 @@ def reply_to_elsewhere(reply_to: Callable[[Stack], str]) -> Attack:
         )
         await stack.caught_up()
         recorded = await wait_for(lambda: stack.outcome_of(document["command_id"]))
+        assert recorded is not None
         assert (recorded.outcome, recorded.reason) == ("rejected", Reason.INVALID_REPLY_TO)
         leaked = [m for m in stack.victim_inbox if document["command_id"].encode() in m.data]
         assert leaked == []
@@ -386,12 +391,18 @@ async def replay_victims_update_verbatim(stack: Stack) -> None:
 
 
 async def trace_to_victim(stack: Stack) -> None:
-    subject = own_subject()
+    document = own_create()
     victim = command_subject(VICTIM, "delete", stack.victim.connection_id)
     await stack.attacker.nc.publish(
-        subject, encode(victim_delete(stack)), headers={"Nats-Trace-Dest": victim}
+        command_subject(ATTACKER, "create", document["connection_id"]),
+        encode(document),
+        headers={MSG_ID_HEADER: str(uuid.uuid4()), "Nats-Trace-Dest": victim},
     )
     await refused(stack.attacker, victim)
+    await stack.caught_up()
+    # the server dropped the whole message: had it been stored, the drained encryptor
+    # would have recorded its rejection (control_headers)
+    assert await stack.outcome_of(document["command_id"]) is None
 
 
 JS = "$JS.API"
