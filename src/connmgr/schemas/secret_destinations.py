@@ -1,4 +1,6 @@
-"""Which fields decide where, or how, a stored secret is sent (SECURITY.md rule 2).
+"""Which fields decide where, or how, a stored secret is sent.
+
+The rule and its reasons: docs/decisions.md, "What moves a stored secret".
 
 An update that changes any of them without sending the secrets again is refused
 (``secrets_required``): a stored secret must never reach a new party, travel a

@@ -16,8 +16,11 @@ other, and nothing else is done):
 Only an admitted ``reply_to`` is ever answered: a refused one gets no reply at all.
 The tenant of a message is its subject's (NATS permissions decide who may publish
 there), so ``key`` — ``(tenant, command id)`` — finds only that tenant's records,
-whatever command id a message claims. A pool looks the key up only after these
-checks, and answers a command recorded before with its recorded outcome.
+whatever command id a message claims: the key is computed only after these
+checks, from the subject they vetted. A command recorded before is answered with
+its recorded outcome, before its rejection (if any) is recorded again: a
+redelivered refused command must not write a second record, and the record can
+only be the sender's own.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """One transaction per fetched batch: the encryptor's unit of work.
 
 Read what the batch needs in two queries (outcomes already recorded for its
-``(tenant, command id)`` keys — after every message passed the gate's subject and
-tenant checks — and the states of its connections) and decide every message in memory
+``(tenant, command id)`` keys — the subject's tenant, vetted by the gate, so only
+the sender's own records — and the states of its connections) and decide every message in memory
 (``planner``: unsealing, validation, encryption, the fold); only then take the
 chain head and write the plan in a few bulk statements — events, projection
 rows, data keys, handled commands. The chain head is the one lock every writer

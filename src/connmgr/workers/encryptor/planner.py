@@ -91,7 +91,9 @@ class Planner:
         self._states = states
 
     async def decide(self, item: Inbound, admission: Admission[EncryptorCommand]) -> Handled:
-        """The gate's checks first; only then the lookup by ``(tenant, command id)``."""
+        """A recorded ``(tenant, command id)`` is answered from its record (the key is the
+        gate-vetted subject tenant's, so the sender's own; a redelivered refused
+        command is not recorded twice); else the gate's rejection; else the decision."""
         reply_to = admission.reply_to
         if (previous := self._recorded.get(admission.key)) is not None:
             return Handled(previous, reply_to, duplicate=True)
