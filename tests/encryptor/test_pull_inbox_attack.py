@@ -13,12 +13,17 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from connmgr.schemas.bus import COMMAND_STREAM, ENCRYPTOR_CONSUMER, MSG_ID_HEADER
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    ENCRYPTOR_CONSUMER,
+    MSG_ID_HEADER,
+    tenant_inbox_prefix,
+)
 from connmgr.storage.database import create_engine, migrate
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool
 from connmgr.workers.keyring import Keyring
-from support.commands import command, encode, postgres_payload, subject_of
+from support.commands import TENANT, command, encode, postgres_payload, subject_of
 from support.fixture_types import NewPostgresUrl, StartNatsServer
 from support.pull_inbox import pull_inbox
 
@@ -30,7 +35,7 @@ async def running(
     server = await nats_server_factory()
     engine = create_engine(await fresh_pg_url())
     await migrate(engine)
-    nc = await nats.connect(server.url)
+    nc = await nats.connect(server.url, inbox_prefix=tenant_inbox_prefix(TENANT))
     pool = EncryptorPool(nc, engine, EncryptorPorts(Keyring.generate(), True), batch_size=16)
     await pool.start()
     stop = asyncio.Event()

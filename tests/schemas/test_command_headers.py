@@ -1,5 +1,6 @@
 """``command_header_refusal``: a command may carry no header the server interprets but
-``Nats-Msg-Id`` (docs/broker-headers.md lists every one and why)."""
+``Nats-Msg-Id`` and ``Nats-Expected-Stream`` (docs/broker-headers.md lists every one and
+why)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 from connmgr.schemas.bus import command_header_refusal
 
 CATALOGUE = [
-    "Nats-Expected-Stream",
     "Nats-Expected-Last-Sequence",
     "Nats-Expected-Last-Subject-Sequence",
     "Nats-Expected-Last-Subject-Sequence-Subject",
@@ -54,8 +54,15 @@ def test_names_are_compared_case_insensitively(spelling: str) -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [None, {}, {"Nats-Msg-Id": "c1"}, {"NATS-MSG-ID": "c1"}, {"Traceparent": "00-1-2-01"}],
-    ids=["none", "empty", "msg-id", "msg-id-upper", "unrelated"],
+    [
+        None,
+        {},
+        {"Nats-Msg-Id": "c1"},
+        {"NATS-MSG-ID": "c1"},
+        {"Nats-Expected-Stream": "CONNMGR_CMD"},
+        {"Traceparent": "00-1-2-01"},
+    ],
+    ids=["none", "empty", "msg-id", "msg-id-upper", "expected-stream", "unrelated"],
 )
 def test_the_duplicate_window_id_and_other_headers_pass(headers: dict[str, str] | None) -> None:
     assert command_header_refusal(headers) is None
