@@ -153,12 +153,3 @@ ALLOWED_METHODS: dict[Kind, frozenset[str]] = {
     Kind.IMAP: frozenset({"basic"}),
     Kind.TCP: frozenset({"none", "mtls"}),
 }
-
-
-def username_of(auth: _Auth) -> str | None:
-    """The identity a secret belongs to: changing it re-asks for secrets."""
-    match auth:
-        case BasicAuth(username=name) | OAuth2Auth(client_id=name) | OAuth1Auth(consumer_key=name):
-            return name
-        case _:
-            return None
