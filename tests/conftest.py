@@ -13,7 +13,8 @@
   backends; ``seed`` writes projection rows straight into it (``support.seeds``).
 - ``mariadb_url`` / ``redis_url`` (session): the machine's servers, once reachable.
 
-A missing service skips the test, or fails it under ``CONNMGR_REQUIRE_SERVICES=1``.
+A missing service skips the test, or fails it under ``CONNMGR_REQUIRE_SERVICES=1``;
+the run then ends with one line naming each test so skipped (``support.service_skips``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from support.services import (
     require_services,
     services_required,
 )
+
+pytest_plugins = ["support.service_skips"]
 
 
 def pytest_report_header() -> str:

@@ -5,6 +5,9 @@ Locally a missing service skips the tests that need it; with
 machine cannot pass by skipping. ``service_unavailable`` is the only place that
 makes that decision: tests and fixtures call ``require_services`` (or it), never
 ``pytest.skip`` directly. Each service is probed once per session.
+
+Its skip is a ``MissingService``, which names the service, so that a bare run ends
+with one line naming every test skipped for a missing service (``support.service_skips``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import aiomysql
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 import redis.asyncio as redis
+from _pytest.outcomes import Skipped  # pytest.skip.Exception, which mypy cannot subclass
 
 from connmgr.runtime.nats_server import wheel_binary
 
@@ -29,6 +33,14 @@ REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 _PROBE_TIMEOUT_S: Final = 5.0
 
 
+class MissingService(Skipped):
+    """The skip of a test whose service is missing; ``service`` names that service."""
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(message)
+        self.service = service
+
+
 def services_required() -> bool:
     return os.environ.get(REQUIRE_SERVICES_ENV) == "1"
 
@@ -39,7 +51,9 @@ def service_unavailable(service: str, problem: str) -> NoReturn:
         pytest.fail(
             f"{service} is unavailable ({REQUIRE_SERVICES_ENV}=1): {problem}", pytrace=False
         )
-    pytest.skip(f"{service} is unavailable: {problem} (set {REQUIRE_SERVICES_ENV}=1 to fail)")
+    raise MissingService(
+        service, f"{service} is unavailable: {problem} (set {REQUIRE_SERVICES_ENV}=1 to fail)"
+    )
 
 
 async def _postgres_problem() -> str | None:
