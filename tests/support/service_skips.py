@@ -57,5 +57,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Genera
     try:
         return (yield)
     finally:
-        skipped = terminalreporter.config.stash[_SKIPPED]
-        terminalreporter.write_line(missing_service_line(skipped))
+        config = terminalreporter.config
+        if not config.option.collectonly:
+            terminalreporter.write_line(missing_service_line(config.stash[_SKIPPED]))
