@@ -8,11 +8,14 @@ makes that decision: tests and fixtures call ``require_services`` (or it), never
 
 Its skip is a ``MissingService``, which names the service, so that a bare run ends
 with one line naming every test skipped for a missing service (``support.service_skips``).
+An optional command-line tool that the project's machines are not promised
+(``require_optional_tool``) skips its test with a reason, under CI too.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Awaitable, Callable
 from typing import Final, Literal, NoReturn
 
@@ -54,6 +57,19 @@ def service_unavailable(service: str, problem: str) -> NoReturn:
     raise MissingService(
         service, f"{service} is unavailable: {problem} (set {REQUIRE_SERVICES_ENV}=1 to fail)"
     )
+
+
+def require_optional_tool(name: str, why_optional: str) -> str:
+    """The path of the command ``name``, or skip the test saying why it may be absent.
+
+    Not a service: no machine of the project is promised it, so its absence skips
+    under ``CONNMGR_REQUIRE_SERVICES=1`` too, visibly, instead of the test going
+    uncollected.
+    """
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed: {why_optional}")
+    return path
 
 
 async def _postgres_problem() -> str | None:
