@@ -151,6 +151,11 @@ async def test_a_tenant_reads_its_own_events_durably_and_never_another_tenants(
         f"$JS.API.CONSUMER.CREATE.{EVENT_STREAM}",
         f"$JS.API.STREAM.MSG.GET.{EVENT_STREAM}",
         f"$JS.API.DIRECT.GET.{EVENT_STREAM}",
+        f"$JS.API.DIRECT.GET.{EVENT_STREAM}.{event_subject('b', 'c1', 'ConnectionCreated')}",
+        f"$JS.API.STREAM.INFO.{EVENT_STREAM}",  # its subjects filter lists b's connections
+        f"$JS.API.CONSUMER.LIST.{EVENT_STREAM}",
+        f"$JS.API.CONSUMER.NAMES.{EVENT_STREAM}",
+        "$JS.API.STREAM.LIST",
     ):
         await tenants.a.nc.publish(subject, b"{}")
         await refused(tenants.a, subject)

@@ -72,8 +72,13 @@ class Watched:
 
 
 async def refused(watched: Watched, subject: str) -> None:
-    """Wait until the server reported a permission violation naming ``subject``."""
-    wanted = subject.lower()
+    """Wait until the server reported a permission violation for exactly ``subject``.
+
+    The server quotes the subject whole, so a violation for a longer subject that
+    starts with this one (``...CREATE.<stream>.<slot>.<filter>`` for
+    ``...CREATE.<stream>.<slot>``) does not count.
+    """
+    wanted = f'"{subject.lower()}"'
     await wait_for(
         lambda: any("permissions violation" in e and wanted in e for e in watched.errors),
         message=f"a permissions violation for {subject}",
