@@ -198,30 +198,42 @@ async def test_declared_streams_and_consumers_are_only_read_at_a_pools_start(
             await client.close()
 
 
+# Each attack with the JetStream error code nats-server 2.15.1 refuses it with: the
+# refusal must come from the stream flag that disables the header, not from anything else.
+SCHEDULES_DISABLED, ROLLUP_NOT_PERMITTED, TTL_DISABLED = 10188, 10111, 10166
+COUNTERS_DISABLED, ATOMIC_PUBLISH_DISABLED, INVALID_SCHEDULER = 10168, 10174, 10212
 ATTACKS = [
     pytest.param(
         {
             "Nats-Schedule": "@at 2020-01-01T00:00:00Z",
             "Nats-Schedule-Target": command_subject("b", "delete", "victim"),
         },
+        SCHEDULES_DISABLED,
         id="schedule-at-another-tenant",
     ),
     pytest.param(
         {"Nats-Schedule": "@every 1s", "Nats-Schedule-Target": command_subject("b", "delete", "v")},
+        SCHEDULES_DISABLED,
         id="schedule-every",
     ),
-    pytest.param({"Nats-Rollup": "all"}, id="rollup-all"),
-    pytest.param({"Nats-Rollup": "sub"}, id="rollup-sub"),
-    pytest.param({"Nats-TTL": "1s"}, id="ttl"),
-    pytest.param({"Nats-Incr": "1"}, id="counter"),
-    pytest.param({"Nats-Batch-Id": "x", "Nats-Batch-Sequence": "1"}, id="atomic-batch"),
-    pytest.param({"Nats-Scheduler": schedule_subject("b", "v")}, id="forged-scheduler"),
+    pytest.param({"Nats-Rollup": "all"}, ROLLUP_NOT_PERMITTED, id="rollup-all"),
+    pytest.param({"Nats-Rollup": "sub"}, ROLLUP_NOT_PERMITTED, id="rollup-sub"),
+    pytest.param({"Nats-TTL": "1s"}, TTL_DISABLED, id="ttl"),
+    pytest.param({"Nats-Incr": "1"}, COUNTERS_DISABLED, id="counter"),
+    pytest.param(
+        {"Nats-Batch-Id": "x", "Nats-Batch-Sequence": "1"},
+        ATOMIC_PUBLISH_DISABLED,
+        id="atomic-batch",
+    ),
+    pytest.param(
+        {"Nats-Scheduler": schedule_subject("b", "v")}, INVALID_SCHEDULER, id="forged-scheduler"
+    ),
 ]
 
 
-@pytest.mark.parametrize("headers", ATTACKS)
+@pytest.mark.parametrize(("headers", "err_code"), ATTACKS)
 async def test_the_server_refuses_control_headers_on_the_command_stream(
-    nc: Client, headers: dict[str, str]
+    nc: Client, headers: dict[str, str], err_code: int
 ) -> None:
     js = nc.jetstream()
     await ensure_streams(js)
@@ -231,8 +243,9 @@ async def test_the_server_refuses_control_headers_on_the_command_stream(
     ack = await js.publish(own, b"{}", headers={MSG_ID_HEADER: "control"})  # positive control
     assert ack.stream == COMMAND_STREAM
     before = await stored(nc, COMMAND_STREAM)
-    with pytest.raises(nats.js.errors.APIError):
+    with pytest.raises(nats.js.errors.APIError) as refusal:
         await js.publish(own, b'{"attack": true}', headers={MSG_ID_HEADER: "attack", **headers})
+    assert refusal.value.err_code == err_code, refusal.value
     await nc.flush()
     assert await stored(nc, COMMAND_STREAM) == before
 
