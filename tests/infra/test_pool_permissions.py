@@ -27,7 +27,13 @@ from connmgr.producers.client import Producer
 from connmgr.runtime.admin import run_streams_ensure
 from connmgr.runtime.dlq import run_dlq_ls
 from connmgr.runtime.pools import Resources, start_pool
-from connmgr.schemas.bus import COMMAND_STREAM, EVENT_STREAM, KEYS_BUCKET, SEAL_KEY_ENTRY
+from connmgr.schemas.bus import (
+    COMMAND_STREAM,
+    EVENT_STREAM,
+    KEYS_BUCKET,
+    OPERATOR_INBOX_PREFIX,
+    SEAL_KEY_ENTRY,
+)
 from connmgr.schemas.identities import event_consumer_slot, tenant_event_filter
 from connmgr.storage.tokens import SCOPE_COMMANDS_WRITE, issue_token
 from connmgr.workers.keyring import Keyring
@@ -142,3 +148,10 @@ async def test_the_operator_runs_streams_ensure_and_dlq_and_a_pool_cannot(
     )
     with pytest.raises(nats.errors.TimeoutError):
         await run_dlq_ls(pool_settings, no_args)
+    # The timeout is the server's refusal (the relay may not hear the operator's
+    # inbox), not a slow server or a missing stream; the operator's run had none.
+    log = broker.server.log_path.read_text()
+    violations = [line for line in log.splitlines() if "Violation" in line]
+    refusal = f'"CONNMGR/user:relay" - Subscription Violation - Subject "{OPERATOR_INBOX_PREFIX}.'
+    assert violations, log
+    assert all(refusal in line for line in violations), violations
