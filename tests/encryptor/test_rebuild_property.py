@@ -1,5 +1,9 @@
 """Property: whatever commands arrive, rebuilding the projection from the log
-gives exactly the live table (RELIABILITY.md I4), and versions stay contiguous (I3)."""
+gives exactly the live table (rebuild == incremental), and versions stay contiguous (I3).
+
+It compares the fold with itself, so it says nothing about whether the fold is right:
+a fold that ignored a field would ignore it in both. ``test_fold_by_command.py`` checks
+the fold against each command, with the expected states written in the test."""
 
 from __future__ import annotations
 
