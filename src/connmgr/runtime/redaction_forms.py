@@ -79,9 +79,7 @@ def _base64_cores(data: bytes, encode: Callable[[bytes], bytes]) -> Iterator[str
             yield encoded[first : last + 1].decode()
 
 
-def credential_values(
-    text: str, bearer: re.Pattern[str], basic: re.Pattern[str]
-) -> Iterator[str]:
+def credential_values(text: str, bearer: re.Pattern[str], basic: re.Pattern[str]) -> Iterator[str]:
     """The bearer tokens in ``text``, and the password of each Basic credential."""
     for match in bearer.finditer(text):
         yield text[match.end("head") : match.end()]
