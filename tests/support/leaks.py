@@ -15,7 +15,7 @@ test's scanner and gathers, while the test runs:
 
 ``assert_clean()`` scans all of it in every form the scanner knows. Loggers of a
 test's own peers (a fake server printing what it received) can be left out
-with ``ignore_loggers``.
+with ``ignore_loggers``, and the test's set-up with ``watch_from_here``.
 """
 
 from __future__ import annotations
@@ -106,6 +106,14 @@ class LeakChannels:
         """Its text, ``repr``, chain and traceback."""
         rendered = "".join(traceback.format_exception(error))
         self.add(where, f"{error} {error!r}\n{rendered}")
+
+    def watch_from_here(self) -> None:
+        """Forget what was logged and printed so far: the test's own set-up (seeding
+        rows through a library that logs its parameters at debug) is not the code
+        under test."""
+        self.caplog.clear()
+        self._recorder.events.clear()
+        self.capsys.readouterr()
 
     def ignore_loggers(self, *prefixes: str) -> None:
         """Leave out records of these loggers: a test's own peers, which see secrets."""

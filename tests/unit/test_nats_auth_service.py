@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from nats.aio.client import Client
 
 from connmgr.storage.database import create_engine
@@ -16,6 +15,7 @@ from connmgr.workers.nats_auth.decisions import REFUSED
 from connmgr.workers.nats_auth.issuer import issuer_from_seed, new_issuer_seed
 from connmgr.workers.nats_auth.service import NatsAuthService
 from support.databases import migrated_engine, sqlite_url_in
+from support.leaks import LeakChannels
 
 
 def server_request(token: str) -> bytes:
@@ -53,7 +53,7 @@ async def test_a_live_token_is_answered_and_an_unreadable_request_is_dropped(
 
 
 async def test_a_token_store_it_cannot_read_refuses_the_client(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, leak_channels: LeakChannels
 ) -> None:
     engine = create_engine(sqlite_url_in(tmp_path))  # never migrated: no token table
     try:
@@ -64,5 +64,7 @@ async def test_a_token_store_it_cannot_read_refuses_the_client(
     finally:
         await engine.dispose()
     assert refused == {"type": "authorization_response", "version": 2, "error": REFUSED}
-    assert "cm_secret-token-value" not in capsys.readouterr().out
+    leak_channels.scanner.add("token", "cm_secret-token-value")
+    leak_channels.add("answer", json.dumps(refused))
+    leak_channels.assert_clean()
     assert json.dumps(refused).count("secret") == 0
