@@ -60,13 +60,13 @@ class NatsTap:
             await subscription.unsubscribe()
 
     def text(self) -> str:
-        return "\n".join(_message_text(message) for message in self.messages)
+        return "\n".join(message_text(message) for message in self.messages)
 
     def subjects(self) -> list[str]:
         return [message.subject for message in self.messages]
 
 
-def _message_text(message: Msg) -> str:
+def message_text(message: Msg) -> str:
     headers = json.dumps(message.headers or {}, sort_keys=True)
     body = message.data.decode("utf-8", errors="backslashreplace")
     return f"{message.subject} reply={message.reply} headers={headers} {body}"

@@ -17,9 +17,9 @@ from typing import Literal
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from http_leaks import assert_nothing_leaked
 from http_pki import Pki
 from http_providers import (
-    ALL_SECRETS,
     API_KEY,
     AUDIENCE,
     BASIC_PASSWORD,
@@ -150,21 +150,6 @@ CASES = {
 }  # fmt: skip
 
 
-def assert_nothing_leaked(
-    leak_channels: LeakChannels, provider: Provider, result: CheckResult, secrets: dict[str, str]
-) -> None:
-    """Every secret of the test and every token made at run time, on every channel."""
-    leak_channels.secrets(*ALL_SECRETS, *secrets.values())
-    leak_channels.scanner.add("basic password", BASIC_PASSWORD, username=BASIC_USER)
-    issued, presented = provider.runtime_tokens()
-    for number, token in enumerate(issued, start=1):
-        leak_channels.scanner.add(f"issued access token {number}", token)
-    for number, token in enumerate(presented, start=1):
-        leak_channels.scanner.add_jwt(f"signed jwt {number}", token)
-    leak_channels.add("result", result)
-    leak_channels.assert_clean()
-
-
 async def run_case(
     name: str, provider_url: URL, pki: Pki, jwt_keys: JwtKeys, egress: Egress, *, right: bool
 ) -> tuple[CheckResult, dict[str, str]]:
@@ -194,7 +179,7 @@ async def test_an_auth_method_with_the_right_secret_is_accepted_by_the_provider(
         "the server answered with the expected status 200",
     )
     assert provider.hits[-1] == CASES[name].path.split("?")[0]
-    assert_nothing_leaked(leak_channels, provider, result, secrets)
+    assert_nothing_leaked(leak_channels, provider, [result], secrets.values())
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -210,7 +195,7 @@ async def test_an_auth_method_with_a_wrong_secret_is_auth_failed(
     result, secrets = await run_case(name, provider_url, pki, jwt_keys, egress, right=False)
 
     assert result.outcome is Outcome.AUTH_FAILED, result.detail
-    assert_nothing_leaked(leak_channels, provider, result, secrets)
+    assert_nothing_leaked(leak_channels, provider, [result], secrets.values())
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "ES256"])
