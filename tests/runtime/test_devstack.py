@@ -133,7 +133,8 @@ async def test_a_cli_create_round_trips_and_ctrl_c_stops_everything(
     scanner = SecretScanner()
     scanner.add("password", SECRET, username="app")
     scanner.add("api token", dev_stack.lines["token"])
-    haystacks = {"api body": body, "api headers": api_headers, "cli stdout": out, "cli stderr": err}
+    haystacks: dict[str, str | bytes] = {"api body": body, "api headers": api_headers}
+    haystacks.update({"cli stdout": out, "cli stderr": err})
     scanner.assert_clean({**haystacks, "up.log": (tmp_path / "up.log").read_bytes()})
     assert (dev_stack.data_dir / "keyring.json").stat().st_mode & 0o077 == 0
     assert (dev_stack.data_dir / "token").stat().st_mode & 0o077 == 0
