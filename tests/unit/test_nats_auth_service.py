@@ -36,7 +36,7 @@ def response_body(answer: bytes | None) -> dict[str, Any]:
 
 
 async def test_a_live_token_is_answered_and_an_unreadable_request_is_dropped(
-    tmp_path: Path,
+    tmp_path: Path, leak_channels: LeakChannels
 ) -> None:
     async with migrated_engine(sqlite_url_in(tmp_path)) as engine:
         service = NatsAuthService(
@@ -50,6 +50,10 @@ async def test_a_live_token_is_answered_and_an_unreadable_request_is_dropped(
         assert user["name"] == "tenant-acme"
         assert user["exp"] - user["iat"] == 60
         assert await service.answer(b"garbage") is None
+    # Neither the client's token nor the user JWT connmgr signed for it is logged.
+    leak_channels.scanner.add("api token", token)
+    leak_channels.scanner.add_jwt("signed user jwt", accepted["jwt"])
+    leak_channels.assert_clean()
 
 
 async def test_a_token_store_it_cannot_read_refuses_the_client(

@@ -179,6 +179,9 @@ async def test_an_auth_method_with_the_right_secret_is_accepted_by_the_provider(
         "the server answered with the expected status 200",
     )
     assert provider.hits[-1] == CASES[name].path.split("?")[0]
+    issued, presented = provider.runtime_tokens()
+    if name.startswith(("oauth2", "jwt")):  # the scan below must know the run-time token
+        assert issued if name == "oauth2" else presented
     assert_nothing_leaked(leak_channels, provider, [result], secrets.values())
 
 
