@@ -12,6 +12,9 @@
 - ``engine`` (function): an engine on ``database_url``, schema migrated, so on both
   backends; ``seed`` writes projection rows straight into it (``support.seeds``).
 - ``mariadb_url`` / ``redis_url`` (session): the machine's servers, once reachable.
+- ``leak_channels`` (function): a secret scanner and every log and output channel
+  of the test gathered for it (``support.leaks``); a "no secret" test adds its
+  secrets and haystacks and ends with ``leak_channels.assert_clean()``.
 
 A missing service skips the test, or fails it under ``CONNMGR_REQUIRE_SERVICES=1``;
 the run then ends with one line naming each test so skipped (``support.service_skips``).
@@ -20,7 +23,7 @@ the run then ends with one line naming each test so skipped (``support.service_s
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.runtime.nats_server import NatsServer
 from support.databases import migrated_engine, sqlite_url_in, temporary_postgres_database
 from support.fixture_types import NewPostgresUrl, StartNatsServer
+from support.leaks import LeakChannels
 from support.seeds import Seed
 from support.services import (
     MARIADB_URL,
@@ -129,3 +133,11 @@ async def mariadb_url() -> str:
 async def redis_url() -> str:
     await require_services("redis")
     return REDIS_URL
+
+
+@pytest.fixture
+def leak_channels(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> Iterator[LeakChannels]:
+    with LeakChannels.opened(caplog, capsys) as channels:
+        yield channels

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.manual_clock import ManualClock, counted_statements
 from connmgr.api.token_cache import TOKEN_CACHE_TTL_S, TokenCache
 from connmgr.storage.tokens import TokenGrant, issue_token, revoke_token
+from support.secret_scan import SecretScanner
 
 
 async def test_a_valid_token_is_looked_up_once_per_ttl(engine: AsyncEngine) -> None:
@@ -87,9 +88,10 @@ async def test_the_cache_holds_token_hashes_never_plaintext(engine: AsyncEngine)
     grant = await cache.resolve(engine, token)
 
     assert isinstance(grant, TokenGrant)
-    held = repr(vars(cache))
-    assert token not in held
-    assert token.removeprefix("cm_") not in held
+    scanner = SecretScanner()
+    scanner.add("token", token)
+    scanner.add("token without its prefix", token.removeprefix("cm_"))
+    scanner.assert_clean({"cache": repr(vars(cache)), "grant": repr(grant)})
 
 
 @pytest.mark.parametrize(("ttl_s", "max_entries"), [(-1.0, 10), (10.0, 0)])

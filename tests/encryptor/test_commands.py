@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from connmgr.storage.audit import verify_chain
 from connmgr.storage.data_keys import get_data_key
@@ -15,6 +14,8 @@ from connmgr.workers.encryptor import batch as batch_module
 from connmgr.workers.secret_box import decrypt_secrets
 from support.commands import TENANT, command, postgres_payload, sealed
 from support.encryptor import Encryptor
+from support.haystacks import database_text
+from support.leaks import LeakChannels
 
 PASSWORD = "hunter2-Sup3r-Secret"
 
@@ -53,7 +54,9 @@ async def event_count(encryptor: Encryptor) -> int:
         )
 
 
-async def test_create_stores_the_connection_with_only_ciphertext(encryptor: Encryptor) -> None:
+async def test_create_stores_the_connection_with_only_ciphertext(
+    encryptor: Encryptor, leak_channels: LeakChannels
+) -> None:
     connection_id = new_id()
     await create(encryptor, connection_id)
     state = await encryptor.state(connection_id)
@@ -67,12 +70,11 @@ async def test_create_stores_the_connection_with_only_ciphertext(encryptor: Encr
     assert state.secrets is not None
     assert state.secrets.field_names == ["password"]
     assert await stored_password(encryptor, connection_id) == PASSWORD
-    async with encryptor.engine.connect() as connection:
-        dump = json.dumps(
-            [list(row) for row in await connection.execute(text("SELECT * FROM events"))],
-            default=str,
-        )
-    assert PASSWORD not in dump
+    leak_channels.secrets(PASSWORD)
+    leak_channels.add("state", state)
+    for table, rows in (await database_text(encryptor.engine)).items():
+        leak_channels.add(table, rows)
+    leak_channels.assert_clean()
 
 
 async def test_the_same_command_twice_has_one_effect(encryptor: Encryptor) -> None:
@@ -128,7 +130,7 @@ async def test_a_batch_with_a_bad_command_still_applies_the_good_ones(encryptor:
     ],
 )
 async def test_bad_commands_are_rejected_with_a_reason(
-    encryptor: Encryptor, mutate, reason: str
+    encryptor: Encryptor, mutate, reason: str, leak_channels: LeakChannels
 ) -> None:  # type: ignore[no-untyped-def]
     connection_id = new_id()
     key = encryptor.keyring.seal_public_info()
@@ -140,7 +142,9 @@ async def test_bad_commands_are_rejected_with_a_reason(
     mutate(document)
     outcome = await encryptor.one(document)
     assert (outcome.outcome, outcome.reason) == ("rejected", reason)
-    assert PASSWORD not in outcome.model_dump_json()
+    leak_channels.secrets(PASSWORD)
+    leak_channels.add("outcome", outcome.model_dump_json())
+    leak_channels.assert_clean()
     assert await encryptor.state(connection_id) is None
     async with encryptor.engine.connect() as connection:
         rejected = (await connection.execute(select(events.c.type, events.c.data))).all()

@@ -31,6 +31,8 @@ from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.pool import EncryptorPool, verify_keyring_opens
 from connmgr.workers.keyring import Keyring, KeyringError
 from support.commands import TENANT, command, encode, postgres_payload, sealed, subject_of
+from support.haystacks import database_text, message_text
+from support.leaks import LeakChannels
 from support.waiting import wait_for
 
 PASSWORD = "pa55-Never-Seen-On-The-Wire"
@@ -93,7 +95,7 @@ async def stack(nats_server_factory, fresh_pg_url) -> AsyncIterator[Stack]:  # t
     stack = Stack(nc=nc, engine=engine, keyring=Keyring.generate())
 
     async def record(message: Any) -> None:
-        stack.wire.append(message.data + json.dumps(dict(message.headers or {})).encode())
+        stack.wire.append(message_text(message).encode())
 
     await spy.subscribe(">", cb=record)
     yield stack
@@ -105,7 +107,9 @@ async def stack(nats_server_factory, fresh_pg_url) -> AsyncIterator[Stack]:  # t
     await engine.dispose()
 
 
-async def test_create_round_trips_with_the_secret_sealed_on_the_wire(stack: Stack) -> None:
+async def test_create_round_trips_with_the_secret_sealed_on_the_wire(
+    stack: Stack, leak_channels: LeakChannels
+) -> None:
     await stack.start_pool()
     connection_id = str(uuid.uuid4())
     key = await stack.seal_key()
@@ -117,7 +121,12 @@ async def test_create_round_trips_with_the_secret_sealed_on_the_wire(stack: Stac
         ["ConnectionCreated"],
     )
     assert stack.wire, "the spy saw no traffic"
-    assert not any(PASSWORD.encode() in message for message in stack.wire)
+    leak_channels.secrets(PASSWORD)
+    leak_channels.add("nats traffic", b"\n".join(stack.wire))
+    leak_channels.add("reply", reply)
+    for table, rows in (await database_text(stack.engine)).items():
+        leak_channels.add(table, rows)
+    leak_channels.assert_clean()
 
 
 async def test_a_republished_command_changes_nothing(stack: Stack) -> None:

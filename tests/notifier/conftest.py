@@ -27,6 +27,7 @@ from connmgr.workers.keyring import Keyring
 from connmgr.workers.notifier import DeliveryPolicy, NotifierPool
 from support.encryptor import Encryptor
 from support.fixture_types import NewPostgresUrl, StartNatsServer
+from support.haystacks import message_text
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ async def start_stack(
             stack = NotifierStack(nc, engine, keyring, _encryptor(engine, keyring), receiver, pool)
 
             async def record(message: Any) -> None:
-                stack.wire.append(message.data)
+                stack.wire.append(message_text(message).encode())
 
             await spy.subscribe(">", cb=record)
             await pool.start()

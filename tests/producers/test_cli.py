@@ -23,6 +23,7 @@ from connmgr.producers.cli import (
 )
 from connmgr.producers.cli_input import config_of
 from connmgr.schemas.outcomes import CommandOutcome, Reason
+from support.leaks import LeakChannels
 
 PASSWORD = "pw-" + uuid.uuid4().hex
 CREATE = ["create", "--name", "orders-db", "--kind", "postgres", "--username", "app"]
@@ -65,7 +66,7 @@ async def test_create_seals_the_secrets_read_from_a_file(
     ctx: CliContext,
     encryptor: FakeEncryptor,
     secrets_file: Path,
-    capsys: pytest.CaptureFixture[str],
+    leak_channels: LeakChannels,
 ) -> None:
     code = await run([*CREATE, *CONFIG, "--secrets-file", str(secrets_file), "--tag", "prod"], ctx)
 
@@ -76,9 +77,11 @@ async def test_create_seals_the_secrets_read_from_a_file(
         "config": {"host": "db.internal", "port": 5432, "database": "orders"},
         "tags": ["prod"],
     }
-    printed = capsys.readouterr()
-    assert f"accepted: connection {received.command.connection_id} version 1" in printed.out
-    assert PASSWORD not in printed.out + printed.err
+    out, _ = leak_channels.output()
+    assert f"accepted: connection {received.command.connection_id} version 1" in out
+    leak_channels.secrets(PASSWORD)
+    leak_channels.add("sent message", received.raw)
+    leak_channels.assert_clean()
 
 
 async def test_rotate_reads_the_secrets_from_stdin(
@@ -173,17 +176,18 @@ async def test_bad_arguments_exit_2_before_anything_is_sent(
 
 
 async def test_an_unreadable_secrets_file_exits_2_without_echoing_its_content(
-    ctx: CliContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ctx: CliContext, tmp_path: Path, leak_channels: LeakChannels
 ) -> None:
     path = tmp_path / "secrets.txt"
     path.write_text(f"password: {PASSWORD}")
 
     code = await run([*CREATE, "--secrets-file", str(path)], ctx)
 
-    err = capsys.readouterr().err
+    _, err = leak_channels.output()
     assert code == EXIT_USAGE
     assert "--secrets-file must hold a JSON object of strings" in err
-    assert PASSWORD not in err
+    leak_channels.secrets(PASSWORD)
+    leak_channels.assert_clean()
 
 
 async def test_an_unreachable_nats_exits_4(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ from connmgr.producers.cli import (
     CliContext,
 )
 from connmgr.schemas.outcomes import CommandOutcome, Reason
+from support.leaks import LeakChannels
 
 PASSWORD = "pw-" + uuid.uuid4().hex
 DRAFT = ["test", "--draft", "--name", "orders-db", "--kind", "postgres", "--username", "app"]
@@ -97,7 +98,7 @@ async def test_json_output_is_the_outcome_document_with_its_result(
 
 
 async def test_a_draft_seals_the_secrets_read_from_a_file_and_keeps_them_out_of_argv(
-    ctx: CliContext, tester: FakeTester, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ctx: CliContext, tester: FakeTester, tmp_path: Path, leak_channels: LeakChannels
 ) -> None:
     secrets_file = tmp_path / "secrets.json"
     secrets_file.write_text(json.dumps({"password": PASSWORD}))
@@ -106,17 +107,18 @@ async def test_a_draft_seals_the_secrets_read_from_a_file_and_keeps_them_out_of_
     code = await run(argv, ctx)
 
     [received] = tester.received
-    printed = capsys.readouterr()
+    out, _ = leak_channels.output()
     assert code == EXIT_OK
     assert received.secrets == {"password": PASSWORD}
     assert received.command.payload.model_dump(include={"config", "draft"}) == {
         "config": {"host": "db.internal", "port": 5432},
         "draft": True,
     }
-    assert "(draft, not stored)" in printed.out
-    assert PASSWORD not in " ".join(argv)
-    assert PASSWORD.encode() not in received.raw
-    assert PASSWORD not in printed.out + printed.err
+    assert "(draft, not stored)" in out
+    leak_channels.secrets(PASSWORD)
+    leak_channels.add("argv", " ".join(argv))
+    leak_channels.add("sent message", received.raw)
+    leak_channels.assert_clean()
 
 
 async def test_a_draft_reads_its_secrets_from_stdin_under_the_id_given(

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from support.secret_scan import SecretScanner
 from support.services import require_services
 
 CONNMGR = [sys.executable, "-m", "connmgr.runtime.cli"]
@@ -122,13 +123,18 @@ async def test_a_cli_create_round_trips_and_ctrl_c_stops_everything(
         async with session.get(url) as response:
             assert response.status == 200
             body = await response.text()
+            api_headers = json.dumps(dict(response.headers))
     document = json.loads(body)
     assert (document["name"], document["secret_fields"]) == ("orders-db", ["password"])
-    assert SECRET not in body
 
     dev_stack.process.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(dev_stack.process.wait(), 60) == 0
     assert nats_processes_of(dev_stack.data_dir) == []
-    assert SECRET not in (tmp_path / "up.log").read_text()
+    scanner = SecretScanner()
+    scanner.add("password", SECRET, username="app")
+    scanner.add("api token", dev_stack.lines["token"])
+    haystacks: dict[str, str | bytes] = {"api body": body, "api headers": api_headers}
+    haystacks.update({"cli stdout": out, "cli stderr": err})
+    scanner.assert_clean({**haystacks, "up.log": (tmp_path / "up.log").read_bytes()})
     assert (dev_stack.data_dir / "keyring.json").stat().st_mode & 0o077 == 0
     assert (dev_stack.data_dir / "token").stat().st_mode & 0o077 == 0

@@ -60,13 +60,13 @@ class NatsTap:
             await subscription.unsubscribe()
 
     def text(self) -> str:
-        return "\n".join(_message_text(message) for message in self.messages)
+        return "\n".join(message_text(message) for message in self.messages)
 
     def subjects(self) -> list[str]:
         return [message.subject for message in self.messages]
 
 
-def _message_text(message: Msg) -> str:
+def message_text(message: Msg) -> str:
     headers = json.dumps(message.headers or {}, sort_keys=True)
     body = message.data.decode("utf-8", errors="backslashreplace")
     return f"{message.subject} reply={message.reply} headers={headers} {body}"
@@ -99,7 +99,7 @@ class LogTap:
         handlers, previous_level = root.handlers[:], root.level
         with contextlib.redirect_stderr(tap.rendered):
             configure_logging(Settings(log_format="json", log_level=level))
-        _forget_cached_structlog_loggers()
+        forget_cached_structlog_loggers()
         for handler in root.handlers:
             handler.addFilter(tap.keeper)
         try:
@@ -108,7 +108,7 @@ class LogTap:
             root.handlers[:] = handlers
             root.setLevel(previous_level)
             structlog.reset_defaults()
-            _forget_cached_structlog_loggers()
+            forget_cached_structlog_loggers()
 
     def text(self) -> str:
         return self.rendered.getvalue()
@@ -117,7 +117,7 @@ class LogTap:
         return records_text(self.keeper.records)
 
 
-def _forget_cached_structlog_loggers() -> None:
+def forget_cached_structlog_loggers() -> None:
     """Module-level structlog proxies cache the configuration of their first use
     (``cache_logger_on_first_use``); make each pick up the current one."""
     proxy = structlog._config.BoundLoggerLazyProxy

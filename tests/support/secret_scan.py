@@ -44,7 +44,7 @@ MIN_ENCODED_NEEDLE: Final = 8
 MIN_PEM_LINE: Final = 12
 _EXCERPT: Final = 24
 _LOOKAROUND: Final = 512
-_PEM_BLOCK: Final = re.compile(r"-----BEGIN [A-Z0-9 ]+-----(.*?)-----END [A-Z0-9 ]+-----", re.S)
+PEM_BLOCK: Final = re.compile(r"-----BEGIN [A-Z0-9 ]+-----(.*?)-----END [A-Z0-9 ]+-----", re.S)
 
 
 class Form(StrEnum):
@@ -129,7 +129,7 @@ class SecretScanner:
         """
         _check_length(label, pem)
         exact = _encoded_forms(pem)
-        lines = [line for body in _PEM_BLOCK.findall(pem) for line in body.split()]
+        lines = [line for body in PEM_BLOCK.findall(pem) for line in body.split()]
         if not lines:
             raise ValueError(f"{label}: no PEM block found")
         known = list(public)
@@ -308,7 +308,7 @@ def _exact_spans(text: str, needles: _Needles) -> Iterable[tuple[int, int]]:
             yield start, start + len(needle)
 
 
-__all__ = ["WINDOW", "Finding", "Form", "SecretLeaked", "SecretScanner"]
+__all__ = ["PEM_BLOCK", "WINDOW", "Finding", "Form", "SecretLeaked", "SecretScanner"]
 
 
 def findings_in(secrets: Iterable[str], haystacks: Mapping[str, str | bytes]) -> list[str]:
@@ -319,7 +319,7 @@ def findings_in(secrets: Iterable[str], haystacks: Mapping[str, str | bytes]) ->
     for number, secret in enumerate(dict.fromkeys(s for s in secrets if s), start=1):
         if len(secret) < MIN_SECRET_LENGTH:
             short.append(secret)
-        elif _PEM_BLOCK.search(secret):
+        elif PEM_BLOCK.search(secret):
             scanner.add_pem(f"secret {number}", secret)
         else:
             scanner.add(f"secret {number}", secret)

@@ -1,14 +1,25 @@
-"""Secrets never reach a log line: the redaction processor and the configured pipeline."""
+"""Secrets never reach a log line: the redaction processor and the configured pipeline.
+
+The redacted output of each form a secret takes is searched with the secret
+scanner (``support.secret_scan``), which knows the same forms; ordinary text is
+kept (the positive controls).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 import structlog
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
@@ -16,6 +27,7 @@ from yarl import URL
 from connmgr.runtime.logging import REDACTED, configure_logging, redact_secrets
 from connmgr.schemas.settings import Settings
 from support.logging_capture import restored_logging
+from support.secret_scan import SecretScanner
 
 
 def redact(**fields: Any) -> dict[str, Any]:
@@ -94,7 +106,9 @@ def test_a_secret_value_never_survives_wherever_it_is_nested(
     for step in reversed(path):
         node = [node] if step == 0 else {"a": node}
 
-    assert value not in json.dumps(redact(data=node))
+    scanner = SecretScanner()
+    scanner.add("value", value)
+    scanned_clean(redact(data=node), scanner)
 
 
 @pytest.fixture
@@ -139,16 +153,19 @@ def test_exception_messages_are_masked_and_locals_left_out(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     configure_logging(Settings(log_format="json"))
-    local_secret = "never-logged-local"
+    local_secret = "never-logged-local-3c9d"
+    password = "redis-pw-8e2f61ab"
 
     try:
-        raise ConnectionError(f"cannot reach redis://:hunter2@cache:6379 ({len(local_secret)})")
+        raise ConnectionError(f"cannot reach redis://:{password}@cache:6379 ({len(local_secret)})")
     except ConnectionError:
         structlog.get_logger("connmgr.test").exception("probe failed")
 
     output = capsys.readouterr().err
-    assert "hunter2" not in output
-    assert local_secret not in output
+    scanner = SecretScanner()
+    scanner.add("password", password)
+    scanner.add("local", local_secret)
+    scanner.assert_clean({"stderr": output})
     assert json_lines(output)[0]["exception"][0]["exc_type"] == "ConnectionError"
 
 
@@ -204,3 +221,210 @@ def test_objects_bytes_and_exceptions_are_masked_as_text() -> None:
 
     assert "hunter2" not in json.dumps(line)
     assert (line["count"], line["ok"]) == (3, True)
+
+
+# The same breadth as the scanner: each form below, once redacted, scans clean.
+USER = "svc-reporting"
+PASSWORD = "Pw-7q/Xe+2=Lm&k?Rz9#Tb4"  # its base64 has "+" and "/", its URL form "%"
+TOKEN = "tok-8JvQ2mZr5WcX1pLd6HsN"
+
+
+def texts_of(value: Any) -> list[str]:
+    """Every text of a redacted line as the renderer gets it, before any escaping."""
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in texts_of(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in texts_of(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def scanned_clean(line: dict[str, Any], scanner: SecretScanner) -> None:
+    scanner.assert_clean(
+        {"line texts": "\n".join(texts_of(line)), "json": json.dumps(line), "repr": repr(line)}
+    )
+
+
+def password_scanner() -> SecretScanner:
+    scanner = SecretScanner()
+    scanner.add("password", PASSWORD, username=USER)
+    return scanner
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"headers": {"X-Upstream": basic(USER, PASSWORD)}},
+        {"headers": [("X-Forwarded-Authorization", basic(USER, PASSWORD))]},
+        {"event": f"sent {basic(USER, PASSWORD)} upstream"},
+        {"msg": f"GET / HTTP/1.1\r\nAuthorization: {basic(USER, PASSWORD)}\r\n"},
+        {"error": PermissionError(f"rejected: {basic(USER, PASSWORD)}")},
+        {"exception": [{"exc_value": f"rejected ({basic(USER, PASSWORD)!r})"}]},
+    ],
+    ids=["header dict", "header pairs", "event text", "raw request", "exception", "rendered"],
+)
+def test_a_basic_credential_under_an_ordinary_key_is_masked(fields: dict[str, Any]) -> None:
+    scanned_clean(redact(**fields), password_scanner())
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"headers": {"X-Upstream": f"Bearer {TOKEN}"}},
+        {"event": f"retrying with bearer {TOKEN}"},
+        {"error": ConnectionError(f"401 for Bearer {TOKEN}")},
+    ],
+    ids=["header dict", "event text", "exception"],
+)
+def test_a_bearer_token_under_an_ordinary_key_is_masked(fields: dict[str, Any]) -> None:
+    scanner = SecretScanner()
+    scanner.add("token", TOKEN)
+
+    scanned_clean(redact(**fields), scanner)
+
+
+KNOWN_FORMS = {
+    "raw": PASSWORD,
+    "base64": base64.b64encode(PASSWORD.encode()).decode(),
+    "base64 in a Basic pair, no scheme": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(),
+    "base64url": base64.urlsafe_b64encode(PASSWORD.encode()).decode().rstrip("="),
+    "base64 inside a blob": base64.b64encode(b"prefix-" + PASSWORD.encode() + b"-tail").decode(),
+    "hex": PASSWORD.encode().hex(),
+    "HEX": PASSWORD.encode().hex().upper(),
+    "url quote": quote(PASSWORD, safe=""),
+    "url quote_plus": quote_plus(PASSWORD),
+    "json escaped": json.dumps({"v": PASSWORD}),
+    "repr escaped": repr(PASSWORD.encode()),
+}
+
+
+@pytest.mark.parametrize("name", list(KNOWN_FORMS))
+@pytest.mark.parametrize(
+    "revealed",
+    [
+        {"password": PASSWORD},
+        {"auth": {"user": USER, "client_secret": PASSWORD}},
+        {"event": f"login failed: user={USER} password={PASSWORD}"},
+        {"event": f"upstream said 401 to {basic(USER, PASSWORD)}"},
+    ],
+    ids=["secret key", "nested secret key", "key=value text", "basic credential"],
+)
+def test_a_known_secret_value_is_masked_in_each_of_its_other_forms(
+    name: str, revealed: dict[str, Any]
+) -> None:
+    line = redact(**revealed, detail=f"server echoed [{KNOWN_FORMS[name]}] back", attempt=2)
+
+    scanned_clean(line, password_scanner())
+    assert line["attempt"] == 2
+    assert line["detail"].startswith("server echoed [")
+
+
+def test_a_known_bearer_token_is_masked_in_its_other_forms() -> None:
+    encoded = base64.urlsafe_b64encode(TOKEN.encode()).decode()
+    scanner = SecretScanner()
+    scanner.add("token", TOKEN)
+
+    scanned_clean(
+        redact(event=f"Bearer {TOKEN}", detail=f"cache={encoded}", note=quote(TOKEN)), scanner
+    )
+
+
+def private_key_pem() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["whole", "repr escaped", "json escaped", "cut short", "in an exception"],
+)
+def test_a_pem_body_is_masked_in_any_text(shape: str) -> None:
+    pem = private_key_pem()
+    text = {
+        "whole": f"loaded {pem} from the vault",
+        "repr escaped": f"value={pem!r}",
+        "json escaped": json.dumps({"pem": pem}),
+        "cut short": "first lines: " + "\n".join(pem.splitlines()[:3]),
+        "in an exception": ValueError(f"cannot load {pem}"),
+    }[shape]
+    scanner = SecretScanner()
+    scanner.add_pem("client key", pem)
+
+    line = redact(note=text)
+
+    scanned_clean(line, scanner)
+    assert "-----BEGIN PRIVATE KEY-----" in line["note"]  # what it was stays readable
+
+
+def signed_jwt(secret: bytes) -> str:
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    signing_input = part(b'{"alg":"HS256","typ":"JWT"}') + "." + part(b'{"sub":"svc","n":7}')
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{part(signature)}"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["event", "assertion", "id_token_hint", "url"],
+)
+def test_a_jwt_looking_string_is_masked_under_any_key(field: str) -> None:
+    token = signed_jwt(b"jwt-signing-secret-5f1e")
+    scanner = SecretScanner()
+    scanner.add_jwt("jwt", token)
+    text = f"https://idp.test/cb?state=s1&assertion={token}" if field == "url" else f"got {token}"
+
+    scanned_clean(redact(**{field: text}), scanner)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["eyeglasses.example.com answered", "version 1.2.3-rc.4", "-----BEGIN section----- notes",
+     "basic auth configured for svc-reporting", "connection c-1 base64 decoding failed",
+     "sha256=9f86d081884c7d65"],
+)  # fmt: skip
+def test_ordinary_text_is_kept_by_the_new_rules(text: str) -> None:
+    assert redact(note=text, password=PASSWORD)["note"] == text
+
+
+def test_a_value_too_short_to_be_told_from_words_is_not_learned() -> None:
+    line = redact(password="admin", note="the admin console answered")
+
+    assert (line["password"], line["note"]) == (REDACTED, "the admin console answered")
+
+
+ESCAPED = 'Pw "quoted" ä/ß\\back slash+9'  # every escaping below changes it
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        json.dumps(ESCAPED), json.dumps(ESCAPED, ensure_ascii=False), repr(ESCAPED),
+        repr(ESCAPED.encode()), quote(ESCAPED), quote(ESCAPED, safe=""), quote_plus(ESCAPED),
+    ],
+    ids=["json", "json utf-8", "repr", "repr bytes", "url", "url all", "url plus"],
+)  # fmt: skip
+def test_an_escaped_form_of_a_known_value_is_masked(form: str) -> None:
+    scanner = SecretScanner()
+    scanner.add("password", ESCAPED)
+
+    scanned_clean(redact(password=ESCAPED, detail=f"echoed {form} back"), scanner)
+
+
+@pytest.mark.parametrize(
+    "encode", [base64.b64encode, base64.urlsafe_b64encode], ids=["base64", "base64url"]
+)
+def test_a_known_value_encoded_on_its_own_is_masked_to_the_last_character(
+    encode: Callable[[bytes], bytes],
+) -> None:
+    encoded = encode(PASSWORD.encode()).decode()
+
+    assert redact(password=PASSWORD, detail=encoded)["detail"] in (REDACTED, f"{REDACTED}=")

@@ -31,6 +31,7 @@ from connmgr.workers.nats_auth.decisions import (
     user_claims,
 )
 from connmgr.workers.nats_auth.issuer import issuer_from_seed, public_key
+from support.secret_scan import SecretScanner
 
 SEED = "SAAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4HYMHI"  # bytes 0..31, not a secret
 ISSUER = issuer_from_seed(SEED)
@@ -60,7 +61,10 @@ def test_the_issuer_is_an_account_key_and_a_bad_seed_is_never_echoed() -> None:
     assert public_key(ISSUER).startswith("A")
     with pytest.raises(KeyringError) as refused:
         issuer_from_seed("SUsomething-secret")
-    assert "something-secret" not in str(refused.value)
+    scanner = SecretScanner()
+    scanner.add("seed", "SUsomething-secret")
+    scanner.add("seed body", "something-secret")
+    scanner.assert_clean({"error": f"{refused.value} {refused.value!r}"})
 
 
 def server_request(options: dict[str, str]) -> bytes:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from nats.aio.client import Client
 
 from connmgr.storage.database import create_engine
@@ -16,6 +15,7 @@ from connmgr.workers.nats_auth.decisions import REFUSED
 from connmgr.workers.nats_auth.issuer import issuer_from_seed, new_issuer_seed
 from connmgr.workers.nats_auth.service import NatsAuthService
 from support.databases import migrated_engine, sqlite_url_in
+from support.leaks import LeakChannels
 
 
 def server_request(token: str) -> bytes:
@@ -36,7 +36,7 @@ def response_body(answer: bytes | None) -> dict[str, Any]:
 
 
 async def test_a_live_token_is_answered_and_an_unreadable_request_is_dropped(
-    tmp_path: Path,
+    tmp_path: Path, leak_channels: LeakChannels
 ) -> None:
     async with migrated_engine(sqlite_url_in(tmp_path)) as engine:
         service = NatsAuthService(
@@ -50,10 +50,14 @@ async def test_a_live_token_is_answered_and_an_unreadable_request_is_dropped(
         assert user["name"] == "tenant-acme"
         assert user["exp"] - user["iat"] == 60
         assert await service.answer(b"garbage") is None
+    # Neither the client's token nor the user JWT connmgr signed for it is logged.
+    leak_channels.scanner.add("api token", token)
+    leak_channels.scanner.add_jwt("signed user jwt", accepted["jwt"])
+    leak_channels.assert_clean()
 
 
 async def test_a_token_store_it_cannot_read_refuses_the_client(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, leak_channels: LeakChannels
 ) -> None:
     engine = create_engine(sqlite_url_in(tmp_path))  # never migrated: no token table
     try:
@@ -64,5 +68,7 @@ async def test_a_token_store_it_cannot_read_refuses_the_client(
     finally:
         await engine.dispose()
     assert refused == {"type": "authorization_response", "version": 2, "error": REFUSED}
-    assert "cm_secret-token-value" not in capsys.readouterr().out
+    leak_channels.scanner.add("token", "cm_secret-token-value")
+    leak_channels.add("answer", json.dumps(refused))
+    leak_channels.assert_clean()
     assert json.dumps(refused).count("secret") == 0

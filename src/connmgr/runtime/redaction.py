@@ -2,11 +2,21 @@
 
 ``redact_secrets`` masks, at any depth of dicts, lists and tuples: the whole
 value of any key whose name looks secret (``is_secret_key``); and in any text,
-``Basic`` and ``Bearer`` credentials, URL userinfo (the password, or the whole
-userinfo when it is a single token) and the values of secret-looking keys
-written ``key=value`` or ``key: value`` (query strings, reprs, JSON, server
-messages). Other objects (exceptions, bytes, UUIDs) are rendered as text and
-masked the same way. A structure too deep to inspect is withheld.
+under any key: ``Basic`` and ``Bearer`` credentials, URL userinfo (the password,
+or the whole userinfo when it is a single token), the values of secret-looking
+keys written ``key=value`` or ``key: value`` (query strings, reprs, JSON, server
+messages), the bodies of PEM blocks (whole or cut short, newlines real or
+escaped) and JWT-looking tokens (three base64url segments, the first a JSON
+object's, so starting ``eyJ``). Other objects (exceptions, bytes, UUIDs) are
+rendered as text and masked the same way. A structure too deep to inspect is
+withheld.
+
+The values the line itself reveals as secret (those under secret-looking keys,
+after ``key=``, inside a ``Basic`` or ``Bearer`` credential) are known for the
+whole line: each is also masked wherever it appears in another form
+(``redaction_forms``: raw, base64 and base64url at any alignment, hex, URL-,
+JSON- and ``repr``-escaped), so one line cannot leak through its other fields
+what it hides under its secret key.
 """
 
 from __future__ import annotations
@@ -17,7 +27,9 @@ from typing import Any, Final
 
 from structlog.typing import EventDict, WrappedLogger
 
-REDACTED: Final = "[redacted]"
+from connmgr.runtime.redaction_forms import REDACTED, KnownSecrets, credential_values
+
+__all__ = ["REDACTED", "is_secret_key", "mask_text", "redact_secrets"]
 # Matched against the key lowercased with everything but letters and digits
 # removed, so "API-Key", "x_api_key" and "clientSecret" are all caught.
 _SECRET_KEY_PARTS: Final = (
@@ -41,6 +53,16 @@ _BASIC_VALUE: Final = re.compile(
 # itself ``key=value`` text is scanned too.
 _KEY_SEPARATOR: Final = re.compile(r"(?P<key>[A-Za-z][A-Za-z0-9_.-]{0,63})['\"]?\s*[=:](?!//)\s*")
 _VALUE: Final = re.compile(r"'[^']*'|\"[^\"]*\"|[^\s&,;'\")\]}]+")
+# A PEM block, whole (its body up to the matching END, newlines real or escaped),
+# or cut short (its body as far as base64 and line breaks go).
+_PEM_BLOCK: Final = re.compile(
+    r"(?P<head>-----BEGIN (?P<label>[A-Z0-9 ]{1,64})-----)"
+    r"(?:(?P<body>.+?)(?P<tail>-----END (?P=label)-----)|(?:[A-Za-z0-9+/=\s]|\\[nr])+)",
+    re.S,
+)
+# A JWS/JWT: a header that is a JSON object's base64url (``{"`` is "eyJ"), then the
+# payload and signature segments. Three dotted words alone are a host name.
+_JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _MAX_DEPTH: Final = 12
 
 
@@ -59,9 +81,9 @@ def _userinfo(match: re.Match[str]) -> str:
     )
 
 
-def _mask_secret_values(text: str) -> str:
-    """``text`` with the value after every secret-looking ``key=`` or ``key:`` masked."""
-    parts: list[str] = []
+def _secret_values(text: str) -> list[re.Match[str]]:
+    """Each value written after a secret-looking ``key=`` or ``key:`` in ``text``."""
+    values: list[re.Match[str]] = []
     done = 0
     for key in _KEY_SEPARATOR.finditer(text):
         if key.start() < done or not is_secret_key(key.group("key")):
@@ -69,47 +91,92 @@ def _mask_secret_values(text: str) -> str:
         value = _VALUE.match(text, key.end())
         if value is None or value.group() == REDACTED:
             continue
+        values.append(value)
+        done = value.end()
+    return values
+
+
+def _mask_secret_values(text: str) -> str:
+    """``text`` with the value after every secret-looking ``key=`` or ``key:`` masked."""
+    parts: list[str] = []
+    done = 0
+    for value in _secret_values(text):
         quote = value.group()[0] if value.group()[0] in "'\"" else ""
         parts += [text[done : value.start()], quote, REDACTED, quote]
         done = value.end()
     return "".join(parts) + text[done:]
 
 
-def mask_text(text: str) -> str:
-    """``text`` with embedded credentials masked (see the module docstring)."""
+def _pem(match: re.Match[str]) -> str:
+    if match.group("tail") is None:
+        return f"{match.group('head')}{REDACTED}"
+    return f"{match.group('head')}{REDACTED}{match.group('tail')}"
+
+
+def mask_text(text: str, known: KnownSecrets | None = None) -> str:
+    """``text`` with embedded credentials, and every form of the ``known`` secret
+    values, masked (see the module docstring)."""
+    if "-----BEGIN " in text:
+        text = _PEM_BLOCK.sub(_pem, text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
     if "@" in text and "://" in text:
         text = _URL_USERINFO.sub(_userinfo, text)
     text = _BEARER_VALUE.sub(rf"\g<head>{REDACTED}", text)
     text = _BASIC_VALUE.sub(rf"\g<head>{REDACTED}", text)
     if "=" in text or ":" in text:
         text = _mask_secret_values(text)
-    return text
+    return text if known is None else known.mask(text)
 
 
-def _redact(value: Any, depth: int) -> Any:
+def _as_text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return repr(value) if isinstance(value, BaseException) else str(value)
+
+
+def _redact(value: Any, depth: int, known: KnownSecrets) -> Any:
     if depth > _MAX_DEPTH:
         return REDACTED  # unreadable depth (or a cycle): refuse rather than leak
-    if isinstance(value, str):
-        return mask_text(value)
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, dict):
         return {
-            key: REDACTED if is_secret_key(key) else _redact(item, depth + 1)
+            key: REDACTED if is_secret_key(key) else _redact(item, depth + 1, known)
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [_redact(item, depth + 1) for item in value]
+        return [_redact(item, depth + 1, known) for item in value]
     if isinstance(value, tuple):
-        return tuple(_redact(item, depth + 1) for item in value)
-    if isinstance(value, bytes | bytearray):
-        return mask_text(bytes(value).decode("utf-8", "replace"))
-    return mask_text(repr(value) if isinstance(value, BaseException) else str(value))
+        return tuple(_redact(item, depth + 1, known) for item in value)
+    return mask_text(value if isinstance(value, str) else _as_text(value), known)
+
+
+def _reveal(value: Any, depth: int, known: KnownSecrets, *, secret: bool = False) -> None:
+    """Learn the secret values of a line: under secret keys, and written in its texts."""
+    if depth > _MAX_DEPTH or value is None or isinstance(value, bool | int | float):
+        return
+    if isinstance(value, dict):  # inside a secret dict, its secret-looking keys only
+        for key, item in value.items():
+            _reveal(item, depth + 1, known, secret=is_secret_key(key))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _reveal(item, depth + 1, known, secret=secret)
+    else:
+        text = value if isinstance(value, str) else _as_text(value)
+        if secret:
+            known.add(text)
+        for found in _secret_values(text):
+            known.add(found.group().strip("'\""))
+        for credential in credential_values(text, _BEARER_VALUE, _BASIC_VALUE):
+            known.add(credential)
 
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: mask secret-looking fields and embedded credentials."""
-    redacted: MutableMapping[str, Any] = _redact(dict(event_dict), 0)
+    known = KnownSecrets()
+    _reveal(dict(event_dict), 0, known)
+    redacted: MutableMapping[str, Any] = _redact(dict(event_dict), 0, known)
     event_dict.clear()
     event_dict.update(redacted)
     return event_dict

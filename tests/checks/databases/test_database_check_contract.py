@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from db_peers import Listener, banner_server, closed_port, silent_server, syn_dropped_port
 from db_subjects import Subject
 
 from connmgr.workers.checks.base import CheckResult, Outcome
 from connmgr.workers.egress import Egress
+from support.leaks import LeakChannels
 
 TIMEOUT_S = 1.0
 CLOSE_SLACK_S = 0.75
@@ -109,8 +109,7 @@ async def test_a_server_of_another_protocol_is_a_protocol_error(
 async def test_no_secret_reaches_a_result_or_a_log(
     subject: Subject,
     egress: Egress,
-    caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
+    leak_channels: LeakChannels,
 ) -> None:
     check = subject.check(egress)
     wrong = f"wrong-{subject.password}"
@@ -121,9 +120,8 @@ async def test_no_secret_reaches_a_result_or_a_log(
     async with banner_server() as port:
         results.append(await check.run(subject.target(port=port, password=wrong, timeout_s=3.0)))
 
-    captured = capsys.readouterr()
-    seen = "\n".join([*map(repr, results), caplog.text, captured.out, captured.err])
     expected = [Outcome.OK, Outcome.AUTH_FAILED, Outcome.UNREACHABLE, Outcome.PROTOCOL_ERROR]
     assert [result.outcome for result in results] == expected
-    assert subject.password not in seen
-    assert wrong not in seen
+    leak_channels.secrets(subject.password, wrong)
+    leak_channels.add("results", results)
+    leak_channels.assert_clean()

@@ -16,6 +16,7 @@ from connmgr.workers.checks.logins import Login, login_of, sql_tls
 from connmgr.workers.checks.postgres import PostgresCheck
 from connmgr.workers.checks.vetted import version_number
 from connmgr.workers.egress import Egress
+from support.secret_scan import SecretScanner
 
 CONFIG = PostgresConfig(host="db.example", database="app")
 
@@ -25,10 +26,13 @@ def _target(auth: object, secrets: dict[str, str]) -> CheckTarget:
 
 
 def test_basic_auth_logs_in_with_the_stored_password() -> None:
-    login = login_of(_target(BasicAuth(username="app"), {"password": "s3cret"}))
+    password = "s3cret-8f1d2c6b9a"
+    login = login_of(_target(BasicAuth(username="app"), {"password": password}))
 
-    assert (login.user, login.password) == ("app", "s3cret")
-    assert "s3cret" not in repr(login)
+    assert (login.user, login.password) == ("app", password)
+    scanner = SecretScanner()
+    scanner.add("password", password)
+    scanner.assert_clean({"repr": repr(login), "str": str(login)})
 
 
 def test_mtls_logs_in_as_the_certificates_common_name(certificate: SelfSigned) -> None:
@@ -37,7 +41,9 @@ def test_mtls_logs_in_as_the_certificates_common_name(certificate: SelfSigned) -
     login = login_of(_target(MtlsAuth(), secrets))
 
     assert login.user == "postgres.db.test"
-    assert certificate.key_pem not in repr(login)
+    scanner = SecretScanner()
+    scanner.add_pem("client key", certificate.key_pem, public=[certificate.cert_pem])
+    scanner.assert_clean({"repr": repr(login), "str": str(login)})
 
 
 @pytest.mark.parametrize(

@@ -25,15 +25,14 @@ from connmgr.schemas.settings import Settings
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.redis import RedisCheck
 from connmgr.workers.egress import Egress
+from support.leaks import LeakChannels
 from support.logging_capture import restored_logging
-from support.secret_scan import findings_in
 
 
 async def test_a_wrong_redis_password_is_never_logged_at_debug(
     redis_users: tuple[str, str, str],
     egress: Egress,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    leak_channels: LeakChannels,
 ) -> None:
     user, password, _ = redis_users
     wrong = f"wrong-{secrets.token_hex(8)}"
@@ -49,7 +48,7 @@ async def test_a_wrong_redis_password_is_never_logged_at_debug(
         structlog.get_logger("connmgr.test").exception("redis_login_failed", exc_info=raised.value)
         logging.getLogger("redis.asyncio.client").warning("client said %r", raised.value)
 
-    written = capsys.readouterr().err
+    _, written = leak_channels.output()
     assert (refused.outcome, accepted.outcome) == (Outcome.AUTH_FAILED, Outcome.OK)
     assert '"event": "check_failed"' in written  # connmgr's own debug line
     assert '"event": "redis_login_failed"' in written
@@ -58,9 +57,7 @@ async def test_a_wrong_redis_password_is_never_logged_at_debug(
     # redis-py's debug lines on the failure are gone; its warning (the control) is kept.
     assert ("redis.asyncio.client", "warning") in [(x["logger"], x["level"]) for x in library_lines]
     assert {x["level"] for x in library_lines} <= {"warning", "error", "critical"}
-    outputs = {
-        "stderr": written,
-        "log records": caplog.text,
-        "results": f"{refused!r} {accepted!r}",
-    }
-    assert findings_in([wrong, password], outputs) == []
+    leak_channels.secrets(wrong, password)
+    leak_channels.add("results", [refused, accepted])
+    leak_channels.add_exception("redis-py's error", raised.value)
+    leak_channels.assert_clean()

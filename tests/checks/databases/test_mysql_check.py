@@ -21,6 +21,7 @@ from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.logins import Login
 from connmgr.workers.checks.mysql import CLEARTEXT, NO_TLS, MysqlCheck, connection_options
 from connmgr.workers.egress import Egress
+from support.secret_scan import SecretScanner
 
 
 @pytest.fixture
@@ -104,5 +105,7 @@ async def test_a_server_asking_for_the_password_in_clear_text_gets_nothing(
     result = await MysqlCheck(egress).run(my.target(port=port))
 
     assert (result.outcome, result.detail) == (Outcome.CONFIG_ERROR, CLEARTEXT)
-    assert my.password.encode() not in received
     assert received == b""
+    scanner = SecretScanner()
+    scanner.add("password", my.password)
+    scanner.assert_clean({"received by the server": bytes(received), "result": repr(result)})

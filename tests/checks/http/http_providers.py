@@ -109,7 +109,8 @@ def oauth1_signature(request: web.Request, params: dict[str, str], token_secret:
 
 @dataclass
 class Provider:
-    """The verifying peer; ``now`` is its clock, ``grants`` the token requests it saw."""
+    """The verifying peer; ``now`` is its clock, ``grants`` the token requests it saw,
+    ``issued`` the access tokens it gave out, ``presented_jwts`` the JWTs it was sent."""
 
     jwt_keys: JwtKeys
     now: Callable[[], float] = time.time
@@ -117,6 +118,12 @@ class Provider:
     issued: dict[str, float] = field(default_factory=dict)
     nonces: set[str] = field(default_factory=set)
     hits: list[str] = field(default_factory=list)
+    presented_jwts: list[str] = field(default_factory=list)
+
+    def runtime_tokens(self) -> tuple[list[str], list[str]]:
+        """The access tokens this provider issued and the JWTs connmgr presented to it:
+        secrets made at run time, which a "no secret" test scans for too."""
+        return list(self.issued), list(self.presented_jwts)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._count])
@@ -204,5 +211,6 @@ class Provider:
 
     async def jwt(self, request: web.Request) -> web.Response:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.presented_jwts.append(token)
         algorithm = request.match_info["algorithm"]
         return self.verdict(verify_jwt(token, algorithm, self.jwt_keys, self.now()))

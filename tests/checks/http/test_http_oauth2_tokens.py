@@ -1,4 +1,9 @@
-"""OAuth 2 token handling: the token endpoint's grants, the per-connection cache, failures."""
+"""OAuth 2 token handling: the token endpoint's grants, the per-connection cache, failures.
+
+Whatever the grant or the failure, neither the client secret, nor a refresh
+token, nor an access token the provider issued is in a result or on any log or
+output channel (``http_leaks.assert_nothing_leaked``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import time
 
 import pytest
 from aiohttp import web
+from http_leaks import assert_nothing_leaked
 from http_pki import Pki
 from http_providers import (
     AUDIENCE,
@@ -25,6 +31,7 @@ from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.http import HttpCheck
 from connmgr.workers.checks.http_oauth2 import TokenCache
 from connmgr.workers.egress import Egress
+from support.leaks import LeakChannels
 
 NON_BEARER = "the token endpoint issued a non-bearer token"
 
@@ -53,7 +60,7 @@ def oauth2_target(
 
 
 async def test_a_token_is_reused_until_shortly_before_it_expires(
-    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress, leak_channels: LeakChannels
 ) -> None:
     clock = Clock()
     check = HttpCheck(egress, clock=clock)
@@ -67,6 +74,7 @@ async def test_a_token_is_reused_until_shortly_before_it_expires(
     assert [first.outcome, second.outcome, third.outcome] == [Outcome.OK] * 3
     assert provider.grants == ["client_credentials", "client_credentials"]
     assert "auth" in first.phases
+    assert_nothing_leaked(leak_channels, provider, [first, second, third])
 
 
 async def test_tokens_are_cached_per_connection(
@@ -82,13 +90,16 @@ async def test_tokens_are_cached_per_connection(
 
 
 async def test_a_cache_never_serves_a_token_fetched_with_other_secrets(
-    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress, leak_channels: LeakChannels
 ) -> None:
     check = HttpCheck(egress)
+    rotated = "cs-rotated-away-2b7f91"
 
-    assert (await check.run(oauth2_target(provider_url, pki))).outcome is Outcome.OK
-    wrong = oauth2_target(provider_url, pki, client_secret="rotated-away")
-    assert (await check.run(wrong)).outcome is Outcome.AUTH_FAILED
+    accepted = await check.run(oauth2_target(provider_url, pki))
+    refused = await check.run(oauth2_target(provider_url, pki, client_secret=rotated))
+
+    assert (accepted.outcome, refused.outcome) == (Outcome.OK, Outcome.AUTH_FAILED)
+    assert_nothing_leaked(leak_channels, provider, [accepted, refused], [rotated])
 
 
 async def test_a_stored_refresh_token_is_used_first(
@@ -103,32 +114,37 @@ async def test_a_stored_refresh_token_is_used_first(
 
 
 async def test_a_rejected_refresh_token_falls_back_to_client_credentials(
-    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress, leak_channels: LeakChannels
 ) -> None:
-    target = oauth2_target(provider_url, pki, refresh_token="rt-revoked")
+    revoked = "rt-revoked-8c1d5e3a"
+    target = oauth2_target(provider_url, pki, refresh_token=revoked)
 
     result = await HttpCheck(egress).run(target)
 
     assert result.outcome is Outcome.OK
     assert provider.grants == ["refresh_token", "client_credentials"]
+    assert_nothing_leaked(leak_channels, provider, [result], [revoked])
 
 
 async def test_a_token_the_server_revoked_fails_once_then_is_fetched_again(
-    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress, leak_channels: LeakChannels
 ) -> None:
     check = HttpCheck(egress, tokens=TokenCache())
     target = oauth2_target(provider_url, pki)
-    assert (await check.run(target)).outcome is Outcome.OK
+    results = [await check.run(target)]
+    assert results[0].outcome is Outcome.OK
+    revoked = list(provider.issued)
 
     provider.issued.clear()
 
-    assert (await check.run(target)).outcome is Outcome.AUTH_FAILED
-    assert (await check.run(target)).outcome is Outcome.OK
+    results += [await check.run(target), await check.run(target)]
+    assert [r.outcome for r in results[1:]] == [Outcome.AUTH_FAILED, Outcome.OK]
     assert len(provider.grants) == 2
+    assert_nothing_leaked(leak_channels, provider, results, revoked)
 
 
 async def test_a_refused_scope_is_permission_denied(
-    provider_url: URL, pki: Pki, egress: Egress
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress, leak_channels: LeakChannels
 ) -> None:
     target = oauth2_target(provider_url, pki, scopes=["admin:everything"])
 
@@ -138,6 +154,7 @@ async def test_a_refused_scope_is_permission_denied(
         Outcome.PERMISSION_DENIED,
         "the token endpoint refused the requested grant or scopes",
     )
+    assert_nothing_leaked(leak_channels, provider, [result])
 
 
 @pytest.mark.parametrize(

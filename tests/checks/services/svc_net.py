@@ -14,12 +14,11 @@ import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-import pytest
-
 from connmgr.schemas.auth import BasicAuth, NoAuth
 from connmgr.schemas.kinds import Kind, parse_config
 from connmgr.workers.checks.base import CheckResult, CheckTarget
 from connmgr.workers.egress import Egress, EgressPolicy, IPAddress, Resolver, system_resolver
+from support.leaks import LeakChannels
 
 LOOPBACK = "127.0.0.1"
 TEST_DOMAIN = ".connmgr.test"
@@ -145,14 +144,11 @@ async def silent_server(context: ssl.SSLContext | None = None) -> AsyncIterator[
         await server.wait_closed()
 
 
-def assert_no_secret(result: CheckResult, caplog: pytest.LogCaptureFixture, *secrets: str) -> None:
-    """No secret in the result (repr and detail) or in any log record of the client side."""
-    client_logs = "\n".join(
-        record.getMessage() + repr(record.args)
-        for record in caplog.records
-        if not record.name.startswith(PEER_LOGGERS)
-    )
-    for secret in secrets:
-        assert secret not in repr(result)
-        assert secret not in result.detail
-        assert secret not in client_logs
+def assert_no_secret(result: CheckResult, leak_channels: LeakChannels, *secrets: str) -> None:
+    """No secret, in any form the scanner knows, in the result or on any client-side log
+    or output channel (the peers' own loggers, which see the secrets, left out)."""
+    leak_channels.ignore_loggers(*PEER_LOGGERS)
+    leak_channels.secrets(*secrets)
+    leak_channels.add("result", result)
+    leak_channels.add("detail", result.detail)
+    leak_channels.assert_clean()

@@ -18,6 +18,7 @@ from connmgr.schemas.kinds import Kind
 from connmgr.workers.checks.base import Check, CheckTarget, Outcome
 from connmgr.workers.checks.imap import ImapCheck
 from connmgr.workers.egress import Egress
+from support.leaks import LeakChannels
 
 USER = "reader@connmgr.test"
 PASSWORD = "imap-Pa55-w0rd"
@@ -41,7 +42,7 @@ def peer(**options: Any) -> ImapPeer:
 
 
 async def test_starttls_login_and_examine_with_the_private_ca_is_ok(
-    pki: Pki, caplog: pytest.LogCaptureFixture
+    pki: Pki, leak_channels: LeakChannels
 ) -> None:
     server = peer(starttls=pki.server_context())
     async with running(server) as port:
@@ -55,7 +56,7 @@ async def test_starttls_login_and_examine_with_the_private_ca_is_ok(
     assert result.server is not None
     assert result.server.version == "Dovecot"
     assert result.server.tls_subject == HOST
-    assert_no_secret(result, caplog, PASSWORD)
+    assert_no_secret(result, leak_channels, PASSWORD)
 
 
 async def test_implicit_tls_with_the_private_ca_is_ok(pki: Pki) -> None:
@@ -85,13 +86,13 @@ async def test_starttls_without_the_ca_is_a_tls_error_and_sends_no_password(pki:
 
 
 async def test_a_wrong_password_is_auth_failed_without_leaking_it(
-    caplog: pytest.LogCaptureFixture,
+    leak_channels: LeakChannels,
 ) -> None:
     async with running(peer()) as port:
         result = await ImapCheck(loopback_egress()).run(imap(port, "none", password="wr0ng-pw"))
     assert result.outcome is Outcome.AUTH_FAILED
     assert "AUTHENTICATIONFAILED" not in result.detail
-    assert_no_secret(result, caplog, "wr0ng-pw")
+    assert_no_secret(result, leak_channels, "wr0ng-pw")
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from connmgr.schemas.kinds import Kind
 from connmgr.workers.checks.base import Check, CheckTarget, Outcome
 from connmgr.workers.checks.s3 import S3Check
 from connmgr.workers.egress import Egress
+from support.leaks import LeakChannels
 
 # moto reads a bucket from any host name but localhost or an address: use localhost for TLS.
 LOCALHOST = {"localhost": "127.0.0.1"}
@@ -52,7 +53,7 @@ def s3(
 
 
 async def test_head_and_list_with_valid_keys_is_ok(
-    moto: MotoS3, caplog: pytest.LogCaptureFixture
+    moto: MotoS3, leak_channels: LeakChannels
 ) -> None:
     result = await S3Check(loopback_egress()).run(
         s3(moto.url, moto.key_id, moto.secret, list_objects=True)
@@ -62,16 +63,16 @@ async def test_head_and_list_with_valid_keys_is_ok(
     assert result.server is not None
     assert result.server.version is not None
     assert "/" not in result.server.version
-    assert_no_secret(result, caplog, moto.secret)
+    assert_no_secret(result, leak_channels, moto.secret)
 
 
 async def test_a_wrong_secret_is_auth_failed_without_leaking_it(
-    moto: MotoS3, caplog: pytest.LogCaptureFixture
+    moto: MotoS3, leak_channels: LeakChannels
 ) -> None:
     wrong = "wRoNg/SeCrEt+KeY/0123456789abcdefghijkl"
     result = await S3Check(loopback_egress()).run(s3(moto.url, moto.key_id, wrong))
     assert result.outcome is Outcome.AUTH_FAILED
-    assert_no_secret(result, caplog, wrong)
+    assert_no_secret(result, leak_channels, wrong)
 
 
 async def test_an_unknown_key_id_is_auth_failed(moto: MotoS3) -> None:

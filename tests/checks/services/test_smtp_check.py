@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from svc_contract import ServiceCheckContract
 from svc_net import (
@@ -28,6 +27,7 @@ from connmgr.schemas.kinds import Kind
 from connmgr.workers.checks.base import Check, CheckTarget, Outcome
 from connmgr.workers.checks.smtp import SmtpCheck
 from connmgr.workers.egress import Egress
+from support.leaks import LeakChannels
 
 USER = "mailer@connmgr.test"
 PASSWORD = "s3cr3t-smtp-Pa55"
@@ -102,7 +102,7 @@ def smtp(
 
 
 async def test_starttls_and_login_with_the_private_ca_is_ok(
-    pki: Pki, caplog: pytest.LogCaptureFixture
+    pki: Pki, leak_channels: LeakChannels
 ) -> None:
     async with smtp_peer(starttls=pki.server_context()) as peer:
         result = await SmtpCheck(loopback_egress()).run(
@@ -115,11 +115,11 @@ async def test_starttls_and_login_with_the_private_ca_is_ok(
     assert result.server is not None
     assert result.server.version == "Python SMTP"
     assert result.server.tls_subject == HOST
-    assert_no_secret(result, caplog, PASSWORD)
+    assert_no_secret(result, leak_channels, PASSWORD)
 
 
 async def test_a_wrong_password_is_auth_failed_without_leaking_it(
-    pki: Pki, caplog: pytest.LogCaptureFixture
+    pki: Pki, leak_channels: LeakChannels
 ) -> None:
     async with smtp_peer(starttls=pki.server_context()) as peer:
         result = await SmtpCheck(loopback_egress()).run(
@@ -128,7 +128,7 @@ async def test_a_wrong_password_is_auth_failed_without_leaking_it(
     assert result.outcome is Outcome.AUTH_FAILED
     assert result.server is not None
     assert result.server.tls_subject is not None
-    assert_no_secret(result, caplog, "not-the-Pa55word")
+    assert_no_secret(result, leak_channels, "not-the-Pa55word")
 
 
 async def test_starttls_without_the_ca_is_a_tls_error_and_sends_no_password(pki: Pki) -> None:

@@ -9,7 +9,6 @@ import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
 
-import pytest
 from svc_contract import ServiceCheckContract
 from svc_net import (
     LOOPBACK,
@@ -25,6 +24,7 @@ from connmgr.schemas.kinds import Kind
 from connmgr.workers.checks.base import Check, CheckTarget, Outcome
 from connmgr.workers.checks.tcp import MAX_BANNER_BYTES, TcpCheck
 from connmgr.workers.egress import Egress
+from support.leaks import LeakChannels
 
 BANNER = b"SSH-2.0-OpenSSH_9.6 internal-build-7\r\n"
 
@@ -142,7 +142,7 @@ async def test_tls_for_another_server_name_is_a_tls_error(pki: Pki) -> None:
 
 
 async def test_a_client_certificate_is_accepted_by_a_server_that_requires_one(
-    pki: Pki, caplog: pytest.LogCaptureFixture
+    pki: Pki, leak_channels: LeakChannels
 ) -> None:
     context = pki.server_context(require_client_certificate=True)
     with blocking_tls_server(context) as port:
@@ -151,7 +151,7 @@ async def test_a_client_certificate_is_accepted_by_a_server_that_requires_one(
             mtls(tcp(port, "tcp.connmgr.test", **config), pki)
         )
     assert result.outcome is Outcome.OK
-    assert_no_secret(result, caplog, pki.client_key_pem)
+    assert_no_secret(result, leak_channels, pki.client_key_pem)
 
 
 async def test_a_missing_client_certificate_is_a_tls_error(pki: Pki) -> None:
