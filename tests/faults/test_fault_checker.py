@@ -77,6 +77,8 @@ def test_an_acknowledged_command_without_outcome_is_lost() -> None:
     findings = check(history(OK, OK), world(outcomes=outcomes, events=[logged(1)]))
     assert findings.lost == 1
     assert "I1" in findings.problems
+    assert findings.progress.without_outcome == 1
+    assert findings.problems["progress"] == ["1 applied + 0 excused of 2 acknowledged commands"]
 
 
 def test_an_unresolved_command_is_not_counted_lost() -> None:
@@ -196,6 +198,9 @@ def test_a_change_is_overtaken_when_handled_after_its_accepted_delete() -> None:
     outcomes = {"cmd-1": ACCEPTED, "cmd-2": rejected("not_found")}
     snapshot = world(outcomes=outcomes, handled_at={"cmd-1": 1.0, "cmd-2": 2.0})
     assert check(with_verbs("delete", "update"), snapshot, excuses=[REORDERED]).ok
+    before = world(outcomes=outcomes, handled_at={"cmd-1": 2.0, "cmd-2": 1.0})
+    findings = check(with_verbs("delete", "update"), before, excuses=[REORDERED])
+    assert set(findings.problems) == {"progress"}, findings.summary()
     refused = {"cmd-1": rejected("version_conflict"), "cmd-2": rejected("not_found")}
     snapshot = world(outcomes=refused, handled_at={"cmd-1": 1.0, "cmd-2": 2.0})
     findings = check(with_verbs("delete", "update"), snapshot, excuses=[REORDERED])
