@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from faultkit.checker import ReadLog, check
 from faultkit.load import PlannedCommand
 from faultkit.observe import ConsumerStats, RelayedEvent
-from faultkit.progress import Excuse, only, overtaken
+from faultkit.progress import RACED, Excuse, only, overtaken
 from faultkit.publisher import Attempt, History, Publication
 from faultkit.snapshot import LoggedEvent, Snapshot
 
@@ -229,4 +229,16 @@ def test_an_unresolved_command_is_not_required_to_be_applied() -> None:
 def test_a_run_where_nothing_was_acknowledged_proves_nothing() -> None:
     empty = world(outcomes={}, handled_at={}, events=[], live={}, folded={}, relayed=[])
     findings = check(history([Attempt.FAILED]), empty)
+    assert set(findings.problems) == {"progress"}, findings.summary()
+
+
+def test_a_change_raced_its_create_only_when_sent_before_the_create_was_handled() -> None:
+    """cmd-2, an update, is rejected ``not_found``; its create cmd-1 is handled at 2.0."""
+    sent = with_verbs("create", "update")
+    outcomes = {"cmd-1": ACCEPTED, "cmd-2": rejected("not_found")}
+    snapshot = world(outcomes=outcomes, handled_at={"cmd-1": 2.0, "cmd-2": 3.0})
+    sent.publications["cmd-2"].sent_at = 1.0  # while the create was in the queue
+    assert check(sent, snapshot, excuses=[RACED]).ok
+    sent.publications["cmd-2"].sent_at = 2.5  # the create was done: nothing to race
+    findings = check(sent, snapshot, excuses=[RACED])
     assert set(findings.problems) == {"progress"}, findings.summary()

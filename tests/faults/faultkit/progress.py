@@ -22,6 +22,9 @@ from faultkit.load import PlannedCommand
 from faultkit.publisher import Attempt, History
 from faultkit.snapshot import Snapshot
 
+ENDS: Final = frozenset({"create", "delete"})
+"""The commands that bring a connection into being and end it: a change needs both in order."""
+
 Explains = Callable[[PlannedCommand, Snapshot, History], bool]
 """Whether an excuse covers this command, given what the system holds once drained."""
 
@@ -62,6 +65,18 @@ def _handled_at(
     return None
 
 
+def sent_before_its_create_was_handled(
+    command: PlannedCommand, snapshot: Snapshot, history: History
+) -> bool:
+    """A change sent while its connection's create was still unhandled: both were in the
+    work queue at once, and two replicas' concurrent batches may take them in either order."""
+    sent = history.publications[command.command_id].sent_at
+    created = _handled_at(command.connection_id, "create", snapshot, history)
+    if command.verb in ENDS or sent is None or created is None:
+        return False
+    return created > sent
+
+
 @dataclass(frozen=True, slots=True)
 class Excuse:
     """Rejections for ``reason`` that the fault explains (``why``), of the commands
@@ -80,6 +95,14 @@ OVERTAKEN: Final = Excuse(
 )
 """The one rejection a fault that redelivers commands explains: replicas share the work
 queue, so a redelivered create arrives after changes the other replica handled."""
+
+
+RACED: Final = Excuse(
+    "not_found",
+    "a change sent while its create was still unhandled, taken by the other replica "
+    "before the create committed (a backlog spanning creates and their changes)",
+    sent_before_its_create_was_handled,
+)
 
 
 @dataclass
@@ -151,8 +174,8 @@ def measure_progress(
                 progress.excused[reason] += 1
             else:
                 problems.append(
-                    f"{command.verb} {command.command_id} rejected ({reason}), "
-                    "which the fault does not explain"
+                    f"{command.verb} {command.command_id} rejected ({reason}), which the "
+                    f"fault does not explain; {_timeline(command, snapshot, history)}"
                 )
     if not progress.complete:
         problems.insert(
@@ -172,3 +195,22 @@ def _tested(command: PlannedCommand, events: int, progress: Progress) -> list[st
     progress.tests_applied += 1
     progress.tested += events == 1
     return [] if events == 1 else [f"test {command.command_id}: {events} ConnectionTested, not 1"]
+
+
+def _timeline(command: PlannedCommand, snapshot: Snapshot, history: History) -> str:
+    """When this command and its connection's create and delete were sent and handled
+    (seconds after this one was sent), for the post-mortem of a rejection."""
+    sent = history.publications[command.command_id].sent_at or 0.0
+    notes = []
+    for publication in history.publications.values():
+        other = publication.command
+        mine = other.command_id == command.command_id
+        if mine or (other.connection_id == command.connection_id and other.verb in ENDS):
+            outcome = (snapshot.outcomes.get(other.command_id) or {}).get("outcome")
+            handled = snapshot.handled_at.get(other.command_id)
+            when = "never" if handled is None else f"{handled - sent:+.2f}"
+            notes.append(
+                f"{'it' if mine else other.verb}: sent {(publication.sent_at or 0) - sent:+.2f}, "
+                f"handled {when} ({outcome})"
+            )
+    return "; ".join(notes)
