@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from faultkit.checker import ReadLog, check
 from faultkit.load import PlannedCommand
 from faultkit.observe import ConsumerStats, RelayedEvent
+from faultkit.progress import RACED, Excuse, only, overtaken
 from faultkit.publisher import Attempt, History, Publication
 from faultkit.snapshot import LoggedEvent, Snapshot
 
@@ -76,6 +77,8 @@ def test_an_acknowledged_command_without_outcome_is_lost() -> None:
     findings = check(history(OK, OK), world(outcomes=outcomes, events=[logged(1)]))
     assert findings.lost == 1
     assert "I1" in findings.problems
+    assert findings.progress.without_outcome == 1
+    assert findings.problems["progress"] == ["1 applied + 0 excused of 2 acknowledged commands"]
 
 
 def test_an_unresolved_command_is_not_counted_lost() -> None:
@@ -127,3 +130,115 @@ def test_a_broken_hash_chain_is_caught() -> None:
     broken = AuditReport(ok=False, events_checked=1, first_bad_position=2, problem="edited")
     findings = check(history(OK, OK), world(chain=broken))
     assert "chain" in findings.problems
+
+
+def rejected(reason: str) -> dict[str, object]:
+    return {"outcome": "rejected", "reason": reason, "events": ["T"]}
+
+
+def all_rejected(reason: str) -> Snapshot:
+    """Both commands rejected: one logged event each, so I1-I7 all hold."""
+    return world(outcomes={f"cmd-{n}": rejected(reason) for n in (1, 2)})
+
+
+def test_a_pool_that_rejected_everything_fails_on_progress_alone() -> None:
+    findings = check(history(OK, OK), all_rejected("version_conflict"))
+    assert set(findings.problems) == {"progress"}, findings.summary()
+    assert (findings.progress.applied, findings.progress.required) == (0, 2)
+    assert findings.progress.rejected == {"version_conflict": 2}
+
+
+def test_a_consistent_history_applies_every_acknowledged_command() -> None:
+    findings = check(history(OK, OK, [Attempt.FAILED]), world())
+    assert findings.ok, findings.summary()
+    assert (findings.progress.applied, findings.progress.acknowledged) == (2, 2)
+
+
+def test_only_the_reason_the_fault_explains_is_excused() -> None:
+    conflict = Excuse("version_conflict", "a stale expected_version")
+    assert check(history(OK, OK), all_rejected("version_conflict"), excuses=[conflict]).ok
+    findings = check(history(OK, OK), all_rejected("not_found"), excuses=[conflict])
+    assert set(findings.problems) == {"progress"}, findings.summary()
+    assert findings.progress.excused == {}
+
+
+def test_an_excuse_for_named_commands_covers_no_other() -> None:
+    poison = Excuse("max_deliveries", "the poison command", only("cmd-1"))
+    outcomes = {"cmd-1": rejected("max_deliveries"), "cmd-2": rejected("max_deliveries")}
+    findings = check(history(OK, OK), world(outcomes=outcomes), excuses=[poison])
+    assert findings.progress.excused == {"max_deliveries": 1}
+    assert any("cmd-2 rejected (max_deliveries)" in p for p in findings.problems["progress"])
+    assert not any("cmd-1" in p for p in findings.problems["progress"])
+
+
+def with_verbs(*verbs: str) -> History:
+    """Acknowledged commands ``cmd-1``, ``cmd-2``, … of the connection, with these verbs."""
+    sent = history(*[OK] * len(verbs))
+    for publication, verb in zip(sent.publications.values(), verbs, strict=True):
+        publication.command = dataclasses.replace(publication.command, verb=verb)
+    return sent
+
+
+ACCEPTED = {"outcome": "accepted", "events": ["T"]}
+REORDERED = Excuse("not_found", "a redelivery undid the stream's order", overtaken)
+
+
+def test_a_change_is_overtaken_only_when_handled_before_its_create() -> None:
+    """cmd-1 creates the connection, cmd-2 updates it and is rejected ``not_found``."""
+    outcomes = {"cmd-1": ACCEPTED, "cmd-2": rejected("not_found")}
+    before = world(outcomes=outcomes, handled_at={"cmd-1": 2.0, "cmd-2": 1.0})
+    assert check(with_verbs("create", "update"), before, excuses=[REORDERED]).ok
+    after = world(outcomes=outcomes, handled_at={"cmd-1": 1.0, "cmd-2": 2.0})
+    findings = check(with_verbs("create", "update"), after, excuses=[REORDERED])
+    assert set(findings.problems) == {"progress"}, findings.summary()
+
+
+def test_a_change_is_overtaken_when_handled_after_its_accepted_delete() -> None:
+    """cmd-1 deletes the connection, cmd-2 (an update sent before it) is rejected after."""
+    outcomes = {"cmd-1": ACCEPTED, "cmd-2": rejected("not_found")}
+    snapshot = world(outcomes=outcomes, handled_at={"cmd-1": 1.0, "cmd-2": 2.0})
+    assert check(with_verbs("delete", "update"), snapshot, excuses=[REORDERED]).ok
+    before = world(outcomes=outcomes, handled_at={"cmd-1": 2.0, "cmd-2": 1.0})
+    findings = check(with_verbs("delete", "update"), before, excuses=[REORDERED])
+    assert set(findings.problems) == {"progress"}, findings.summary()
+    refused = {"cmd-1": rejected("version_conflict"), "cmd-2": rejected("not_found")}
+    snapshot = world(outcomes=refused, handled_at={"cmd-1": 1.0, "cmd-2": 2.0})
+    findings = check(with_verbs("delete", "update"), snapshot, excuses=[REORDERED])
+    assert any("cmd-2 rejected (not_found)" in p for p in findings.problems["progress"])
+
+
+def test_an_applied_test_needs_exactly_one_connection_tested() -> None:
+    sent = with_verbs("test", "test")
+    tested = [dataclasses.replace(logged(n), type="ConnectionTested") for n in (1, 2)]
+    findings = check(sent, world(events=tested))
+    assert findings.ok, findings.summary()
+    assert (findings.progress.tested, findings.progress.tests_applied) == (2, 2)
+    findings = check(sent, world())  # accepted, but their events are no ConnectionTested
+    assert set(findings.problems) == {"progress"}, findings.summary()
+    assert findings.progress.tested == 0
+
+
+def test_an_unresolved_command_is_not_required_to_be_applied() -> None:
+    outcomes = {"cmd-1": {"outcome": "accepted", "events": ["T"]}}
+    snapshot = world(outcomes=outcomes, events=[logged(1)], relayed=[relayed(1)])
+    findings = check(history(OK, OK), snapshot, unresolved=frozenset({"cmd-2"}))
+    assert (findings.progress.applied, findings.progress.required) == (1, 1)
+    assert findings.ok, findings.summary()
+
+
+def test_a_run_where_nothing_was_acknowledged_proves_nothing() -> None:
+    empty = world(outcomes={}, handled_at={}, events=[], live={}, folded={}, relayed=[])
+    findings = check(history([Attempt.FAILED]), empty)
+    assert set(findings.problems) == {"progress"}, findings.summary()
+
+
+def test_a_change_raced_its_create_only_when_sent_before_the_create_was_handled() -> None:
+    """cmd-2, an update, is rejected ``not_found``; its create cmd-1 is handled at 2.0."""
+    sent = with_verbs("create", "update")
+    outcomes = {"cmd-1": ACCEPTED, "cmd-2": rejected("not_found")}
+    snapshot = world(outcomes=outcomes, handled_at={"cmd-1": 2.0, "cmd-2": 3.0})
+    sent.publications["cmd-2"].sent_at = 1.0  # while the create was in the queue
+    assert check(sent, snapshot, excuses=[RACED]).ok
+    sent.publications["cmd-2"].sent_at = 2.5  # the create was done: nothing to race
+    findings = check(sent, snapshot, excuses=[RACED])
+    assert set(findings.problems) == {"progress"}, findings.summary()

@@ -18,6 +18,7 @@ import pytest
 from faultkit.cluster import Cluster, StartCluster
 from faultkit.load import PlannedCommand, mixed_plan
 from faultkit.poison import install_poison_trigger, nul_command, poison_command
+from faultkit.progress import Excuse, only
 from faultkit.publisher import Attempt, History, Publication, Publisher, PublishPolicy
 from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run
@@ -54,11 +55,14 @@ async def test_a_poison_command_backs_off_and_blocks_nothing_behind_it(
     nul = await publish(cluster, history, nul_command())
     published_at = time.monotonic()
     run = Run.start(cluster, mixed_plan(), PublishPolicy(rate_per_s=90), history)
-    poison_id = bad.command.command_id
-    result = await run.finish("a poison command amid 2000", unresolved=frozenset({poison_id}))
+    poison_id, nul_id = bad.command.command_id, nul.command.command_id
+    refused = Excuse("invalid_command", "the NUL-bearing create, refused at once", only(nul_id))
+    result = await run.finish(
+        "a poison command amid 2000", unresolved=frozenset({poison_id}), excuses=[refused]
+    )
     elapsed = time.monotonic() - published_at
     assert poison_id not in result.snapshot.outcomes
-    assert result.snapshot.outcomes[nul.command.command_id]["reason"] == "invalid_command"
+    assert result.snapshot.outcomes[nul_id]["reason"] == "invalid_command"
     deliveries = result.snapshot.consumer.redeliveries + 1  # the poison's are the only ones
     allowed = 2 + math.log2(elapsed + 1)  # nak delays 1, 2, 4, 8 … s: ~log2(t) deliveries
     assert 1 <= deliveries <= allowed, f"{deliveries} deliveries in {elapsed:.0f} s"
@@ -81,7 +85,8 @@ async def test_a_poison_command_ends_as_max_deliveries_with_a_dead_letter(
     )
     assert outcome is not None
     assert outcome["reason"] == "max_deliveries"
-    await run.finish("a poison command until max deliveries")
+    dead = Excuse("max_deliveries", "the poison command, dead-lettered", only(poison_id))
+    await run.finish("a poison command until max deliveries", excuses=[dead])
     letter = await cluster.nc.jetstream().get_last_msg(
         DEAD_LETTER_STREAM, dead_letter_subject(TENANT, poison_id)
     )

@@ -149,6 +149,7 @@ async def test_a_prober_killed_mid_run_misses_no_more_than_the_checks_it_held(
         title = f"SIGKILL a prober replica holding {held} checks"
         print(slot_table(title, figures, [("checks held by the killed replica", str(held))]))
         await run.finish(title)
+    assert figures.expected == CONNECTIONS * 3, "not every schedule's slots were judged"
     assert figures.duplicate_sequences == 0, "a firing was recorded twice"
     assert figures.doubled == 0, "a connection was checked twice in one interval"
     assert figures.missed <= held, f"{figures.missed} missed, the killed replica held {held}"
@@ -181,6 +182,7 @@ async def test_schedules_survive_a_broker_crash_and_keep_firing(
         title = "SIGKILL nats-server, restart on its store: schedules"
         print(slot_table(title, figures, [("schedules read back", str(len(window.phases)))]))
         await run.finish(title)
+    assert figures.expected == CONNECTIONS * 2, "a schedule was not read back after the crash"
     assert figures.duplicate_sequences == 0, "a firing was recorded twice"
     assert figures.doubled == 0, "a connection was checked twice in one interval"
     assert figures.missed == 0, f"{figures.missed} slots were not checked after the restart"

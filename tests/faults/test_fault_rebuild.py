@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from faultkit.cluster import ClusterOptions, StartCluster
 from faultkit.load import mixed_plan
+from faultkit.progress import RACED
 from faultkit.publisher import PublishPolicy
 from faultkit.readers import Poller, api_status, api_version
 from faultkit.reruns import TIMING_RERUNS
@@ -45,7 +46,9 @@ async def test_projection_rebuilds_during_live_traffic_keep_the_api_serving(
                 rebuild = cluster.command("projection", "rebuild", name=f"rebuild-{number}")
                 rebuild.start()
                 assert await rebuild.wait_exit(timeout=120) == 0, rebuild.tail()
-        await run.finish(f"{REBUILDS} projection rebuilds during live traffic")
+        # Each rebuild holds the chain head while it swaps the table: a backlog builds
+        # (the first rebuild meets the last creates and the first changes).
+        await run.finish(f"{REBUILDS} projection rebuilds during live traffic", excuses=[RACED])
         await ready.stop()
     assert ready.values, "the API was never polled"
     assert set(ready.values) == {200}, sorted(set(ready.values))

@@ -5,7 +5,8 @@ one recorded outcome (one ``ConnectionTested``), none lost, none doubled.
 Two ``connmgr worker tester`` replicas test HTTP connections to a target in the
 test's own process that answers after 0.2 s, so each replica always holds tests
 in flight. The connections are created first (one encryptor), then the tests
-are published; the checker judges I1-I7 on the whole history.
+are published; the checker judges I1-I7 and progress on the whole history: every
+acknowledged test applied, with exactly one ``ConnectionTested``.
 """
 
 from __future__ import annotations
@@ -41,35 +42,26 @@ async def load_of_tests(start_cluster: StartCluster, target: str) -> tuple[Clust
 
 
 async def judge_tests(title: str, cluster: Cluster, plan: Plan, run: Run, verdict: Verdict) -> int:
-    """Beyond I1-I7: each acknowledged test was accepted with one ``ConnectionTested``
-    and its result; prints the figures; returns the tester's redeliveries."""
+    """Prints the tests' figures and returns the tester's redeliveries. That each
+    acknowledged test was applied with one ``ConnectionTested`` is the checker's
+    progress, asserted by ``run.finish``."""
     acknowledged = {
         p.command.command_id
         for p in run.history.with_status(Attempt.OK)
         if p.command.verb == "test"
     }
-    outcomes = {cid: verdict.snapshot.outcomes.get(cid) for cid in acknowledged}
-    tested = Counter(e.command_id for e in verdict.snapshot.events if e.type == "ConnectionTested")
-    results = Counter(
-        str((o or {}).get("result", {}).get("outcome")) for o in outcomes.values() if o
-    )
+    outcomes = [verdict.snapshot.outcomes[cid] for cid in acknowledged]
+    results = Counter(str(o.get("result", {}).get("outcome")) for o in outcomes)
     stats = await consumer_stats(cluster.nc, TESTER_CONSUMER)
-    handled = sum(1 for o in outcomes.values() if o)
-    redeliveries = stats.deliveries - handled
+    redeliveries = stats.deliveries - len(outcomes)
+    progress = verdict.findings.progress
     rows = [
         ("tests planned / acknowledged", f"{len(plan)} / {len(acknowledged)}"),
-        ("with one outcome", str(handled)),
-        (
-            "ConnectionTested 1x / 2x+",
-            f"{sum(tested[c] == 1 for c in acknowledged)} / "
-            f"{sum(tested[c] > 1 for c in acknowledged)}",
-        ),
+        ("tested (one ConnectionTested)", f"{progress.tested} of {progress.tests_applied}"),
         ("results", str(dict(results))),
         ("tester deliveries / redeliveries", f"{stats.deliveries} / {redeliveries}"),
     ]
     print(Report(f"{title}: the tests", rows).table())
-    assert all(o and o["outcome"] == "accepted" for o in outcomes.values()), "a test rejected"
-    assert all(tested[c] == 1 for c in acknowledged), "a test without, or with two, results"
     return redeliveries
 
 

@@ -13,6 +13,7 @@ import pytest
 from faultkit.cluster import ClusterOptions, StartCluster
 from faultkit.load import Plan, mixed_plan
 from faultkit.moments import catch, thaw
+from faultkit.progress import OVERTAKEN
 from faultkit.publisher import PublishPolicy
 from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run
@@ -49,7 +50,8 @@ async def test_a_replica_killed_mid_batch_loses_nothing_and_doubles_nothing(
             thaw([survivor])
             await victim.restart()
         held.append(caught.uncommitted)
-    verdict = await run.finish(f"SIGKILL a replica mid-batch (x2, {held} uncommitted held)")
+    title = f"SIGKILL a replica mid-batch (x2, {held} uncommitted held)"
+    verdict = await run.finish(title, excuses=[OVERTAKEN])
     assert verdict.snapshot.consumer.redeliveries > 0
 
 
@@ -66,7 +68,8 @@ async def test_replicas_killed_after_commit_before_ack_apply_nothing_twice(
     async with cluster.fault("SIGKILL both replicas after commit, before ack"):
         limbo = (await catch(cluster, run.history, lambda c: bool(c.limbo))).limbo
         await asyncio.gather(*(replica.restart() for replica in cluster.encryptors))
-    verdict = await run.finish(f"SIGKILL after commit, before ack ({len(limbo)} in limbo)")
+    title = f"SIGKILL after commit, before ack ({len(limbo)} in limbo)"
+    verdict = await run.finish(title, excuses=[OVERTAKEN])
     recognised = {
         record["command_id"]
         for replica in cluster.encryptors
@@ -92,7 +95,7 @@ async def test_sigterm_during_load_finishes_in_flight_work_with_few_redeliveries
         code = await victim.wait_exit(timeout=grace_s + 15)
         victim.start()
         await victim.wait_ready()
-    verdict = await run.finish("SIGTERM a replica during load")
+    verdict = await run.finish("SIGTERM a replica during load", excuses=[OVERTAKEN])
     assert code == 0, victim.tail()
     assert list(victim.log_events("pool_stopped")), "the replica did not stop cleanly"
     redeliveries = verdict.snapshot.consumer.redeliveries

@@ -7,5 +7,7 @@
   outcome as ok, failed or unknown, retrying with the same ``Nats-Msg-Id``;
 - ``drain``: waits until consumers and the relay are idle;
 - ``observe``: what the broker says (redeliveries, the event stream read back);
-- ``checker`` + ``report``: invariants I1-I7 on the whole history, and the table.
+- ``checker`` + ``report``: invariants I1-I7 on the whole history, and the table;
+- ``progress``: the share of acknowledged commands applied, but for the rejections
+  each test names as explained by its fault (``Excuse``).
 """

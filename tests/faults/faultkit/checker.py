@@ -17,14 +17,20 @@ its invariant; the test fails when there is any.
   have, ``unknown``, is held to once-or-never by I2);
 - I7 every event with a tenant reached the event stream exactly once under
   ``Nats-Msg-Id`` = its event id, in version order per stream, and nothing else did;
-- the hash chain verifies.
+- the hash chain verifies;
+- progress (``faultkit.progress``): every acknowledged command was applied, but
+  for rejections the test names as explained by its fault; every applied
+  ``test`` has one ``ConnectionTested``. Nothing lost is not enough: a pool that
+  rejected everything during the fault loses nothing.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from faultkit.progress import Excuse, Progress, measure_progress
 from faultkit.publisher import Attempt, History
 from faultkit.snapshot import Snapshot
 
@@ -44,6 +50,7 @@ class Findings:
     problems: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     lost: int = 0
     duplicated: int = 0
+    progress: Progress = field(default_factory=Progress)
 
     def add(self, invariant: str, problem: str) -> None:
         self.problems[invariant].append(problem)
@@ -65,7 +72,9 @@ def check(
     snapshot: Snapshot,
     readers: list[ReadLog] | None = None,
     unresolved: frozenset[str] = frozenset(),
+    excuses: Iterable[Excuse] = (),
 ) -> Findings:
+    """Every finding on the history; ``excuses`` name the rejections the fault explains."""
     findings = Findings()
     _nothing_lost(history, snapshot, unresolved, findings)
     _nothing_twice(history, snapshot, findings)
@@ -78,6 +87,9 @@ def check(
         _relay_complete(snapshot, findings)
     if not snapshot.chain.ok:
         findings.add("chain", f"{snapshot.chain.problem} at {snapshot.chain.first_bad_position}")
+    findings.progress, problems = measure_progress(history, snapshot, unresolved, excuses)
+    for problem in problems:
+        findings.add("progress", problem)
     return findings
 
 

@@ -127,6 +127,10 @@ def slot_table(title: str, figures: WindowFigures, extra: list[tuple[str, str]])
     lags = figures.lags_ms
     rows = [
         ("slots expected (connections x intervals)", str(figures.expected)),
+        (
+            "checked (slots with a check)",
+            f"{figures.expected - figures.missed} of {figures.expected}",
+        ),
         ("checks missed", str(figures.missed)),
         ("checks doubled (same slot)", str(figures.doubled)),
         ("stream sequences recorded twice", str(figures.duplicate_sequences)),

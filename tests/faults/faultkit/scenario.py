@@ -12,6 +12,7 @@ waits until it is handled, into the same history.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ from sqlalchemy import func, select
 from connmgr.storage.tables import handled_commands
 from faultkit.cluster import Cluster
 from faultkit.load import Plan
+from faultkit.progress import Excuse
 from faultkit.publisher import History, Publisher, PublishPolicy
 from faultkit.readers import Poller, database_version
 from faultkit.verdict import Verdict, assert_invariants
@@ -99,7 +101,10 @@ class Run:
         unresolved: frozenset[str] = frozenset(),
         drain_timeout: float = 150.0,
         tolerated_exits: frozenset[str] = frozenset(),
+        excuses: Iterable[Excuse] = (),
     ) -> Verdict:
+        """Wait for the load, drain, and assert I1-I7 and progress (``excuses``: the
+        rejections the fault explains)."""
         await asyncio.wait_for(self.load, timeout=300)
         return await assert_invariants(
             title,
@@ -109,6 +114,7 @@ class Run:
             unresolved=unresolved,
             drain_timeout=drain_timeout,
             tolerated_exits=tolerated_exits,
+            excuses=excuses,
         )
 
 

@@ -6,11 +6,13 @@ are stopped only once the system is idle.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from faultkit.checker import Findings, check
 from faultkit.cluster import Cluster
 from faultkit.drain import drain
+from faultkit.progress import Excuse
 from faultkit.publisher import History
 from faultkit.readers import Poller
 from faultkit.report import Report, build_report
@@ -33,11 +35,14 @@ async def verdict(
     unresolved: frozenset[str] = frozenset(),
     drain_timeout: float = 120.0,
     tolerated_exits: frozenset[str] = frozenset(),
+    excuses: Iterable[Excuse] = (),
 ) -> Verdict:
     """Drain the cluster and check the whole history; returns what was found, unasserted.
 
     A process that exited on its own is a finding unless its name is in
-    ``tolerated_exits`` (a known bug, pinned by its own strict-xfail test)."""
+    ``tolerated_exits`` (a known bug, pinned by its own strict-xfail test). Every
+    acknowledged command must be applied, but for the rejections ``excuses`` name
+    (the progress check, computed once drained)."""
     drain_s: float | None = None
     try:
         drain_s = await drain(cluster, timeout=drain_timeout, unresolved=len(unresolved))
@@ -45,7 +50,7 @@ async def verdict(
         undrained = str(error)
     reads = [await reader.stop() for reader in readers or []]
     snapshot = await take_snapshot(cluster)
-    findings = check(history, snapshot, reads, unresolved)
+    findings = check(history, snapshot, reads, unresolved, excuses)
     if drain_s is None:
         findings.add("drain", undrained)
     for process in cluster.processes:
@@ -68,6 +73,7 @@ async def assert_invariants(
     unresolved: frozenset[str] = frozenset(),
     drain_timeout: float = 120.0,
     tolerated_exits: frozenset[str] = frozenset(),
+    excuses: Iterable[Excuse] = (),
 ) -> Verdict:
     """``verdict``, then fail with the table and the process logs if any invariant broke."""
     result = await verdict(
@@ -78,6 +84,7 @@ async def assert_invariants(
         unresolved=unresolved,
         drain_timeout=drain_timeout,
         tolerated_exits=tolerated_exits,
+        excuses=excuses,
     )
     assert result.findings.ok, f"{result.report.table()}\nlogs:\n{cluster.logs()}"
     return result
