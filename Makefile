@@ -9,11 +9,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTHON := $(shell command -v python3.11 || command -v python3)
-CHECKED := src tests bench
+CHECKED := src tests bench mutation
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-m "not faults" -x'
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint fmt faults bench FORCE
+.PHONY: venv run test lint fmt faults bench mutation FORCE
 
 venv: $(STAMP)
 
@@ -52,3 +52,11 @@ faults: venv
 BENCHES := bench/pipeline.py bench/tester.py bench/prober.py
 bench: venv
 	for script in $(BENCHES); do echo "== $$script"; $(BIN)/python "$$script"; done
+
+# Mutation testing of the core (mutmut; not part of `make test`): each module of
+# mutation/modules.toml against its own fast tests; scores go to docs/mutation.md.
+# make mutation MODULES='egress redaction' scores some modules only.
+MODULES ?=
+mutation: venv
+	$(BIN)/pip install --quiet -e '.[mutation]'
+	$(BIN)/python mutation/run.py $(MODULES)
