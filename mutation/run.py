@@ -14,6 +14,7 @@ command and every survivor go to ``docs/mutation.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -241,9 +242,17 @@ def _strings(value: object) -> list[str]:
     return [str(item) for item in value]
 
 
-def main() -> int:
-    import json
+def record(modules: dict[str, Module], name: str, entry: dict[str, object]) -> None:
+    """Write one module's score as soon as it is known, keeping the others' (read afresh,
+    since a second run may have written meanwhile)."""
+    scores = json.loads(SCORES.read_text()) if SCORES.exists() else {}
+    scores[name] = entry
+    ordered = {module: scores[module] for module in modules if module in scores}
+    SCORES.write_text(json.dumps(ordered, indent=2) + "\n")
+    REPORT.write_text(render(ordered))
 
+
+def main() -> int:
     modules = load_modules()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("modules", nargs="*", choices=[[], *modules], default=[])
@@ -252,12 +261,11 @@ def main() -> int:
     chosen: list[str] = arguments.modules or list(modules)
     max_children: int = arguments.max_children
     equivalents = load_equivalents()
-    scores: dict[str, dict[str, object]] = json.loads(SCORES.read_text()) if SCORES.exists() else {}
     failed = []
     for name in chosen:
         print(f"== {name}: mutating {', '.join(modules[name].mutate)}", flush=True)
         result = score(modules[name], equivalents.get(name, {}), max_children)
-        scores[name] = summary(result)
+        record(modules, name, summary(result))
         print(
             f"{name}: {result.killed}/{result.total} killed ({result.ratio:.1%}),"
             f" {len(result.unexplained)} unexplained survivor(s), {result.seconds:.0f} s",
@@ -267,9 +275,6 @@ def main() -> int:
             print(f"  survived: {mutant} ({result.survivors[mutant]})")
         if not result.passes:
             failed.append(name)
-    ordered = {name: scores[name] for name in modules if name in scores}
-    SCORES.write_text(json.dumps(ordered, indent=2, sort_keys=False) + "\n")
-    REPORT.write_text(render(ordered))
     if failed:
         print(f"below target or with unexplained survivors: {', '.join(failed)}")
     return 1 if failed else 0
