@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from support.keys import private_key_pem
 from support.secret_scan import WINDOW, Form, SecretLeaked, SecretScanner
 
 SECRET = "pw-Zq8/Lk+3=Vn&x?Ty7#Mm2 ä?>~"  # its base64 holds "+", its base64url "-"
@@ -36,15 +37,6 @@ def forms_in(scanner: SecretScanner, haystack: str | bytes) -> set[Form]:
 def b64(text: str, *, url: bool = False) -> str:
     encode = base64.urlsafe_b64encode if url else base64.b64encode
     return encode(text.encode()).decode()
-
-
-def pem_key() -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 ENCODED = {
@@ -116,7 +108,7 @@ def test_a_secret_shorter_than_the_window_is_searched_whole() -> None:
 
 
 def test_every_line_of_a_pem_body_is_found_even_when_repr_escapes_the_newlines() -> None:
-    key = pem_key()
+    key = private_key_pem()
     scanner = SecretScanner()
     scanner.add_pem("client key", key)
     body = [line for line in key.splitlines() if line and not line.startswith("-----")]
@@ -129,7 +121,7 @@ def test_every_line_of_a_pem_body_is_found_even_when_repr_escapes_the_newlines()
 
 def test_pem_armour_alone_is_not_a_finding() -> None:
     scanner = SecretScanner()
-    scanner.add_pem("client key", pem_key())
+    scanner.add_pem("client key", private_key_pem())
 
     assert forms_in(scanner, "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----") == set()
 
@@ -162,7 +154,7 @@ ORDINARY = [
 @pytest.mark.parametrize("text", ORDINARY)
 def test_ordinary_text_is_not_a_finding(text: str) -> None:
     scanner = scanner_with(username=USER)
-    scanner.add_pem("client key", pem_key())
+    scanner.add_pem("client key", private_key_pem())
 
     assert scanner.scan("ordinary", text) == []
 
@@ -216,7 +208,7 @@ def test_the_scanner_itself_never_shows_a_secret() -> None:
 
 
 def test_pem_windows_that_a_public_text_also_holds_are_not_searched() -> None:
-    key = pem_key()
+    key = private_key_pem()
     body = "".join(line for line in key.splitlines() if not line.startswith("-----"))
     shared = body[:40]  # the algorithm header every P-256 key starts with
     scanner = SecretScanner()

@@ -18,14 +18,13 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 import structlog
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
 from connmgr.runtime.logging import REDACTED, configure_logging, redact_secrets
 from connmgr.schemas.settings import Settings
+from support.keys import private_key_pem
 from support.logging_capture import restored_logging
 from support.secret_scan import SecretScanner
 
@@ -330,15 +329,6 @@ def test_a_known_bearer_token_is_masked_in_its_other_forms() -> None:
     scanned_clean(
         redact(event=f"Bearer {TOKEN}", detail=f"cache={encoded}", note=quote(TOKEN)), scanner
     )
-
-
-def private_key_pem() -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 @pytest.mark.parametrize(
