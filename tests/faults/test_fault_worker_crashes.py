@@ -12,7 +12,7 @@ import signal
 import pytest
 from faultkit.cluster import ClusterOptions, StartCluster
 from faultkit.load import Plan, mixed_plan
-from faultkit.moments import catch, thaw
+from faultkit.moments import ACROSS_THE_BATCH, catch, thaw
 from faultkit.progress import OVERTAKEN
 from faultkit.publisher import PublishPolicy
 from faultkit.reruns import TIMING_RERUNS
@@ -45,7 +45,9 @@ async def test_a_replica_killed_mid_batch_loses_nothing_and_doubles_nothing(
     held: list[int] = []
     for victim, survivor in ((first, second), (second, first)):
         async with cluster.fault(f"SIGKILL {victim.name} mid-batch"):
-            caught = await catch(cluster, run.history, lambda c: c.uncommitted > BATCH)
+            caught = await catch(
+                cluster, run.history, lambda c: c.uncommitted > BATCH, ACROSS_THE_BATCH
+            )
             await victim.kill()
             thaw([survivor])
             await victim.restart()

@@ -14,14 +14,22 @@ replica wrote just before it froze may still be on their way to the broker, so
 the census is taken again until two in a row agree.
 If the census is not the one wanted, the replicas are thawed and the next moment
 tried, a bounded number of times; otherwise they are left frozen for the fault.
+
+Right after its commit a replica replies, acks and fetches its next batch, so at
+that instant it holds nothing uncommitted. A moment that needs every replica
+mid-batch is therefore frozen a little *after* the commit: ``lags`` are cycled
+through, one per attempt, so the freeze samples several phases of the batch
+instead of relying on how slowly the commit is noticed (which differs from one
+machine to the next).
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from nats.js.errors import NotFoundError
 from sqlalchemy import select
@@ -96,18 +104,29 @@ async def settled_census(cluster: Cluster, history: History) -> Census:
     return found
 
 
+JUST_AFTER: Final = (0.0,)
+"""Freeze as soon as the commit is seen: catches committed-but-unacked messages."""
+ACROSS_THE_BATCH: Final = (0.0, 0.01, 0.03, 0.06, 0.1, 0.15)
+"""Seconds after the commit, cycled: catches the committer's next batch in flight."""
+
+
 async def catch(
-    cluster: Cluster, history: History, wanted: Callable[[Census], bool], attempts: int = 80
+    cluster: Cluster,
+    history: History,
+    wanted: Callable[[Census], bool],
+    lags: Sequence[float] = JUST_AFTER,
+    attempts: int = 80,
 ) -> Census:
-    """Freeze every replica right after a commit until the census is ``wanted``;
+    """Freeze every replica a lag after a commit until the census is ``wanted``;
     returns it with the replicas still frozen."""
-    for _ in range(attempts):
+    for attempt in range(attempts):
         before = await handled_count(cluster)
 
         async def committed(before: int = before) -> bool:
             return await handled_count(cluster) > before
 
         await wait_for(committed, timeout=60, interval=0.001, message="a batch commits")
+        await asyncio.sleep(lags[attempt % len(lags)])
         freeze(cluster.encryptors)
         found = await settled_census(cluster, history)
         if wanted(found):
