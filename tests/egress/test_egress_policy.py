@@ -138,3 +138,85 @@ async def test_a_name_without_answers_is_a_dns_failure() -> None:
         await egress_with(EgressPolicy(), {"empty.example.com": []}).resolve(
             "empty.example.com", 443
         )
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "169.254.10.20", "fe80::1"])
+async def test_allowed_loopback_and_link_local_are_not_refused_as_private(address: str) -> None:
+    """Loopback and link-local addresses count as private to ``ipaddress``; once the
+    operator allows them, refusing private addresses must not refuse them again."""
+    policy = EgressPolicy(allow_loopback=True, allow_link_local=True, allow_private=False)
+
+    assert await refusal(Egress(policy), address) is None
+
+
+async def test_refusing_private_addresses_lets_public_ones_through() -> None:
+    policy = EgressPolicy(allow_private=False)
+
+    assert await refusal(Egress(policy), "8.8.8.8") is None
+    assert await refusal(Egress(policy), "2606:4700::1111") is None
+    assert await refusal(Egress(policy), "10.1.2.3") == "private address"
+    assert await refusal(Egress(policy), "fd12:3456::1") == "private address"
+
+
+async def test_a_private_network_the_operator_allows_is_not_refused_as_private() -> None:
+    policy = EgressPolicy(allow_private=False, allowed=(ipaddress.ip_network("10.20.0.0/16"),))
+
+    assert await refusal(Egress(policy), "10.20.1.1") is None
+    assert await refusal(Egress(policy), "10.21.1.1") == "private address"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "reason"),
+    [
+        ("64:ff9b::7f00:1", "loopback address"),  # NAT64 of 127.0.0.1
+        ("2002:7f00:1::1", "loopback address"),  # 6to4 of 127.0.0.1
+        ("64:ff9b::a01:203", "private address"),  # NAT64 of 10.1.2.3
+    ],
+)
+async def test_an_ipv4_address_carried_in_ipv6_is_judged_itself(spelling: str, reason: str) -> None:
+    """The IPv4 address an IPv6 spelling carries is judged, with its own reason."""
+    policy = EgressPolicy(allow_private=False)
+    assert await refusal(Egress(policy), spelling) == reason
+
+
+async def test_an_ipv6_only_network_may_allow_its_nat64_prefix_alone() -> None:
+    """``allowed_cidrs`` limits the address dialled, not the IPv4 one a NAT64 address
+    carries: allowing ``64:ff9b::/96`` lets its public IPv4 targets through."""
+    policy = EgressPolicy(allowed=(ipaddress.ip_network("64:ff9b::/96"),))
+
+    assert await refusal(Egress(policy), "64:ff9b::808:808") is None  # 8.8.8.8
+    assert await refusal(Egress(policy), "8.8.8.8") == "outside the allowed networks"
+    assert await refusal(Egress(policy), "64:ff9b::a01:203") is None  # 10.1.2.3, private allowed
+    assert await refusal(Egress(policy), "64:ff9b::7f00:1") == "loopback address"
+
+
+async def test_a_nat64_address_is_judged_by_the_ipv4_address_it_carries() -> None:
+    """``64:ff9b::/96`` lies in IPv6's reserved ``::/8`` to ``ipaddress``; the packet
+    still reaches the IPv4 address it carries, so that address decides."""
+    policy = EgressPolicy()
+
+    assert await refusal(Egress(policy), "64:ff9b::808:808") is None
+    assert await refusal(Egress(policy), "64:ff9b:1::808:808") is None
+    assert await refusal(Egress(policy), "64:ff9b::") == "not a unicast address"  # 0.0.0.0
+    assert await refusal(Egress(policy), "64:ff9b::e000:1") == "not a unicast address"
+
+
+async def test_the_resolver_is_asked_for_the_checks_port() -> None:
+    asked: list[tuple[str, int]] = []
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        asked.append((host, port))
+        return [ipaddress.ip_address("203.0.113.10")]
+
+    await Egress(EgressPolicy(), resolver=resolve).resolve("api.example.com", 8443)
+
+    assert asked == [("api.example.com", 8443)]
+
+
+async def test_a_dns_failure_names_the_host() -> None:
+    with pytest.raises(DnsFailure) as failure:
+        await egress_with(EgressPolicy(), {"empty.example.com": []}).resolve(
+            "empty.example.com", 443
+        )
+
+    assert str(failure.value) == "empty.example.com"

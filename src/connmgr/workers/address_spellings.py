@@ -69,7 +69,7 @@ def carried_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
         carried.append(address.teredo[1])
     if address.packed[:12] == b"\0" * 12 and int(address) > 1:
         carried.append(ipaddress.IPv4Address(address.packed[12:]))
-    if any(address in network for network in _NAT64):
+    if is_nat64(address):
         carried.append(ipaddress.IPv4Address(address.packed[12:]))
     return [ipv4 for ipv4 in carried if ipv4 is not None]
 
@@ -85,6 +85,13 @@ def normalise(address: IPAddress) -> IPAddress:
         if plain.packed[:12] == b"\0" * 12 and int(plain) > 1:
             return ipaddress.IPv4Address(plain.packed[12:])
     return plain
+
+
+def is_nat64(address: IPAddress) -> bool:
+    """True for an address of a NAT64 prefix: a gateway forwards it to the IPv4 one it ends with."""
+    return isinstance(address, ipaddress.IPv6Address) and any(
+        address in network for network in _NAT64
+    )
 
 
 def is_metadata(address: IPAddress) -> bool:

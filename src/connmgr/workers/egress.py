@@ -34,6 +34,7 @@ from connmgr.workers.address_spellings import (
     has_zone_id,
     is_metadata,
     is_metadata_name,
+    is_nat64,
     literal_address,
     normalise,
 )
@@ -97,7 +98,9 @@ class EgressPolicy:
             return "loopback address"
         if address.is_link_local and not self.allow_link_local:
             return "link-local address"
-        special = address.is_loopback or address.is_link_local  # ::1 counts as reserved
+        # ::1 counts as reserved, and so does NAT64's 64:ff9b::/96 (it lies in ::/8):
+        # a NAT64 address is judged by the IPv4 address it carries instead.
+        special = address.is_loopback or address.is_link_local or is_nat64(address)
         if not special and (address.is_unspecified or address.is_multicast or address.is_reserved):
             return "not a unicast address"
         if self._private(address) and not self.allow_private:
@@ -124,7 +127,9 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise DnsFailure(host) from error
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    # Since Python 3.7 the address in ``sockaddr`` carries no ``%zone`` (a scoped
+    # one would be refused as an IPv6 zone id anyway).
+    addresses = [ipaddress.ip_address(str(info[4][0])) for info in infos]
     return list(dict.fromkeys(addresses))
 
 
