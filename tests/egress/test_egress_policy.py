@@ -1,4 +1,6 @@
-"""The egress policy: which resolved addresses a check may connect to (SECURITY.md rule 3).
+"""The egress policy: which resolved addresses a check may connect to.
+
+See ``docs/security.md``, "Egress".
 
 DNS names are modelled with a fake resolver; numeric spellings that only the
 system resolver understands (``0x7f.1``, ``2130706433``) go through the real one,

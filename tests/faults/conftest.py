@@ -1,4 +1,4 @@
-"""Fault tests (RELIABILITY.md): a private cluster of real processes per test.
+"""Fault tests (``docs/reliability.md``): a private cluster of real processes per test.
 
 ``start_cluster(ClusterOptions(...))`` starts nats-server (``sync_interval:
 always``), a fresh migrated PostgreSQL database, the encryptor replicas, a relay

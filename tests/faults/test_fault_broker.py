@@ -1,8 +1,8 @@
 """The broker crashes or hangs under load: publishers and consumers carry on.
 
-RELIABILITY.md rows 4 and 5. The broker runs with ``sync_interval: always``, so
-a SIGKILL loses nothing it acknowledged; publishers retry what they were not
-sure of with the same ``Nats-Msg-Id``, and the database dedupes the rest.
+``docs/reliability.md`` rows 4 and 5. The broker runs with ``sync_interval: always``,
+so a SIGKILL loses nothing it acknowledged; publishers retry what they were not sure
+of with the same ``Nats-Msg-Id``, and the database dedupes the rest.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Many concurrent commands on one connection: versions stay 1..n, conflicts get a reason.
 
-RELIABILITY.md row 8. Two replicas fetch large batches of updates and rotations
-of the same connection at once; a third of them carry an ``expected_version``.
+``docs/reliability.md`` row 8. Two replicas fetch large batches of updates and
+rotations of the same connection at once; a third of them carry an
+``expected_version``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """PostgreSQL goes away under load: workers nak with a delay and never ack unapplied work.
 
-RELIABILITY.md row 6. The outage touches the test's own database only: first
+``docs/reliability.md`` row 6. The outage touches the test's own database only: first
 its sessions are cut again and again, then it refuses connections outright.
 """
 

@@ -1,12 +1,12 @@
 """A poison command, one that fails on every delivery, amid normal load.
 
-RELIABILITY.md row 9: no hot loop, the commands behind it unaffected, and after
-max deliveries a ``CommandRejected`` (``max_deliveries``) plus a dead letter.
-The poison is made by a trigger in the test's database (see ``faultkit.poison``:
-since NUL characters are refused up front, no public input always fails). With
-the product's backoff (1, 2, 4 … 30 s over 20 deliveries) reaching max
-deliveries takes about 7.5 minutes: the longest test of the suite, and it runs in
-``make test`` like the others, so CI proves the dead-letter path on a real broker.
+``docs/reliability.md`` row 9: no hot loop, the commands behind it unaffected, and
+after max deliveries a ``CommandRejected`` (``max_deliveries``) plus a dead letter.
+The poison is made by a trigger in the test's database (see ``faultkit.poison``: since
+NUL characters are refused up front, no public input always fails). With the product's
+backoff (1, 2, 4 … 30 s over 20 deliveries) reaching max deliveries takes about 7.5
+minutes: the longest test of the suite, and it runs in ``make test`` like the others,
+so CI proves the dead-letter path on a real broker.
 """
 
 from __future__ import annotations

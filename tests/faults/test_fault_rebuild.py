@@ -1,8 +1,8 @@
 """Projection rebuild during live traffic: the API keeps serving, and the result is the fold.
 
-RELIABILITY.md row 10. ``connmgr projection rebuild`` runs twice as a
-subprocess while commands flow; the API (a process of its own) is polled all
-along for ``/readyz`` and for a hot connection.
+``docs/reliability.md`` row 10. ``connmgr projection rebuild`` runs twice as a
+subprocess while commands flow; the API (a process of its own) is polled all along for
+``/readyz`` and for a hot connection.
 """
 
 from __future__ import annotations

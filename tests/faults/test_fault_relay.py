@@ -1,6 +1,6 @@
 """The relay under faults: it never skips an event, whatever commits late.
 
-RELIABILITY.md row 7, and the relay's own survival of database and broker
+``docs/reliability.md`` row 7, and the relay's own survival of database and broker
 outages.
 """
 

@@ -1,6 +1,6 @@
 """Encryptor replicas killed or stopped under load: nothing lost, nothing applied twice.
 
-RELIABILITY.md rows 1-3. Each test runs two replicas and a relay under two to
+``docs/reliability.md`` rows 1-3. Each test runs two replicas and a relay under two to
 three thousand commands and checks I1-I7 on the whole history afterwards.
 """
 

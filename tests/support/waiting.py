@@ -1,4 +1,7 @@
-"""Wait for effects, never sleep for them (STYLE.md rule 12)."""
+"""Wait for effects, never sleep for them: a test that passes only on a fast machine is broken.
+
+``wait_for`` polls until its predicate holds, with a deadline.
+"""
 
 from __future__ import annotations
 

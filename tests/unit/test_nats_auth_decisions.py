@@ -1,6 +1,6 @@
 """The auth callout's decisions and JWT format, without a server.
 
-Known answers (STYLE.md rule 18): the JWT bytes for a fixed seed and fixed claims,
+Known answers: the JWT bytes for a fixed seed and fixed claims,
 and the permission lists of each identity, are written out here, so that a
 change of either is a visible decision.
 """

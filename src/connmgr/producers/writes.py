@@ -70,7 +70,8 @@ class ConnectionWrites(CommandChannel):
     ) -> CommandOutcome:
         """Change the fields given (``config`` and ``auth`` replace whole); None keeps one.
 
-        Changing host, port, kind or username needs new ``secrets`` (SECURITY.md rule 2).
+        Changing host, port, kind or username needs new ``secrets`` (``docs/security.md``,
+        "A changed destination asks for the secrets again").
         """
         fields = given(
             name=name,

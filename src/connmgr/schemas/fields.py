@@ -1,7 +1,8 @@
 """Bounded, validated field types shared by the command and event models.
 
 Every string has a maximum length, every number a range; there is no free-form
-text that reaches a driver (SECURITY.md rules 4 and 5).
+text that reaches a driver (``docs/security.md``, "Options are allowed, not
+blocked" and "Inputs are bounded").
 """
 
 from __future__ import annotations

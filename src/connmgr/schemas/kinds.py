@@ -1,7 +1,8 @@
 """Connection kinds and the typed configuration each accepts.
 
-Each kind takes a fixed set of typed fields; anything else is rejected
-(SECURITY.md rule 4): no raw DSNs, driver option strings, file or socket paths.
+Each kind takes a fixed set of typed fields; anything else is rejected: no raw
+DSNs, driver option strings, file or socket paths (``docs/security.md``,
+"Options are allowed, not blocked").
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Walk the hash chain and name the first position where it breaks (SECURITY.md rule 7)."""
+"""Walk the hash chain and name the first position where it breaks.
+
+See ``docs/security.md``, "The log is evidence".
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Handled commands: one row per ``(tenant, command_id)``, the exactly-once guarantee
-(RELIABILITY.md I2).
+(``docs/reliability.md`` I2).
 
 The row is written in the same transaction as the command's events, so a
 redelivered or re-published command finds it and changes nothing. A command id

@@ -4,7 +4,7 @@
 is read back from JSON, so it is validated leniently (``strict=False``: a UUID
 stored as text is a UUID again); commands are the strict side. The live
 table is updated with it in the same transaction as the append; ``rebuild``
-runs the same fold over the whole log, so the two cannot drift (STYLE.md 9).
+runs the same fold over the whole log, so the two cannot drift (``docs/reliability.md`` I4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The egress policy (SECURITY.md rule 3): resolve, check every address, connect to it.
+"""The egress policy: resolve, check every address, connect to it (``docs/security.md``, "Egress").
 
 Before any check connects, the target is resolved and *every* resolved address
 is checked against the operator's policy (deployment settings, never a

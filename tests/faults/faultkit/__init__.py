@@ -1,4 +1,4 @@
-"""The fault-test harness (RELIABILITY.md): real processes, a recorded history, a checker.
+"""The fault-test harness (``docs/reliability.md``): real processes, a recorded history, a checker.
 
 - ``processes``: one ``connmgr`` subprocess in its own process group, logs on disk;
 - ``cluster``: nats-server, a fresh PostgreSQL database, encryptor replicas, a relay;

@@ -1,4 +1,4 @@
-"""The checker: RELIABILITY.md invariants I1-I7 over the whole recorded history.
+"""The checker: the invariants I1-I7 of ``docs/reliability.md`` over the whole recorded history.
 
 Pure functions of the history (what clients were told), the snapshot (what the
 system holds once drained) and the readers' observations. Each finding names

@@ -1,7 +1,7 @@
 """A private connmgr deployment for one fault test, made of real processes.
 
 A nats-server with ``sync_interval: always`` (the durable single-node setting of
-RELIABILITY.md) on its own store, a fresh migrated PostgreSQL database, ``N``
+``infra/nats/nats-server.conf``) on its own store, a fresh migrated PostgreSQL database, ``N``
 ``connmgr worker encryptor`` replicas, optionally ``connmgr worker tester`` and
 ``prober`` replicas (checks may reach loopback targets), a relay and optionally
 the API, each a subprocess in its own process group logging JSON to

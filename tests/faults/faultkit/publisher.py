@@ -4,7 +4,7 @@ Each attempt ends ``ok`` (a PubAck: JetStream stored it), ``failed`` (the server
 or the client says it was not sent: no responders, an API error, a closed
 connection) or ``unknown`` (a timeout or any other error: it may have been
 stored). A command whose attempt was not ``ok`` is published again with the SAME
-``Nats-Msg-Id``, at most ``attempts`` times, as a producer must (RELIABILITY.md
+``Nats-Msg-Id``, at most ``attempts`` times, as a producer must (``docs/reliability.md``
 I6). Publishing is paced to ``rate_per_s`` with at most ``in_flight`` at once.
 """
 
