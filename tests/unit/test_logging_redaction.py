@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from connmgr.runtime.logging import REDACTED, configure_logging, redact_secrets
+from connmgr.runtime.redaction import mask_text
 from connmgr.schemas.settings import Settings
 from support.keys import private_key_pem
 from support.logging_capture import restored_logging
@@ -418,3 +419,178 @@ def test_a_known_value_encoded_on_its_own_is_masked_to_the_last_character(
     encoded = encode(PASSWORD.encode()).decode()
 
     assert redact(password=PASSWORD, detail=encoded)["detail"] in (REDACTED, f"{REDACTED}=")
+
+
+# Edges of the rules in the README ("Redaction reads free text too") and the
+# docstrings of runtime/redaction.py and redaction_forms.py: the forms and depths
+# that mutation testing showed unpinned (issue 10, docs/mutation.md).
+def test_exceptions_bytes_and_objects_are_rendered_as_their_text() -> None:
+    line = redact(
+        error=ValueError("boom"), raw=b"\xff password=hunter2-xyz", ident=URL("https://h/x")
+    )
+
+    assert line["error"] == "ValueError('boom')"
+    assert line["raw"] == f"\ufffd password={REDACTED}"
+    assert line["ident"] == "https://h/x"
+
+
+def test_a_value_starting_like_a_quote_marker_is_masked_whole() -> None:
+    assert redact(note="password=Xk9-secret")["note"] == f"password={REDACTED}"
+
+
+def test_a_key_with_nothing_after_it_is_skipped_and_the_next_one_masked() -> None:
+    line = redact(note="password=, token=t0k3n-abc")
+
+    assert line["note"] == f"password=, token={REDACTED}"
+
+
+def test_a_userinfo_password_with_colons_is_masked_after_the_first() -> None:
+    assert redact(note="ftp://app:pa:ss@h/x")["note"] == f"ftp://app:{REDACTED}@h/x"
+
+
+def test_a_pem_body_is_replaced_and_its_end_line_kept() -> None:
+    whole = "a -----BEGIN KEY-----\nQUJD\n-----END KEY----- b"
+    cut = "a -----BEGIN KEY-----\nQUJD"
+
+    assert redact(note=whole)["note"] == f"a -----BEGIN KEY-----{REDACTED}-----END KEY----- b"
+    assert redact(note=cut)["note"] == f"a -----BEGIN KEY-----{REDACTED}"
+
+
+def test_mask_text_without_known_values_masks_the_embedded_credentials() -> None:
+    assert mask_text("login password=hunter2") == f"login password={REDACTED}"
+
+
+def nested(kind: str, leaf: Any, depth: int) -> Any:
+    """``leaf`` at ``depth`` levels below a line's field (the field itself is depth 1)."""
+    for _ in range(depth - 1):
+        leaf = {"a": leaf} if kind == "dict" else [leaf] if kind == "list" else (leaf,)
+    return leaf
+
+
+def leaf_of(value: Any) -> Any:
+    while isinstance(value, dict | list | tuple):
+        value = value["a"] if isinstance(value, dict) else value[0]
+    return value
+
+
+@pytest.mark.parametrize("kind", ["dict", "list", "tuple"])
+def test_a_value_twelve_levels_deep_is_read_and_one_deeper_withheld(kind: str) -> None:
+    line = redact(kept=nested(kind, "leaf", 12), withheld=nested(kind, "leaf", 13))
+
+    assert (leaf_of(line["kept"]), leaf_of(line["withheld"])) == ("leaf", REDACTED)
+
+
+@pytest.mark.parametrize("kind", ["dict", "list", "tuple"])
+def test_a_secret_twelve_levels_deep_is_learned(kind: str) -> None:
+    line = redact(data=nested(kind, {"password": PASSWORD}, 11), detail=PASSWORD)
+
+    assert line["detail"] == REDACTED
+
+
+def test_a_line_that_contains_itself_is_withheld_past_the_depth_limit() -> None:
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    pair: tuple[list[Any]] = ([],)
+    pair[0].append(pair)
+    loop: dict[str, Any] = {}
+    loop["a"] = loop
+
+    line = redact(cycle=cycle, pair=pair, loop=loop)
+
+    assert (leaf_of(line["cycle"]), leaf_of(line["pair"]), leaf_of(line["loop"])) == (REDACTED,) * 3
+
+
+def test_a_known_value_is_masked_inside_lists_and_tuples() -> None:
+    line = redact(password=PASSWORD, echoes=[PASSWORD], pair=(PASSWORD,))
+
+    assert (line["echoes"], line["pair"]) == ([REDACTED], (REDACTED,))
+
+
+def test_values_learned_from_lists_under_a_secret_key_and_from_exception_text() -> None:
+    line = redact(
+        tokens=["tok-first-9k2", ("tok-second-4h7",)],
+        error=ValueError("password=exc-secret-5d"),
+        detail="tok-first-9k2 tok-second-4h7",
+        echo=base64.b64encode(b"exc-secret-5d").decode().rstrip("="),
+    )
+
+    assert (line["detail"], line["echo"]) == (f"{REDACTED} {REDACTED}", REDACTED)
+
+
+def test_a_quoted_value_is_learned_without_its_quotes() -> None:
+    line = redact(note="{'password': 'Xk9-secret'}", detail="Xk9-secret")
+
+    assert line["detail"] == REDACTED
+
+
+def test_a_number_under_a_secret_looking_key_is_not_learned() -> None:
+    line = redact(token_expires_in=86400000, note="expires in 86400000 ms")
+
+    assert (line["token_expires_in"], line["note"]) == (REDACTED, "expires in 86400000 ms")
+
+
+def test_text_already_redacted_is_not_learned_again() -> None:
+    quoted = f"sent Bearer {REDACTED}"
+
+    assert redact(credentials=quoted, note=quoted)["note"] == quoted
+
+
+def test_a_value_of_exactly_the_shortest_known_length_is_learned() -> None:
+    assert redact(password="abc123", note="echo abc123")["note"] == f"echo {REDACTED}"
+
+
+def test_an_unpadded_base64_form_is_masked_to_its_last_character() -> None:
+    encoded = base64.urlsafe_b64encode(PASSWORD.encode()).decode().rstrip("=")
+
+    assert redact(password=PASSWORD, detail=encoded)["detail"] == REDACTED
+
+
+@pytest.mark.parametrize("prefix", [b"p", b"pr"], ids=["offset 1", "offset 2"])
+def test_a_known_value_inside_a_base64_blob_is_masked_to_the_bits_it_alone_fills(
+    prefix: bytes,
+) -> None:
+    blob = base64.b64encode(prefix + PASSWORD.encode() + b"-tail").decode()
+    first = -(-8 * len(prefix) // 6)  # the first character covering only the value's bits
+    end = 8 * (len(prefix) + len(PASSWORD.encode())) // 6  # past the last such character
+
+    masked = redact(password=PASSWORD, detail=blob)["detail"]
+
+    assert masked == blob[:first] + REDACTED + blob[end:]
+
+
+@pytest.mark.parametrize(
+    "form", [json.dumps(ESCAPED)[1:-1], json.dumps(ESCAPED, ensure_ascii=False)[1:-1],
+             repr(ESCAPED)[1:-1], repr(ESCAPED.encode())[2:-1]],
+    ids=["json", "json utf-8", "repr", "repr bytes"],
+)  # fmt: skip
+def test_an_escaped_form_is_masked_from_its_first_to_its_last_character(form: str) -> None:
+    assert redact(password=ESCAPED, detail=f"<{form}>")["detail"] == f"<{REDACTED}>"
+
+
+def encoded_basic(raw: bytes) -> str:
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+def test_basic_credentials_teach_their_password_in_each_shape() -> None:
+    line = redact(
+        unpadded=encoded_basic(b"app:unpadded-pw12").rstrip("="),
+        after_a_broken_one=f"Basic Zm9vYmFy1 then {encoded_basic(b'app:second-pw22')}",
+        colons=encoded_basic(b"app:pa:ss-word3"),
+        detail="unpadded-pw12 second-pw22 pa:ss-word3",
+    )
+
+    assert line["detail"] == f"{REDACTED} {REDACTED} {REDACTED}"
+
+
+def test_a_basic_credential_that_is_not_utf8_is_masked() -> None:
+    line = redact(event=encoded_basic(b"app:\xff-secret-9"), detail="\ufffd-secret-9")
+
+    assert (line["event"], line["detail"]) == (f"Basic {REDACTED}", REDACTED)
+
+
+def test_a_basic_value_padded_past_its_end_is_masked_in_place_but_not_decoded() -> None:
+    """Decoding is strict base64 (RFC 4648 §3.3, as RFC 7617 requires): a value padded
+    past its end is no credential a server takes, so it teaches no password."""
+    line = redact(event="Basic YXBwOnNlY3JldC1wdzE===", detail="ok secret-pw1")
+
+    assert (line["event"], line["detail"]) == (f"Basic {REDACTED}", "ok secret-pw1")
