@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.clients import ApiClient, Tokens, bearer, get_json
 from api.manual_clock import ManualClock
+from connmgr.api.problems import FORBIDDEN, UNAUTHORIZED
 from connmgr.api.token_cache import TOKEN_CACHE_TTL_S
 from connmgr.storage.tables import api_tokens
 from connmgr.storage.tokens import hash_token, issue_token, revoke_token
@@ -166,6 +167,7 @@ async def test_each_401_names_its_reason_in_the_detail_and_the_challenge(
     assert response.status == 401
     assert response.headers["WWW-Authenticate"] == challenge
     assert (body["title"], body["status"], body["detail"]) == ("Unauthorized", 401, detail)
+    assert body["type"] == UNAUTHORIZED
 
 
 async def test_a_403_names_the_missing_scope_in_the_detail_and_the_challenge(
@@ -178,6 +180,7 @@ async def test_a_403_names_the_missing_scope_in_the_detail_and_the_challenge(
     assert response.headers["WWW-Authenticate"] == (
         'Bearer realm="connmgr", error="insufficient_scope", scope="events:read"'
     )
+    assert body["type"] == FORBIDDEN
     assert (body["title"], body["status"], body["detail"]) == (
         "Forbidden",
         403,

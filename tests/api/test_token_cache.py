@@ -210,8 +210,10 @@ async def test_the_smallest_bounds_are_accepted(
 
 @pytest.mark.parametrize(("ttl_s", "max_entries"), [(-1.0, 10), (10.0, 0)])
 def test_a_cache_refuses_nonsense_bounds(ttl_s: float, max_entries: int) -> None:
-    with pytest.raises(ValueError, match="ttl_s"):
+    with pytest.raises(ValueError, match="ttl_s") as refused:
         TokenCache(ttl_s=ttl_s, max_entries=max_entries)
+
+    assert str(refused.value) == "ttl_s must be >= 0 and max_entries >= 1"
 
 
 def test_the_readme_states_how_long_a_revoked_token_keeps_working() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -92,6 +94,7 @@ async def test_tokens_can_be_revoked_by_name_within_a_tenant(engine: AsyncEngine
     other_tenant = await issue_token(engine, "ci", "globex", ["read"])
 
     assert await revoke_tokens_named(engine, "acme", "ci") == 2
+    assert await revoke_tokens_named(engine, "acme", "ci") == 0  # none left alive
 
     assert await resolve_token(engine, first) is None
     assert await resolve_token(engine, second) is None
@@ -102,18 +105,20 @@ async def test_tokens_can_be_revoked_by_name_within_a_tenant(engine: AsyncEngine
     ("name", "tenant", "scopes", "message"),
     [
         ("t", "acme", ["write"], "unknown scope"),
-        ("t", "acme", [], "at least one scope"),
-        ("t", "Not A Tenant", ["read"], "tenant"),
-        ("", "acme", ["read"], "name"),
-        ("t", "acme", [SCOPE_METRICS_READ], "cannot carry"),
-        ("t", "acme", ["read", SCOPE_METRICS_READ], "cannot carry"),
+        ("t", "acme", [], "a token needs at least one scope"),
+        ("t", "Not A Tenant", ["read"], r"tenant must match \[a-z0-9_-\]\{1,64\}"),
+        ("", "acme", ["read"], "name must be 1 to 200 characters"),
+        ("t", "acme", [SCOPE_METRICS_READ], "a tenant token cannot carry"),
+        ("t", "acme", ["read", SCOPE_METRICS_READ], "a tenant token cannot carry"),
     ],
 )
 async def test_issue_refuses_bad_input(
     engine: AsyncEngine, name: str, tenant: str, scopes: list[str], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as refused:
         await issue_token(engine, name, tenant, scopes)
+
+    assert refused.match("^" + message)
 
 
 async def test_an_operator_token_has_metrics_read_and_no_tenant(engine: AsyncEngine) -> None:
@@ -163,9 +168,19 @@ async def test_a_token_name_is_1_to_200_characters(
     assert grant.name == "n" * length
 
 
+@pytest.fixture(autouse=True)
+def _local_zone_restored() -> Iterator[None]:
+    yield
+    time.tzset()  # after monkeypatch has put TZ back
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/Los_Angeles"])
 async def test_an_issued_token_row_records_when_it_was_created_and_is_live(
-    engine: AsyncEngine,
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, zone: str
 ) -> None:
+    """The creation time is UTC whatever the host's local zone."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
     before = datetime.now(UTC)
     token = await issue_token(engine, "dash", "acme", ["read"])
     after = datetime.now(UTC)
