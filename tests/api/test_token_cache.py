@@ -127,6 +127,31 @@ async def test_a_lookup_again_makes_a_grant_the_newest_so_the_other_one_is_evict
     assert (len(statements), len(again)) == (0, 1)
 
 
+async def test_a_grant_looked_up_again_below_the_bound_moves_to_the_newest_place(
+    engine: AsyncEngine,
+) -> None:
+    first, second, third, fourth = [
+        await issue_token(engine, f"t{index}", "acme", ["read"]) for index in range(4)
+    ]
+    clock = ManualClock()
+    cache = TokenCache(ttl_s=10.0, max_entries=3, clock=clock)
+    await cache.resolve(engine, first)
+    clock.advance(5.0)
+    await cache.resolve(engine, second)
+    clock.advance(5.0)
+    await cache.resolve(engine, first)  # no eviction needed: re-stored, now the newest
+    await cache.resolve(engine, third)
+    await cache.resolve(engine, fourth)  # evicts the oldest lookup: second
+
+    with counted_statements(engine) as kept:
+        for token in (first, third, fourth):
+            await cache.resolve(engine, token)
+    with counted_statements(engine) as evicted:
+        await cache.resolve(engine, second)
+
+    assert (len(kept), len(evicted)) == (0, 1)
+
+
 async def test_expired_grants_are_dropped_before_a_live_one_is_evicted(
     engine: AsyncEngine,
 ) -> None:
