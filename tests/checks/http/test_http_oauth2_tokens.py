@@ -277,3 +277,12 @@ def test_each_refusal_of_the_token_endpoint_has_its_outcome(
 @pytest.mark.parametrize("body", [None, b"[1, 2]", b"not json", b'"text"'])
 def test_an_answer_that_is_not_a_json_object_reads_as_empty(body: bytes | None) -> None:
     assert _json_object(body) == {}
+
+
+def test_the_cache_keeps_at_most_4096_tokens_by_default() -> None:
+    cache = TokenCache()
+    for number in range(4097):
+        cache.put((f"c{number}", "k"), f"t{number}", 600, now=0)
+
+    assert cache.get(("c0", "k"), now=1) is None
+    assert cache.get(("c1", "k"), now=1) == "t1"
