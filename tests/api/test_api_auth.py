@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.clients import ApiClient, Tokens, bearer
+from api.clients import ApiClient, Tokens, bearer, get_json
 from api.manual_clock import ManualClock
+from connmgr.api.problems import FORBIDDEN, UNAUTHORIZED
 from connmgr.api.token_cache import TOKEN_CACHE_TTL_S
 from connmgr.storage.tables import api_tokens
 from connmgr.storage.tokens import hash_token, issue_token, revoke_token
@@ -123,6 +126,93 @@ async def test_an_operator_token_reads_nothing_of_any_tenant(
 ) -> None:
     assert (await client.get(path, headers=bearer(tokens.acme))).status == 200
     assert (await client.get(path, headers=bearer(tokens.metrics))).status == 403
+
+
+@pytest.mark.parametrize(
+    ("header", "detail", "challenge"),
+    [
+        (
+            None,
+            "This route needs an Authorization: Bearer token.",
+            'Bearer realm="connmgr"',
+        ),
+        (
+            "Basic YWRtaW46YWRtaW4=",
+            "The Authorization header must be: Bearer <token>.",
+            'Bearer realm="connmgr", error="invalid_request"',
+        ),
+        (
+            "Bearer    ",
+            "The Authorization header must be: Bearer <token>.",
+            'Bearer realm="connmgr", error="invalid_request"',
+        ),
+        (
+            "Bearer cm_not-a-real-token",
+            "The bearer token is not valid.",
+            'Bearer realm="connmgr", error="invalid_token"',
+        ),
+    ],
+    ids=["missing", "other-scheme", "blank-token", "unknown-token"],
+)
+async def test_each_401_names_its_reason_in_the_detail_and_the_challenge(
+    client: ApiClient, header: str | None, detail: str, challenge: str
+) -> None:
+    """RFC 6750 section 3: no credentials get a bare challenge, a malformed header
+    ``invalid_request``, a token we do not know ``invalid_token`` (README "Read API")."""
+    headers = {} if header is None else {"Authorization": header}
+
+    response = await client.get("/api/connections", headers=headers)
+    body = await response.json(content_type=None)
+
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == challenge
+    assert (body["title"], body["status"], body["detail"]) == ("Unauthorized", 401, detail)
+    assert body["type"] == UNAUTHORIZED
+
+
+async def test_a_403_names_the_missing_scope_in_the_detail_and_the_challenge(
+    client: ApiClient, tokens: Tokens
+) -> None:
+    response = await client.get("/api/events", headers=bearer(tokens.connections_only))
+    body = await response.json(content_type=None)
+
+    assert response.status == 403
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="connmgr", error="insufficient_scope", scope="events:read"'
+    )
+    assert body["type"] == FORBIDDEN
+    assert (body["title"], body["status"], body["detail"]) == (
+        "Forbidden",
+        403,
+        "The token lacks the scope this route needs: events:read.",
+    )
+
+
+@pytest.mark.parametrize("template", ["bearer {}", "BEARER {}", "Bearer   {}  "])
+async def test_the_scheme_is_case_insensitive_and_spaces_around_the_token_do_not_matter(
+    client: ApiClient, tokens: Tokens, template: str
+) -> None:
+    """RFC 6750 section 2.1 / RFC 9110 section 11.1: the scheme name is case-insensitive."""
+    headers = {"Authorization": template.format(tokens.acme)}
+
+    assert (await client.get("/api/connections", headers=headers)).status == 200
+
+
+async def test_a_valid_token_of_one_tenant_never_opens_another_tenants_connection(
+    client: ApiClient, seed: Seed, tokens: Tokens
+) -> None:
+    """README "Read API": another tenant's connection is a 404, like a missing one."""
+    theirs = await seed.connection("globex-db", tenant="globex")
+    ours = await seed.connection("acme-db", tenant="acme")
+
+    own = await client.get(f"/api/connections/{ours}", headers=bearer(tokens.acme))
+    foreign = await client.get(f"/api/connections/{theirs}", headers=bearer(tokens.acme))
+    listed = await get_json(client, "/api/connections", tokens.acme)
+
+    assert own.status == 200
+    assert foreign.status == 404
+    assert theirs not in json.dumps(listed)
+    assert ours in json.dumps(listed)
 
 
 async def engine_set_scopes(engine: AsyncEngine, token: str, scopes: list[str]) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +19,7 @@ from connmgr.storage.tokens import (
     SCOPE_EVENTS_READ,
     SCOPE_METRICS_READ,
     TokenGrant,
+    expand_scopes,
     hash_token,
     issue_operator_token,
     issue_token,
@@ -89,6 +94,7 @@ async def test_tokens_can_be_revoked_by_name_within_a_tenant(engine: AsyncEngine
     other_tenant = await issue_token(engine, "ci", "globex", ["read"])
 
     assert await revoke_tokens_named(engine, "acme", "ci") == 2
+    assert await revoke_tokens_named(engine, "acme", "ci") == 0  # none left alive
 
     assert await resolve_token(engine, first) is None
     assert await resolve_token(engine, second) is None
@@ -99,18 +105,20 @@ async def test_tokens_can_be_revoked_by_name_within_a_tenant(engine: AsyncEngine
     ("name", "tenant", "scopes", "message"),
     [
         ("t", "acme", ["write"], "unknown scope"),
-        ("t", "acme", [], "at least one scope"),
-        ("t", "Not A Tenant", ["read"], "tenant"),
-        ("", "acme", ["read"], "name"),
-        ("t", "acme", [SCOPE_METRICS_READ], "cannot carry"),
-        ("t", "acme", ["read", SCOPE_METRICS_READ], "cannot carry"),
+        ("t", "acme", [], "a token needs at least one scope"),
+        ("t", "Not A Tenant", ["read"], r"tenant must match \[a-z0-9_-\]\{1,64\}"),
+        ("", "acme", ["read"], "name must be 1 to 200 characters"),
+        ("t", "acme", [SCOPE_METRICS_READ], "a tenant token cannot carry"),
+        ("t", "acme", ["read", SCOPE_METRICS_READ], "a tenant token cannot carry"),
     ],
 )
 async def test_issue_refuses_bad_input(
     engine: AsyncEngine, name: str, tenant: str, scopes: list[str], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as refused:
         await issue_token(engine, name, tenant, scopes)
+
+    assert refused.match("^" + message)
 
 
 async def test_an_operator_token_has_metrics_read_and_no_tenant(engine: AsyncEngine) -> None:
@@ -142,3 +150,113 @@ async def test_revoking_operator_tokens_by_name(engine: AsyncEngine) -> None:
 
     assert await revoke_tokens_named(engine, OPERATOR_TENANT, "scraper") == 1
     assert await resolve_token(engine, token) is None
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(1, True), (200, True), (201, False)])
+async def test_a_token_name_is_1_to_200_characters(
+    engine: AsyncEngine, length: int, accepted: bool
+) -> None:
+    if not accepted:
+        with pytest.raises(ValueError, match="name must be 1 to 200 characters"):
+            await issue_token(engine, "n" * length, "acme", ["read"])
+        return
+    token = await issue_token(engine, "n" * length, "acme", ["read"])
+
+    grant = await resolve_token(engine, token)
+
+    assert grant is not None
+    assert grant.name == "n" * length
+
+
+@pytest.fixture(autouse=True)
+def _local_zone_restored() -> Iterator[None]:
+    yield
+    time.tzset()  # after monkeypatch has put TZ back
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/Los_Angeles"])
+async def test_an_issued_token_row_records_when_it_was_created_and_is_live(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    """The creation time is UTC whatever the host's local zone."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    before = datetime.now(UTC)
+    token = await issue_token(engine, "dash", "acme", ["read"])
+    after = datetime.now(UTC)
+
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(api_tokens))).mappings().one()
+
+    created = row["created_at"]
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)
+    assert before <= created <= after
+    assert row["token_hash"] == hash_token(token)
+    assert (row["name"], row["tenant"], row["revoked"]) == ("dash", "acme", False)
+    assert sorted(row["scopes"]) == sorted(READ_SCOPES)
+
+
+async def test_scopes_a_stored_row_may_not_hold_grant_nothing(engine: AsyncEngine) -> None:
+    """Module doc: a row from an older release grants only its kind's known scopes."""
+    tenant = await issue_token(engine, "old", "acme", [SCOPE_EVENTS_READ])
+    operator = await issue_operator_token(engine, "old-scraper")
+    stranger = ["admin", SCOPE_METRICS_READ, SCOPE_EVENTS_READ, SCOPE_COMMANDS_WRITE]
+    await _set_scopes(engine, tenant, stranger)
+    await _set_scopes(engine, operator, stranger)
+
+    tenant_grant = await resolve_token(engine, tenant)
+    operator_grant = await resolve_token(engine, operator)
+
+    assert tenant_grant is not None
+    assert operator_grant is not None
+    assert tenant_grant.scopes == {SCOPE_EVENTS_READ, SCOPE_COMMANDS_WRITE}
+    assert operator_grant.scopes == {SCOPE_METRICS_READ}
+
+
+async def test_a_tenant_cannot_revoke_another_tenants_tokens_by_name(engine: AsyncEngine) -> None:
+    """``revoke_tokens_named`` is scoped to one tenant: the same name elsewhere survives,
+    and so do the operator's tokens of that name."""
+    theirs = await issue_token(engine, "ci", "globex", ["read"])
+    operator = await issue_operator_token(engine, "ci")
+
+    assert await revoke_tokens_named(engine, "acme", "ci") == 0
+    assert await revoke_tokens_named(engine, "globex", "other-name") == 0
+
+    assert await resolve_token(engine, theirs) is not None
+    assert await resolve_token(engine, operator) is not None
+
+
+@pytest.mark.parametrize(
+    ("scopes", "message"),
+    [
+        (["write"], "unknown scope 'write'; known: ['commands:write', 'connections:read',"),
+        ([], "a token needs at least one scope"),
+    ],
+)
+def test_an_unknown_or_empty_scope_list_is_refused_with_the_known_ones(
+    scopes: list[str], message: str
+) -> None:
+    with pytest.raises(ValueError, match="scope") as refused:
+        expand_scopes(scopes)
+
+    assert str(refused.value).startswith(message)
+
+
+async def test_a_tenant_token_with_the_metrics_scope_names_it_in_the_refusal(
+    engine: AsyncEngine,
+) -> None:
+    with pytest.raises(ValueError, match="cannot carry") as refused:
+        await issue_token(engine, "t", "acme", ["read", SCOPE_METRICS_READ])
+
+    assert str(refused.value) == (
+        "a tenant token cannot carry ['metrics:read']: issue an operator token for /metrics"
+    )
+
+
+async def _set_scopes(engine: AsyncEngine, token: str, scopes: list[str]) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            api_tokens.update()
+            .where(api_tokens.c.token_hash == hash_token(token))
+            .values(scopes=scopes)
+        )

@@ -12,7 +12,7 @@ from connmgr.schemas.kinds import Kind, PostgresConfig, RedisConfig
 from connmgr.workers.checks import logins
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
-from connmgr.workers.checks.logins import Login, login_of, sql_tls
+from connmgr.workers.checks.logins import Login, kind_tls, login_of, sql_tls
 from connmgr.workers.checks.postgres import PostgresCheck
 from connmgr.workers.checks.vetted import version_number
 from connmgr.workers.egress import Egress
@@ -116,3 +116,44 @@ def test_a_reported_version_is_reduced_to_its_number(
     reported: object, recorded: str | None
 ) -> None:
     assert version_number(reported) == recorded
+
+
+def test_a_login_keeps_the_mtls_pair_it_was_given(certificate: SelfSigned) -> None:
+    secrets = {"client_cert_pem": certificate.cert_pem, "client_key_pem": certificate.key_pem}
+
+    login = login_of(_target(MtlsAuth(), secrets))
+
+    assert login == Login("postgres.db.test", None, certificate.cert_pem, certificate.key_pem)
+
+
+@pytest.mark.parametrize(
+    ("auth", "secrets", "detail"),
+    [
+        (BasicAuth(username="app"), {}, logins.MISSING_SECRET),
+        (MtlsAuth(), {"client_key_pem": "x"}, logins.MISSING_SECRET),
+        (ApiKeyAuth(), {"api_key": "k-5d1e0c9b7a"}, "this auth method is not supported here"),
+    ],
+)
+def test_a_refused_login_says_why_in_a_fixed_sentence(
+    auth: object, secrets: dict[str, str], detail: str
+) -> None:
+    with pytest.raises(CheckFailed) as failure:
+        login_of(_target(auth, secrets))
+
+    assert (failure.value.outcome, failure.value.detail) == (Outcome.CONFIG_ERROR, detail)
+
+
+@pytest.mark.parametrize(("server_name", "pinned"), [(None, "db.example"), ("pg.test", "pg.test")])
+def test_the_tls_context_is_pinned_to_the_server_name_or_the_host_and_trusts_the_ca(
+    certificate: SelfSigned, server_name: str | None, pinned: str
+) -> None:
+    config = CONFIG.model_copy(update={"server_name": server_name, "ca_pem": certificate.ca_pem})
+
+    context = kind_tls(config, Login("app"))
+
+    assert getattr(context, "pinned_hostname", None) == pinned
+    assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
+    assert any(
+        dict(entry[0] for entry in ca["subject"]).get("commonName") == "postgres.db.test"
+        for ca in context.get_ca_certs()
+    )

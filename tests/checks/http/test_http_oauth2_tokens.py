@@ -28,8 +28,9 @@ from yarl import URL
 
 from connmgr.schemas.auth import OAuth2Auth
 from connmgr.workers.checks.base import CheckTarget, Outcome
+from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http import HttpCheck
-from connmgr.workers.checks.http_oauth2 import TokenCache
+from connmgr.workers.checks.http_oauth2 import TokenCache, _json_object, _rejection, _token_of
 from connmgr.workers.egress import Egress
 from support.leaks import LeakChannels
 
@@ -163,6 +164,7 @@ async def test_a_refused_scope_is_permission_denied(
         ({"token_type": "Bearer"}, 200, "the token endpoint's answer holds no usable access token"),
         ({"access_token": "t", "token_type": "mac"}, 200, NON_BEARER),
         ({"error": "server_error"}, 503, "the token endpoint answered with status 503"),
+        ({"access_token": "t-300"}, 300, "the token endpoint answered with status 300"),
     ],
 )  # fmt: skip
 async def test_an_unusable_token_answer_is_a_protocol_error(
@@ -188,3 +190,99 @@ def test_the_cache_forgets_entries_beyond_its_bound() -> None:
         cache.put((f"c{number}", "k"), f"t{number}", 600, now=0)
 
     assert [cache.get((f"c{n}", "k"), now=1) for n in range(3)] == [None, "t1", "t2"]
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "usable_for"),
+    [(600.0, 570.0), (40.0, 30.0), (200.0, 170.0), (121.0, 91.0)],
+)
+def test_a_cached_token_is_served_until_its_margin_before_expiry(
+    expires_in: float, usable_for: float
+) -> None:
+    """Module doc: kept until a margin (a quarter of its life, at most 30 s) before expiry."""
+    cache = TokenCache()
+    cache.put(("c", "k"), "at-1f9e", expires_in, now=100.0)
+
+    assert cache.get(("c", "k"), now=100.0 + usable_for - 0.5) == "at-1f9e"
+    assert cache.get(("c", "k"), now=100.0 + usable_for) is None
+
+
+def test_a_token_put_again_is_the_newest_and_the_oldest_other_one_is_forgotten() -> None:
+    cache = TokenCache(max_entries=2)
+    cache.put(("a", "k"), "ta", 600, now=0)
+    cache.put(("b", "k"), "tb", 600, now=0)
+    cache.put(("a", "k"), "ta2", 600, now=0)
+    cache.put(("c", "k"), "tc", 600, now=0)
+
+    assert [cache.get((name, "k"), now=1) for name in "abc"] == ["ta2", None, "tc"]
+
+
+def test_dropping_an_unknown_key_is_harmless() -> None:
+    cache = TokenCache()
+    cache.put(("a", "k"), "ta", 600, now=0)
+
+    cache.drop(("b", "k"))
+    cache.drop(("a", "k"))
+    cache.drop(("a", "k"))
+
+    assert cache.get(("a", "k"), now=1) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "lifetime"),
+    [
+        ({"access_token": "t", "expires_in": 1}, 1.0),
+        ({"access_token": "t", "expires_in": 0}, None),
+        ({"access_token": "t", "expires_in": True}, None),
+        ({"access_token": "t", "expires_in": "600"}, None),
+        ({"access_token": "t" * 8192, "token_type": "bearer"}, None),
+    ],
+)
+def test_only_a_positive_number_is_a_token_lifetime(
+    answer: dict[str, object], lifetime: float | None
+) -> None:
+    assert _token_of(answer) == (answer["access_token"], lifetime)
+
+
+@pytest.mark.parametrize("token", ["", "t" * 8193, "t\x00", None, 42])
+def test_an_empty_oversized_unprintable_or_absent_token_is_unusable(token: object) -> None:
+    with pytest.raises(CheckFailed) as failure:
+        _token_of({"access_token": token})
+
+    assert failure.value.detail == "the token endpoint's answer holds no usable access token"
+
+
+REFUSED = "the token endpoint refused the requested grant or scopes"
+REJECTED = "the token endpoint rejected the credentials"
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "outcome", "detail"),
+    [
+        (403, None, Outcome.PERMISSION_DENIED, REFUSED),
+        (400, "invalid_scope", Outcome.PERMISSION_DENIED, REFUSED),
+        (400, "invalid_grant", Outcome.AUTH_FAILED, REJECTED),
+        (401, None, Outcome.AUTH_FAILED, REJECTED),
+        (404, None, Outcome.PROTOCOL_ERROR, "the token endpoint answered with status 404"),
+    ],
+)  # fmt: skip
+def test_each_refusal_of_the_token_endpoint_has_its_outcome(
+    status: int, error: object, outcome: Outcome, detail: str
+) -> None:
+    rejection = _rejection(status, error)
+
+    assert (rejection.outcome, rejection.detail) == (outcome, detail)
+
+
+@pytest.mark.parametrize("body", [None, b"[1, 2]", b"not json", b'"text"'])
+def test_an_answer_that_is_not_a_json_object_reads_as_empty(body: bytes | None) -> None:
+    assert _json_object(body) == {}
+
+
+def test_the_cache_keeps_at_most_4096_tokens_by_default() -> None:
+    cache = TokenCache()
+    for number in range(4097):
+        cache.put((f"c{number}", "k"), f"t{number}", 600, now=0)
+
+    assert cache.get(("c0", "k"), now=1) is None
+    assert cache.get(("c1", "k"), now=1) == "t1"
