@@ -107,3 +107,34 @@ def test_a_citation_of_a_missing_file_or_section_is_caught() -> None:
     titles = _titles((ROOT / "docs" / "security.md").read_text())
     assert "egress" in titles
     assert "no such section" not in titles
+
+
+SOURCE_PATH = re.compile(r"`((?:[\w-]+/)+(?:[\w-]+\.\w+)?)`")
+WALKED = ("docs/flows.md",)
+
+
+def _source_exists(cited: str) -> bool:
+    return any((base / cited).exists() for base in (ROOT / "src" / "connmgr", ROOT))
+
+
+def test_every_file_the_flows_document_names_exists() -> None:
+    """The flows document walks the code file by file; a moved file must move there too."""
+    cited = {
+        (document, path)
+        for document in WALKED
+        for path in SOURCE_PATH.findall((ROOT / document).read_text())
+    }
+    missing = sorted(f"{document}: {path}" for document, path in cited if not _source_exists(path))
+
+    assert len(cited) > 60
+    assert missing == []
+
+
+def test_a_walk_naming_a_missing_file_is_caught() -> None:
+    assert _source_exists("workers/egress.py")
+    assert _source_exists("infra/nats/")
+    assert not _source_exists("workers/tester/runner.py")
+    assert SOURCE_PATH.findall("reads `storage/event_log.py` then `workers/relay/`") == [
+        "storage/event_log.py",
+        "workers/relay/",
+    ]

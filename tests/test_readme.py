@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 from connmgr.runtime.cli import build_parser
+from connmgr.schemas.commands import CreatePayload
+from connmgr.schemas.connection_spec import ConnectionSpec
 from connmgr.schemas.settings import Settings
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
@@ -50,3 +53,22 @@ def test_every_command_the_readme_names_exists() -> None:
                 parser.parse_args(["worker", pool])
             continue
         parser.parse_args(argv)
+
+
+def test_the_python_example_builds_a_valid_spec() -> None:
+    [block] = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    tree = ast.parse(block)  # top-level ``async with`` parses; it does not run here
+    setup = ast.Module([s for s in tree.body if not isinstance(s, ast.AsyncWith)], [])
+    names: dict[str, object] = {}
+
+    exec(compile(setup, "README.md", "exec"), names)  # the import and the spec only
+
+    spec = names["spec"]
+    assert isinstance(spec, ConnectionSpec)
+    assert CreatePayload.model_validate(spec.payload_fields()).kind == "postgres"
+    calls = {
+        n.func.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    }
+    assert {"connect", "test_draft", "create"} <= calls

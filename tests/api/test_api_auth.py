@@ -97,7 +97,7 @@ async def test_each_scope_opens_its_own_routes(
     assert (await client.get("/api/events", headers=bearer(tokens.events_only))).status == 200
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/api/openapi.json"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/api/openapi.json", "/api/asyncapi.json"])
 async def test_operational_routes_need_no_token(client: ApiClient, path: str) -> None:
     assert (await client.get(path)).status == 200
 

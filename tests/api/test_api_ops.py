@@ -8,8 +8,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api.clients import ApiClient, Tokens, bearer
 from connmgr.api import create_app
+from connmgr.api.console_assets import CONSOLE_ROUTE_NAMES
+from connmgr.api.openapi import openapi_document
+from connmgr.api.routes import ROUTES
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine
+from connmgr.storage.reads.connection_health import ALERT_CURSOR_PATTERN
+from connmgr.storage.reads.connection_pages import CURSOR_PATTERN, MAX_CURSOR_LENGTH
+from connmgr.storage.reads.paging import UUID_PATTERN
 from support.secret_scan import SecretScanner
 from support.seeds import Seed
 
@@ -97,7 +103,7 @@ async def test_openapi_lists_exactly_the_routes_of_the_router(client: ApiClient)
     served = {
         (route.resource.canonical, route.method.lower())
         for route in client.app.router.routes()
-        if route.resource is not None
+        if route.resource is not None and route.name not in CONSOLE_ROUTE_NAMES
     }
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
     assert documented == served
@@ -117,7 +123,8 @@ async def test_openapi_is_a_3_1_document_with_responses_and_bearer_security(
     operations = [op for item in document["paths"].values() for op in item.values()]
     assert all(op["responses"] for op in operations)
     connections = document["paths"]["/api/connections"]["get"]
-    assert connections["security"] == [{"bearer": []}]
+    assert connections["security"] == [{"bearer": ["connections:read"]}]
+    assert document["paths"]["/metrics"]["get"]["security"] == [{"bearer": ["metrics:read"]}]
     assert {"401", "403", "400", "200"} <= connections["responses"].keys()
     assert {p["name"] for p in connections["parameters"]} == {
         "kind",
@@ -141,3 +148,37 @@ def _refs(node: Any) -> list[str]:
     if isinstance(node, list):
         return [ref for value in node for ref in _refs(value)]
     return []
+
+
+async def test_openapi_declares_the_shapes_the_server_enforces(client: ApiClient) -> None:
+    document = await (await client.get("/api/openapi.json")).json()
+
+    def parameter(path: str, name: str) -> dict[str, Any]:
+        (found,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name]
+        schema: dict[str, Any] = found["schema"]
+        return schema
+
+    uuid = f"^{UUID_PATTERN}$"
+    for path in ("/api/connections/stats", "/api/connections/health/alerts"):
+        assert parameter(path, "connection_id") == {
+            "type": "string", "format": "uuid", "pattern": uuid
+        }  # fmt: skip
+    assert parameter("/api/connections/{id}", "id")["pattern"] == uuid
+    cursor = parameter("/api/connections", "cursor")
+    assert (cursor["pattern"], cursor["maxLength"]) == (CURSOR_PATTERN, MAX_CURSOR_LENGTH)
+    assert parameter("/api/connections/health/alerts", "cursor")["pattern"] == ALERT_CURSOR_PATTERN
+    for name in ("q", "status"):
+        assert parameter("/api/connections", name)["pattern"] == "^[^\\x00]*$"
+    until = parameter("/api/connections/{id}/checks", "until")
+    assert until == {"type": "string", "format": "date-time"}
+    responses = document["paths"]["/api/connections"]["get"]["responses"]
+    assert "WWW-Authenticate" in responses["401"]["headers"]
+    assert "Retry-After" in responses["503"]["headers"]
+
+
+async def test_the_served_document_is_the_one_built_from_the_route_table(
+    client: ApiClient,
+) -> None:
+    served = await (await client.get("/api/openapi.json")).json()
+
+    assert served == openapi_document(client.app.router, ROUTES)

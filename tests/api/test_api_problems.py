@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
 from api.clients import ApiClient, Tokens, bearer
 from connmgr.api import create_app
+from connmgr.runtime.pools import serve_api
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine
 
@@ -112,3 +116,58 @@ async def test_an_unexpected_failure_is_a_generic_500_logged_without_internals(
     for internal in ("traceback", "sqlite", "asyncpg", "api_tokens", "error:", "relation"):
         assert internal not in text
     assert [log["event"] for log in logs if log["log_level"] == "error"] == ["api.unhandled_error"]
+
+
+# --- requests aiohttp answers before the application (api.serving) ---------------------
+
+LONG = "x" * 20_000
+TOKEN_IN_A_BAD_HEADER = "cm_not-a-real-token-but-secret-looking-0123456789"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"GET /api/connections?q={LONG} HTTP/1.1\r\nHost: api\r\n\r\n",  # request line
+        f"GET /healthz HTTP/1.1\r\nHost: api\r\nX-Long: {LONG}\r\n\r\n",  # one header
+        f"GET / HTTP/1.1\r\nHost: api\r\nAuthorization Bearer {TOKEN_IN_A_BAD_HEADER}\r\n\r\n",
+        f"FETCH\x01 /{TOKEN_IN_A_BAD_HEADER} HTTP/1.1\r\n\r\n",  # not HTTP at all
+    ],
+    ids=["long-request-line", "long-header", "malformed-header", "bad-method"],
+)
+async def test_a_request_aiohttp_cannot_read_is_a_problem_that_echoes_nothing(
+    engine: AsyncEngine, database_url: str, raw: str
+) -> None:
+    settings = Settings(database_url=database_url, api_host="127.0.0.1", api_port=0)
+    runner = await serve_api(settings, engine)  # as `connmgr api` serves it
+    try:
+        port = runner.addresses[0][1]
+        with capture_logs() as logs:
+            head, body = await _exchange(port, raw.encode())
+    finally:
+        await runner.cleanup()
+
+    document = json.loads(body)
+    assert head[0].partition(" ")[2] == "400 Bad Request"
+    assert "content-type: application/problem+json; charset=utf-8" in head
+    assert document == {
+        "type": "urn:connmgr:problem:unreadable-request",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "The request could not be read: a line or header too long, or malformed.",
+    }
+    assert [log["event"] for log in logs] == ["api.unreadable_request"]
+    for text in (body, str(logs)):
+        assert TOKEN_IN_A_BAD_HEADER not in text
+        assert "xxxxxxxx" not in text
+
+
+async def _exchange(port: int, request: bytes) -> tuple[list[str], str]:
+    """Send raw bytes; the status line and lower-cased headers, and the body, as sent."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.read()  # the server closes the connection after an error
+    writer.close()
+    head, _, body = answer.decode().partition("\r\n\r\n")
+    status, *headers = head.split("\r\n")
+    return [status, *(header.lower() for header in headers)], body

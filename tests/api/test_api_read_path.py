@@ -24,11 +24,10 @@ from connmgr.api import create_app
 from connmgr.api.connection_reads import ConnectionReader, RecentViews
 from connmgr.api.problems import database_unavailable
 from connmgr.schemas.settings import Settings
-from connmgr.storage.database import create_engine, migrate, write_transaction
-from connmgr.storage.queries import autocommit_reads
+from connmgr.storage.database import autocommit_reads, create_engine, migrate, write_transaction
+from connmgr.storage.reads.views import ConnectionView
 from connmgr.storage.tables import connections
 from connmgr.storage.tokens import issue_token
-from connmgr.storage.views import ConnectionView
 from support.fixture_types import NewPostgresUrl
 from support.seeds import Seed
 from support.services import POSTGRES_ADMIN_DSN

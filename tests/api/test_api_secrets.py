@@ -12,7 +12,10 @@ import uuid
 
 from api.clients import ApiClient, Tokens, bearer
 from support.leaks import LeakChannels
+from support.secret_scan import SecretScanner
 from support.seeds import MARKERS, Seed
+
+NEIGHBOUR_NAME = "globex-payroll-db-4b7d"
 
 
 async def test_no_response_contains_ciphertext_nonce_or_plaintext(
@@ -29,6 +32,7 @@ async def test_no_response_contains_ciphertext_nonce_or_plaintext(
         "/api/events?limit=200",
         "/metrics",
         "/api/openapi.json",
+        "/api/asyncapi.json",
         "/healthz",
         "/readyz",
     ]
@@ -54,3 +58,48 @@ async def test_no_response_contains_ciphertext_nonce_or_plaintext(
     leak_channels.secrets(*MARKERS, tokens.acme, tokens.globex, tokens.connections_only, wrong)
     leak_channels.secrets(tokens.events_only, tokens.metrics)
     leak_channels.assert_clean()
+
+
+async def test_no_problem_document_echoes_a_secret_or_the_neighbours_data(
+    client: ApiClient, seed: Seed, tokens: Tokens
+) -> None:
+    mine = await seed.connection("acme-orders")
+    theirs = await seed.connection(NEIGHBOUR_NAME, tenant="globex")
+    await seed.history(theirs, tenant="globex")
+    sent_secret = "cm_sent-in-a-query-7c1e9a4f2b"
+    cursor = f"{theirs}:{NEIGHBOUR_NAME}"  # a cursor naming the neighbour's row
+    asks = [
+        (tokens.acme, f"/api/connections/{theirs}"),  # 404: theirs, like a missing one
+        (tokens.acme, f"/api/connections/{theirs}/logs"),
+        (tokens.acme, f"/api/connections/{theirs}/checks"),
+        (tokens.acme, f"/api/connections/stats?connection_id={theirs}"),
+        (tokens.acme, f"/api/connections?cursor={cursor}&limit=0"),  # 400, cursor kept out
+        (tokens.acme, f"/api/connections?q={sent_secret}&q=x"),  # 400: repeated
+        (tokens.acme, f"/api/connections?{sent_secret}=1"),  # 400: unknown parameter
+        (tokens.acme, f"/api/connections/{mine}/checks?since={sent_secret}"),
+        (tokens.acme, f"/api/{sent_secret}"),  # 404, unmatched
+        (sent_secret, "/api/connections"),  # 401: a token that is not one
+        (tokens.events_only, f"/api/connections?q={sent_secret}"),  # 403
+        (tokens.metrics, f"/api/connections/{theirs}"),  # 403: the operator reads no tenant
+    ]
+
+    scanner = SecretScanner()
+    for label, secret in (("sent", sent_secret), ("acme", tokens.acme)):
+        scanner.add(label, secret)
+    for label, secret in (("events", tokens.events_only), ("operator", tokens.metrics)):
+        scanner.add(label, secret)
+    for marker in MARKERS:
+        scanner.add("stored secret", marker)
+    responses = {}
+    statuses = set()
+    for token, path in asks:
+        response = await client.get(path, headers=bearer(token))
+        body = await response.text()
+        statuses.add(response.status)
+        assert response.content_type == "application/problem+json", path
+        for theirs_too in (theirs, NEIGHBOUR_NAME):
+            assert theirs_too not in body, (path, theirs_too)
+        responses[f"{path} as {token[:6]}…"] = f"{json.dumps(dict(response.headers))} {body}"
+
+    assert statuses == {400, 401, 403, 404}
+    scanner.assert_clean(responses)  # the request logs hold what was sent: not searched

@@ -2,7 +2,9 @@
 
 Not a timed assertion: the figures are not judged, only that each is printed as
 ``name: value`` with a numeric value, and that the run exits 0 (it stops every
-process it started, and drops its database, on its own).
+process it started, and drops its database, on its own); and that ``--record DIR``
+writes those figures, the command line and the machine's load to one result file
+(``support.bench_results``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from support.bench_results import recording_problems
 from support.services import require_services
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "bench" / "prober.py"
+BENCH = [sys.executable, "-m", "bench.prober"]
 TINY = ["--connections", "50", "--interval", "10", "--duration", "15", "--replicas", "2"]
 FIGURES = (
     "expected_checks_per_s",
@@ -37,6 +40,7 @@ FIGURES = (
     "prober_2_peak_rss_mb",
     "samples_rows_per_day",
     "samples_bytes_per_row",
+    "packed_bytes_per_check",
     "samples_bytes_per_day",
     "rollup_rows_per_day",
     "rollup_bytes_per_row",
@@ -48,10 +52,13 @@ FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", 
 
 
 @pytest.mark.timeout(240)
-async def test_a_tiny_run_prints_every_figure_as_a_number() -> None:
+async def test_a_tiny_run_prints_every_figure_as_a_number_and_records_them(
+    tmp_path: Path,
+) -> None:
     await require_services("postgres", "nats", "redis")
+    options = [*TINY, "--record", str(tmp_path)]
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), *TINY],
+        [*BENCH, *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -65,3 +72,32 @@ async def test_a_tiny_run_prints_every_figure_as_a_number() -> None:
     assert printed["expected_checks"] > 0, printed
     assert printed["prober_1_peak_rss_mb"] > 0, printed
     assert printed["prober_2_peak_rss_mb"] > 0, printed
+    assert recording_problems(tmp_path, "prober", options, run.stdout) == []
+
+
+STORAGE_FIGURES = (
+    "checks_per_day",
+    "raw_bytes_per_check",
+    "packed_bytes_per_check",
+    "pack_cpu_us_per_check",
+    "samples_bytes_per_day",
+    "raw_buffer_bytes",
+    "samples_retained_gib",
+    "retained_bytes_per_check",
+    "rollup_cpu_us_per_check",
+)
+
+
+@pytest.mark.timeout(120)
+async def test_the_storage_only_mode_prints_its_figures_as_numbers() -> None:
+    """``--storage-only``: an hour of 5 connections filled, packed and measured."""
+    await require_services("postgres")
+    options = ["--storage-only", "--connections", "5", "--interval", "60", "--hours", "1"]
+    run = subprocess.run(
+        [*BENCH, *options], cwd=ROOT, capture_output=True, text=True, timeout=110, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    assert sorted(printed) == sorted(STORAGE_FIGURES), run.stdout
+    assert printed["packed_bytes_per_check"] > 0, printed
+    assert "samples were not packed" not in run.stderr, run.stderr[-3000:]

@@ -1,7 +1,9 @@
 """The tester bench keeps working: a tiny run prints every figure with a number.
 
 Not a timed assertion: no figure is judged, only that each is printed as
-``name: value`` with a numeric value and that the run exits 0.
+``name: value`` with a numeric value and that the run exits 0; and that ``--record
+DIR`` writes those figures, the command line and the machine's load to one result file
+(``support.bench_results``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from support.bench_results import recording_problems
 from support.services import require_services
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "bench" / "tester.py"
+BENCH = [sys.executable, "-m", "bench.tester"]
 KINDS = ("postgres", "redis", "http")
 PER_PASS = (
     "connmgr_{}_tests_per_s",
@@ -47,10 +50,13 @@ FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", 
 
 
 @pytest.mark.timeout(150)
-async def test_a_tiny_run_prints_every_figure_as_a_number() -> None:
+async def test_a_tiny_run_prints_every_figure_as_a_number_and_records_them(
+    tmp_path: Path,
+) -> None:
     await require_services("postgres", "nats", "redis")
+    options = ["--tests", "60", "--record", str(tmp_path)]
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--tests", "60"],
+        [*BENCH, *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -63,3 +69,4 @@ async def test_a_tiny_run_prints_every_figure_as_a_number() -> None:
     assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
     rates = [f"{side}_{k}_tests_per_s" for side in ("connmgr", "bare") for k in (*KINDS, "mixed")]
     assert all(printed[name] > 0 for name in rates), printed
+    assert recording_problems(tmp_path, "tester", options, run.stdout) == []

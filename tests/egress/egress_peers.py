@@ -11,7 +11,7 @@ from typing import TypeAlias
 from aiohttp import web
 from yarl import URL
 
-from connmgr.schemas.auth import Auth, NoAuth
+from connmgr.schemas.connection_auth import Auth, NoAuth
 from connmgr.schemas.kinds import HttpConfig, HttpTestRequest, Kind, WebhookConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget
 from connmgr.workers.egress import Egress, EgressRefused

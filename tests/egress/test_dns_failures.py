@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from connmgr.schemas.auth import BasicAuth
+from connmgr.schemas.connection_auth import BasicAuth
 from connmgr.schemas.kinds import Kind, parse_config
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.registry import build_checks

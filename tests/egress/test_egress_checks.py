@@ -20,7 +20,7 @@ from egress_peers import (
     webhook_target,
 )
 
-from connmgr.schemas.auth import BasicAuth, OAuth2Auth
+from connmgr.schemas.connection_auth import BasicAuth, OAuth2Auth
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.http import HttpCheck
 from connmgr.workers.checks.webhook import WebhookCheck

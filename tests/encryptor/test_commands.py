@@ -322,8 +322,9 @@ async def test_a_message_whose_write_fails_does_not_hold_back_its_batch(
         await real(connection, before, after)
 
     monkeypatch.setattr(batch_module, "save_changed_connections", failing)
-    good = [
-        command("create", new_id(), postgres_payload(auth={"method": "none"})) for _ in range(2)
+    good = [  # names are unique per tenant
+        command("create", new_id(), postgres_payload(name=f"db-{n}", auth={"method": "none"}))
+        for n in range(2)
     ]
     bad = command("create", new_id(), postgres_payload(name="explode", auth={"method": "none"}))
     first, middle, last = await encryptor.run(good[0], bad, good[1])

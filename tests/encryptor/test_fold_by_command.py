@@ -87,10 +87,11 @@ CREATED: Final[dict[str, Any]] = {
     "deleted": False,
     "last_test": None,
     "status_since": None,
+    "notify": None,
 }
 
 DEFAULT_HEALTH_CHECK: Final[dict[str, Any]] = {
-    "enabled": False,
+    "enabled": True,  # on by default (issue 14 §4)
     "interval_s": 60,
     "timeout_s": 5,
     "failure_threshold": 3,
@@ -146,7 +147,7 @@ EXAMPLES: Final[dict[str, Example]] = {
         {"health_check": {"enabled": False, "timeout_s": 9}},
         ("update.payload.health_check",),
         {
-            "health_check": {**DEFAULT_HEALTH_CHECK, "timeout_s": 9},
+            "health_check": {**DEFAULT_HEALTH_CHECK, "enabled": False, "timeout_s": 9},
             "version": 2,
         },
     ),
@@ -232,6 +233,15 @@ EXAMPLES: Final[dict[str, Example]] = {
         ("update.payload.expected_version",),
         outcome="version_conflict",
     ),
+    "update-notify-on-a-kind-without-mail": Example(
+        "update",
+        {"notify": {"recipients": ["ops@example.com"]}},
+        ("update.payload.notify",),
+        outcome="invalid_recipients",
+    ),
+    "update-notify-emptied-where-there-is-none": Example(
+        "update", {"notify": {"recipients": []}}, ("update.payload.notify",)
+    ),
     "update-by-another-tenant": Example(
         "update", {"name": "mine"}, ("update.actor",), outcome="not_found", tenant="globex"
     ),
@@ -280,6 +290,7 @@ EXAMPLES: Final[dict[str, Example]] = {
 
 CREATE_COVERS: Final = (*(f"create.payload.{name}" for name in CREATE), "create.actor")
 TEMPLATE_COVERS: Final = ("create.payload.template",)
+MAIL_COVERS: Final = ("create.payload.notify", "update.payload.notify")
 OUTSIDE_THE_STATE: Final = {
     "command_id": "the exactly-once key: handled_commands and the events' metadata",
     "issued_at": "when the producer sent it: the events' metadata",
@@ -305,7 +316,7 @@ def command_fields() -> set[str]:
 
 def test_every_command_field_has_an_example() -> None:
     covered = {name for example in EXAMPLES.values() for name in example.covers}
-    covered |= set(CREATE_COVERS) | set(TEMPLATE_COVERS)
+    covered |= set(CREATE_COVERS) | set(TEMPLATE_COVERS) | set(MAIL_COVERS)
     outside = {
         f"{verb}.{name}"
         for verb in ("create", "update", "rotate", "delete")
@@ -363,6 +374,50 @@ async def test_a_create_from_a_template_keeps_its_name_and_fills_the_config(
         "health_check": DEFAULT_HEALTH_CHECK,
         "tags": ["billing"],
         "description": "",
+    }
+
+
+async def test_a_mail_channel_keeps_its_recipients_and_an_update_replaces_them(
+    encryptor: Encryptor,
+) -> None:
+    connection_id = str(uuid.uuid4())
+    payload: dict[str, Any] = {
+        "name": "mail-alerts",
+        "kind": "smtp",
+        "config": {"host": "mail.example.com"},
+        "auth": {"method": "none"},
+        "tags": ["notify"],
+        "notify": {"recipients": ["Ops@Example.COM", "ops@example.com"], "sender": "a@example.com"},
+    }
+    created = await encryptor.one(_command(encryptor, "create", connection_id, payload))
+    mail = {
+        **CREATED,
+        "name": "mail-alerts",
+        "kind": "smtp",
+        "config": {
+            "host": "mail.example.com",
+            "port": 587,
+            "security": "starttls",
+            "ca_pem": None,
+            "server_name": None,
+        },
+        "auth": {"method": "none"},
+        "secrets": None,
+        "health_check": DEFAULT_HEALTH_CHECK,
+        "tags": ["notify"],
+        "description": "",
+        "notify": {"recipients": ["Ops@example.com", "ops@example.com"], "sender": "a@example.com"},
+    }
+    assert created.outcome == "accepted"
+    assert await _readable(encryptor, connection_id) == mail
+
+    update = {"notify": {"recipients": ["oncall@example.com"]}}
+    updated = await encryptor.one(_command(encryptor, "update", connection_id, update))
+    assert updated.outcome == "accepted"
+    assert await _readable(encryptor, connection_id) == {
+        **mail,
+        "notify": {"recipients": ["oncall@example.com"], "sender": None},
+        "version": 2,
     }
 
 

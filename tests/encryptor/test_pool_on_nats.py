@@ -28,11 +28,13 @@ from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import events, handled_commands
 from connmgr.workers.encryptor.batch import EncryptorBatch, Inbound
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import EncryptorPool, verify_keyring_opens
-from connmgr.workers.keyring import Keyring, KeyringError
+from connmgr.workers.encryptor.service import EncryptorPool
+from connmgr.workers.keyring import Keyring, KeyringError, verify_keyring_opens
+from connmgr.workers.message_context import HANDLED
 from support.commands import TENANT, command, encode, postgres_payload, sealed, subject_of
 from support.haystacks import database_text, message_text
 from support.leaks import LeakChannels
+from support.logging_capture import captured_lines
 from support.waiting import wait_for
 
 PASSWORD = "pa55-Never-Seen-On-The-Wire"
@@ -208,3 +210,42 @@ async def test_a_key_ring_that_cannot_open_stored_keys_refuses_to_start(stack: S
     stranger = EncryptorPool(stack.nc, stack.engine, EncryptorPorts(Keyring.generate(), False), 8)
     with pytest.raises(KeyringError):
         await stranger.start()
+
+
+async def test_each_command_is_logged_handled_with_its_ids_and_its_own_duration(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One ``message_handled`` line per command, with the subject's tenant and the
+    command's ids; ``duration_ms`` is the message's own time (the whole batch's wait
+    included), never the batch's time divided among its messages."""
+    transaction = EncryptorBatch.process
+
+    async def slow(batch: EncryptorBatch, items: list[Inbound]) -> list[Any]:
+        await asyncio.sleep(0.3)
+        return await transaction(batch, items)
+
+    monkeypatch.setattr(EncryptorBatch, "process", slow)
+    pool = EncryptorPool(stack.nc, stack.engine, EncryptorPorts(stack.keyring, False), 64)
+    await pool.start()
+    plain = postgres_payload(auth={"method": "none"})
+    first = command("create", str(uuid.uuid4()), plain, correlation_id="order-7")
+    second = command("create", str(uuid.uuid4()), {**plain, "name": "second"})  # names unique
+    forged = command("create", str(uuid.uuid4()), plain, tenant="globex")  # body of another tenant
+    for document in (first, second):
+        await stack.publish(document, msg_id=document["command_id"])
+    await stack.publish(forged, subject=subject_of(forged, TENANT), msg_id=forged["command_id"])
+    with captured_lines() as lines:
+        stack.task = asyncio.create_task(pool.run(stack.stop))  # all three in one batch
+        await wait_for(lambda: len([x for x in lines if x["event"] == HANDLED]) == 3)
+    handled = {line["command_id"]: line for line in lines if line["event"] == HANDLED}
+    for document in (first, second, forged):
+        line = handled[document["command_id"]]
+        assert line["tenant"] == TENANT
+        assert line["connection_id"] == document["connection_id"]
+        assert (line["durable"], line["batch_size"]) == (ENCRYPTOR_CONSUMER.durable, 3)
+        assert line["duration_ms"] >= 300
+    assert handled[first["command_id"]]["correlation_id"] == "order-7"
+    assert "correlation_id" not in handled[second["command_id"]]
+    assert [handled[d["command_id"]]["outcome"] for d in (first, second)] == ["accepted"] * 2
+    assert handled[forged["command_id"]]["reason"] == "tenant_mismatch"
+    assert "globex" not in str(lines)

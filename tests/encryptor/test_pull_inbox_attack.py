@@ -21,7 +21,7 @@ from connmgr.schemas.bus import (
 )
 from connmgr.storage.database import create_engine, migrate
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring
 from support.commands import TENANT, command, encode, postgres_payload, subject_of
 from support.fixture_types import NewPostgresUrl, StartNatsServer
@@ -48,7 +48,8 @@ async def running(
 
 
 async def create(nc: Client, reply_to: str | None = None) -> dict[str, object] | None:
-    document = command("create", str(uuid.uuid4()), postgres_payload(auth={"method": "none"}))
+    payload = postgres_payload(name=f"db-{uuid.uuid4().hex}", auth={"method": "none"})
+    document = command("create", str(uuid.uuid4()), payload)  # names are unique per tenant
     inbox = reply_to or nc.new_inbox()
     replies = await nc.subscribe(inbox) if reply_to is None else None
     headers = {MSG_ID_HEADER: document["command_id"]}

@@ -27,7 +27,7 @@ from connmgr.storage.command_log import find_outcome
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import connections, events, handled_commands
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring
 from support.commands import command, postgres_payload, subject_of
 from support.tenants import publish_as, request_as, tenant_client
@@ -93,7 +93,7 @@ async def boundary(nats_server_factory, fresh_pg_url) -> AsyncIterator[Boundary]
 
 
 def create_of(tenant: str, **extra: Any) -> dict[str, Any]:
-    payload = postgres_payload(auth={"method": "none"})
+    payload = postgres_payload(name=f"db-{uuid.uuid4().hex}", auth={"method": "none"})
     return command("create", str(uuid.uuid4()), payload, tenant=tenant, **extra)
 
 

@@ -194,10 +194,13 @@ def test_a_change_is_overtaken_only_when_handled_before_its_create() -> None:
 
 
 def test_a_change_is_overtaken_when_handled_after_its_accepted_delete() -> None:
-    """cmd-1 deletes the connection, cmd-2 (an update sent before it) is rejected after."""
+    """cmd-1 deletes the connection, cmd-2 (an update sent before it) is rejected after it
+    or in the same batch (one ``handled_at``), never before it."""
     outcomes = {"cmd-1": ACCEPTED, "cmd-2": rejected("not_found")}
     snapshot = world(outcomes=outcomes, handled_at={"cmd-1": 1.0, "cmd-2": 2.0})
     assert check(with_verbs("delete", "update"), snapshot, excuses=[REORDERED]).ok
+    same_batch = world(outcomes=outcomes, handled_at={"cmd-1": 1.0, "cmd-2": 1.0})
+    assert check(with_verbs("delete", "update"), same_batch, excuses=[REORDERED]).ok
     before = world(outcomes=outcomes, handled_at={"cmd-1": 2.0, "cmd-2": 1.0})
     findings = check(with_verbs("delete", "update"), before, excuses=[REORDERED])
     assert set(findings.problems) == {"progress"}, findings.summary()
@@ -241,4 +244,20 @@ def test_a_change_raced_its_create_only_when_sent_before_the_create_was_handled(
     assert check(sent, snapshot, excuses=[RACED]).ok
     sent.publications["cmd-2"].sent_at = 2.5  # the create was done: nothing to race
     findings = check(sent, snapshot, excuses=[RACED])
+    assert set(findings.problems) == {"progress"}, findings.summary()
+
+
+def test_a_change_raced_its_delete_only_when_sent_before_the_delete_was_handled() -> None:
+    """cmd-1, a rotate, is rejected ``not_found`` at 3.0; its delete cmd-2 is handled at 2.0."""
+    sent = with_verbs("rotate", "delete")
+    outcomes = {"cmd-1": rejected("not_found"), "cmd-2": ACCEPTED}
+    snapshot = world(outcomes=outcomes, handled_at={"cmd-1": 3.0, "cmd-2": 2.0})
+    sent.publications["cmd-1"].sent_at = 1.0  # queued with the delete, taken after it
+    assert check(sent, snapshot, excuses=[RACED]).ok
+    sent.publications["cmd-1"].sent_at = 2.5  # the delete was done: nothing to race
+    findings = check(sent, snapshot, excuses=[RACED])
+    assert set(findings.problems) == {"progress"}, findings.summary()
+    early = world(outcomes=outcomes, handled_at={"cmd-1": 1.5, "cmd-2": 2.0})
+    sent.publications["cmd-1"].sent_at = 1.0  # handled before the delete: no race explains it
+    findings = check(sent, early, excuses=[RACED])
     assert set(findings.problems) == {"progress"}, findings.summary()

@@ -75,7 +75,7 @@ async def test_replicas_killed_after_commit_before_ack_apply_nothing_twice(
     recognised = {
         record["command_id"]
         for replica in cluster.encryptors
-        for record in replica.log_events("command_handled")
+        for record in replica.log_events("message_handled")
         if record.get("duplicate")
     }
     assert limbo <= recognised, f"not recognised as done: {sorted(limbo - recognised)[:5]}"

@@ -9,7 +9,6 @@ cannot come from a typo or a missing stream.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import nats
 import nats.errors
 import pytest
+import yaml
 from nats.js.api import ConsumerConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -38,37 +38,44 @@ from connmgr.storage.tokens import (
     issue_token,
     revoke_token,
 )
-from connmgr.workers.nats_auth.issuer import issuer_from_seed, new_issuer_seed, public_key
+from support.broker_tls import BrokerTls
 from support.secured_broker import (
     INFRA,
-    PASSWORDS,
     SecuredBroker,
     Watched,
     refused,
     running_broker,
 )
+from support.shipped_nats import server_env
 from support.waiting import wait_for
 
 API_TIMEOUT_S = 5.0
 
 
-@pytest.mark.parametrize("name", ["nats-server.conf", "cluster.conf"])
-def test_the_shipped_configuration_is_valid(name: str) -> None:
-    env = {
-        **os.environ,
-        **PASSWORDS,
-        "CONNMGR_NATS_AUTH_ISSUER": public_key(issuer_from_seed(new_issuer_seed())),
-        "NATS_SERVER_NAME": "connmgr-nats-0",
-    }
+CONFIG_FILES = sorted(p.name for p in INFRA.iterdir() if p.name != "kustomization.yaml")
+
+
+@pytest.mark.parametrize("name", CONFIG_FILES)
+def test_every_shipped_file_passes_nats_server_t(name: str, tmp_path: Path) -> None:
     result = subprocess.run(
         [str(wheel_binary()), "-t", "-c", str(INFRA / name)],
-        env=env,
+        env=server_env(BrokerTls.make(tmp_path)),
         capture_output=True,
         text=True,
         check=False,
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
+    assert "is valid" in result.stderr
+
+
+def test_the_kubernetes_configmap_carries_every_configuration_file() -> None:
+    """infra/nats/kustomization.yaml is the one file of the folder that is not a
+    server configuration: it ships all the others to infra/k8s."""
+    kustomization = yaml.safe_load((INFRA / "kustomization.yaml").read_text())
+    (generator,) = kustomization["configMapGenerator"]
+    assert sorted(generator["files"]) == CONFIG_FILES
+    assert all(name.endswith(".conf") for name in CONFIG_FILES)
 
 
 def test_a_single_node_syncs_every_write() -> None:

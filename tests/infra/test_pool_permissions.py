@@ -34,6 +34,7 @@ from connmgr.schemas.bus import (
     OPERATOR_INBOX_PREFIX,
     SEAL_KEY_ENTRY,
 )
+from connmgr.schemas.connection_spec import ConnectionSpec
 from connmgr.schemas.identities import event_consumer_slot, tenant_event_filter
 from connmgr.storage.tokens import SCOPE_COMMANDS_WRITE, issue_token
 from connmgr.workers.keyring import Keyring
@@ -72,11 +73,8 @@ async def test_the_pools_run_on_their_shipped_permissions_alone(broker: SecuredB
     try:
         producer = Producer(tenant.nc, tenant="a", actor_id="ops")
         await producer.start()
-        created = await producer.create(
-            name="target",
-            kind="tcp",
-            config={"host": "127.0.0.1", "port": listener.getsockname()[1]},
-        )
+        target = {"host": "127.0.0.1", "port": listener.getsockname()[1]}
+        created = await producer.create(ConnectionSpec(name="target", kind="tcp", config=target))
         assert created.outcome == "accepted", created
         tested = await producer.test(created.connection_id)
         assert tested.outcome == "accepted", tested

@@ -4,7 +4,7 @@
   checks its ``v1`` signature with the path's secret, and answers with the
   statuses scripted for that path (then 200).
 - ``alert_event``: a synthetic ``AlertRaised``/``AlertResolved`` in the relay's
-  format (``workers.relay.event_message``), ready to publish.
+  format (``workers.relay.event_messages``), ready to publish.
 - ``channel_payload``: a create payload of a ``webhook`` notification channel.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from connmgr.storage.event_log import StoredEvent
-from connmgr.workers.relay import event_message
+from connmgr.workers.relay.event_messages import event_message
 
 TENANT = "acme"
 

@@ -47,10 +47,11 @@ class NotifierStack:
         assert outcome.outcome == "accepted", outcome
         return connection_id
 
-    async def watched(self, tenant: str = TENANT) -> str:
-        """A connection alerts can be about."""
+    async def watched(self, tenant: str = TENANT, name: str = "orders-db") -> str:
+        """A connection alerts can be about (names are unique per tenant: give another
+        ``name`` for a second one)."""
         config = {"host": "db.internal", "port": 5432, "database": "orders", "ssl": "require"}
-        payload = {"name": "orders-db", "kind": "postgres", "config": config}
+        payload = {"name": name, "kind": "postgres", "config": config}
         return await self.create(payload, tenant=tenant)
 
     async def publish(self, subject: str, body: bytes, msg_id: str | None = None) -> None:

@@ -40,9 +40,14 @@ def test_statuses_map_to_delivered_retryable_or_permanent(
     assert attempt.code == (None if delivered else f"http_{status}")
 
 
-def test_backoff_doubles_within_a_delivery() -> None:
-    policy = DeliveryPolicy(backoff_s=0.5)
-    assert [policy.pause_s(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+@pytest.mark.parametrize(("attempt", "nominal"), [(1, 0.5), (2, 1.0), (3, 2.0)])
+def test_backoff_doubles_within_a_delivery_jittered_down_to_half(
+    attempt: int, nominal: float
+) -> None:
+    backoff = DeliveryPolicy(backoff_s=0.5).backoff()
+    pauses = {backoff.delay_s(attempt) for _ in range(100)}
+    assert all(nominal / 2 <= pause <= nominal for pause in pauses)
+    assert len(pauses) > 1  # jittered
 
 
 async def test_retries_stop_at_the_first_success() -> None:
@@ -60,7 +65,13 @@ async def test_a_permanent_failure_is_not_retried() -> None:
 async def test_retries_spend_no_more_than_their_budget() -> None:
     answers = [Attempt.failed("timeout", permanent=False)] * 5
     tried = await with_retries(lambda: _next(answers), QUICK, budget=2)
-    assert (tried.attempts, len(answers)) == (2, 3)
+    assert (tried.attempts, len(answers), tried.last.code) == (2, 3, "timeout")
+
+
+async def test_a_spent_budget_still_makes_one_attempt() -> None:
+    answers = [Attempt.failed("http_503", permanent=False)] * 2
+    tried = await with_retries(lambda: _next(answers), QUICK, budget=0)
+    assert (tried.attempts, tried.last.code) == (1, "http_503")
 
 
 async def _next(answers: list[Attempt]) -> Attempt:

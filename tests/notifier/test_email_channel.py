@@ -1,27 +1,32 @@
-"""E-mail channels: recipients from the description, sent through an aiosmtpd peer on loopback."""
+"""E-mail channels: recipients from the ``notify`` field, mailed to a local aiosmtpd peer."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import email
+import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
-from notifier_peers import alert_event
+from notifier_peers import TENANT, alert_event
 from notifier_stack import StartStack
 
-from connmgr.schemas.auth import BasicAuth, NoAuth
+from connmgr.schemas.connection_auth import BasicAuth, NoAuth
 from connmgr.schemas.kinds import Kind, SmtpConfig
+from connmgr.schemas.recipients import MAX_RECIPIENTS
+from connmgr.storage.projection_store import rebuild
 from connmgr.workers.checks.base import CheckTarget
 from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.notifier.channels import Channel, ChannelFormat
 from connmgr.workers.notifier.delivery import DeliveryPolicy
-from connmgr.workers.notifier.email import MailSender, addresses_in
+from connmgr.workers.notifier.email import MailSender, addresses_of
 from connmgr.workers.notifier.notices import AlertNotice
+from support.commands import command, subject_of
+from support.legacy_events import LEGACY_DESCRIPTION, append_events, smtp_created_v1
 from support.waiting import wait_for
 
 PASSWORD = "smtp-Pa55-Never-Sent"
@@ -76,7 +81,9 @@ async def mail_peer() -> AsyncIterator[MailPeer]:
         await server.wait_closed()
 
 
-def channel(port: int, *, security: str = "none", description: str, login: bool = False) -> Channel:
+def channel(
+    port: int, *, security: str = "none", notify: Any = None, login: bool = False
+) -> Channel:
     config = SmtpConfig(host="127.0.0.1", port=port, security=security)
     target = CheckTarget(
         connection_id="5f1f7c36-4444-4a6b-9a51-000000000004",
@@ -86,7 +93,11 @@ def channel(port: int, *, security: str = "none", description: str, login: bool 
         secrets={"password": PASSWORD} if login else {},
         timeout_s=5.0,
     )
-    return Channel(target.connection_id, ChannelFormat.EMAIL, target, description)
+    return Channel(target.connection_id, ChannelFormat.EMAIL, target, notify)
+
+
+def to(*recipients: str, sender: str | None = None) -> dict[str, Any]:
+    return {"recipients": list(recipients), "sender": sender}
 
 
 def sender(egress: Egress | None = None) -> MailSender:
@@ -94,23 +105,34 @@ def sender(egress: Egress | None = None) -> MailSender:
     return MailSender(egress or Egress(EgressPolicy(allow_loopback=True)), policy)
 
 
-def test_recipients_come_from_notify_to_lines_and_nothing_else_becomes_a_header() -> None:
-    description = (
-        "Pager rota.\nnotify_to: ops@example.com, oncall@example.com;ops@example.com\n"
-        "notify_from: alerts@example.com\nmanaged by admin@example.com\n"
-        "notify_to: evil@example.com\rBcc: spy@example.com"
+def test_a_stored_notify_field_gives_its_valid_addresses_and_never_raises() -> None:
+    stored = {
+        "recipients": [
+            "ops@example.com",
+            "oncall@example.com",
+            "ops@example.com",
+            "evil@example.com\r\nBcc: spy@example.com",
+            "a@b",
+            7,
+            None,
+        ],
+        "sender": "alerts@example.com",
+    }
+    assert addresses_of(stored) == (["ops@example.com", "oncall@example.com"], "alerts@example.com")
+    assert addresses_of({"recipients": "ops@example.com", "sender": ["x"]}) == ([], None)
+    assert addresses_of({"recipients": ["ok@example.com"], "sender": "spoof\r\nBcc: x"}) == (
+        ["ok@example.com"],
+        None,
     )
-    recipients, sender_address = addresses_in(description)
-    assert recipients == ["ops@example.com", "oncall@example.com", "evil@example.com"]
-    assert sender_address == "alerts@example.com"
-    assert addresses_in("no directives here") == ([], None)
+    assert addresses_of(None) == ([], None)
+    assert addresses_of({}) == ([], None)
+    many = [f"user{n}@example.com" for n in range(MAX_RECIPIENTS + 5)]
+    assert addresses_of({"recipients": many})[0] == many[:MAX_RECIPIENTS]
 
 
 async def test_an_alert_is_mailed_to_the_recipients() -> None:
     async with mail_peer() as peer:
-        attempt = await sender().send(
-            channel(peer.port, description="notify_to: ops@example.com"), NOTICE
-        )
+        attempt = await sender().send(channel(peer.port, notify=to("ops@example.com")), NOTICE)
     assert attempt.delivered
     (envelope,) = peer.messages
     assert envelope.rcpt_tos == ["ops@example.com"]
@@ -123,9 +145,7 @@ async def test_an_alert_is_mailed_to_the_recipients() -> None:
 async def test_without_starttls_offered_no_password_and_no_mail_is_sent() -> None:
     async with mail_peer() as peer:
         attempt = await sender().send(
-            channel(
-                peer.port, security="starttls", description="notify_to: a@example.com", login=True
-            ),
+            channel(peer.port, security="starttls", notify=to("a@example.com"), login=True),
             NOTICE,
         )
     assert (attempt.delivered, attempt.code, attempt.permanent) == (False, "tls_error", False)
@@ -134,7 +154,7 @@ async def test_without_starttls_offered_no_password_and_no_mail_is_sent() -> Non
 
 async def test_a_channel_without_recipients_is_misconfigured_and_never_connects() -> None:
     async with mail_peer() as peer:
-        attempt = await sender().send(channel(peer.port, description="no one"), NOTICE)
+        attempt = await sender().send(channel(peer.port, notify=None), NOTICE)
     assert (attempt.code, attempt.permanent) == ("config_error", True)
     assert peer.connections == 0
 
@@ -142,7 +162,7 @@ async def test_a_channel_without_recipients_is_misconfigured_and_never_connects(
 async def test_a_mail_server_the_egress_policy_refuses_is_never_contacted() -> None:
     async with mail_peer() as peer:
         attempt = await sender(Egress(EgressPolicy())).send(
-            channel(peer.port, description="notify_to: a@example.com"), NOTICE
+            channel(peer.port, notify=to("a@example.com")), NOTICE
         )
     assert (attempt.code, attempt.permanent) == ("refused_by_policy", True)
     assert peer.connections == 0
@@ -159,7 +179,7 @@ async def test_the_pool_mails_an_alert_through_a_stored_smtp_connection(
             "config": {"host": "127.0.0.1", "port": peer.port, "security": "none"},
             "auth": {"method": "none"},
             "tags": ["notify:warning"],
-            "description": "notify_to: ops@example.com",
+            "notify": {"recipients": ["ops@example.com"]},
         }
         await stack.create(payload)
         subject, body, _ = alert_event(await stack.watched())
@@ -167,3 +187,85 @@ async def test_the_pool_mails_an_alert_through_a_stored_smtp_connection(
         (sent,) = await wait_for(lambda: stack.events_of("NotificationSent"), timeout=20)
     assert sent.data["channel_format"] == "email"
     assert [envelope.rcpt_tos for envelope in peer.messages] == [["ops@example.com"]]
+
+
+async def test_a_channel_whose_stored_addresses_are_all_malformed_is_misconfigured() -> None:
+    malformed = {"recipients": ["ops@example.com\r\nBcc: spy@example.com", "a@b"], "sender": 1}
+    async with mail_peer() as peer:
+        attempt = await sender().send(channel(peer.port, notify=malformed), NOTICE)
+        garbage = await sender().send(channel(peer.port, notify={"recipients": {"a": 1}}), NOTICE)
+    assert (attempt.code, attempt.permanent) == ("config_error", True)
+    assert (garbage.code, garbage.permanent) == ("config_error", True)
+    assert peer.connections == 0
+
+
+async def test_only_the_valid_addresses_are_mailed_and_no_header_is_injected() -> None:
+    notify = {"recipients": ["ops@example.com", "x@example.com\nBcc: spy@example.com"]}
+    notice = replace(NOTICE, connection_name="orders\r\nBcc: spy@example.com")
+    async with mail_peer() as peer:
+        attempt = await sender().send(channel(peer.port, notify=notify), notice)
+    assert attempt.delivered
+    (envelope,) = peer.messages
+    assert envelope.rcpt_tos == ["ops@example.com"]
+    message = email.message_from_bytes(envelope.content)
+    assert message["Bcc"] is None
+    assert message["Subject"] == "[connmgr] [DOWN] orders Bcc: spy@example.com"
+
+
+def mail_channel(port: int, *recipients: str, sender: str | None = None) -> dict[str, Any]:
+    return {
+        "name": f"mail-{uuid.uuid4().hex[:6]}",
+        "kind": "smtp",
+        "config": {"host": "127.0.0.1", "port": port, "security": "none"},
+        "auth": {"method": "none"},
+        "tags": ["notify"],
+        "notify": {"recipients": list(recipients), "sender": sender},
+    }
+
+
+async def test_recipients_never_receive_another_tenants_alerts(start_stack: StartStack) -> None:
+    stack = await start_stack()
+    async with mail_peer() as peer:
+        own = await stack.create(mail_channel(peer.port, "ops@example.com"))
+        spy = mail_channel(peer.port, "spy@example.com", sender="ops@example.com")
+        await stack.create(spy, tenant="other")
+        redirected = {"notify": {"recipients": ["spy@example.com"]}}
+        hijack = command("update", own, redirected, tenant="other")
+        redirect = await stack.encryptor.one(hijack, subject=subject_of(hijack, "other"))
+        for count, tenant in enumerate(("other", TENANT), start=1):  # the spy's works for "other"
+            subject, body, _ = alert_event(await stack.watched(tenant), tenant=tenant)
+            await stack.publish(subject, body)
+            await wait_for(lambda n=count: _sent(stack, n), timeout=20)
+        await wait_for(stack.settled, timeout=20)
+    assert (redirect.outcome, redirect.reason) == ("rejected", "not_found")
+    mailed = {envelope.rcpt_tos[0]: envelope for envelope in peer.messages}
+    assert sorted(mailed) == ["ops@example.com", "spy@example.com"]
+    assert [len(envelope.rcpt_tos) for envelope in peer.messages] == [1, 1]
+    acme = email.message_from_bytes(mailed["ops@example.com"].content).get_payload()
+    other = email.message_from_bytes(mailed["spy@example.com"].content).get_payload()
+    assert "Tenant: acme" in acme
+    assert "Tenant: other" in other
+    assert "Tenant: acme" not in other
+
+
+async def _sent(stack: Any, count: int) -> bool:
+    return len(await stack.events_of("NotificationSent")) >= count
+
+
+async def test_a_channel_stored_before_the_field_mails_its_notify_to_lines(
+    start_stack: StartStack,
+) -> None:
+    stack = await start_stack()
+    async with mail_peer() as peer:
+        channel = str(uuid.uuid4())
+        created = smtp_created_v1(LEGACY_DESCRIPTION, port=peer.port)
+        await append_events(stack.engine, channel, ("ConnectionCreated", created))
+        await rebuild(stack.engine)
+        subject, body, _ = alert_event(await stack.watched())
+        await stack.publish(subject, body)
+        (sent,) = await wait_for(lambda: stack.events_of("NotificationSent"), timeout=20)
+    assert str(sent.data["channel_id"]) == channel
+    (envelope,) = peer.messages
+    assert envelope.rcpt_tos == ["ops@example.com", "oncall@example.com", "evil@example.com"]
+    message = email.message_from_bytes(envelope.content)
+    assert (message["From"], message["Bcc"]) == ("alerts@example.com", None)

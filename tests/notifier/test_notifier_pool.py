@@ -7,11 +7,14 @@ import json
 from notifier_peers import alert_event, channel_payload
 from notifier_stack import NotifierStack, StartStack
 from structlog.testing import capture_logs
+from structlog.typing import EventDict
 
 from connmgr.workers.egress import Egress, EgressPolicy
+from connmgr.workers.message_context import HANDLED
 from connmgr.workers.notifier import DeliveryPolicy
 from support.haystacks import database_text
 from support.leaks import LeakChannels
+from support.logging_capture import captured_lines
 from support.waiting import wait_for
 
 SECRET = "whsec-Never-In-Logs-42"
@@ -188,3 +191,41 @@ async def test_an_unreadable_event_is_acknowledged_and_skipped(start_stack: Star
 
     assert stack.receiver.hits == []
     assert await stack.deliveries() == []
+
+
+async def test_each_delivery_of_an_alert_ends_in_one_handled_line_with_its_ids(
+    start_stack: StartStack,
+) -> None:
+    policy = DeliveryPolicy(attempts_per_delivery=1, max_attempts=6, backoff_s=0.01)
+    stack = await start_stack(policy=policy)
+    stack.receiver.scripts["x"] = [503]  # the first delivery fails: the message is nak'd
+    await stack.create(channel_payload(f"{stack.receiver.url}/x", tags=["notify"]))
+    connection_id = await stack.watched()
+    subject, body, event_id = alert_event(connection_id)
+
+    with captured_lines() as lines:
+        await stack.publish(subject, body, msg_id=event_id)
+        await wait_for(lambda: len(_handled(lines)) == 2, timeout=20)
+        await stack.publish("connmgr.evt.acme.nope.AlertRaised", b"{not json")
+        await wait_for(lambda: len(_handled(lines)) == 3, timeout=20)
+
+    handled = _handled(lines)
+    ids = {
+        "tenant": "acme",
+        "connection_id": connection_id,
+        "event_type": "AlertRaised",
+        "event_id": event_id,
+        "alert_id": _alert_id(body),
+        "durable": "notifier",
+    }
+    first, second, unreadable = handled
+    assert first | ids | {"outcome": "retry", "log_level": "warning", "delivery": 1} == first
+    assert second | ids | {"outcome": "done", "log_level": "info", "delivery": 2} == second
+    assert unreadable["tenant"] == "acme"
+    assert (unreadable["outcome"], unreadable["reason"]) == ("discarded", "unreadable")
+    assert "connection_id" not in unreadable  # "nope" is no connection id
+    assert all(line["duration_ms"] > 0 for line in handled)
+
+
+def _handled(lines: list[EventDict]) -> list[EventDict]:
+    return [line for line in lines if line["event"] == HANDLED]

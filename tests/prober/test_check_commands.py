@@ -15,18 +15,19 @@ from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connmgr.schemas.bus import TRACEPARENT_HEADER
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.storage.command_log import find_outcome
 from connmgr.storage.database import create_engine, migrate
-from connmgr.storage.tables import samples
+from connmgr.storage.tables import events, samples
+from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.checks.tcp import TcpCheck
 from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring
-from connmgr.workers.prober.pool import ProberPool
-from connmgr.workers.tester.runner import CheckRunner
+from connmgr.workers.prober.service import ProberPool
 from support.commands import command
 from support.tenants import request_as, tenant_client
 
@@ -112,6 +113,20 @@ async def test_a_check_of_a_missing_or_foreign_connection_is_the_same_not_found(
         assert recorded is not None
         assert recorded.reason == "not_found"
     assert await checks.samples_of(theirs) == 0
+
+
+async def test_a_rejected_checks_event_keeps_the_senders_trace(checks: Checks) -> None:
+    # No tracer provider here: the valid traceparent passes through unchanged.
+    sender = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    traced = command("check", str(uuid.uuid4()), {}, tenant=A)
+    untraced = command("check", str(uuid.uuid4()), {}, tenant=A)
+    await checks.request(A, traced, {TRACEPARENT_HEADER: sender})
+    await checks.request(A, untraced)
+    query = select(events.c.data, events.c.metadata).where(events.c.type == "CommandRejected")
+    async with checks.engine.connect() as connection:
+        rejected = {row.data["command_id"]: row.metadata for row in await connection.execute(query)}
+    assert rejected[traced["command_id"]]["traceparent"] == sender
+    assert "traceparent" not in rejected[untraced["command_id"]]
 
 
 @pytest.mark.parametrize(

@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.database import create_engine, migrate, write_transaction
 from connmgr.storage.probe_states import save_probe_state
+from connmgr.workers.checks import targets as check_targets
 from connmgr.workers.encryptor.batch import EncryptorBatch
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.prober import targets as targets_module
 from connmgr.workers.prober.probe_state import ProbeState
 from connmgr.workers.prober.targets import CheckTargets
-from connmgr.workers.tester import targets as tester_targets
 from support.commands import TENANT, command, postgres_payload, sealed
 from support.encryptor import Encryptor
 
@@ -46,7 +46,9 @@ def encryptor(engine: AsyncEngine) -> Encryptor:
 
 @pytest.fixture
 async def targets(encryptor: Encryptor) -> AsyncIterator[CheckTargets]:
-    targets = CheckTargets(encryptor.engine, encryptor.keyring)
+    # A wide window: lookups asked in one moment must share a statement even when a
+    # loaded machine spreads their arrival past the 5 ms default.
+    targets = CheckTargets(encryptor.engine, encryptor.keyring, max_delay_s=0.1)
     yield targets
     await targets.close()
 
@@ -70,7 +72,8 @@ class Counted:
 async def create(encryptor: Encryptor, password: str = "first") -> str:
     connection_id = str(uuid.uuid4())
     key = encryptor.keyring.seal_public_info()
-    payload = postgres_payload(secrets=sealed({"password": password}, key, connection_id))
+    secrets = sealed({"password": password}, key, connection_id)
+    payload = postgres_payload(name=f"db-{connection_id}", secrets=secrets)  # unique names
     outcome = await encryptor.one(command("create", connection_id, payload))
     assert outcome.outcome == "accepted", outcome
     return connection_id
@@ -90,7 +93,7 @@ async def password_of(targets: CheckTargets, connection_id: str) -> str:
 async def test_secrets_are_decrypted_once_per_version(
     encryptor: Encryptor, targets: CheckTargets, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    decryptions = Counted(monkeypatch, "decrypt_secrets", tester_targets)
+    decryptions = Counted(monkeypatch, "decrypt_secrets", check_targets)
     connection_id = await create(encryptor, "first")
     for _ in range(3):
         assert await password_of(targets, connection_id) == "first"
@@ -131,7 +134,7 @@ async def test_a_deleted_connection_is_dropped_and_has_no_target(
 async def test_another_tenants_connection_is_not_opened(
     encryptor: Encryptor, targets: CheckTargets, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    decryptions = Counted(monkeypatch, "decrypt_secrets", tester_targets)
+    decryptions = Counted(monkeypatch, "decrypt_secrets", check_targets)
     connection_id = await create(encryptor)
     assert (await targets.get("other", connection_id)).prepared is None
     assert decryptions.calls == 0

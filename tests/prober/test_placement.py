@@ -35,6 +35,13 @@ def test_schedules_placed_together_fire_spread_over_the_interval() -> None:
     assert max(seconds.values()) < 1_150  # even would be 1,000 a second
 
 
+def test_minute_schedules_placed_together_fire_spread_over_the_minute() -> None:
+    ids = [str(uuid.uuid4()) for _ in range(6_000)]
+    seconds = Counter(int(placement_time(cid, 60, 1_700_000_000.3)) % 60 for cid in ids)
+    assert len(seconds) == 60
+    assert max(seconds.values()) < 150  # even would be 100 a second
+
+
 class Clock:
     def __init__(self, now: float) -> None:
         self.now = now

@@ -15,29 +15,38 @@ import pytest
 from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.typing import EventDict
 
 from connmgr.schemas.bus import (
     MSG_ID_HEADER,
+    PROBE_FIRINGS_CONSUMER,
+    PROBER_CONSUMER,
     SCHEDULE_STREAM,
+    probe_subject,
     schedule_subject,
     tenant_inbox_prefix,
 )
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.probe_states import read_probe_state
+from connmgr.storage.projection import ConnectionState
+from connmgr.storage.projection_store import load_connection
 from connmgr.storage.tables import events, samples
 from connmgr.workers.checks.base import CheckResult, Outcome
+from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.checks.tcp import TcpCheck
 from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring
-from connmgr.workers.prober.pool import ProberPool
+from connmgr.workers.message_context import HANDLED
 from connmgr.workers.prober.recorder import CheckRecord, record_checks
+from connmgr.workers.prober.schedule_messages import schedule_body
 from connmgr.workers.prober.schedules import ScheduleKeeper
-from connmgr.workers.relay import Relay
-from connmgr.workers.tester.runner import CheckRunner
+from connmgr.workers.prober.service import ProberPool
+from connmgr.workers.relay.service import Relay
 from support.commands import TENANT, command, encode, subject_of
+from support.logging_capture import captured_lines
 from support.waiting import wait_for
 
 
@@ -98,7 +107,7 @@ async def stack(nats_server_factory, fresh_pg_url) -> AsyncIterator[Stack]:  # t
 
 def tcp(port: int, **health: Any) -> dict[str, Any]:
     return {
-        "name": "svc",
+        "name": f"svc-{uuid.uuid4().hex[:12]}",  # names are unique per tenant
         "kind": "tcp",
         "config": {"host": "127.0.0.1", "port": port},
         "health_check": {"failure_threshold": 2, "recovery_threshold": 1, **health},
@@ -110,6 +119,13 @@ async def create(stack: Stack, payload: dict[str, Any]) -> str:
     reply = await stack.request(command("create", connection_id, payload))
     assert reply["outcome"] == "accepted", reply
     return connection_id
+
+
+async def stored_state(stack: Stack, connection_id: str) -> ConnectionState:
+    async with stack.engine.connect() as connection:
+        state = await load_connection(connection, connection_id)
+    assert state is not None
+    return state
 
 
 async def schedule_count(stack: Stack, tenant: str, connection_id: str) -> int:
@@ -241,7 +257,8 @@ async def test_an_alert_is_suppressed_while_a_dependency_is_down(stack: Stack) -
 
 
 async def test_reconciling_leaves_a_matching_schedule_alone(stack: Stack) -> None:
-    connection_id = await create(stack, tcp(9, enabled=True, interval_s=60))
+    # 10 s: placed within 10 s (placement.MAX_SPREAD_S spreads longer intervals wider).
+    connection_id = await create(stack, tcp(9, enabled=True, interval_s=10))
     await wait_for(lambda: schedule_count(stack, "acme", connection_id), timeout=15)
     subject = schedule_subject("acme", connection_id)
     js = stack.nc.jetstream()
@@ -249,3 +266,68 @@ async def test_reconciling_leaves_a_matching_schedule_alone(stack: Stack) -> Non
     keeper = ScheduleKeeper(stack.nc, stack.engine)
     assert await keeper.reconcile() == 1
     assert (await js.get_last_msg(SCHEDULE_STREAM, subject)).seq == before
+
+
+async def test_each_check_and_each_firing_ends_in_one_handled_line(stack: Stack) -> None:
+    """Manual checks and scheduled firings alike: one ``message_handled`` line with
+    the outcome, the subject's tenant and connection, and the duration."""
+    listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    try:
+        connection_id = await create(stack, tcp(listener.sockets[0].getsockname()[1]))
+        state = await stored_state(stack, connection_id)
+        missing = str(uuid.uuid4())
+        manual = command("check", connection_id, {}, correlation_id="canary-3")
+        js = stack.nc.jetstream()
+        with captured_lines() as lines:
+            assert (await stack.request(manual))["result"]["outcome"] == "ok"
+            for subject, body in (
+                (probe_subject(TENANT, connection_id), schedule_body(state)),
+                (probe_subject(TENANT, missing), encode(command("check", missing, {}))),
+                (probe_subject(TENANT, missing), schedule_body(state)),  # not its subject's
+            ):
+                await js.publish(subject, body, stream=SCHEDULE_STREAM)
+            await wait_for(lambda: len(_handled(lines, PROBE_FIRINGS_CONSUMER.durable)) == 3)
+    finally:
+        listener.close()
+    (command_line,) = _handled(lines, PROBER_CONSUMER.durable)
+    assert (
+        command_line
+        | {
+            "tenant": TENANT,
+            "connection_id": connection_id,
+            "command_id": manual["command_id"],
+            "correlation_id": "canary-3",
+            "outcome": "accepted",
+            "result": "ok",
+        }
+        == command_line
+    )
+    firings = {line["outcome"]: line for line in _handled(lines, PROBE_FIRINGS_CONSUMER.durable)}
+    checked, skipped, discarded = firings["checked"], firings["skipped"], firings["discarded"]
+    assert (
+        checked
+        | {
+            "tenant": TENANT,
+            "connection_id": connection_id,
+            "outcome": "checked",
+            "result": "ok",
+            "counted": True,
+        }
+        == checked
+    )
+    assert (skipped["connection_id"], skipped["outcome"], skipped["reason"]) == (
+        missing,
+        "skipped",
+        "no_connection",
+    )
+    assert (discarded["connection_id"], discarded["outcome"], discarded["log_level"]) == (
+        missing,
+        "discarded",
+        "warning",
+    )
+    for line in (command_line, checked, skipped, discarded):
+        assert line["duration_ms"] > 0
+
+
+def _handled(lines: list[EventDict], durable: str) -> list[EventDict]:
+    return [x for x in lines if x["event"] == HANDLED and x.get("durable") == durable]

@@ -22,14 +22,14 @@ from connmgr.schemas.bus import MSG_ID_HEADER
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import samples
+from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.checks.tcp import TcpCheck
 from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring
-from connmgr.workers.prober.pool import ProberPool
-from connmgr.workers.relay import Relay
-from connmgr.workers.tester.runner import CheckRunner
+from connmgr.workers.prober.service import ProberPool
+from connmgr.workers.relay.service import Relay
 from support.commands import command, encode, subject_of
 from support.waiting import wait_for
 

@@ -33,14 +33,14 @@ from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.projection import ConnectionState
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
+from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.encryptor.batch import EncryptorBatch
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.keyring import Keyring
-from connmgr.workers.prober.pool import ProberPool
 from connmgr.workers.prober.schedule_messages import StoredSchedule, schedule_body
 from connmgr.workers.prober.schedules import ScheduleKeeper
+from connmgr.workers.prober.service import ProberPool
 from connmgr.workers.streams import ensure_streams
-from connmgr.workers.tester.runner import CheckRunner
 from support.commands import TENANT, command, postgres_payload
 from support.encryptor import Encryptor
 from support.fixture_types import NewPostgresUrl, StartNatsServer
@@ -105,9 +105,8 @@ async def test_a_deleted_connection_is_never_checked_and_loses_its_schedule(
     pool, check = counting_prober(nc, encryptor)
     try:
         connection_id = str(uuid.uuid4())
-        created = await encryptor.one(
-            command("create", connection_id, postgres_payload(auth={"method": "none"}))
-        )
+        payload = postgres_payload(name=f"db-{connection_id}", auth={"method": "none"})
+        created = await encryptor.one(command("create", connection_id, payload))
         assert created.outcome == "accepted", created
         state = await encryptor.state(connection_id)
         assert state is not None
@@ -132,7 +131,8 @@ async def test_placing_publishes_a_missing_schedule_and_leaves_a_matching_one(
     payload = postgres_payload(auth={"method": "none"}, health_check={"enabled": True})
     on, off = str(uuid.uuid4()), str(uuid.uuid4())
     for connection_id in (on, off):
-        created = await encryptor.one(command("create", connection_id, payload))
+        named = {**payload, "name": f"db-{connection_id}"}  # names are unique per tenant
+        created = await encryptor.one(command("create", connection_id, named))
         assert created.outcome == "accepted", created
     await encryptor.one(command("delete", off, {}))
     await keeper.place_due([on, off])
@@ -158,7 +158,9 @@ async def last_sequence(nc: Client) -> int:
 async def created(encryptor: Encryptor, interval_s: int = 10) -> ConnectionState:
     connection_id = str(uuid.uuid4())
     health_check = {"enabled": True, "interval_s": interval_s}
-    payload = postgres_payload(auth={"method": "none"}, health_check=health_check)
+    payload = postgres_payload(
+        name=f"db-{connection_id}", auth={"method": "none"}, health_check=health_check
+    )
     outcome = await encryptor.one(command("create", connection_id, payload))
     assert outcome.outcome == "accepted", outcome
     state = await encryptor.state(connection_id)
@@ -247,7 +249,7 @@ async def test_a_firing_whose_body_names_another_connection_is_not_checked(
     try:
         ids = [str(uuid.uuid4()) for _ in range(2)]
         for connection_id in ids:
-            payload = postgres_payload(auth={"method": "none"})
+            payload = postgres_payload(name=f"db-{connection_id}", auth={"method": "none"})
             assert (await encryptor.one(command("create", connection_id, payload))).outcome == (
                 "accepted"
             )

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import nats.errors
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 from connmgr.schemas.bus import (
     COMMAND_STREAM,
@@ -248,3 +250,27 @@ def _probe_outcome(
         events=["ConnectionTested"] if command.type == "test" else [],
         result=result,
     )
+
+
+class LosesAcks:
+    """Publishes for real, then loses the ack of the first ``lose`` calls."""
+
+    def __init__(self, js: JetStreamContext, lose: int, *, store: bool = True) -> None:
+        self._js, self._lose, self._store = js, lose, store
+        self.calls: list[tuple[bytes, dict[str, Any]]] = []
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float | None = None,
+        stream: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> PubAck:
+        self.calls.append((payload, dict(headers or {})))
+        ack = None
+        if self._store:
+            ack = await self._js.publish(subject, payload, timeout, stream, headers)
+        if len(self.calls) <= self._lose or ack is None:
+            raise nats.errors.TimeoutError
+        return ack

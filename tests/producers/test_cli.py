@@ -22,7 +22,9 @@ from connmgr.producers.cli import (
     CliContext,
 )
 from connmgr.producers.cli_input import config_of
+from connmgr.schemas.commands import UpdatePayload
 from connmgr.schemas.outcomes import CommandOutcome, Reason
+from connmgr.schemas.recipients import NotifySettings
 from support.leaks import LeakChannels
 
 PASSWORD = "pw-" + uuid.uuid4().hex
@@ -116,6 +118,20 @@ async def test_secret_prompt_asks_for_each_field_without_echo(
     assert encryptor.received[0].secrets == {"password": PASSWORD}
 
 
+async def test_update_sends_only_the_fields_given(
+    ctx: CliContext, encryptor: FakeEncryptor
+) -> None:
+    connection_id = str(uuid.uuid4())
+
+    code = await run(["update", connection_id, "--description", "orders", "--clear-tags"], ctx)
+    refused = await run(["update", connection_id, "--clear-tags", "--tag", "a"], ctx)
+
+    assert (code, refused) == (EXIT_OK, EXIT_USAGE)
+    [received] = encryptor.received
+    assert received.command.type == "update"
+    assert received.command.payload == UpdatePayload(description="orders", tags=[])
+
+
 async def test_json_output_is_the_outcome_document(
     ctx: CliContext, encryptor: FakeEncryptor, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -159,6 +175,8 @@ async def test_no_outcome_in_time_exits_3_and_prints_the_ids_to_check_later(
         (["--auth-json", "{}", "--auth-method", "basic"], "--auth-json cannot be combined"),
         (["--health-json", "[]"], "--health-json must be a JSON object"),
         (["--tag", "not a tag"], "tags.0"),
+        (["--notify-from", "a@example.com"], "--notify-from needs --notify-to"),
+        (["--notify-to", "ops@example.com\r\nBcc: spy@example.com"], "notify.recipients.0"),
     ],
 )
 async def test_bad_arguments_exit_2_before_anything_is_sent(
@@ -173,6 +191,27 @@ async def test_bad_arguments_exit_2_before_anything_is_sent(
     assert code == EXIT_USAGE
     assert complaint in capsys.readouterr().err
     assert encryptor.received == []
+
+
+async def test_create_and_update_send_the_recipients_as_the_notify_field(
+    ctx: CliContext, encryptor: FakeEncryptor
+) -> None:
+    mail = ["create", "--name", "mail", "--kind", "smtp", "--config", "host=mx.example.com"]
+    recipients = ["--notify-to", "ops@example.com", "--notify-to", "oncall@example.com"]
+    connection_id = str(uuid.uuid4())
+
+    created = await run([*mail, *recipients, "--notify-from", "alerts@example.com"], ctx)
+    cleared = await run(["update", connection_id, "--clear-notify"], ctx)
+    kept = await run(["update", connection_id, "--description", "team b"], ctx)
+    both = await run(["update", connection_id, "--clear-notify", *recipients], ctx)
+
+    assert (created, cleared, kept, both) == (EXIT_OK, EXIT_OK, EXIT_OK, EXIT_USAGE)
+    create, clear, keep = (received.command.payload for received in encryptor.received)
+    assert create.notify == NotifySettings(
+        recipients=["ops@example.com", "oncall@example.com"], sender="alerts@example.com"
+    )
+    assert clear.notify == NotifySettings(recipients=[])
+    assert keep.notify is None
 
 
 async def test_an_unreadable_secrets_file_exits_2_without_echoing_its_content(

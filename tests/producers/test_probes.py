@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 from producer_fakes import TENANT, FakeTester, SealKeys, probe_result
+from pydantic import ValidationError
 
-from connmgr.producers import InvalidCommand, OutcomeTimeout, Producer
+from connmgr.producers import ConnectionSpec, OutcomeTimeout, Producer
 from connmgr.producers.probes import PROBE_OUTCOME_WAIT_S
 from connmgr.schemas.bus import COMMAND_STREAM, command_subject, tenant_inbox_prefix
 from connmgr.schemas.commands import SealedSecrets
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind
-from connmgr.schemas.outcomes import Reason
+from connmgr.schemas.outcomes import Reason, field_errors
 from connmgr.schemas.probe_commands import (
     CheckConnection,
     DraftTestPayload,
@@ -32,6 +33,7 @@ POSTGRES: dict[str, Any] = {
     "config": {"host": "db.internal", "port": 5432, "database": "orders"},
     "auth": {"method": "basic", "username": "app"},
 }
+WITH_PASSWORD = ConnectionSpec(**POSTGRES, secrets={"password": PASSWORD})
 
 
 async def test_testing_a_stored_connection_returns_the_testers_result(
@@ -76,7 +78,9 @@ async def test_check_is_published_on_the_check_subject_and_awaits_its_outcome(
 async def test_a_draft_carries_the_whole_configuration_and_secrets_sealed_for_its_new_id(
     producer: Producer, tester: FakeTester, seal_keys: SealKeys
 ) -> None:
-    outcome = await producer.test_draft(**POSTGRES, secrets={"password": PASSWORD}, tags=["new"])
+    outcome = await producer.test_draft(
+        ConnectionSpec(**POSTGRES, secrets={"password": PASSWORD}, tags=["new"])
+    )
 
     [received] = tester.received
     draft = received.command.payload
@@ -101,7 +105,9 @@ async def test_a_draft_is_tested_under_the_connection_id_given(
 ) -> None:
     connection_id = uuid.uuid4()
 
-    outcome = await producer.test_draft(**POSTGRES, connection_id=str(connection_id))
+    outcome = await producer.test_draft(
+        ConnectionSpec(**POSTGRES), connection_id=str(connection_id)
+    )
 
     assert tester.received[0].command.connection_id == connection_id
     assert outcome.connection_id == connection_id
@@ -110,7 +116,7 @@ async def test_a_draft_is_tested_under_the_connection_id_given(
 async def test_no_secret_value_appears_in_a_draft_tests_published_bytes(
     producer: Producer, tester: FakeTester, leak_channels: LeakChannels
 ) -> None:
-    outcome = await producer.test_draft(**POSTGRES, secrets={"password": PASSWORD})
+    outcome = await producer.test_draft(WITH_PASSWORD)
 
     [received] = tester.received
     assert received.secrets == {"password": PASSWORD}
@@ -123,10 +129,10 @@ async def test_no_secret_value_appears_in_a_draft_tests_published_bytes(
 async def test_a_draft_sealed_with_a_changed_seal_key_is_resealed_and_resent(
     producer: Producer, tester: FakeTester, seal_keys: SealKeys
 ) -> None:
-    await producer.test_draft(**POSTGRES, secrets={"password": PASSWORD})  # caches the key
+    await producer.test_draft(WITH_PASSWORD)  # caches the key
     await seal_keys.rotate()
 
-    outcome = await producer.test_draft(**POSTGRES, secrets={"password": PASSWORD})
+    outcome = await producer.test_draft(WITH_PASSWORD)
 
     stale, fresh = tester.received[1:]
     assert stale.reply is not None
@@ -172,8 +178,10 @@ def test_the_default_wait_outlasts_the_longest_check_timeout_the_contract_allows
 async def test_an_invalid_draft_is_refused_before_publishing(
     producer: Producer, bus: Client, seal_keys: SealKeys
 ) -> None:
-    with pytest.raises(InvalidCommand) as raised:
-        await producer.test_draft(**{**POSTGRES, "kind": "oracle"}, secrets={"password": PASSWORD})
+    with pytest.raises(ValidationError) as raised:
+        await producer.test_draft(
+            ConnectionSpec(**{**POSTGRES, "kind": "oracle"}, secrets={"password": PASSWORD})
+        )
 
-    assert [e.field for e in raised.value.errors] == ["kind"]
+    assert [e.field for e in field_errors(raised.value)] == ["kind"]
     assert (await bus.jetstream().stream_info(COMMAND_STREAM)).state.last_seq == 0

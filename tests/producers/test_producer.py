@@ -9,8 +9,11 @@ import nats
 import pytest
 from nats.aio.client import Client
 from producer_fakes import ACTOR, TENANT, FakeEncryptor, SealKeys
+from pydantic import ValidationError
 
 from connmgr.producers import (
+    ConnectionChanges,
+    ConnectionSpec,
     InvalidCommand,
     OutcomeTimeout,
     Producer,
@@ -33,7 +36,7 @@ from connmgr.schemas.commands import (
     UpdatePayload,
 )
 from connmgr.schemas.kinds import Kind
-from connmgr.schemas.outcomes import Reason
+from connmgr.schemas.outcomes import Reason, field_errors
 from connmgr.schemas.sealed import UnsealError, open_secrets
 from support import wait_for
 from support.leaks import LeakChannels
@@ -45,6 +48,8 @@ POSTGRES: dict[str, Any] = {
     "config": {"host": "db.internal", "port": 5432, "database": "orders"},
     "auth": {"method": "basic", "username": "app"},
 }
+SPEC = ConnectionSpec(**POSTGRES)
+WITH_PASSWORD = ConnectionSpec(**POSTGRES, secrets={"password": PASSWORD})
 
 
 async def stored_count(bus: Client) -> int:
@@ -55,7 +60,9 @@ async def stored_count(bus: Client) -> int:
 async def test_create_returns_the_outcome_the_encryptor_published(
     producer: Producer, encryptor: FakeEncryptor
 ) -> None:
-    outcome = await producer.create(**POSTGRES, secrets={"password": PASSWORD}, tags=["prod"])
+    outcome = await producer.create(
+        ConnectionSpec(**POSTGRES, secrets={"password": PASSWORD}, tags=["prod"])
+    )
 
     [received] = encryptor.received
     assert outcome == received.reply
@@ -75,7 +82,7 @@ async def test_command_is_addressed_and_identified_by_the_bus_contract(
     producer: Producer, encryptor: FakeEncryptor
 ) -> None:
     connection_id = uuid.uuid4()
-    await producer.create(**POSTGRES, connection_id=connection_id)
+    await producer.create(SPEC, connection_id=connection_id)
 
     [received] = encryptor.received
     command = received.command
@@ -91,7 +98,7 @@ async def test_command_is_addressed_and_identified_by_the_bus_contract(
 async def test_sealed_secrets_open_for_their_connection_only(
     producer: Producer, encryptor: FakeEncryptor, seal_keys: SealKeys
 ) -> None:
-    await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+    await producer.create(WITH_PASSWORD)
 
     [received] = encryptor.received
     assert received.secrets == {"password": PASSWORD}
@@ -105,7 +112,7 @@ async def test_sealed_secrets_open_for_their_connection_only(
 async def test_no_secret_value_appears_in_the_published_bytes(
     producer: Producer, encryptor: FakeEncryptor, leak_channels: LeakChannels
 ) -> None:
-    await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+    await producer.create(WITH_PASSWORD)
     await producer.rotate(encryptor.received[0].command.connection_id, {"password": PASSWORD})
 
     assert len(encryptor.received) == 2
@@ -119,10 +126,12 @@ async def test_no_secret_value_appears_in_the_published_bytes(
 async def test_each_verb_is_published_on_its_own_subject_with_its_payload(
     producer: Producer, encryptor: FakeEncryptor
 ) -> None:
-    created = await producer.create(**POSTGRES)
+    created = await producer.create(SPEC)
     cid = created.connection_id
     assert cid is not None
-    updated = await producer.update(cid, description="orders", tags=["a"], expected_version=1)
+    updated = await producer.update(
+        cid, ConnectionChanges(description="orders", tags=["a"]), expected_version=1
+    )
     rotated = await producer.rotate(cid, {"password": PASSWORD}, expected_version=2)
     deleted = await producer.delete(cid, expected_version=3, reason="retired")
 
@@ -137,6 +146,34 @@ async def test_each_verb_is_published_on_its_own_subject_with_its_payload(
     assert payloads[3] == DeletePayload(expected_version=3, reason="retired")
     events = [o.events for o in (updated, rotated, deleted)]
     assert events == [["ConnectionUpdated"], ["SecretsRotated"], ["ConnectionDeleted"]]
+
+
+async def test_an_update_with_a_whole_spec_sends_every_field_and_the_new_secrets(
+    producer: Producer, encryptor: FakeEncryptor
+) -> None:
+    connection_id = uuid.uuid4()
+    spec = ConnectionSpec(**POSTGRES, secrets={"password": PASSWORD}, tags=["prod"])
+
+    outcome = await producer.update(connection_id, spec, expected_version=4)
+
+    [received] = encryptor.received
+    assert received.subject == command_subject(TENANT, "update", str(connection_id))
+    payload = received.command.payload
+    assert isinstance(payload, UpdatePayload)
+    expected = {
+        **POSTGRES,
+        "kind": Kind.POSTGRES,
+        "tags": ["prod"],
+        "description": "",
+        "notify": None,
+    }
+    assert payload.model_dump(exclude={"secrets", "health_check"}) == {
+        **expected,
+        "expected_version": 4,
+    }
+    assert payload.health_check == spec.health_check
+    assert received.secrets == {"password": PASSWORD}  # opened for this connection's id
+    assert outcome.events == ["ConnectionUpdated"]
 
 
 async def test_a_rejection_is_returned_not_raised(
@@ -156,7 +193,7 @@ async def test_no_outcome_in_time_raises_outcome_timeout_naming_the_command(
     encryptor.silent = True
 
     with pytest.raises(OutcomeTimeout) as raised:
-        await producer.create(**POSTGRES, secrets={"password": PASSWORD}, timeout_s=0.3)
+        await producer.create(WITH_PASSWORD, timeout_s=0.3)
 
     [received] = encryptor.received
     assert raised.value.command_id == received.command.command_id
@@ -171,11 +208,11 @@ async def test_no_outcome_in_time_raises_outcome_timeout_naming_the_command(
 async def test_a_changed_seal_key_is_refetched_and_the_command_resent_with_a_new_id(
     producer: Producer, encryptor: FakeEncryptor, seal_keys: SealKeys
 ) -> None:
-    await producer.create(**POSTGRES, secrets={"password": PASSWORD})  # caches the first key
+    await producer.create(WITH_PASSWORD)  # caches the first key
     old_key = seal_keys.info.key_id
     await seal_keys.rotate()
 
-    outcome = await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+    outcome = await producer.create(WITH_PASSWORD)
 
     stale, fresh = encryptor.received[1:]
     assert stale.reply is not None
@@ -192,7 +229,7 @@ async def test_a_seal_key_rejection_with_an_unchanged_key_is_returned_without_re
 ) -> None:
     encryptor.reject_next.append(Reason.INVALID_SEALED_SECRETS)
 
-    outcome = await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+    outcome = await producer.create(WITH_PASSWORD)
 
     assert outcome.reason == Reason.INVALID_SEALED_SECRETS
     assert len(encryptor.received) == 1
@@ -202,11 +239,11 @@ async def test_send_publishes_without_reply_subject_or_waiting(
     producer: Producer, encryptor: FakeEncryptor
 ) -> None:
     connection_id = uuid.uuid4()
-    secrets = await producer.seal({"password": PASSWORD}, connection_id)
+    secrets = await producer.channel.seal({"password": PASSWORD}, connection_id)
     payload = CreatePayload.model_validate({**POSTGRES, "kind": Kind.POSTGRES, "secrets": secrets})
-    command = producer.command(payload, connection_id, correlation_id="batch-7")
+    command = producer.channel.command(payload, connection_id, correlation_id="batch-7")
 
-    ack = await producer.send(command)
+    ack = await producer.channel.send(command)
 
     assert not ack.duplicate
     [received] = await wait_for(lambda: encryptor.received, message="the sent command")
@@ -221,7 +258,7 @@ async def test_allow_plaintext_sends_the_secrets_unsealed(
     async with await Producer.connect(
         producers_nats_url, tenant=TENANT, actor_id=ACTOR, allow_plaintext=True
     ) as plain:
-        await plain.create(**POSTGRES, secrets={"password": PASSWORD})
+        await plain.create(WITH_PASSWORD)
 
     [received] = encryptor.received
     plaintext = PlaintextSecrets(plaintext={"password": PASSWORD})
@@ -231,19 +268,26 @@ async def test_allow_plaintext_sends_the_secrets_unsealed(
 async def test_invalid_input_is_refused_before_publishing_without_echoing_values(
     producer: Producer, bus: Client, seal_keys: SealKeys, leak_channels: LeakChannels
 ) -> None:
-    with pytest.raises(InvalidCommand) as bad_kind:
-        await producer.create(name="x", kind="oracle")
-    with pytest.raises(InvalidCommand) as bad_secret:
-        await producer.create(**POSTGRES, secrets={"password": PASSWORD, "pin": 987654})  # type: ignore[dict-item]
-    with pytest.raises(InvalidCommand) as bad_field:
-        await producer.create(**{**POSTGRES, "tags": ["not a tag"]}, secrets={"password": PASSWORD})
+    with pytest.raises(ValidationError) as bad_kind:
+        ConnectionSpec(name="x", kind="oracle")
+    with pytest.raises(ValidationError) as bad_secret:
+        ConnectionSpec(**POSTGRES, secrets={"password": PASSWORD, "pin": 987654})
+    with pytest.raises(ValidationError) as bad_field:
+        ConnectionSpec(**{**POSTGRES, "tags": ["not a tag"]}, secrets={"password": PASSWORD})
+    with pytest.raises(InvalidCommand) as bad_rotation:
+        await producer.rotate(uuid.uuid4(), {"password": PASSWORD, "pin": 987654})  # type: ignore[dict-item]
 
-    assert [e.field for e in bad_kind.value.errors] == ["kind"]
-    assert [e.field for e in bad_secret.value.errors] == ["secrets.pin"]
-    assert [e.field for e in bad_field.value.errors] == ["tags.0"]
+    assert [e.field for e in field_errors(bad_kind.value)] == ["kind"]
+    assert [e.field for e in field_errors(bad_secret.value)] == ["secrets.pin"]
+    assert [e.field for e in field_errors(bad_field.value)] == ["tags.0"]
+    assert [e.field for e in bad_rotation.value.errors] == ["secrets.pin"]
     leak_channels.secrets(PASSWORD)
-    for error in (bad_secret.value, bad_field.value):
-        leak_channels.add_exception(f"refusal of {error.errors[0].field}", error)
+    for name, error in [
+        ("spec secrets", bad_secret.value),
+        ("spec tags", bad_field.value),
+        ("rotation secrets", bad_rotation.value),
+    ]:
+        leak_channels.add_exception(f"refusal of the {name}", error)
         assert "987654" not in str(error)
         assert "not a tag" not in str(error)
     assert await stored_count(bus) == 0
@@ -256,7 +300,7 @@ async def test_a_missing_seal_key_raises_seal_key_unavailable(
     await (await bus.jetstream().key_value(KEYS_BUCKET)).delete(SEAL_KEY_ENTRY)
 
     with pytest.raises(SealKeyUnavailable, match=KEYS_BUCKET):
-        await producer.create(**POSTGRES, secrets={"password": PASSWORD})
+        await producer.create(WITH_PASSWORD)
 
     assert await stored_count(bus) == 0
 

@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import nats.errors
 import pytest
 from nats.aio.client import Client
-from nats.js import JetStreamContext
-from nats.js.api import PubAck
-from producer_fakes import ACTOR, TENANT, FakeEncryptor
+from producer_fakes import ACTOR, TENANT, FakeEncryptor, LosesAcks
 
 from connmgr.producers import Producer, PublishFailed, RetryingPublisher, RetryPolicy
 from connmgr.schemas.bus import COMMAND_STREAM, MSG_ID_HEADER, command_subject
 
 FAST = RetryPolicy(attempts=4, ack_timeout_s=2.0, backoff_s=0.01, max_backoff_s=0.05)
-
-
-class LosesAcks:
-    """Publishes for real, then loses the ack of the first ``lose`` calls."""
-
-    def __init__(self, js: JetStreamContext, lose: int, *, store: bool = True) -> None:
-        self._js, self._lose, self._store = js, lose, store
-        self.calls: list[tuple[bytes, dict[str, Any]]] = []
-
-    async def publish(
-        self,
-        subject: str,
-        payload: bytes = b"",
-        timeout: float | None = None,
-        stream: str | None = None,
-        headers: dict[str, Any] | None = None,
-    ) -> PubAck:
-        self.calls.append((payload, dict(headers or {})))
-        ack = None
-        if self._store:
-            ack = await self._js.publish(subject, payload, timeout, stream, headers)
-        if len(self.calls) <= self._lose or ack is None:
-            raise nats.errors.TimeoutError
-        return ack
 
 
 async def stored_count(bus: Client) -> int:

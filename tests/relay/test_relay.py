@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
+import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import nats
 import pytest
@@ -16,8 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.schemas.bus import EVENT_STREAM, MSG_ID_HEADER
 from connmgr.storage.database import create_engine, migrate, write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent
+from connmgr.storage.leader_lock import RELAY_LOCK, RELAY_LOCK_KEY
 from connmgr.storage.tables import relay_checkpoints
-from connmgr.workers.relay import RELAY_LOCK_KEY, Relay, lock_holders
+from connmgr.workers.message_context import HANDLED
+from connmgr.workers.relay.service import Relay
+from support.legacy_events import append_events, smtp_created_v1
+from support.logging_capture import captured_lines
 from support.waiting import wait_for
 
 
@@ -91,6 +98,23 @@ async def test_every_event_is_published_once_even_when_relayed_again(
     assert all("ciphertext" not in json.dumps(m) and "nonce" not in json.dumps(m) for m in messages)
 
 
+async def test_a_version_1_event_is_published_as_its_model_reads_it_today(
+    engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    relay = Relay(js, engine, batch_size=10)
+    await relay.start()
+    created = smtp_created_v1("notify_to: ops@example.com\nnotify_from: alerts@example.com")
+    await append_events(
+        engine, "5f1f7c36-2222-4a6b-9a51-000000000002", ("ConnectionCreated", created)
+    )
+    await drain(relay)
+    (message,) = await published(js)
+    data: Any = message["data"]
+    assert data["schema_version"] == 2
+    assert data["notify"] == {"recipients": ["ops@example.com"], "sender": "alerts@example.com"}
+    assert data["description"] == created["description"]
+
+
 async def test_an_event_committing_late_is_not_skipped(
     engine: AsyncEngine, js: JetStreamContext
 ) -> None:
@@ -155,7 +179,7 @@ async def pg_engine(fresh_pg_url) -> AsyncIterator[AsyncEngine]:  # type: ignore
 
 async def _holders(engine: AsyncEngine) -> list[int]:
     async with engine.connect() as connection:
-        return await lock_holders(connection)
+        return await RELAY_LOCK.holders(connection)
 
 
 async def _cut_the_leader(engine: AsyncEngine) -> int:
@@ -241,3 +265,39 @@ async def test_a_second_relay_takes_over_from_a_leader_whose_session_was_cut(
             stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 10)
     assert [m["version"] for m in await published(js)] == [1, 2, 3]
+
+
+async def test_each_event_read_ends_in_one_handled_line_once_the_checkpoint_moved(
+    engine: AsyncEngine, js: JetStreamContext
+) -> None:
+    relay = Relay(js, engine, batch_size=10)
+    await relay.start()
+    connection_id, command_id = str(uuid.uuid4()), str(uuid.uuid4())
+    caused = {"command_id": command_id, "correlation_id": "batch-9"}
+    ours = dataclasses.replace(event(connection_id, 1), metadata=caused)
+    noisy = dataclasses.replace(event(connection_id, 2), metadata={"correlation_id": "a\nb"})
+    await append(engine, ours, noisy, event("x", 1, tenant=""))
+    with captured_lines() as lines:
+        assert await relay.relay_once() == 3
+    handled = [line for line in lines if line["event"] == HANDLED]
+    assert [(line["position"], line["outcome"]) for line in handled] == [
+        (1, "published"),
+        (2, "published"),
+        (3, "kept"),
+    ]
+    first, second, kept = handled
+    assert (
+        first
+        | {
+            "tenant": "acme",
+            "connection_id": connection_id,
+            "event_type": "SecretsRotated",
+            "command_id": command_id,
+            "correlation_id": "batch-9",
+        }
+        == first
+    )
+    assert [m["event_id"] for m in await published(js)] == [first["event_id"], second["event_id"]]
+    assert "correlation_id" not in second
+    assert "tenant" not in kept
+    assert all(line["duration_ms"] > 0 for line in handled)

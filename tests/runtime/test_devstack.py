@@ -18,6 +18,7 @@ from support.secret_scan import SecretScanner
 from support.services import require_services
 
 CONNMGR = [sys.executable, "-m", "connmgr.runtime.cli"]
+STOP_DEADLINE_S = 20.0
 SECRET = "dev-stack-Secret-9f2"
 
 
@@ -67,9 +68,20 @@ async def dev_stack(tmp_path: Path) -> AsyncIterator[DevStack]:
     try:
         yield DevStack(process, await read_ready_lines(process), tmp_path / "data")
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await stop_dev_stack(process)
+
+
+async def stop_dev_stack(process: asyncio.subprocess.Process) -> None:
+    """Stop ``connmgr up`` as Ctrl-C does, so it stops its nats-server too; SIGKILL (which
+    would orphan that server) only if it has not ended within ``STOP_DEADLINE_S``."""
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), STOP_DEADLINE_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 def nats_processes_of(data_dir: Path) -> list[str]:

@@ -20,8 +20,7 @@ from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.projection_store import load_all
 from connmgr.workers.encryptor.batch import EncryptorBatch, Inbound
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import verify_keyring_opens
-from connmgr.workers.keyring import Keyring, KeyringError
+from connmgr.workers.keyring import Keyring, KeyringError, verify_keyring_opens
 from connmgr.workers.secret_box import decrypt_secrets
 from support.commands import command, postgres_payload, sealed
 
@@ -36,7 +35,8 @@ async def seed(engine: AsyncEngine, ring: Keyring, count: int) -> dict[str, str]
         secrets = sealed(
             {"password": passwords[connection_id]}, ring.seal_public_info(), connection_id
         )
-        document = command("create", connection_id, postgres_payload(secrets=secrets))
+        payload = postgres_payload(name=f"db-{connection_id}", secrets=secrets)  # unique names
+        document = command("create", connection_id, payload)
         items.append(
             Inbound(
                 json.dumps(document).encode(),

@@ -123,6 +123,7 @@ async def test_a_worker_process_stays_up_through_failures_and_stops_on_sigterm(
         **{k: v for k, v in os.environ.items() if not k.startswith("CONNMGR_")},
         "CONNMGR_NATS_URL": nats_url,
         "CONNMGR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/db.sqlite",
+        "CONNMGR_HEALTH_PORT": "0",
     }
     script = Path(__file__).with_name("flaky_worker.py")
     process = await asyncio.create_subprocess_exec(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from connmgr.schemas.auth import ALLOWED_METHODS, Auth, secret_fields
+from connmgr.schemas.connection_auth import ALLOWED_METHODS, Auth, secret_fields
 from connmgr.schemas.kinds import CONFIG_MODELS, Kind, parse_config
 from connmgr.schemas.templates import (
     Category,

@@ -34,17 +34,18 @@ from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tokens import issue_token
 from connmgr.workers.checks.registry import build_checks
+from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring
-from connmgr.workers.relay import Relay
-from connmgr.workers.tester.pool import TesterPool
-from connmgr.workers.tester.runner import CheckRunner
+from connmgr.workers.relay.service import Relay
+from connmgr.workers.tester.service import TesterPool
 from support import require_services, wait_for
 from support.commands import TENANT, command, encode, sealed, subject_of
 from support.databases import temporary_postgres_database
 from support.haystacks import LogTap, NatsTap, api_texts, database_text, records_text
+from support.running_pools import run_pools
 
 REPLY_TIMEOUT_S = 30
 
@@ -80,8 +81,9 @@ class Stack:
     async def create(self, payload: dict[str, Any], secrets: dict[str, str]) -> str:
         connection_id = str(uuid.uuid4())
         sealing = sealed(secrets, self.keyring.seal_public_info(), connection_id)
+        name = f"{payload['name']}-{connection_id[:8]}"  # names are unique per tenant
         reply = await self.request(
-            command("create", connection_id, {**payload, "secrets": sealing})
+            command("create", connection_id, {**payload, "name": name, "secrets": sealing})
         )
         assert reply["outcome"] == "accepted", reply
         return connection_id
@@ -156,13 +158,4 @@ async def _start_pools(stack: Stack, nc: Client, exits: contextlib.AsyncExitStac
         ),
         Relay(nc.jetstream(), stack.engine, batch_size=64),
     )
-    stop = asyncio.Event()
-
-    async def stop_pools() -> None:
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*stack.tasks), 30)
-
-    for pool in pools:
-        await pool.start()
-        stack.tasks.append(asyncio.create_task(pool.run(stop)))
-    exits.push_async_callback(stop_pools)
+    await run_pools(pools, stack.tasks, exits)

@@ -62,6 +62,7 @@ from connmgr.schemas.bus import (
     schedule_subject,
     tenant_inbox_prefix,
 )
+from connmgr.schemas.connection_spec import ConnectionChanges, ConnectionSpec
 from connmgr.schemas.identities import tenant_command_subjects, tenant_event_filter
 from connmgr.schemas.outcomes import CommandOutcome, Reason
 from connmgr.storage.command_log import find_outcome
@@ -139,11 +140,13 @@ class Stack:
         """Positive control: ``a``'s own command is answered, and the encryptor's durable
         has handled everything before it."""
         created = await self.attacker_producer.create(
-            name=f"control-{uuid.uuid4().hex[:8]}",
-            kind="postgres",
-            config={"host": "db.internal", "port": 5432, "database": "a", "ssl": "require"},
-            auth={"method": "basic", "username": "app"},
-            secrets={"password": "attacker-own"},
+            ConnectionSpec(
+                name=f"control-{uuid.uuid4().hex[:8]}",
+                kind="postgres",
+                config={"host": "db.internal", "port": 5432, "database": "a", "ssl": "require"},
+                auth={"method": "basic", "username": "app"},
+                secrets={"password": "attacker-own"},
+            )
         )
         assert created.outcome == "accepted", created
         js = self.operator.nc.jetstream()
@@ -189,17 +192,21 @@ async def victim_state(broker: SecuredBroker, victim: Watched) -> Victim:
     producer = Producer(victim.nc, tenant=VICTIM, actor_id="victim")
     await producer.start()
     created = await producer.create(
-        name="payments-db",
-        kind="postgres",
-        config={"host": "db.internal", "port": 5432, "database": "payments", "ssl": "require"},
-        auth={"method": "basic", "username": "app"},
-        secrets={"password": SECRET},
-        tags=["prod"],
+        ConnectionSpec(
+            name="payments-db",
+            kind="postgres",
+            config={"host": "db.internal", "port": 5432, "database": "payments", "ssl": "require"},
+            auth={"method": "basic", "username": "app"},
+            secrets={"password": SECRET},
+            tags=["prod"],
+        )
     )
     assert created.outcome == "accepted", created
     assert created.connection_id is not None
     connection_id = str(created.connection_id)
-    updated = await producer.update(connection_id, description=VICTIM_DESCRIPTION)
+    updated = await producer.update(
+        connection_id, ConnectionChanges(description=VICTIM_DESCRIPTION)
+    )
     assert updated.outcome == "accepted", updated
     await producer.stop()
     # A command that stays queued (no prober runs): what a purge or rollup would wipe.

@@ -1,4 +1,4 @@
-"""Reads by id (``storage.connections_by_id``), run on SQLite and PostgreSQL alike."""
+"""Reads by id (``storage.reads.connections_by_id``), run on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.connections_by_id import get_connections
-from connmgr.storage.database import write_transaction
-from connmgr.storage.queries import autocommit_reads
+from connmgr.storage.database import autocommit_reads, write_transaction
+from connmgr.storage.reads.connections_by_id import get_connections
+from connmgr.storage.reads.views import ConnectionView
 from connmgr.storage.tables import connections
-from connmgr.storage.views import ConnectionView
 from support.seeds import MARKERS, Seed
 
 

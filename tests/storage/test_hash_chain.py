@@ -2,6 +2,9 @@
 
 - Known answers: a fixed event and a fixed previous hash give the canonical bytes and
   the hash written below, so a change of format is a visible decision, never an accident.
+  Since issue 13 (traces) the fixed event's metadata carries a ``traceparent``, which
+  the hash covers; an event without one (every event before traces, and every untraced
+  one since) still has the hash it had before (docs/security.md, "The log is evidence").
 - Every column of ``events`` is hashed or listed here as outside the hash, with why.
 - Tampering with any hashed field of a stored row, on PostgreSQL with the triggers
   bypassed as a database owner could, is reported by ``audit.verify_chain`` at that row.
@@ -27,12 +30,14 @@ from connmgr.storage.event_log import (
     Appender,
     PendingEvent,
     StoredEvent,
+    as_utc,
     canonical_form,
     chain_hash,
 )
 from connmgr.storage.tables import chain_head, events
 from support.databases import migrated_engine, temporary_postgres_database
 from support.services import require_services
+from support.time_zones import HALF_HOUR_AHEAD, local_time_zone
 
 # 11:30:15.123456 at +05:30 is 06:00:15.123456 UTC: the hash sees the UTC moment.
 FIXED_EVENT: Final = StoredEvent(
@@ -43,7 +48,11 @@ FIXED_EVENT: Final = StoredEvent(
     type="ConnectionUpdated",
     tenant="acme",
     data={"changed": ["description"], "description": "Zürich ☃ café"},
-    metadata={"command_id": "5f4e3d2c-1b0a-4988-8776-655443322110", "actor": "ops"},
+    metadata={
+        "command_id": "5f4e3d2c-1b0a-4988-8776-655443322110",
+        "actor": "ops",
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    },
     recorded_at=datetime(2026, 3, 14, 11, 30, 15, 123456, tzinfo=timezone(timedelta(hours=5.5))),
     hash="",
 )
@@ -52,25 +61,50 @@ FIXED_PREVIOUS_HASH: Final = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd1
 FIXED_CANONICAL_BYTES: Final = (
     b'{"data":{"changed":["description"],"description":"Z\\u00fcrich \\u2603 caf\\u00e9"},'
     b'"event_id":"7d0c8f5e-3b1a-4c2d-9e8f-0a1b2c3d4e5f",'
-    b'"metadata":{"actor":"ops","command_id":"5f4e3d2c-1b0a-4988-8776-655443322110"},'
+    b'"metadata":{"actor":"ops","command_id":"5f4e3d2c-1b0a-4988-8776-655443322110",'
+    b'"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},'
     b'"position":42,"recorded_at":"2026-03-14T06:00:15.123456Z",'
     b'"stream_id":"0b6a1f8e-2c4d-4e6f-8a9b-1c2d3e4f5a6b","tenant":"acme",'
     b'"type":"ConnectionUpdated","version":3}'
 )
-FIXED_HASH: Final = "7ce1154e7b22ff24c3c9006e67daf7a1647ae0ff49b998d1b006fbba4b888d46"
-GENESIS_EVENT_HASH: Final = "25e2f534942a7fd925d4eca18bf4536ce43df5ddfc04016365ced0eb8c0e2d7e"
+FIXED_HASH: Final = "664e0c97a65b2bf47f7bafc96e10c8c68310e9a584872c5e7dc7aaa715093b0a"
+GENESIS_EVENT_HASH: Final = "e76a257cb7babe3f45079b39b1190e4ebd12414b1472b44efd5b2d9b0612fce4"
+UNTRACED_HASH: Final = "7ce1154e7b22ff24c3c9006e67daf7a1647ae0ff49b998d1b006fbba4b888d46"
+"""The fixed event without its ``traceparent``: the known answer from before traces."""
 
 OUTSIDE_THE_HASH: Final = {
     "hash": "the output of the chain: SHA-256(previous hash ‖ canonical form) of the row",
 }
 
 
-def test_the_canonical_form_of_a_fixed_event_is_known() -> None:
-    assert canonical_form(FIXED_EVENT) == FIXED_CANONICAL_BYTES
+@pytest.mark.parametrize("zone", ["UTC0", HALF_HOUR_AHEAD])
+def test_the_canonical_form_of_a_fixed_event_is_known(zone: str) -> None:
+    """Whatever the host's local zone: the time is written in UTC, never local time."""
+    with local_time_zone(zone):
+        assert canonical_form(FIXED_EVENT) == FIXED_CANONICAL_BYTES
+
+
+def test_as_utc_reads_a_naive_moment_as_utc_and_moves_an_aware_one_to_utc() -> None:
+    """Naive is how SQLite hands a stored moment back; the host's zone plays no part."""
+    utc_moment = datetime(2026, 3, 14, 6, 0, 15, 123456, tzinfo=UTC)
+    with local_time_zone(HALF_HOUR_AHEAD):
+        moments = [as_utc(utc_moment.replace(tzinfo=None)), as_utc(FIXED_EVENT.recorded_at)]
+    assert [(m, m.utcoffset()) for m in moments] == [(utc_moment, timedelta(0))] * 2
 
 
 def test_a_fixed_event_after_a_fixed_hash_has_a_known_hash() -> None:
     assert chain_hash(FIXED_PREVIOUS_HASH, FIXED_EVENT) == FIXED_HASH
+
+
+def test_the_traceparent_in_the_metadata_is_covered_by_the_hash() -> None:
+    """An event appended before traces (no ``traceparent``) keeps its old hash, so old
+    logs still verify; any other ``traceparent`` gives another hash."""
+    untraced = {k: v for k, v in FIXED_EVENT.metadata.items() if k != "traceparent"}
+    assert chain_hash(FIXED_PREVIOUS_HASH, replace(FIXED_EVENT, metadata=untraced)) == (
+        UNTRACED_HASH
+    )
+    other = {**FIXED_EVENT.metadata, "traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+    assert chain_hash(FIXED_PREVIOUS_HASH, replace(FIXED_EVENT, metadata=other)) != FIXED_HASH
 
 
 def test_the_first_event_links_to_the_genesis_hash() -> None:

@@ -18,11 +18,13 @@ from connmgr.storage.tokens import (
     SCOPE_CONNECTIONS_READ,
     SCOPE_EVENTS_READ,
     SCOPE_METRICS_READ,
+    TENANT_SCOPES,
     TokenGrant,
     expand_scopes,
     hash_token,
     issue_operator_token,
     issue_token,
+    list_tokens,
     resolve_token,
     revoke_token,
     revoke_tokens_named,
@@ -242,6 +244,15 @@ def test_an_unknown_or_empty_scope_list_is_refused_with_the_known_ones(
     assert str(refused.value).startswith(message)
 
 
+async def test_a_tenant_token_may_carry_every_tenant_scope_at_once(engine: AsyncEngine) -> None:
+    token = await issue_token(engine, "console", "acme", sorted(TENANT_SCOPES))
+
+    grant = await resolve_token(engine, token)
+
+    assert grant is not None
+    assert grant.scopes == TENANT_SCOPES
+
+
 async def test_a_tenant_token_with_the_metrics_scope_names_it_in_the_refusal(
     engine: AsyncEngine,
 ) -> None:
@@ -260,3 +271,56 @@ async def _set_scopes(engine: AsyncEngine, token: str, scopes: list[str]) -> Non
             .where(api_tokens.c.token_hash == hash_token(token))
             .values(scopes=scopes)
         )
+
+
+async def _issued_at(engine: AsyncEngine, name: str, tenant: str, at: datetime) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            api_tokens.update()
+            .where(api_tokens.c.name == name, api_tokens.c.tenant == tenant)
+            .values(created_at=at)
+        )
+
+
+async def test_listing_gives_each_tenants_live_tokens_oldest_first_never_a_token(
+    engine: AsyncEngine,
+) -> None:
+    """``connmgr token ls``: name, owner, scopes (sorted), creation; revoked ones only
+    when asked; never the token or its hash."""
+    issued = {
+        ("zeta", "acme"): await issue_token(engine, "zeta", "acme", [SCOPE_EVENTS_READ, "read"]),
+        ("alpha", "acme"): await issue_token(engine, "alpha", "acme", [SCOPE_COMMANDS_WRITE]),
+        ("gone", "acme"): await issue_token(engine, "gone", "acme", ["read"]),
+        ("beta", "other"): await issue_token(engine, "beta", "other", ["read"]),
+        ("ops", OPERATOR_TENANT): await issue_operator_token(engine, "ops"),
+    }
+    for day, (name, tenant) in enumerate(issued, start=1):
+        await _issued_at(engine, name, tenant, datetime(2026, 12, day, tzinfo=UTC))
+    await revoke_token(engine, issued[("gone", "acme")])
+
+    acme = await list_tokens(engine, tenant="acme")
+    everyone = await list_tokens(engine, include_revoked=True)
+
+    assert [(r.name, r.tenant, r.scopes, r.revoked) for r in acme] == [
+        ("zeta", "acme", tuple(sorted(expand_scopes([SCOPE_EVENTS_READ, "read"]))), False),
+        ("alpha", "acme", (SCOPE_COMMANDS_WRITE,), False),
+    ]
+    assert [r.created_at.replace(tzinfo=UTC).day for r in acme] == [1, 2]
+    assert [(r.name, r.revoked) for r in everyone] == [
+        ("zeta", False), ("alpha", False), ("gone", True), ("beta", False), ("ops", False)
+    ]  # fmt: skip
+    assert [r.name for r in await list_tokens(engine, tenant=OPERATOR_TENANT)] == ["ops"]
+    listed = repr(everyone)
+    assert not any(t in listed or hash_token(t) in listed for t in issued.values())
+
+
+async def test_tokens_made_in_the_same_instant_are_listed_by_tenant_then_name(
+    engine: AsyncEngine,
+) -> None:
+    for name, tenant in (("b", "two"), ("a", "two"), ("c", "one")):
+        await issue_token(engine, name, tenant, ["read"])
+        await _issued_at(engine, name, tenant, datetime(2026, 12, 1, tzinfo=UTC))
+
+    listed = await list_tokens(engine)
+
+    assert [(r.tenant, r.name) for r in listed] == [("one", "c"), ("two", "a"), ("two", "b")]

@@ -3,6 +3,7 @@
 ``configure_logging`` replaces the root logger's handlers and level, the
 ``connmgr`` logger's level, ``sys.excepthook`` and structlog's configuration;
 ``restored_logging`` undoes all of it (pytest's own capture handler included).
+``captured_lines`` captures structlog lines with their bound context, redacted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import sys
 from collections.abc import Iterator
 
 import structlog
+import structlog.testing
+from structlog.typing import EventDict
+
+from connmgr.runtime.redaction import redact_secrets
 
 
 @contextlib.contextmanager
@@ -29,3 +34,12 @@ def restored_logging() -> Iterator[None]:
         logging.captureWarnings(False)
         structlog.reset_defaults()
         structlog.contextvars.clear_contextvars()
+
+
+@contextlib.contextmanager
+def captured_lines() -> Iterator[list[EventDict]]:
+    """structlog's capture with the steps of the configured chain a line's fields go
+    through: the bound context merged in, then redaction (``runtime/logging.py``)."""
+    steps = [structlog.contextvars.merge_contextvars, redact_secrets]
+    with structlog.testing.capture_logs(processors=steps) as lines:
+        yield lines

@@ -12,10 +12,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.database import write_transaction
+from connmgr.storage.sample_packing import StoredSample, packed_of, read_blocks
 from connmgr.storage.samples import NewSample, insert_samples
+from connmgr.storage.tables import samples
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 """An hour boundary; tests place samples relative to it."""
@@ -62,3 +65,12 @@ class SampleBuilder:
 async def store(engine: AsyncEngine, batch: list[NewSample]) -> set[str]:
     async with write_transaction(engine) as connection:
         return await insert_samples(connection, batch)
+
+
+async def stored_samples(engine: AsyncEngine) -> list[StoredSample]:
+    """Every sample stored, raw or packed, by check time (raw first on ties)."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(samples).order_by(samples.c.id))
+        raw = [StoredSample(row.connection_id, row.tenant, packed_of(row)) for row in rows]
+        packed = (await read_blocks(connection, [], None, None)).samples
+    return sorted([*raw, *reversed(packed)], key=lambda stored: stored.sample.checked_at)

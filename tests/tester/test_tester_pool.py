@@ -24,18 +24,20 @@ from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.projection_store import load_connection
 from connmgr.storage.tables import connections, events
 from connmgr.workers.checks.http import HttpCheck
+from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.checks.tcp import TcpCheck
 from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring
-from connmgr.workers.tester import pool as tester_pool
-from connmgr.workers.tester.pool import TesterPool
+from connmgr.workers.message_context import HANDLED
+from connmgr.workers.tester import service as tester_service
 from connmgr.workers.tester.recorder import TestRecord, record_tests
-from connmgr.workers.tester.runner import CheckRunner
+from connmgr.workers.tester.service import TesterPool
 from support.commands import TENANT, command, encode, sealed, subject_of
 from support.haystacks import database_text, message_text
 from support.leaks import LeakChannels
+from support.logging_capture import captured_lines
 from support.secret_scan import SecretScanner
 from support.waiting import wait_for
 
@@ -136,7 +138,13 @@ def closed_port() -> int:
 
 
 def tcp_payload(port: int, **extra: Any) -> dict[str, Any]:
-    return {"name": "svc", "kind": "tcp", "config": {"host": "127.0.0.1", "port": port}, **extra}
+    config = {"host": "127.0.0.1", "port": port}
+    return {
+        "name": f"svc-{uuid.uuid4().hex[:12]}",
+        "kind": "tcp",
+        "config": config,
+        **extra,
+    }  # unique names
 
 
 async def create(stack: Stack, payload: dict[str, Any]) -> str:
@@ -190,7 +198,7 @@ async def test_a_result_the_database_refused_is_written_on_redelivery_without_a_
             return [None] * len(records)  # as record_tests says of records it could not write
         return await record_tests(engine, records)
 
-    monkeypatch.setattr(tester_pool, "record_tests", refuse_once)
+    monkeypatch.setattr(tester_service, "record_tests", refuse_once)
     reply = await stack.request(command("test", connection_id, {}))
 
     assert refused == [1]
@@ -351,3 +359,39 @@ async def test_a_test_with_a_foreign_reply_to_is_recorded_and_never_answered(
     assert (answers.pending_msgs, exact.pending_msgs) == (0, 0)
     assert counting_listener.accepted == 1
     await watcher.drain()
+
+
+async def test_each_delivery_of_a_test_ends_in_one_handled_line_with_its_ids(
+    stack: Stack, listener: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result the database refused is a ``retry`` warning; the redelivery that
+    writes it is the ``accepted`` line, with the check's result and duration."""
+    connection_id = await create(stack, tcp_payload(listener))
+    refused: list[int] = []
+
+    async def refuse_once(engine: AsyncEngine, records: list[TestRecord]) -> Any:
+        if not refused:
+            refused.append(len(records))
+            return [None] * len(records)
+        return await record_tests(engine, records)
+
+    monkeypatch.setattr(tester_service, "record_tests", refuse_once)
+    document = command("test", connection_id, {}, correlation_id="deploy-12")
+    with captured_lines() as lines:
+        reply = await stack.request(document)
+    assert reply["outcome"] == "accepted"
+    ids = {
+        "tenant": TENANT,
+        "verb": "test",
+        "connection_id": connection_id,
+        "command_id": document["command_id"],
+        "correlation_id": "deploy-12",
+        "durable": "tester",
+    }
+    handled = [line for line in lines if line["event"] == HANDLED and line | ids == line]
+    assert [(line["outcome"], line["log_level"], line["delivery"]) for line in handled] == [
+        ("retry", "warning", 1),
+        ("accepted", "info", 2),
+    ]
+    assert (handled[1]["result"], handled[1]["reason"]) == ("ok", None)
+    assert handled[1]["duration_ms"] > 0

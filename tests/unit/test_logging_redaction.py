@@ -535,6 +535,18 @@ def test_text_already_redacted_is_not_learned_again() -> None:
     assert redact(credentials=quoted, note=quoted)["note"] == quoted
 
 
+def test_a_value_already_masked_after_a_key_is_left_as_it_is() -> None:
+    """``]`` ends a bare value, so ``[redacted]`` after a key once read as ``[redacted``
+    and was masked again, leaving ``password=[redacted]]``."""
+    masked = f"retry with password={REDACTED}, token: {REDACTED}"
+
+    assert redact(note=masked)["note"] == masked
+    assert mask_text(masked) == masked
+    assert mask_text(f"password={REDACTED}, token=t0k3n-abc") == (
+        f"password={REDACTED}, token={REDACTED}"
+    )
+
+
 def test_a_value_of_exactly_the_shortest_known_length_is_learned() -> None:
     assert redact(password="abc123", note="echo abc123")["note"] == f"echo {REDACTED}"
 

@@ -123,14 +123,30 @@ def test_a_producer_token_gets_its_tenants_commands_events_and_slots() -> None:
     )
 
 
-def test_the_gateway_gets_commands_and_its_own_inbox_only() -> None:
+def test_the_gateway_gets_commands_the_seal_key_and_its_own_inbox_only() -> None:
     identity = identity_for(request(user="gateway"), grant(), slots=8)
 
     assert identity is not None
     assert identity.permissions == gateway_permissions("acme")
     assert identity.permissions == Permissions(
-        publish=("connmgr.cmd.acme.>",), subscribe=("_INBOX.gateway.acme.>",)
+        publish=(
+            "connmgr.cmd.acme.>",
+            "$JS.API.STREAM.INFO.KV_connmgr_keys",
+            "$JS.API.DIRECT.GET.KV_connmgr_keys.>",
+            "$JS.API.STREAM.MSG.GET.KV_connmgr_keys",
+        ),
+        subscribe=("_INBOX.gateway.acme.>",),
     )
+
+
+def test_the_http_write_scope_alone_gets_the_gateway_identity_and_no_producer_one() -> None:
+    http_writer = grant(scopes=frozenset({"connections:write"}))
+
+    gateway = identity_for(request(user="gateway"), http_writer, slots=8)
+
+    assert gateway is not None
+    assert gateway.permissions == gateway_permissions("acme")
+    assert identity_for(request(), http_writer, slots=8) is None
 
 
 @pytest.mark.parametrize(

@@ -15,23 +15,37 @@ keeps working for at most that long. Tests pass a ``TokenCache`` with their own 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Final
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.api.auth import auth_middleware
+from connmgr.api import chain_checkpoint
+from connmgr.api.app_state import (
+    CHAIN,
+    ENGINE,
+    METRICS,
+    READER,
+    ROUTES,
+    SETTINGS,
+    STREAMS,
+    TOKENS,
+)
+from connmgr.api.bearer_tokens import auth_middleware
+from connmgr.api.chain_checkpoint import ChainVerifier
 from connmgr.api.connection_reads import ConnectionReader
-from connmgr.api.keys import ENGINE, METRICS, READER, ROUTES, SETTINGS, TOKENS
+from connmgr.api.console_assets import add_console_routes
+from connmgr.api.live_streams import LiveFeed
+from connmgr.api.log_fanout import LogFanout
 from connmgr.api.metrics import ApiMetrics, metrics_middleware
 from connmgr.api.problems import problem_middleware
+from connmgr.api.request_spans import request_span_middleware
 from connmgr.api.routes import ROUTES as ROUTE_TABLE
-from connmgr.api.routing import add_routes
+from connmgr.api.routing import Route, add_routes
 from connmgr.api.token_cache import TokenCache
 from connmgr.schemas.settings import Settings
-from connmgr.storage.database import create_engine
-from connmgr.storage.queries import autocommit_reads
+from connmgr.storage.database import autocommit_reads, create_engine
 
 POOL_SIZE: Final = 10
 """Server connections the API keeps open. No overflow: a request waits for one of these
@@ -43,26 +57,40 @@ def create_app(
     *,
     engine: AsyncEngine | None = None,
     tokens: TokenCache | None = None,
+    extra_routes: Sequence[Route] = (),
 ) -> web.Application:
-    """The read API. Middleware order: metrics (outermost), problems, auth."""
+    """The read API, plus ``extra_routes`` (the command gateway's, mounted by the runtime
+    glue), and the console's static assets (``console_assets``). Middleware order:
+    request spans (outermost), metrics, problems, auth."""
+    routes = (*ROUTE_TABLE, *extra_routes)
     metrics = ApiMetrics()
     app = web.Application(
         middlewares=[
+            request_span_middleware(),
             metrics_middleware(metrics),
             problem_middleware(),
-            auth_middleware(ROUTE_TABLE),
+            auth_middleware(routes),
         ]
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
-    app[ROUTES] = ROUTE_TABLE
+    app[ROUTES] = routes
     app[TOKENS] = TokenCache() if tokens is None else tokens
     if engine is None:
         app.cleanup_ctx.append(_own_engine)
     else:
         _read_through(app, engine)
-    add_routes(app.router, ROUTE_TABLE)
+    app.cleanup_ctx.append(_verify_chain)
+    add_routes(app.router, routes)
+    add_console_routes(app.router)
     return app
+
+
+async def _verify_chain(app: web.Application) -> AsyncIterator[None]:
+    interval_s = app[SETTINGS].api_chain_verify_interval_s
+    app[CHAIN] = ChainVerifier(app[ENGINE], interval_s=interval_s)
+    async for _ in chain_checkpoint.running(app[CHAIN]):
+        yield
 
 
 async def _own_engine(app: web.Application) -> AsyncIterator[None]:
@@ -77,3 +105,14 @@ async def _own_engine(app: web.Application) -> AsyncIterator[None]:
 def _read_through(app: web.Application, engine: AsyncEngine) -> None:
     app[ENGINE] = autocommit_reads(engine)
     app[READER] = ConnectionReader(app[ENGINE])
+    settings = app[SETTINGS]
+    app[STREAMS] = LiveFeed(
+        LogFanout(app[ENGINE]),
+        heartbeat_s=settings.api_stream_heartbeat_s,
+        per_token=settings.api_streams_per_token,
+    )
+    app.on_shutdown.append(_stop_streams)
+
+
+async def _stop_streams(app: web.Application) -> None:
+    await app[STREAMS].fanout.stop()

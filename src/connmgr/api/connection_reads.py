@@ -30,8 +30,8 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.connections_by_id import get_connections
-from connmgr.storage.views import ConnectionView
+from connmgr.storage.reads.connections_by_id import get_connections
+from connmgr.storage.reads.views import ConnectionView
 
 MAX_BATCH: Final = 64
 MAX_IN_FLIGHT: Final = 2

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Final
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel
 
-from connmgr.api.keys import ENGINE, GRANT, READER
+from connmgr.api import chain_checkpoint
+from connmgr.api.app_state import CHAIN, ENGINE, GRANT, READER
 from connmgr.api.params import (
     ConnectionListQuery,
     ConnectionLogQuery,
@@ -20,8 +22,8 @@ from connmgr.api.params import (
     parse_query,
 )
 from connmgr.api.problems import not_found
-from connmgr.storage import queries
-from connmgr.storage.views import ConnectionView
+from connmgr.storage.reads import connection_pages, event_pages, time_travel
+from connmgr.storage.reads.views import ConnectionView
 
 _PRIVATE_HEADERS: Final = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
 _JSON: Final = "application/json; charset=utf-8"
@@ -29,13 +31,13 @@ _JSON: Final = "application/json; charset=utf-8"
 
 async def list_connections(request: web.Request) -> web.StreamResponse:
     query = parse_query(request, ConnectionListQuery)
-    filters = queries.ConnectionFilter(
+    filters = connection_pages.ConnectionFilter(
         kind=None if query.kind is None else query.kind.value,
         status=query.status,
         tag=query.tag,
         q=query.q,
     )
-    page = await queries.list_connections(
+    page = await connection_pages.list_connections(
         request.app[ENGINE],
         request[GRANT].tenant,
         filters,
@@ -60,7 +62,7 @@ async def connection_logs(request: web.Request) -> web.StreamResponse:
     """The connection's audit trail: its events, oldest first, from version ``after + 1``."""
     query = parse_query(request, ConnectionLogQuery)
     view = await _visible_connection(request)
-    page = await queries.connection_events(
+    page = await event_pages.connection_events(
         request.app[ENGINE], view.tenant, view.id, after=query.after, limit=query.limit
     )
     return _json(page)
@@ -69,10 +71,33 @@ async def connection_logs(request: web.Request) -> web.StreamResponse:
 async def event_feed(request: web.Request) -> web.StreamResponse:
     """The tenant's part of the global log, in log order, from position ``after + 1``."""
     query = parse_query(request, EventFeedQuery)
-    page = await queries.events_after(
+    page = await event_pages.events_after(
         request.app[ENGINE], request[GRANT].tenant, after=query.after, limit=query.limit
     )
     return _json(page)
+
+
+async def connection_version(request: web.Request) -> web.StreamResponse:
+    """Time travel: the connection as it was at version ``n``, folded from its events.
+    A history that does not fold is logged and answered like a missing version."""
+    try:
+        view = await time_travel.connection_at_version(
+            request.app[ENGINE],
+            request[GRANT].tenant,
+            connection_id(request),
+            int(request.match_info["n"]),
+        )
+    except time_travel.UnreadableHistory as error:
+        structlog.get_logger("connmgr.api").error("api.unreadable_history", position=error.position)
+        view = None
+    if view is None:
+        raise not_found("connection version")
+    return _json(view)
+
+
+async def audit_checkpoint(request: web.Request) -> web.StreamResponse:
+    """Up to which log position, and when, the global hash chain last held."""
+    return chain_checkpoint.answer(request.app[CHAIN])
 
 
 def entity_tag(view: ConnectionView) -> str:

@@ -4,7 +4,9 @@ Request metrics: labels are bounded: the route *name* (``unmatched`` for anythin
 router did not match), the method (``OTHER`` beyond the standard ones) and the status
 code. No path, id, tenant or token ever becomes a label of these.
 
-The connection gauges read at each scrape are ``connection_gauges``.
+The fleet gauges (connections by kind and status, their latency histogram, recent
+checks) are ``connection_gauges``: the ``/metrics`` handler (``scrape``) reads them
+before it serves the registry.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.api.connection_gauges import ConnectionGauges
 from connmgr.api.routing import Handler
@@ -25,11 +26,10 @@ from connmgr.api.routing import Handler
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _CLIENT_CLOSED: Final = 499
 _LABELS: Final = ("route", "method", "status")
-SCRAPE_ROUTE: Final = "metrics"
 
 
 class ApiMetrics:
-    """The request counter, latency histogram and connection gauges of one application."""
+    """The request counter, latency histogram and fleet gauges of one application."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -75,8 +75,6 @@ def metrics_middleware(metrics: ApiMetrics) -> Middleware:
         started = time.perf_counter()
         status = 500
         try:
-            if request.match_info.route.name == SCRAPE_ROUTE:
-                await metrics.connections.refresh(_engine(request))
             response = await handler(request)
             status = response.status
             return response
@@ -91,10 +89,3 @@ def metrics_middleware(metrics: ApiMetrics) -> Middleware:
             metrics.observe(route, request.method, status, time.perf_counter() - started)
 
     return measure
-
-
-def _engine(request: web.Request) -> AsyncEngine:
-    # keys imports this module (for ApiMetrics): look the key up at call time
-    from connmgr.api.keys import ENGINE
-
-    return request.app[ENGINE]

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document, built from the router and the route table it was filled from.
+"""The OpenAPI 3.1 document, built from the router and the route table it was filled from,
+and its handler (``/api/openapi.json``, public).
 
 Paths come from the router (so the document lists exactly what is served); what each
 operation takes and returns comes from its ``Route``: query models, response models
@@ -16,9 +17,12 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
+from connmgr.api.app_state import ROUTES
+from connmgr.api.console_assets import CONSOLE_ROUTE_NAMES
 from connmgr.api.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 from connmgr.api.problems import Problem
 from connmgr.api.routing import Route
+from connmgr.storage.reads.paging import UUID_PATTERN
 
 _REF: Final = "#/components/schemas/{model}"
 _PATH_PARAM: Final = re.compile(r"\{(\w+)\}")
@@ -27,8 +31,35 @@ _IMPLIED_PROBLEMS: Final = {
     401: "Missing or invalid bearer token.",
     403: "The token lacks the required scope.",
     404: "No such resource (or not visible to this token).",
-    503: "The database is not reachable now; retry after Retry-After seconds.",
+    409: "A version conflict (If-Match is stale) or a connection id already taken.",
+    422: "The command is rejected: reason and field errors (secrets are sealed only).",
+    503: "The database or the broker is not reachable now; retry after Retry-After seconds.",
 }
+_ANSWERS: Final[dict[int, dict[str, Any]]] = {
+    201: {"description": "Created: the outcome; Location is the connection."},
+    202: {
+        "description": "Stored, no outcome yet: GET the Location (/api/commands/{id}) later.",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    },
+}
+_PROBLEM_HEADERS: Final[dict[int, dict[str, Any]]] = {
+    401: {
+        "WWW-Authenticate": {"description": "The Bearer challenge.", "schema": {"type": "string"}}
+    },
+    403: {"WWW-Authenticate": {"description": "The scope needed.", "schema": {"type": "string"}}},
+    503: {
+        "Retry-After": {
+            "description": "Seconds.",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    },
+}
+
+
+async def document(request: web.Request) -> web.StreamResponse:
+    """The handler of ``/api/openapi.json``: the document of this application's routes."""
+    routes = request.app[ROUTES]
+    return web.json_response(openapi_document(request.app.router, routes))
 
 
 def openapi_document(router: web.UrlDispatcher, routes: Iterable[Route]) -> dict[str, Any]:
@@ -36,8 +67,8 @@ def openapi_document(router: web.UrlDispatcher, routes: Iterable[Route]) -> dict
     schemas = _schemas(specs.values())
     paths: dict[str, dict[str, Any]] = {}
     for registered in router.routes():
-        if registered.resource is None:
-            continue
+        if registered.resource is None or registered.name in CONSOLE_ROUTE_NAMES:
+            continue  # the console's pages and assets are not API operations
         path = registered.resource.canonical
         spec = specs.get(registered.name or "")
         operation = _operation(spec, path) if spec else {"responses": _default_only()}
@@ -59,18 +90,27 @@ def _operation(spec: Route, path: str) -> dict[str, Any]:
         "summary": spec.summary,
         "parameters": _path_parameters(path) + _query_parameters(spec.query),
         "responses": _responses(spec, path),
-        "security": [{"bearer": []}] if spec.scope else [],
+        "security": [{"bearer": [spec.scope]}] if spec.scope else [],
     }
-    if spec.scope:
+    if spec.scope:  # OpenAPI 3.1: a bearer requirement may name the roles (scopes) it needs
         operation["description"] = f"Requires a token with scope `{spec.scope}`."
     if spec.conditional:
         header = {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
         operation["parameters"].append(header)
+    if spec.method in ("PUT", "DELETE") or path.endswith("/rotate"):
+        header = {"name": "If-Match", "in": "header", "schema": {"type": "string"}}
+        operation["parameters"].append(header | {"description": "The ETag: expected version."})
+    if spec.body is not None:
+        schema = {"$ref": _REF.format(model=spec.body.__name__)}
+        content = {"application/json": {"schema": schema}}
+        operation["requestBody"] = {"required": True, "content": content}
     return operation
 
 
 def _responses(spec: Route, path: str) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": "OK", "content": _content(spec)}}
+    for status in spec.answers:
+        responses[str(status)] = _ANSWERS[status]
     if spec.conditional:
         responses["200"]["headers"] = {"ETag": {"schema": {"type": "string"}}}
         responses["304"] = {"description": "Not modified: If-None-Match matched the ETag."}
@@ -80,6 +120,8 @@ def _responses(spec: Route, path: str) -> dict[str, Any]:
     statuses |= {404} if _PATH_PARAM.search(path) else set()
     for status in sorted(statuses):
         responses[str(status)] = _problem(_IMPLIED_PROBLEMS.get(status, "Error."))
+        if status in _PROBLEM_HEADERS:
+            responses[str(status)]["headers"] = _PROBLEM_HEADERS[status]
     return responses | _default_only()
 
 
@@ -102,13 +144,18 @@ def _default_only() -> dict[str, Any]:
     return {"default": _problem("Unexpected error (problem details, no internals).")}
 
 
+_ID_SCHEMA: Final = {"type": "string", "format": "uuid", "pattern": f"^{UUID_PATTERN}$"}
+_VERSION_SCHEMA: Final = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
 def _path_parameters(path: str) -> list[dict[str, Any]]:
+    """``{id}`` is a UUID; ``{n}`` (a version) a positive integer."""
     return [
         {
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "format": "uuid"},
+            "schema": _VERSION_SCHEMA if name == "n" else _ID_SCHEMA,
         }
         for name in _PATH_PARAM.findall(path)
     ]
@@ -140,12 +187,13 @@ def _non_null(prop: dict[str, Any]) -> dict[str, Any]:
 
 def _schemas(specs: Iterable[Route]) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    models: list[tuple[type[BaseModel], bool]] = [(Problem, True)]
+    out: JsonSchemaMode = "serialization"
+    models: list[tuple[type[BaseModel], bool, JsonSchemaMode]] = [(Problem, True, out)]
     for spec in specs:
-        models += [(spec.response, True)] if spec.response else []
-        models += [(spec.query, False)] if spec.query else []
-    for model, is_component in models:
-        mode: JsonSchemaMode = "serialization" if is_component else "validation"
+        models += [(spec.response, True, out)] if spec.response else []
+        models += [(spec.query, False, "validation")] if spec.query else []
+        models += [(spec.body, True, "validation")] if spec.body else []  # what a client sends
+    for model, is_component, mode in models:
         schema = model.model_json_schema(mode=mode, ref_template=_REF)
         result.update(schema.pop("$defs", {}))
         if is_component:

@@ -1,11 +1,13 @@
 """Query and path parameters: typed models, and parsing that answers 400 with field errors.
 
 Unknown and repeated query parameters are refused too (a mistyped filter must not
-silently return everything). Error messages never echo the value given.
+silently return everything). Error messages never echo the value given, nor a
+parameter name unless it has the shape of one (``_named``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Final, TypeVar
 from urllib.parse import unquote_to_bytes
 from uuid import UUID
@@ -24,12 +26,21 @@ from connmgr.api.problems import invalid_parameters, not_found
 from connmgr.schemas.fields import Tag, text_problem
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import FieldError, field_errors
-from connmgr.storage.queries import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor
+from connmgr.storage.reads.connection_pages import (
+    CURSOR_PATTERN,
+    MAX_CURSOR_LENGTH,
+    decode_cursor,
+)
+from connmgr.storage.reads.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 Model = TypeVar("Model", bound=BaseModel)
 
 _INT32_MAX: Final = 2**31 - 1
 _INT64_MAX: Final = 2**63 - 1
+_PARAMETER_NAME: Final = re.compile("[a-z][a-z_]{0,31}")
+NO_NUL: Final = r"^[^\x00]*$"
+"""Free text in a query: anything but NUL, which no PostgreSQL text holds (``parse_query``
+refuses it first, with the same reason on every route)."""
 
 
 def _check_cursor(cursor: str) -> str:
@@ -40,10 +51,15 @@ def _check_cursor(cursor: str) -> str:
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[
     str,
-    StringConstraints(max_length=1024),
     AfterValidator(_check_cursor),
-    Field(description="Opaque: the next_cursor of the previous page."),
+    Field(
+        max_length=MAX_CURSOR_LENGTH,
+        json_schema_extra={"pattern": CURSOR_PATTERN},
+        description="The next_cursor of the previous page (every text of this shape is a"
+        " position in the list: after that id and name).",
+    ),
 ]
+FreeText = Annotated[str, StringConstraints(pattern=NO_NUL)]
 
 
 class _Query(BaseModel):
@@ -52,9 +68,9 @@ class _Query(BaseModel):
 
 class ConnectionListQuery(_Query):
     kind: Kind | None = None
-    status: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    status: Annotated[FreeText, StringConstraints(min_length=1, max_length=32)] | None = None
     tag: Tag | None = None
-    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    q: Annotated[FreeText, StringConstraints(min_length=1, max_length=200)] | None = Field(
         default=None, description="Case-insensitive substring of name or description."
     )
     limit: Limit = DEFAULT_LIMIT
@@ -82,7 +98,7 @@ def parse_query(request: web.Request, model: type[Model]) -> Model:
         raise invalid_parameters(errors)
     repeated = sorted({key for key in request.query if len(request.query.getall(key)) > 1})
     errors = [
-        FieldError(field=key, message="is given more than once", code="repeated")
+        FieldError(field=_named(key), message="is given more than once", code="repeated")
         for key in repeated
     ]
     try:
@@ -130,5 +146,12 @@ def connection_id(request: web.Request) -> str:
 
 def _friendly(error: FieldError) -> FieldError:
     if error.code == "extra_forbidden":
-        return FieldError(field=error.field, message="is not a known parameter", code="unknown")
+        field = _named(error.field)
+        return FieldError(field=field, message="is not a known parameter", code="unknown")
     return error
+
+
+def _named(name: str) -> str:
+    """An unknown parameter's name, if it looks like one (a typo worth naming); else
+    ``query``: a name is client text like any value, and may be a secret pasted there."""
+    return name if _PARAMETER_NAME.fullmatch(name) else "query"

@@ -25,13 +25,14 @@ from connmgr.api.routing import Handler
 from connmgr.schemas.outcomes import FieldError
 
 MEDIA_TYPE: Final = "application/problem+json"
-_PREFIX: Final = "urn:connmgr:problem:"
-INVALID_PARAMETERS: Final = _PREFIX + "invalid-parameters"
-UNAUTHORIZED: Final = _PREFIX + "unauthorized"
-FORBIDDEN: Final = _PREFIX + "forbidden"
-NOT_FOUND: Final = _PREFIX + "not-found"
-UNAVAILABLE: Final = _PREFIX + "unavailable"
-INTERNAL: Final = _PREFIX + "internal"
+PREFIX: Final = "urn:connmgr:problem:"
+INVALID_PARAMETERS: Final = PREFIX + "invalid-parameters"
+UNAUTHORIZED: Final = PREFIX + "unauthorized"
+FORBIDDEN: Final = PREFIX + "forbidden"
+NOT_FOUND: Final = PREFIX + "not-found"
+UNAVAILABLE: Final = PREFIX + "unavailable"
+INTERNAL: Final = PREFIX + "internal"
+UNREADABLE: Final = PREFIX + "unreadable-request"
 _KEPT_HEADERS: Final = ("Allow", "WWW-Authenticate")
 RETRY_AFTER_S: Final = 5
 _UNREACHABLE: Final = (ConnectionError, TimeoutError, socket.gaierror, PoolTimeoutError)
@@ -53,6 +54,10 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
+    reason: str | None = None
+    """A write's rejection: the command outcome's reason code (``schemas/outcomes.py``)."""
+    command_id: str | None = None
+    """A write's rejection: the command it was, for ``GET /api/commands/{id}``."""
 
 
 class ProblemError(Exception):
@@ -127,7 +132,7 @@ def problem_middleware() -> Middleware:
                 unreachable = unavailable()
                 return problem_response(unreachable.problem, unreachable.headers)
             _logger().exception("api.unhandled_error", route=route, method=request.method)
-            return problem_response(_internal())
+            return problem_response(internal_problem())
 
     return problems
 
@@ -141,7 +146,7 @@ def _http_problem(error: web.HTTPException) -> web.Response:
     return problem_response(problem, headers)
 
 
-def _internal() -> Problem:
+def internal_problem() -> Problem:
     return Problem(
         type=INTERNAL,
         title="Internal server error",

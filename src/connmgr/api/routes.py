@@ -7,15 +7,28 @@ from __future__ import annotations
 
 from typing import Final
 
-from connmgr.api import handlers, health, ops, templates
-from connmgr.api.health_params import AlertListQuery, ChecksQuery, HealthSummaryQuery, StatsQuery
+from connmgr.api import (
+    asyncapi,
+    chain_checkpoint,
+    commands,
+    form_schemas,
+    handlers,
+    live_feed,
+    openapi,
+    probes,
+    scrape,
+    stats,
+    templates,
+)
 from connmgr.api.params import ConnectionListQuery, ConnectionLogQuery, EventFeedQuery
-from connmgr.api.routing import UUID_PATTERN, Route
-from connmgr.storage.health_queries import AlertPage
+from connmgr.api.routing import PATH_ID, Route
+from connmgr.api.stats_params import AlertListQuery, ChecksQuery, HealthSummaryQuery, StatsQuery
+from connmgr.schemas.outcomes import CommandOutcome
+from connmgr.storage.reads.connection_health import AlertPage
+from connmgr.storage.reads.views import ConnectionPage, ConnectionView, EventPage
 from connmgr.storage.tokens import SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ, SCOPE_METRICS_READ
-from connmgr.storage.views import ConnectionPage, ConnectionView, EventPage
 
-_CONNECTION: Final = f"/api/connections/{{id:{UUID_PATTERN}}}"
+_CONNECTION: Final = f"/api/connections/{PATH_ID}"
 
 ROUTES: Final = (
     Route(
@@ -42,17 +55,17 @@ ROUTES: Final = (
         "GET",
         "/api/connections/health/summary",
         "health_summary",
-        health.health_summary,
+        stats.health_summary,
         "Connections by health status (every status, zeros too) and the latest changes.",
         SCOPE_CONNECTIONS_READ,
         query=HealthSummaryQuery,
-        response=health.HealthSummary,
+        response=stats.HealthSummary,
     ),
     Route(
         "GET",
         "/api/connections/health/alerts",
         "health_alerts",
-        health.health_alerts,
+        stats.health_alerts,
         "Alerts: open first, then resolved, newest first (filters, cursor-paged).",
         SCOPE_CONNECTIONS_READ,
         query=AlertListQuery,
@@ -62,11 +75,11 @@ ROUTES: Final = (
         "GET",
         "/api/connections/stats",
         "connection_stats",
-        health.connection_stats,
+        stats.connection_stats,
         "Counts by kind and status; success rate, uptime and latency over 1h to 30d.",
         SCOPE_CONNECTIONS_READ,
         query=StatsQuery,
-        response=health.StatsReport,
+        response=stats.StatsReport,
         problems=(404,),
     ),
     Route(
@@ -91,13 +104,22 @@ ROUTES: Final = (
     ),
     Route(
         "GET",
+        f"{_CONNECTION}/versions/{{n:[1-9][0-9]{{0,9}}}}",
+        "connection_version",
+        handlers.connection_version,
+        "Time travel: the connection exactly as it was at version n, folded from its log.",
+        SCOPE_CONNECTIONS_READ,
+        response=ConnectionView,
+    ),
+    Route(
+        "GET",
         f"{_CONNECTION}/checks",
         "connection_checks",
-        health.connection_checks,
+        stats.connection_checks,
         "A connection's recent probe samples, or its minute or hour roll-ups.",
         SCOPE_CONNECTIONS_READ,
         query=ChecksQuery,
-        response=health.CheckHistory,
+        response=stats.CheckHistory,
     ),
     Route(
         "GET",
@@ -109,25 +131,71 @@ ROUTES: Final = (
         query=EventFeedQuery,
         response=EventPage,
     ),
-    Route("GET", "/healthz", "healthz", ops.healthz, "Liveness.", None, response=ops.Health),
+    Route(
+        "GET",
+        f"/api/commands/{PATH_ID}",
+        "command_outcome",
+        commands.command_outcome,
+        "A command's outcome once handled (the Location of a 202 from a write route).",
+        SCOPE_CONNECTIONS_READ,
+        response=CommandOutcome,
+    ),
+    Route(
+        "GET",
+        "/api/audit/checkpoint",
+        "audit_checkpoint",
+        handlers.audit_checkpoint,
+        "The hash chain's last verified checkpoint: up to which position, and when, it held.",
+        SCOPE_EVENTS_READ,
+        response=chain_checkpoint.ChainCheckpoint,
+    ),
+    Route(
+        "GET",
+        "/api/events/stream",
+        "event_stream",
+        live_feed.event_stream,
+        "The tenant's events live (Server-Sent Events; resumable with Last-Event-ID).",
+        SCOPE_EVENTS_READ,
+        query=live_feed.EventStreamQuery,
+        media_type="text/event-stream",
+        problems=(429,),
+    ),
+    Route("GET", "/healthz", "healthz", probes.healthz, "Liveness.", None, response=probes.Health),
     Route(
         "GET",
         "/readyz",
         "readyz",
-        ops.readyz,
+        probes.readyz,
         "Readiness: the database answers.",
         None,
-        response=ops.Health,
+        response=probes.Health,
         problems=(503,),
     ),
     Route(
         "GET",
         "/metrics",
         "metrics",
-        ops.metrics,
+        scrape.metrics,
         "Prometheus metrics (every tenant's gauges: needs the metrics:read scope).",
         SCOPE_METRICS_READ,
         media_type="text/plain",
     ),
-    Route("GET", "/api/openapi.json", "openapi", ops.openapi, "This document.", None),
+    Route("GET", "/api/openapi.json", "openapi", openapi.document, "This document.", None),
+    Route(
+        "GET",
+        "/api/schemas/connections",
+        "connection_form_schemas",
+        form_schemas.document,
+        "JSON Schemas of the connection forms: each kind's config, its auth methods and "
+        "their secret fields, the payload with the health-check settings (public).",
+        None,
+    ),
+    Route(
+        "GET",
+        "/api/asyncapi.json",
+        "asyncapi",
+        asyncapi.document,
+        "The AsyncAPI 3.0 document of the bus: commands, replies and events over NATS.",
+        None,
+    ),
 )

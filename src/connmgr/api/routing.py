@@ -11,9 +11,11 @@ from typing import Final
 from aiohttp import web
 from pydantic import BaseModel
 
+from connmgr.storage.reads.paging import UUID_PATTERN
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-UUID_PATTERN: Final = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+PATH_ID: Final = f"{{id:{UUID_PATTERN}}}"
 """Path ids match only UUIDs, so literal siblings (``/api/connections/stats``) never collide."""
 
 
@@ -34,6 +36,10 @@ class Route:
     """Answers ``If-None-Match`` with 304."""
     problems: tuple[int, ...] = ()
     """Problem statuses beyond those implied (400 query, 401/403 scope, 404 path id, 500)."""
+    body: type[BaseModel] | None = None
+    """The JSON request body (a write route of the command gateway)."""
+    answers: tuple[int, ...] = ()
+    """Success statuses beyond 200 (201 created, 202 pending)."""
 
 
 def add_routes(router: web.UrlDispatcher, routes: Iterable[Route]) -> None:

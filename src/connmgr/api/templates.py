@@ -11,7 +11,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from connmgr.api.params import parse_query
+from connmgr.api.params import FreeText, parse_query
 from connmgr.schemas.templates import Category, Template, search
 
 _CACHE_HEADERS = {"Cache-Control": "private, max-age=300", "Vary": "Authorization"}
@@ -23,12 +23,10 @@ class TemplateListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     category: Category | None = Field(default=None, description="Only this category.")
-    q: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-        | None
-    ) = Field(
+    q: Annotated[FreeText, StringConstraints(min_length=1, max_length=200)] | None = Field(
         default=None,
-        description="Case-insensitive substring of the id, name, category or setup notes.",
+        description="Case-insensitive substring of the id, name, category or setup notes"
+        " (surrounding spaces ignored: a blank q matches every template).",
     )
 
 

@@ -1,7 +1,9 @@
 """Producers: the Python client of the write side and the CLI commands built on it.
 
 Imports only ``connmgr.schemas``. ``Producer`` publishes commands and awaits their
-outcomes; ``api_client`` reads the API; ``cli.register`` mounts the CLI commands.
+outcomes, a connection described by a ``ConnectionSpec`` (re-exported here from
+``connmgr.schemas.connection_spec``); ``api_client`` reads the API; ``cli.register``
+mounts the CLI commands.
 """
 
 from connmgr.producers.client import Producer
@@ -13,8 +15,11 @@ from connmgr.producers.errors import (
     SealKeyUnavailable,
 )
 from connmgr.producers.wire import RetryingPublisher, RetryPolicy
+from connmgr.schemas.connection_spec import ConnectionChanges, ConnectionSpec
 
 __all__ = [
+    "ConnectionChanges",
+    "ConnectionSpec",
     "InvalidCommand",
     "OutcomeTimeout",
     "Producer",

@@ -1,4 +1,4 @@
-"""Pure building blocks of a command: typed payloads, the envelope, the outcome.
+"""Pure building blocks of a command: the intent, typed payloads, the envelope, the outcome.
 
 Validation here mirrors the encryptor's (strict models from ``schemas``), so a
 command that fails it is never published: ``InvalidCommand`` names the fields,
@@ -8,7 +8,8 @@ never their values.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 from uuid import UUID
 
@@ -26,7 +27,6 @@ from connmgr.schemas.commands import (
     UpdatePayload,
     issued_now,
 )
-from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import CommandOutcome, FieldError, field_errors
 from connmgr.schemas.probe_commands import (
     CheckConnection,
@@ -60,6 +60,23 @@ COMMAND_MODELS: Final[Mapping[Verb, type[Command]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class CommandIntent:
+    """A command before its ids and sealing: what to send, and the secrets to seal in it.
+
+    The channel builds the command from it (a new command id, the secrets sealed
+    under the current seal key) and builds it again for a resend after a stale key.
+    Held only for the duration of one call.
+    """
+
+    verb: Verb
+    payload_type: type[Payload]
+    fields: Mapping[str, Any]
+    connection_id: UUID
+    correlation_id: str | None = None
+    secrets: Mapping[str, str] | None = field(default=None, repr=False)
+
+
 def validated(model: type[M], data: Mapping[str, Any]) -> M:
     """``model`` validated strictly from ``data``; ``InvalidCommand`` without input values."""
     try:
@@ -71,49 +88,11 @@ def validated(model: type[M], data: Mapping[str, Any]) -> M:
 
 def given(**values: Any) -> dict[str, Any]:
     """The fields that were given (None dropped), as the plain types strict models take."""
-    fields = {
+    return {
         name: dict(value) if isinstance(value, Mapping) else value
         for name, value in values.items()
         if value is not None
     }
-    if "kind" in fields:
-        fields["kind"] = _kind(fields["kind"])
-    return fields
-
-
-def creation_fields(
-    *,
-    name: str,
-    kind: str,
-    config: Mapping[str, Any] | None,
-    auth: Mapping[str, Any] | None,
-    template: str | None,
-    health_check: Mapping[str, Any] | None,
-    tags: Sequence[str],
-    description: str,
-) -> dict[str, Any]:
-    """The fields of a create payload (and of a draft test, which is one) but its secrets."""
-    return given(
-        name=name,
-        kind=kind,
-        config=config,
-        auth=auth,
-        template=template,
-        health_check=health_check,
-        tags=list(tags),
-        description=description,
-    )
-
-
-def _kind(value: Any) -> Kind:
-    try:
-        return Kind(value)
-    except ValueError:
-        allowed = ", ".join(kind.value for kind in Kind)
-        raise InvalidCommand(
-            "unknown connection kind",
-            [FieldError(field="kind", message=f"must be one of {allowed}")],
-        ) from None
 
 
 def to_uuid(value: UUID | str) -> UUID:

@@ -1,26 +1,32 @@
 """``CommandChannel``: the transport under ``Producer`` for one tenant and actor.
 
-It seals secrets (``seal``), builds commands (``command``), publishes them once
-per command id (``send``) and runs a request: publish, then await the outcome on
-this channel's reply inbox (``request``). On an ``unknown_seal_key`` or
-``invalid_sealed_secrets`` rejection the seal key is fetched again and, if it
-changed, the command is resent once, sealed anew, with a new command id.
-Secrets are held only for the duration of a call.
+It composes the sealing policy (``sealing.Sealer``), a retrying publisher and a
+reply inbox (``wire``). It builds commands (``command``), publishes them once per
+command id (``send``) and runs a request: build the command an intent describes,
+publish it, then await its outcome on the reply inbox (``request``). On an
+``unknown_seal_key`` or ``invalid_sealed_secrets`` rejection the seal key is
+fetched again and, if it changed, the command is resent once, sealed anew, with
+a new command id. Secrets are held only for the duration of a call.
+
+Traces: a request is a ``<verb> command`` span (child of the caller's current
+span, if any) and every command it publishes carries that span's W3C
+``traceparent`` header; ``send`` alone carries the caller's current one. With no
+tracer provider installed nothing is started and the caller's current
+``traceparent``, if any, is sent as it is (``connmgr.tracing``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 from uuid import UUID, uuid4
 
 from nats.aio.client import Client
 from nats.js.api import PubAck
+from opentelemetry.trace import SpanKind
 
 from connmgr.schemas.bus import (
-    COMMAND_STREAM,
     MAX_COMMAND_BYTES,
     command_subject,
     is_valid_tenant,
@@ -30,9 +36,11 @@ from connmgr.schemas.bus import (
 from connmgr.schemas.commands import SecretsInput
 from connmgr.schemas.outcomes import CommandOutcome, Reason
 from connmgr.schemas.sealed import SealKeyInfo
+from connmgr.tracing.spans import current_traceparent, hop
 
 from .building import (
     Command,
+    CommandIntent,
     Payload,
     Verb,
     build_command,
@@ -42,25 +50,10 @@ from .building import (
     validated,
 )
 from .errors import InvalidCommand, OutcomeTimeout
-from .sealing import SealKeyCache, check_secrets, secrets_input
-from .wire import ReplyInbox, RetryingPublisher, RetryPolicy
+from .sealing import Sealer, check_secrets, secrets_input
+from .wire import ReplyInbox, RetryingPublisher
 
 _STALE_KEY_REASONS: Final = frozenset({Reason.UNKNOWN_SEAL_KEY, Reason.INVALID_SEALED_SECRETS})
-Secrets = Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """A command without its secrets and ids: rebuilt (new id, fresh seal) on a resend.
-
-    ``verb`` is needed only where the payload type does not imply it (``check``).
-    """
-
-    payload_type: type[Payload]
-    fields: dict[str, Any]
-    connection_id: UUID
-    correlation_id: str | None
-    verb: Verb | None = None
 
 
 class CommandChannel:
@@ -72,9 +65,8 @@ class CommandChannel:
         *,
         tenant: str,
         actor_id: str,
-        timeout_s: float = 10.0,
-        allow_plaintext: bool = False,
-        publisher: RetryingPublisher | None = None,
+        sealer: Sealer,
+        publisher: RetryingPublisher,
     ) -> None:
         """Wrap a connected client (whose inboxes lie under the tenant's prefix: ``nats.
         connect(..., inbox_prefix=bus.tenant_inbox_prefix(tenant))``, as ``Producer.
@@ -86,14 +78,10 @@ class CommandChannel:
                 "pools answer only under the tenant's inbox prefix: connect with "
                 f"inbox_prefix={tenant_inbox_prefix(tenant)!r}"
             )
-        self.tenant, self.actor_id, self.timeout_s = tenant, actor_id, timeout_s
-        self._nc = nc
-        self._allow_plaintext = allow_plaintext
-        self._keys = SealKeyCache(nc.jetstream())
+        self.tenant, self.actor_id = tenant, actor_id
+        self._sealer = sealer
         self._inbox = ReplyInbox(nc)
-        self._publisher = publisher or RetryingPublisher(
-            nc.jetstream(), COMMAND_STREAM, RetryPolicy()
-        )
+        self._publisher = publisher
 
     async def start(self) -> None:
         """Subscribe the reply inbox (before any command is published)."""
@@ -102,10 +90,9 @@ class CommandChannel:
     async def stop(self) -> None:
         await self._inbox.stop()
 
-    async def seal(self, secrets: Secrets, connection_id: UUID | str) -> SecretsInput:
+    async def seal(self, secrets: Mapping[str, str], connection_id: UUID | str) -> SecretsInput:
         """Secrets for a payload: sealed for that connection, or plaintext when allowed."""
-        key = None if self._allow_plaintext else await self._keys.current()
-        return secrets_input(secrets, key, str(to_uuid(connection_id)))
+        return await self._sealer.seal(secrets, to_uuid(connection_id))
 
     def command(
         self,
@@ -131,57 +118,56 @@ class CommandChannel:
         )
 
     async def send(self, command: Command) -> PubAck:
-        """Publish without waiting for the outcome; JetStream stores it once per command id."""
+        """Publish without waiting for the outcome; JetStream stores it once per command id.
+        The command carries the current span's ``traceparent``, if any."""
         body = command_body(command)
         if len(body) > MAX_COMMAND_BYTES:
             raise InvalidCommand(f"the command exceeds the {MAX_COMMAND_BYTES}-byte limit")
         subject = command_subject(command.actor.tenant, command.type, str(command.connection_id))
-        return await self._publisher.publish(subject, body, str(command.command_id))
+        command_id = str(command.command_id)
+        return await self._publisher.publish(subject, body, command_id, current_traceparent())
 
-    async def request(
-        self, draft: Draft, secrets: Secrets | None, timeout_s: float | None
-    ) -> CommandOutcome:
-        """Publish the drafted command and return its outcome (see the module doc)."""
-        if secrets is not None:
-            check_secrets(secrets)  # before any I/O: bad input fails fast
-        key = None if secrets is None or self._allow_plaintext else await self._keys.current()
-        outcome = await self._round_trip(draft, secrets, key, timeout_s)
+    async def request(self, intent: CommandIntent, timeout_s: float) -> CommandOutcome:
+        """Publish the command ``intent`` describes and return its outcome (module doc)."""
+        if intent.secrets is not None:
+            check_secrets(intent.secrets)  # before any I/O: bad input fails fast
+        name = f"{intent.verb} command"
+        parent = current_traceparent()
+        with hop(name, parent, SpanKind.PRODUCER, {"connmgr.verb": intent.verb}):
+            return await self._request(intent, timeout_s)
+
+    async def _request(self, intent: CommandIntent, timeout_s: float) -> CommandOutcome:
+        key = None if intent.secrets is None else await self._sealer.key()
+        outcome = await self._round_trip(intent, key, timeout_s)
         if key is None or outcome.reason not in _STALE_KEY_REASONS:
             return outcome
-        fresh = await self._keys.refresh()
-        if fresh == key:
+        fresh = await self._sealer.newer_key(key)
+        if fresh is None:
             return outcome
-        return await self._round_trip(draft, secrets, fresh, timeout_s)
+        return await self._round_trip(intent, fresh, timeout_s)
 
     async def _round_trip(
-        self,
-        draft: Draft,
-        secrets: Secrets | None,
-        key: SealKeyInfo | None,
-        timeout_s: float | None,
+        self, intent: CommandIntent, key: SealKeyInfo | None, timeout_s: float
     ) -> CommandOutcome:
         command_id = uuid4()
-        command = self._build(draft, secrets, key, command_id)
-        timeout = self.timeout_s if timeout_s is None else timeout_s
+        command = self._build(intent, key, command_id)
         with self._inbox.expect(command_id.hex) as reply:
             await self.send(command)
             try:
-                data = await asyncio.wait_for(reply, timeout)
+                data = await asyncio.wait_for(reply, timeout_s)
             except TimeoutError:
-                raise OutcomeTimeout(command_id, draft.connection_id, timeout) from None
+                raise OutcomeTimeout(command_id, intent.connection_id, timeout_s) from None
         return parse_outcome(data, command_id)
 
-    def _build(
-        self, draft: Draft, secrets: Secrets | None, key: SealKeyInfo | None, command_id: UUID
-    ) -> Command:
-        fields = dict(draft.fields)
-        if secrets is not None:
-            fields["secrets"] = secrets_input(secrets, key, str(draft.connection_id))
+    def _build(self, intent: CommandIntent, key: SealKeyInfo | None, command_id: UUID) -> Command:
+        fields = dict(intent.fields)
+        if intent.secrets is not None:
+            fields["secrets"] = secrets_input(intent.secrets, key, str(intent.connection_id))
         return self.command(
-            validated(draft.payload_type, fields),
-            draft.connection_id,
-            correlation_id=draft.correlation_id,
+            validated(intent.payload_type, fields),
+            intent.connection_id,
+            correlation_id=intent.correlation_id,
             command_id=command_id,
             reply_to=self._inbox.subject_for(command_id.hex),
-            verb=draft.verb,
+            verb=intent.verb,
         )

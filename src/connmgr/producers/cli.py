@@ -10,7 +10,9 @@ The glue mounts them and runs the chosen handler with a ``CliContext``::
 Commands: ``create``, ``update``, ``rotate``, ``delete`` (publish and print the
 outcome), ``test`` (a stored connection, or ``--draft`` with the create options)
 and ``check`` (publish and print the outcome with its result), ``ls``, ``show``,
-``status`` and ``alerts`` (read the API; the last two in ``cli_health``). No option
+``status`` and ``alerts`` (read the API; the last two in ``cli_health``),
+``plan``, ``apply`` and ``export`` (connections files, in ``cli_declared``), and
+``import`` (a peer's file to a connections file, in ``cli_import``). No option
 takes a secret value:
 secrets come from ``--secret-prompt FIELD``, ``--secrets-stdin`` or
 ``--secrets-file PATH`` (JSON objects of strings). Option abbreviations are off,
@@ -23,8 +25,10 @@ import argparse
 
 from connmgr.schemas.kinds import Kind
 
+from . import cli_declared as declared
 from . import cli_handlers as handlers
 from . import cli_health as health
+from . import cli_import as importing
 from . import cli_probes as probes
 from .cli_handlers import (
     EXIT_OK,
@@ -85,6 +89,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("id", type=connection_id)
     _api_options(show)
     health.register(subparsers)
+    declared.register(subparsers)
+    importing.register(subparsers)
 
 
 def _parser(
@@ -138,6 +144,9 @@ def _update(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=KINDS)
     parser.add_argument("--expected-version", type=int)
     parser.add_argument("--clear-tags", action="store_true", help="remove every tag")
+    parser.add_argument(
+        "--clear-notify", action="store_true", help="remove the e-mail recipients and sender"
+    )
     _fields(parser, tags_help="tag (replaces all tags; repeat for more)")
 
 
@@ -152,6 +161,13 @@ def _fields(parser: argparse.ArgumentParser, *, tags_help: str) -> None:
     parser.add_argument("--tag", action="append", help=tags_help)
     parser.add_argument("--description")
     parser.add_argument("--health-json", metavar="JSON", help="health check settings")
+    parser.add_argument(
+        "--notify-to",
+        action="append",
+        metavar="ADDRESS",
+        help="e-mail recipient of alerts, smtp channels only (repeat for more; replaces all)",
+    )
+    parser.add_argument("--notify-from", metavar="ADDRESS", help="sender of those e-mails")
 
 
 def _secrets(parser: argparse.ArgumentParser, *, required: bool) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Final
 from connmgr.schemas.outcomes import CommandOutcome
 
 from . import api_client
-from .cli_input import UsageError, auth_of, config_of, json_object, read_secrets
+from .cli_input import UsageError, changes_of, read_secrets, spec_of
 from .cli_output import print_connection, print_connections, print_outcome, print_timeout
 from .client import Producer
 from .errors import InvalidCommand, OutcomeTimeout, ProducerError
@@ -99,44 +99,23 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
     return {"correlation_id": args.correlation_id}
 
 
-def creation_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The create options as ``Producer.create`` keywords (``test_draft`` takes the same)."""
-    return {
-        "name": args.name,
-        "kind": args.kind,
-        "template": args.template,
-        "config": config_of(args),
-        "auth": auth_of(args),
-        "health_check": json_object(args.health_json, "--health-json"),
-        "tags": args.tag or (),
-        "description": args.description or "",
-        "connection_id": args.id,
-        "secrets": read_secrets(args),
-    }
-
-
 @exit_codes
 async def create(args: argparse.Namespace, ctx: CliContext) -> int:
-    fields = creation_options(args)
-    return await _submit(args, ctx, lambda p: p.create(**fields, **_common(args)))
+    spec = spec_of(args)
+    return await _submit(
+        args, ctx, lambda p: p.create(spec, connection_id=args.id, **_common(args))
+    )
 
 
 @exit_codes
 async def update(args: argparse.Namespace, ctx: CliContext) -> int:
-    if args.clear_tags and args.tag:
-        raise UsageError("--clear-tags cannot be combined with --tag")
-    fields = {
-        "name": args.name,
-        "kind": args.kind,
-        "config": config_of(args),
-        "auth": auth_of(args),
-        "health_check": json_object(args.health_json, "--health-json"),
-        "tags": [] if args.clear_tags else args.tag,
-        "description": args.description,
-        "expected_version": args.expected_version,
-        "secrets": read_secrets(args),
-    }
-    return await _submit(args, ctx, lambda p: p.update(args.id, **fields, **_common(args)))
+    changes = changes_of(args)
+    version = args.expected_version
+    return await _submit(
+        args,
+        ctx,
+        lambda p: p.update(args.id, changes, expected_version=version, **_common(args)),
+    )
 
 
 @exit_codes

@@ -1,8 +1,11 @@
-"""Turning CLI arguments into command fields, and reading secrets safely.
+"""Turning CLI arguments into a ``ConnectionSpec`` or ``ConnectionChanges``, and
+reading secrets safely.
 
 Secrets come only from a prompt (``getpass``), standard input or a file, each a
 JSON object of strings (a prompt asks for one field at a time); never from argv.
-``UsageError`` messages name the option at fault, never the content read.
+They are read after every other option has been parsed. ``UsageError`` messages
+name the option at fault, never the content read; a spec that fails validation
+raises ``InvalidCommand`` naming the fields, never their values.
 """
 
 from __future__ import annotations
@@ -16,9 +19,48 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID
 
+from connmgr.schemas.connection_spec import ConnectionChanges, ConnectionSpec
+
+from .building import given, validated
+
 
 class UsageError(Exception):
     """The arguments cannot make a command; the CLI exits with code 2."""
+
+
+def spec_of(args: argparse.Namespace) -> ConnectionSpec:
+    """The create options (``create``, ``test --draft``) as the connection they describe."""
+    fields = given(
+        name=args.name,
+        kind=args.kind,
+        template=args.template,
+        config=config_of(args),
+        auth=auth_of(args),
+        health_check=json_object(args.health_json, "--health-json"),
+        tags=args.tag,
+        description=args.description,
+        notify=notify_of(args),
+        secrets=read_secrets(args),
+    )
+    return validated(ConnectionSpec, fields)
+
+
+def changes_of(args: argparse.Namespace) -> ConnectionChanges:
+    """The options of ``update``: the fields it changes (``--clear-tags``: no tags)."""
+    if args.clear_tags and args.tag:
+        raise UsageError("--clear-tags cannot be combined with --tag")
+    fields = given(
+        name=args.name,
+        kind=args.kind,
+        config=config_of(args),
+        auth=auth_of(args),
+        health_check=json_object(args.health_json, "--health-json"),
+        tags=() if args.clear_tags else args.tag,
+        description=args.description,
+        notify=notify_of(args),
+        secrets=read_secrets(args),
+    )
+    return validated(ConnectionChanges, fields)
 
 
 def connection_id(text: str) -> UUID:
@@ -85,6 +127,21 @@ def auth_of(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.username is not None:
         auth["username"] = args.username
     return auth
+
+
+def notify_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--notify-to`` (and ``--notify-from``) as the ``notify`` field, ``{"recipients":
+    []}`` for ``--clear-notify`` (update only), or None when none of them is given."""
+    clear = getattr(args, "clear_notify", False)
+    if clear and (args.notify_to or args.notify_from):
+        raise UsageError("--clear-notify cannot be combined with --notify-to/--notify-from")
+    if clear:
+        return {"recipients": []}
+    if args.notify_from and not args.notify_to:
+        raise UsageError("--notify-from needs --notify-to")
+    if not args.notify_to:
+        return None
+    return {"recipients": list(args.notify_to), "sender": args.notify_from}
 
 
 def read_secrets(

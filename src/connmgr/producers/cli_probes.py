@@ -11,8 +11,9 @@ rejected or the result is anything else; 2, 3 and 4 as every write command
 from __future__ import annotations
 
 import argparse
-from typing import Any, Final
+from typing import Final
 
+from connmgr.schemas.connection_spec import ConnectionSpec
 from connmgr.schemas.outcomes import CommandOutcome
 
 from .cli_handlers import (
@@ -20,11 +21,10 @@ from .cli_handlers import (
     EXIT_REJECTED,
     Call,
     CliContext,
-    creation_options,
     exit_codes,
     outcome_of,
 )
-from .cli_input import UsageError
+from .cli_input import UsageError, spec_of
 from .cli_output import print_probe_outcome
 
 # The ``dest`` of every option ``test`` shares with ``create``: meaningful with --draft only.
@@ -44,6 +44,8 @@ DRAFT_OPTIONS: Final = (
     "tag",
     "description",
     "health_json",
+    "notify_to",
+    "notify_from",
 )
 
 
@@ -63,8 +65,8 @@ async def _probe(args: argparse.Namespace, ctx: CliContext, call: Call) -> int:
 async def test(args: argparse.Namespace, ctx: CliContext) -> int:
     wait = {"correlation_id": args.correlation_id, "timeout_s": args.timeout}
     if args.draft:
-        fields = _draft_options(args)
-        return await _probe(args, ctx, lambda p: p.test_draft(**fields, **wait))
+        spec = _draft_spec(args)
+        return await _probe(args, ctx, lambda p: p.test_draft(spec, connection_id=args.id, **wait))
     if args.connection is None:
         raise UsageError("test needs a connection ID, or --draft with --name and --kind")
     if extra := [name for name in DRAFT_OPTIONS if getattr(args, name)]:
@@ -78,12 +80,12 @@ async def check(args: argparse.Namespace, ctx: CliContext) -> int:
     return await _probe(args, ctx, lambda p: p.check(args.id, **wait))
 
 
-def _draft_options(args: argparse.Namespace) -> dict[str, Any]:
+def _draft_spec(args: argparse.Namespace) -> ConnectionSpec:
     if args.connection is not None:
         raise UsageError("--draft takes no ID: --id chooses the draft's id")
     if not args.name or not args.kind:
         raise UsageError("--draft needs --name and --kind")
-    return creation_options(args)
+    return spec_of(args)
 
 
 def _option(dest: str) -> str:

@@ -2,7 +2,9 @@
 
 The seal key is the JSON document in KV bucket ``connmgr_keys`` under ``seal``
 (``connmgr.schemas.sealed.SealKeyInfo``). ``SealKeyCache`` reads it once and
-keeps it until ``refresh()``. Secret values never reach an error message.
+keeps it until ``refresh()``. ``Sealer`` is the policy a channel seals with: to
+that key, or in plaintext where the deployment allows it (then no key is read).
+Secret values never reach an error message.
 """
 
 from __future__ import annotations
@@ -12,21 +14,22 @@ import base64
 import binascii
 from collections.abc import Mapping
 from typing import Final
+from uuid import UUID
 
 import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from connmgr.schemas.bus import KEYS_BUCKET, SEAL_KEY_ENTRY
 from connmgr.schemas.commands import PlaintextSecrets, SealedSecrets, SecretsInput
-from connmgr.schemas.outcomes import FieldError
-from connmgr.schemas.sealed import MAX_SECRET_VALUE, SealKeyInfo, seal_secrets
+from connmgr.schemas.connection_spec import SecretValues
+from connmgr.schemas.outcomes import field_errors
+from connmgr.schemas.sealed import SealKeyInfo, seal_secrets
 
 from .errors import InvalidCommand, SealKeyUnavailable
 
-MAX_SECRET_FIELDS: Final = 32
-MAX_SECRET_NAME: Final = 128
+_SECRET_VALUES: Final = TypeAdapter(SecretValues)
 
 
 class SealKeyCache:
@@ -77,20 +80,13 @@ def _b64(text: str) -> bytes:
 
 
 def check_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
-    """A plain copy of a JSON object of string secrets; ``InvalidCommand`` names bad fields."""
-    if len(secrets) > MAX_SECRET_FIELDS:
-        raise InvalidCommand(f"at most {MAX_SECRET_FIELDS} secret fields are allowed")
-    errors = [
-        FieldError(field=f"secrets.{name}"[:200], message="must be a string of bounded length")
-        for name, value in secrets.items()
-        if not isinstance(name, str)
-        or not 0 < len(name) <= MAX_SECRET_NAME
-        or not isinstance(value, str)
-        or len(value) > MAX_SECRET_VALUE
-    ]
-    if errors:
-        raise InvalidCommand("the secrets are invalid", errors)
-    return dict(secrets)
+    """A plain copy of a JSON object of string secrets within the limits of a spec's
+    (``schemas.connection_spec.SecretValues``); ``InvalidCommand`` names bad fields."""
+    try:
+        checked = _SECRET_VALUES.validate_python(dict(secrets), strict=True)
+    except ValidationError as error:
+        raise InvalidCommand("the secrets are invalid", field_errors(error, "secrets")) from None
+    return {name: value.get_secret_value() for name, value in checked.items()}
 
 
 def secrets_input(
@@ -101,3 +97,25 @@ def secrets_input(
     if key is None:
         return PlaintextSecrets(plaintext=plain)
     return SealedSecrets(sealed=seal_secrets(plain, key, connection_id), key_id=key.key_id)
+
+
+class Sealer:
+    """How one channel seals: to the cached seal key, or in plaintext (``keys`` None)."""
+
+    def __init__(self, keys: SealKeyCache | None) -> None:
+        self._keys = keys
+
+    async def key(self) -> SealKeyInfo | None:
+        """The key to seal with now; None means plaintext."""
+        return None if self._keys is None else await self._keys.current()
+
+    async def newer_key(self, used: SealKeyInfo) -> SealKeyInfo | None:
+        """After a stale-key rejection: the key fetched again, or None if it is ``used``."""
+        if self._keys is None:
+            return None
+        fresh = await self._keys.refresh()
+        return None if fresh == used else fresh
+
+    async def seal(self, secrets: Mapping[str, str], connection_id: UUID) -> SecretsInput:
+        """``secrets`` for a payload of ``connection_id``, sealed with the current key."""
+        return secrets_input(secrets, await self.key(), str(connection_id))

@@ -19,12 +19,15 @@ from typing import Any, Protocol
 import nats.errors
 import nats.js.errors
 import structlog
+import tenacity
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import PubAck
 
+from connmgr.backoff import Backoff
 from connmgr.schemas.bus import MSG_ID_HEADER
+from connmgr.tracing.spans import put_traceparent
 
 from .errors import PublishFailed
 
@@ -54,7 +57,8 @@ class JetStreamPublish(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How hard to try for a publish ack: attempts, ack timeout, capped exponential backoff."""
+    """How hard to try for a publish ack: attempts, ack timeout, and the waits in between:
+    from ``backoff_s``, doubling up to ``max_backoff_s``, jittered (``connmgr.backoff``)."""
 
     attempts: int = 5
     ack_timeout_s: float = 2.0
@@ -77,28 +81,40 @@ class RetryingPublisher:
         self._js = js
         self._stream = stream
         self._policy = policy
+        self._backoff = Backoff(policy.backoff_s, policy.max_backoff_s)
 
-    async def publish(self, subject: str, body: bytes, msg_id: str) -> PubAck:
-        """Publish until acknowledged; ``PubAck.duplicate`` is true for a re-publish."""
-        policy, delay, last_error = self._policy, self._policy.backoff_s, ""
-        for attempt in range(1, policy.attempts + 1):
-            try:
-                return await self._js.publish(
-                    subject,
-                    body,
-                    timeout=policy.ack_timeout_s,
-                    stream=self._stream,
-                    headers={MSG_ID_HEADER: msg_id},
-                )
-            except TRANSIENT_PUBLISH_ERRORS as error:
-                last_error = type(error).__name__
-            except nats.errors.Error as error:
-                raise PublishFailed(msg_id, attempt, type(error).__name__) from None
-            log.warning("publish_retry", command_id=msg_id, attempt=attempt, error=last_error)
-            if attempt < policy.attempts:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, policy.max_backoff_s)
-        raise PublishFailed(msg_id, policy.attempts, last_error)
+    async def publish(
+        self, subject: str, body: bytes, msg_id: str, traceparent: str | None = None
+    ) -> PubAck:
+        """Publish until acknowledged; ``PubAck.duplicate`` is true for a re-publish.
+        ``traceparent`` (valid, from ``connmgr.tracing``) goes in its W3C header."""
+        policy = self._policy
+
+        def retried(state: tenacity.RetryCallState) -> None:
+            error = type(state.outcome.exception() if state.outcome else None).__name__
+            log.warning(
+                "publish_retry", command_id=msg_id, attempt=state.attempt_number, error=error
+            )
+
+        retrying = self._backoff.retrying(
+            policy.attempts,
+            retry=tenacity.retry_if_exception_type(TRANSIENT_PUBLISH_ERRORS),
+            after=retried,
+        )
+        try:
+            return await retrying(
+                self._js.publish,
+                subject,
+                body,
+                timeout=policy.ack_timeout_s,
+                stream=self._stream,
+                headers=put_traceparent({MSG_ID_HEADER: msg_id}, traceparent),
+            )
+        except TRANSIENT_PUBLISH_ERRORS as error:
+            raise PublishFailed(msg_id, policy.attempts, type(error).__name__) from None
+        except nats.errors.Error as error:
+            attempt = int(retrying.statistics["attempt_number"])
+            raise PublishFailed(msg_id, attempt, type(error).__name__) from None
 
 
 class ReplyInbox:

@@ -1,115 +1,62 @@
-"""``ConnectionWrites``: the commands that change a connection, for ``Producer``.
+"""The intents of the commands that change a connection: create, update, rotate, delete.
 
-Each returns the ``CommandOutcome`` (a rejection is returned, not raised) or
-raises ``OutcomeTimeout``; the channel's ``timeout_s`` is the default wait.
+Pure: each builds the ``CommandIntent`` that ``Producer`` hands to its channel. A
+spec (``schemas.connection_spec``) is valid by construction, so its fields make
+a valid payload; the secrets travel beside the fields, to be sealed per send.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-from uuid import UUID, uuid4
+from collections.abc import Mapping
+from uuid import UUID
 
 from connmgr.schemas.commands import CreatePayload, DeletePayload, RotatePayload, UpdatePayload
-from connmgr.schemas.outcomes import CommandOutcome
+from connmgr.schemas.connection_spec import ConnectionChanges, ConnectionSpec
 
-from .building import creation_fields, given, to_uuid
-from .channel import CommandChannel, Draft, Secrets
+from .building import CommandIntent, given
 
 
-class ConnectionWrites(CommandChannel):
-    """``create``, ``update``, ``rotate`` and ``delete`` over the channel."""
+def create(spec: ConnectionSpec, connection_id: UUID, correlation_id: str | None) -> CommandIntent:
+    """Create ``spec`` as ``connection_id``, its secrets sealed for that id."""
+    return CommandIntent(
+        "create",
+        CreatePayload,
+        spec.payload_fields(),
+        connection_id,
+        correlation_id,
+        spec.secret_values(),
+    )
 
-    async def create(
-        self,
-        *,
-        name: str,
-        kind: str,
-        config: Mapping[str, Any] | None = None,
-        auth: Mapping[str, Any] | None = None,
-        secrets: Secrets | None = None,
-        template: str | None = None,
-        health_check: Mapping[str, Any] | None = None,
-        tags: Sequence[str] = (),
-        description: str = "",
-        connection_id: UUID | str | None = None,
-        correlation_id: str | None = None,
-        timeout_s: float | None = None,
-    ) -> CommandOutcome:
-        """Create a connection; its id is a new uuid4 unless given (``outcome.connection_id``)."""
-        fields = creation_fields(
-            name=name,
-            kind=kind,
-            config=config,
-            auth=auth,
-            template=template,
-            health_check=health_check,
-            tags=tags,
-            description=description,
-        )
-        cid = uuid4() if connection_id is None else to_uuid(connection_id)
-        return await self.request(
-            Draft(CreatePayload, fields, cid, correlation_id), secrets, timeout_s
-        )
 
-    async def update(
-        self,
-        connection_id: UUID | str,
-        *,
-        name: str | None = None,
-        kind: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        auth: Mapping[str, Any] | None = None,
-        secrets: Secrets | None = None,
-        health_check: Mapping[str, Any] | None = None,
-        tags: Sequence[str] | None = None,
-        description: str | None = None,
-        expected_version: int | None = None,
-        correlation_id: str | None = None,
-        timeout_s: float | None = None,
-    ) -> CommandOutcome:
-        """Change the fields given (``config`` and ``auth`` replace whole); None keeps one.
+def update(
+    changes: ConnectionChanges | ConnectionSpec,
+    connection_id: UUID,
+    expected_version: int | None,
+    correlation_id: str | None,
+) -> CommandIntent:
+    """Change the fields ``changes`` gives; a whole spec gives every field but the template."""
+    if isinstance(changes, ConnectionSpec):
+        changes = ConnectionChanges.from_spec(changes)
+    fields = {**changes.payload_fields(), **given(expected_version=expected_version)}
+    return CommandIntent(
+        "update", UpdatePayload, fields, connection_id, correlation_id, changes.secret_values()
+    )
 
-        Changing host, port, kind or username needs new ``secrets`` (``docs/security.md``,
-        "A changed destination asks for the secrets again").
-        """
-        fields = given(
-            name=name,
-            kind=kind,
-            config=config,
-            auth=auth,
-            health_check=health_check,
-            tags=None if tags is None else list(tags),
-            description=description,
-            expected_version=expected_version,
-        )
-        draft = Draft(UpdatePayload, fields, to_uuid(connection_id), correlation_id)
-        return await self.request(draft, secrets, timeout_s)
 
-    async def rotate(
-        self,
-        connection_id: UUID | str,
-        secrets: Secrets,
-        *,
-        expected_version: int | None = None,
-        correlation_id: str | None = None,
-        timeout_s: float | None = None,
-    ) -> CommandOutcome:
-        """Replace the connection's secrets with ``secrets`` (all of them, not a merge)."""
-        fields = given(expected_version=expected_version)
-        draft = Draft(RotatePayload, fields, to_uuid(connection_id), correlation_id)
-        return await self.request(draft, secrets, timeout_s)
+def rotate(
+    secrets: Mapping[str, str],
+    connection_id: UUID,
+    expected_version: int | None,
+    correlation_id: str | None,
+) -> CommandIntent:
+    """Replace the connection's secrets with ``secrets`` (all of them, not a merge)."""
+    fields = given(expected_version=expected_version)
+    return CommandIntent("rotate", RotatePayload, fields, connection_id, correlation_id, secrets)
 
-    async def delete(
-        self,
-        connection_id: UUID | str,
-        *,
-        expected_version: int | None = None,
-        reason: str = "",
-        correlation_id: str | None = None,
-        timeout_s: float | None = None,
-    ) -> CommandOutcome:
-        """Delete the connection: its data key is destroyed, its history stays."""
-        fields = given(expected_version=expected_version, reason=reason)
-        draft = Draft(DeletePayload, fields, to_uuid(connection_id), correlation_id)
-        return await self.request(draft, None, timeout_s)
+
+def delete(
+    connection_id: UUID, expected_version: int | None, reason: str, correlation_id: str | None
+) -> CommandIntent:
+    """Delete the connection: its data key is destroyed, its history stays."""
+    fields = given(expected_version=expected_version, reason=reason)
+    return CommandIntent("delete", DeletePayload, fields, connection_id, correlation_id)

@@ -7,16 +7,19 @@ import json
 import sys
 from typing import Final
 
+from connmgr.runtime.database_wait import wait_for_database
 from connmgr.runtime.keyfiles import load_keyring, read_private_file, write_private_file
 from connmgr.runtime.pools import connect_operator
 from connmgr.schemas.settings import Settings
 from connmgr.storage.audit import verify_chain
-from connmgr.storage.database import create_engine, migrate
+from connmgr.storage.database import create_engine
 from connmgr.storage.projection_store import rebuild
+from connmgr.storage.schema_upgrade import upgrade_schema
 from connmgr.storage.tokens import (
     OPERATOR_TENANT,
     issue_operator_token,
     issue_token,
+    list_tokens,
     revoke_tokens_named,
 )
 from connmgr.workers.key_rotation import ensure_unused, rewrap_all
@@ -28,13 +31,15 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 
 
-async def run_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+async def run_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Wait up to ``--wait-s`` for the database (``database_wait``), then migrate."""
     engine = create_engine(settings.database_url)
     try:
-        await migrate(engine)
+        await wait_for_database(engine, args.wait_s)
+        refolded = await upgrade_schema(engine)
     finally:
         await engine.dispose()
-    print("schema: up to date")
+    print("schema: up to date" + ("; projection refolded from the log" if refolded else ""))
     return EXIT_OK
 
 
@@ -125,6 +130,34 @@ async def run_token_issue(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     sys.stdout.write(token + "\n")
+    return EXIT_OK
+
+
+async def run_token_ls(settings: Settings, args: argparse.Namespace) -> int:
+    """One line per token: name, owner, scopes, created, state. Never a token or its hash."""
+    engine = create_engine(settings.database_url)
+    try:
+        tenant = OPERATOR_TENANT if args.operator else args.tenant
+        tokens = await list_tokens(engine, tenant=tenant, include_revoked=args.all)
+    finally:
+        await engine.dispose()
+    if not tokens:
+        print("no tokens")
+        return EXIT_OK
+    rows = [("NAME", "OWNER", "SCOPES", "CREATED", "STATE")]
+    rows += [
+        (
+            t.name,
+            "(operator)" if t.tenant == OPERATOR_TENANT else t.tenant,
+            ",".join(t.scopes),
+            t.created_at.strftime("%Y-%m-%dT%H:%MZ"),
+            "revoked" if t.revoked else "live",
+        )
+        for t in tokens
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]))
     return EXIT_OK
 
 

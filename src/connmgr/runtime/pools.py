@@ -8,6 +8,7 @@ pass their own NATS connection and engine instead of letting these build them.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,31 +20,33 @@ from aiohttp import web
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.api import create_app
+from connmgr.api.serving import ProblemAppRunner
+from connmgr.runtime.failures import ServiceUnavailable, describe
+from connmgr.runtime.gateway_mount import api_app
 from connmgr.runtime.keyfiles import load_callout_issuer, load_keyring
+from connmgr.runtime.nats_reconnect import ReconnectLog, quiet_error
+from connmgr.runtime.pool_names import NATS_AUTH as NATS_AUTH
+from connmgr.runtime.pool_names import POOLS as POOLS
+from connmgr.runtime.pool_names import WORKERS as WORKERS
+from connmgr.runtime.redaction import mask_text
 from connmgr.schemas.bus import OPERATOR_INBOX_PREFIX, pool_inbox_prefix
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine
 from connmgr.storage.samples import Retention
 from connmgr.workers.checks.registry import build_checks
+from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.egress import Egress, EgressPolicy
 from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.pool import EncryptorPool
+from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring, KeyringError
 from connmgr.workers.nats_auth.service import NatsAuthService
-from connmgr.workers.notifier.pool import NotifierPool
-from connmgr.workers.prober.pool import ProberPool
-from connmgr.workers.relay import Relay
-from connmgr.workers.tester.pool import TesterPool
-from connmgr.workers.tester.runner import CheckRunner
+from connmgr.workers.notifier.service import NotifierPool
+from connmgr.workers.prober.service import ProberPool
+from connmgr.workers.relay.service import Relay
+from connmgr.workers.tester.service import TesterPool
 
 log = structlog.get_logger("connmgr.runtime")
 
-POOLS = ("encryptor", "relay", "tester", "prober", "notifier")
-NATS_AUTH = "nats-auth"
-WORKERS = (*POOLS, NATS_AUTH)
-"""What ``connmgr worker`` runs: the pools, and the auth callout (never in the dev stack,
-whose broker on loopback needs no authentication)."""
 PoolLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
@@ -94,40 +97,65 @@ async def connect_nats(settings: Settings, name: str) -> NatsClient:
     credentials (the dev stack's broker on loopback).
     """
     password = settings.nats_password
-    return await nats.connect(
+    client, reconnects = NatsClient(), ReconnectLog(name)
+    reconnects.attach(client)
+    await client.connect(
         settings.nats_url,
         name=f"connmgr-{name}",
         max_reconnect_attempts=-1,
-        reconnect_time_wait=1,
         inbox_prefix=pool_inbox_prefix(name).encode(),
         user=(settings.nats_user or name) if password else None,
         password=password.get_secret_value() if password else None,
+        **reconnects.callbacks(),
+        tls=broker_tls(settings),
     )
+    return client
 
 
 async def connect_operator(settings: Settings) -> NatsClient:
-    """The operator's connection (``streams ensure``, ``dlq``): its user, its inbox."""
+    """The operator's connection (``streams ensure``, ``dlq``): its user, its inbox.
+    A broker that does not answer is ``ServiceUnavailable`` (one line, no password)."""
     password = settings.nats_operator_password
-    return await nats.connect(
-        settings.nats_url,
-        name="connmgr-operator",
-        inbox_prefix=OPERATOR_INBOX_PREFIX.encode(),
-        allow_reconnect=False,
-        user=settings.nats_operator_user if password else None,
-        password=password.get_secret_value() if password else None,
-    )
+    try:
+        return await nats.connect(
+            settings.nats_url,
+            name="connmgr-operator",
+            inbox_prefix=OPERATOR_INBOX_PREFIX.encode(),
+            allow_reconnect=False,
+            max_reconnect_attempts=1,  # each server twice, then NoServersError (not 60 times)
+            error_cb=quiet_error,
+            user=settings.nats_operator_user if password else None,
+            password=password.get_secret_value() if password else None,
+            tls=broker_tls(settings),
+        )
+    except Exception as error:
+        where = mask_text(settings.nats_url)
+        raise ServiceUnavailable(f"NATS at {where}: {describe(error)}") from None
+
+
+def broker_tls(settings: Settings) -> ssl.SSLContext | None:
+    """Trust only ``nats_tls_ca_file`` for the broker when it is set (infra/nats/tls.conf);
+    otherwise nats-py's default, the system's trust store, for ``tls://`` URLs."""
+    if settings.nats_tls_ca_file is None:
+        return None
+    return ssl.create_default_context(cafile=settings.nats_tls_ca_file)
 
 
 async def close_nats(nc: NatsClient) -> None:
     """Drain when connected; otherwise just close, so an absent broker at shutdown
-    never hides the real exit status behind a reconnecting error."""
+    never hides the real exit status behind a reconnecting error: closing a client
+    that is still reconnecting can fail on its dead socket, which is logged in one
+    line and is no failure of the process."""
     try:
         if nc.is_connected:
             await nc.drain()
             return
-    except Exception:
-        log.warning("nats_drain_failed", exc_info=True)
-    await nc.close()
+    except Exception as error:
+        log.warning("nats_drain_failed", error=describe(error))
+    try:
+        await nc.close()
+    except Exception as error:
+        log.warning("nats_close_failed", error=describe(error))
 
 
 async def start_pool(name: str, settings: Settings, resources: Resources) -> PoolLoop:
@@ -228,7 +256,7 @@ async def run_until_stopped(loop: PoolLoop, stop: asyncio.Event, grace_s: float)
 
 
 async def serve_api(settings: Settings, engine: AsyncEngine | None = None) -> web.AppRunner:
-    runner = web.AppRunner(create_app(settings, engine=engine), access_log=None)
+    runner = ProblemAppRunner(api_app(settings, engine=engine), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.api_host, settings.api_port)
     await site.start()

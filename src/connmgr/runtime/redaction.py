@@ -88,8 +88,10 @@ def _secret_values(text: str) -> list[re.Match[str]]:
     for key in _KEY_SEPARATOR.finditer(text):
         if key.start() < done or not is_secret_key(key.group("key")):
             continue
+        if text.startswith(REDACTED, key.end()):
+            continue  # already masked: ``]`` ends a bare value, so it would not match whole
         value = _VALUE.match(text, key.end())
-        if value is None or value.group() == REDACTED:
+        if value is None:
             continue
         values.append(value)
         done = value.end()

@@ -152,6 +152,26 @@ def event_subjects_all() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class EventAddress:
+    tenant: str
+    connection_id: str
+    event_type: str
+
+
+_EVENT_TYPE_RE: Final = re.compile(r"[A-Za-z]{1,64}")
+
+
+def parse_event_subject(subject: str) -> EventAddress | None:
+    """Split an event subject ``connmgr.evt.<tenant>.<id>.<type>``; None when it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 5 or f"{parts[0]}.{parts[1]}" != EVENT_PREFIX:
+        return None
+    if not is_valid_tenant(parts[2]) or not parts[3] or not _EVENT_TYPE_RE.fullmatch(parts[4]):
+        return None
+    return EventAddress(tenant=parts[2], connection_id=parts[3], event_type=parts[4])
+
+
+@dataclass(frozen=True, slots=True)
 class CommandAddress:
     tenant: str
     verb: str
@@ -172,7 +192,7 @@ def parse_command_subject(subject: str) -> CommandAddress | None:
 # --- notifier (issue 4, item 5) --------------------------------------------------
 # The notifier reads alert events the relay published and delivers them to the
 # tenant's notification channels. Its durable is created with deliver policy
-# "new" (see workers/notifier/pool.py): a first deployment does not replay the
+# "new" (see workers/notifier/service.py): a first deployment does not replay the
 # event stream's history of alerts.
 
 NOTIFIER_EVENT_TYPES: Final = ("AlertRaised", "AlertResolved")
@@ -297,3 +317,32 @@ PROBE_FIRINGS_CONSUMER: Final = ConsumerSpec(
     max_ack_pending=20000,
 )
 """The prober's durable on ``CONNMGR_SCHED``: the firings of the check schedules."""
+
+POOL_CONSUMERS: Final[dict[str, tuple[tuple[str, ConsumerSpec], ...]]] = {
+    "encryptor": ((COMMAND_STREAM, ENCRYPTOR_CONSUMER),),
+    "tester": ((COMMAND_STREAM, TESTER_CONSUMER),),
+    "prober": (
+        (COMMAND_STREAM, PROBER_CONSUMER),
+        (SCHEDULE_STREAM, PROBE_FIRINGS_CONSUMER),
+        (EVENT_STREAM, SCHEDULE_KEEPER_CONSUMER),
+    ),
+    "notifier": ((EVENT_STREAM, NOTIFIER_CONSUMER),),
+}
+"""The durables each pool pulls from, with their streams; a pool not named here has none."""
+
+
+# --- the published contract (issue 13, AsyncAPI) ----------------------------------
+# Names the AsyncAPI document (``schemas.asyncapi``) declares beyond those above.
+
+TRACEPARENT_HEADER: Final = "traceparent"
+"""W3C Trace Context (https://www.w3.org/TR/trace-context/): accepted on commands."""
+TRACEPARENT_PATTERN: Final = r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$"
+"""A version-00 ``traceparent``: trace id and parent id in lower-case hex, neither all
+zeros, then the flags. Anything else is not the W3C format."""
+KV_SUBJECT_PREFIX: Final = "$KV"
+
+
+def seal_key_subject() -> str:
+    """Where the seal key document (``sealed.SealKeyInfo``) is stored: KV bucket
+    ``connmgr_keys``, key ``seal``, read by producers with a KV get."""
+    return f"{KV_SUBJECT_PREFIX}.{KEYS_BUCKET}.{SEAL_KEY_ENTRY}"

@@ -6,8 +6,9 @@ with a stable reason code and field errors; it never raises on bad input.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -19,17 +20,18 @@ from pydantic import (
     ValidationError,
 )
 
-from connmgr.schemas.auth import Auth, NoAuth
 from connmgr.schemas.bus import (
     ALL_VERBS,
     MAX_COMMAND_BYTES,
     REPLY_INBOX_PREFIX,
     TENANT_PATTERN,
 )
+from connmgr.schemas.connection_auth import Auth, NoAuth
 from connmgr.schemas.fields import STRICT_MODEL, Description, Identifier, Name, Tag
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import FieldError, Reason, Rejection, field_errors
+from connmgr.schemas.recipients import NotifySettings
 
 Tenant = Annotated[str, StringConstraints(pattern=TENANT_PATTERN)]
 ReplySubject = Annotated[
@@ -81,10 +83,12 @@ class CreatePayload(BaseModel):
     health_check: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
     tags: list[Tag] = Field(default_factory=list, max_length=32)
     description: Description = ""
+    notify: NotifySettings | None = None
 
 
 class UpdatePayload(BaseModel):
-    """Only the fields given change; ``config`` and ``auth`` are replaced whole."""
+    """Only the fields given change; ``config``, ``auth`` and ``notify`` are replaced
+    whole (``notify`` without recipients and sender removes them)."""
 
     model_config = STRICT_MODEL
 
@@ -97,6 +101,7 @@ class UpdatePayload(BaseModel):
     health_check: HealthCheckSettings | None = None
     tags: list[Tag] | None = Field(default=None, max_length=32)
     description: Description | None = None
+    notify: NotifySettings | None = None
 
 
 class RotatePayload(BaseModel):
@@ -165,7 +170,27 @@ class CommandHeader(BaseModel):
 
 
 def read_header(raw: bytes) -> CommandHeader:
-    """Best-effort header of a command, for reporting a rejection of it."""
+    """Best-effort header of a command, for reporting a rejection of it.
+
+    A pool reads it for the message's log context and again in the gate: a body of
+    at most ``HEADER_CACHE_BYTES`` is parsed once (the model is frozen, so sharing it
+    is safe; the cache holds at most ``HEADER_CACHE_SIZE`` such bodies, so memory
+    stays bounded whatever is sent)."""
+    if len(raw) <= HEADER_CACHE_BYTES:
+        return _cached_header(raw)
+    return _parsed_header(raw)
+
+
+HEADER_CACHE_BYTES: Final = 4096
+HEADER_CACHE_SIZE: Final = 1024
+
+
+@functools.lru_cache(maxsize=HEADER_CACHE_SIZE)
+def _cached_header(raw: bytes) -> CommandHeader:
+    return _parsed_header(raw)
+
+
+def _parsed_header(raw: bytes) -> CommandHeader:
     try:
         return CommandHeader.model_validate_json(raw)
     except ValidationError:
@@ -199,6 +224,8 @@ def without_tag_errors(error: ValidationError) -> Rejection:
         return Rejection(Reason.INVALID_JSON, "the command is not valid UTF-8 JSON")
     if any(e.field.startswith("payload.kind") for e in errors):
         return Rejection(Reason.UNKNOWN_KIND, "the connection kind is not supported", errors)
+    if any(e.field.startswith("payload.notify") for e in errors):
+        return Rejection(Reason.INVALID_RECIPIENTS, "the e-mail recipients are not valid", errors)
     if any(e.code in ("union_tag_invalid", "union_tag_not_found") for e in errors):
         return Rejection(Reason.UNKNOWN_COMMAND, "the command type is not handled here", errors)
     return Rejection(Reason.INVALID_COMMAND, "the command does not match its schema", errors)

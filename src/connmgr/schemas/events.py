@@ -2,27 +2,38 @@
 
 Each event's ``data`` is a frozen, versioned pydantic model. Events carry
 ciphertext, never plaintext secrets. ``EVENT_TYPES`` maps the stored ``type``
-name to its model; ``decode_event_data`` reads a stored document back,
-upcasting older ``schema_version``s when a model changes.
+name to its model, built from the one declaration of ``EventData``;
+``decode_event_data`` and ``decode_as`` read a stored document back, upcasting
+an older ``schema_version`` first (``schemas.upcasting``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final, Literal
+from types import MappingProxyType
+from typing import Any, Final, Literal, TypeVar, get_args
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from connmgr.schemas.bus import TRACEPARENT_PATTERN
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind
-from connmgr.schemas.outcomes import FieldError
+from connmgr.schemas.outcomes import FieldError, ReasonCode
+from connmgr.schemas.upcasting import schema_version_of, upcast
 
 
 class _EventData(BaseModel):
+    """Each model's ``schema_version`` default is its version today; a change to a
+    model steps it and adds an upcaster from the old version (``schemas.upcasting``)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: int = 1
+
+
+E = TypeVar("E", bound=_EventData)
 
 
 class EncryptedSecrets(BaseModel):
@@ -42,6 +53,9 @@ class EncryptedSecrets(BaseModel):
 
 
 class ConnectionCreated(_EventData):
+    """Version 2 added ``notify`` (version 1 kept recipients in ``description``)."""
+
+    schema_version: int = 2
     name: str
     kind: Kind
     template: str | None
@@ -51,10 +65,14 @@ class ConnectionCreated(_EventData):
     health_check: HealthCheckSettings
     tags: list[str]
     description: str
+    notify: dict[str, Any] | None = None
 
 
 class ConnectionUpdated(_EventData):
-    """The fields that changed, with their new values; absent fields did not change."""
+    """The fields that changed, with their new values; absent fields did not change.
+    Version 2 added ``notify`` (version 1 kept recipients in ``description``)."""
+
+    schema_version: int = 2
 
     changed: list[str]
     name: str | None = None
@@ -65,6 +83,7 @@ class ConnectionUpdated(_EventData):
     health_check: HealthCheckSettings | None = None
     tags: list[str] | None = None
     description: str | None = None
+    notify: dict[str, Any] | None = None
 
 
 class SecretsRotated(_EventData):
@@ -150,58 +169,9 @@ class CommandRejected(_EventData):
     command_id: UUID | None
     connection_id: UUID | None
     command_type: str | None
-    reason: str
+    reason: ReasonCode
     message: str
     errors: list[FieldError] = []
-
-
-EventData = (
-    ConnectionCreated
-    | ConnectionUpdated
-    | SecretsRotated
-    | ConnectionDeleted
-    | ConnectionTested
-    | HealthStatusChanged
-    | AlertRaised
-    | AlertResolved
-    | ProbeSuspended
-    | CommandRejected
-)
-
-EVENT_TYPES: Final[dict[str, type[_EventData]]] = {
-    "ConnectionCreated": ConnectionCreated,
-    "ConnectionUpdated": ConnectionUpdated,
-    "SecretsRotated": SecretsRotated,
-    "ConnectionDeleted": ConnectionDeleted,
-    "ConnectionTested": ConnectionTested,
-    "HealthStatusChanged": HealthStatusChanged,
-    "AlertRaised": AlertRaised,
-    "AlertResolved": AlertResolved,
-    "ProbeSuspended": ProbeSuspended,
-    "CommandRejected": CommandRejected,
-}
-
-
-def event_type_of(data: _EventData) -> str:
-    return type(data).__name__
-
-
-def decode_event_data(event_type: str, document: dict[str, Any]) -> _EventData:
-    """Read a stored event document back into its model (upcasters go here)."""
-    model = EVENT_TYPES.get(event_type)
-    if model is None:
-        raise KeyError(f"unknown event type {event_type!r}")
-    return model.model_validate(document)
-
-
-class EventMetadata(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    command_id: UUID | None
-    actor_id: str | None
-    tenant: str
-    correlation_id: str | None = None
-    causation_id: str | None = None
 
 
 # --- notifications (issue 4, item 5) ---------------------------------------------
@@ -238,5 +208,73 @@ class NotificationFailed(_EventData):
     failed_at: datetime
 
 
-EVENT_TYPES["NotificationSent"] = NotificationSent
-EVENT_TYPES["NotificationFailed"] = NotificationFailed
+EventData = (
+    ConnectionCreated
+    | ConnectionUpdated
+    | SecretsRotated
+    | ConnectionDeleted
+    | ConnectionTested
+    | HealthStatusChanged
+    | AlertRaised
+    | AlertResolved
+    | ProbeSuspended
+    | CommandRejected
+    | NotificationSent
+    | NotificationFailed
+)
+"""Every event type, declared once: ``EVENT_TYPES`` and the stored type names derive from it."""
+
+EVENT_TYPES: Final[Mapping[str, type[EventData]]] = MappingProxyType(
+    {model.__name__: model for model in get_args(EventData)}
+)
+"""The stored ``type`` name of each event model (its class name), read-only."""
+
+
+def event_type_of(data: EventData) -> str:
+    return type(data).__name__
+
+
+class FutureSchemaVersion(ValueError):
+    """A stored document written by a newer model than this code knows."""
+
+
+def decode_as(model: type[E], document: Mapping[str, Any]) -> E:
+    """A stored ``model`` document read back at the model's version today: upcast
+    (``schemas.upcasting``), then validated leniently (JSON hands UUIDs and times back
+    as text). Raises ``ValidationError`` for a document the model refuses and
+    ``FutureSchemaVersion`` for one newer than the model."""
+    current = upcast(model.__name__, document)
+    if schema_version_of(current) > model.model_fields["schema_version"].default:
+        raise FutureSchemaVersion(f"{model.__name__} data has a newer schema_version")
+    return model.model_validate(current, strict=False)
+
+
+def decode_event_data(event_type: str, document: Mapping[str, Any]) -> EventData:
+    """A stored event document as its model today (``decode_as``); ``KeyError`` for a
+    type that is not in ``EVENT_TYPES``."""
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        raise KeyError(f"unknown event type {event_type!r}")
+    return decode_as(model, document)
+
+
+class EventMetadata(BaseModel):
+    # python-re: the traceparent pattern's look-aheads (not all zeros) need it.
+    model_config = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
+
+    command_id: UUID | None
+    actor_id: str | None
+    tenant: str
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    traceparent: str | None = Field(default=None, pattern=TRACEPARENT_PATTERN, max_length=55)
+    """The W3C ``traceparent`` of the span that appended the event (docs/security.md, "The
+    log is evidence": the hash covers it). Absent, not null, when nothing was traced, so
+    an untraced event's canonical form is what it was before traces."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_traceparent(self, handler: SerializerFunctionWrapHandler) -> Any:
+        document = handler(self)
+        if isinstance(document, dict) and document.get("traceparent") is None:
+            document.pop("traceparent", None)
+        return document

@@ -12,9 +12,13 @@ from connmgr.schemas.fields import STRICT_MODEL
 
 
 class HealthCheckSettings(BaseModel):
+    """A connection's health check: on by default, every 60 s, so a saved connection
+    gets a status instead of staying ``unknown`` (docs/decisions.md, "Health checks
+    are on by default (issue 14 §4)"); ``enabled: false`` turns it off."""
+
     model_config = STRICT_MODEL
 
-    enabled: bool = False
+    enabled: bool = True
     interval_s: Annotated[int, Field(ge=10, le=86400)] = 60
     timeout_s: Annotated[int, Field(ge=1, le=60)] = 5
     failure_threshold: Annotated[int, Field(ge=1, le=100)] = 3

@@ -13,9 +13,10 @@ not listed is refused by the server.
   the event stream (``event_consumer_slot``): the slots are the per-tenant
   consumer limit, enforced by the permissions alone;
 - a **gateway** (connects as user ``gateway`` with the token as password):
-  publishes commands for the token's tenant only and receives replies under
+  publishes commands for the token's tenant only, reads the seal key (public:
+  the gateway serves it to browsers) and receives replies under
   ``bus.gateway_inbox_prefix``; no event reads, no JetStream API beyond the
-  publish acknowledgements.
+  publish acknowledgements and the seal-key reads.
 
 A slot is created only through the filtered create subject
 ``$JS.API.CONSUMER.CREATE.<stream>.<slot>.<filter>`` with the tenant's own
@@ -125,8 +126,9 @@ def producer_permissions(
 
 
 def gateway_permissions(tenant: str) -> Permissions:
-    """The HTTP gateway acting for ``tenant``: its commands and its own inbox, nothing else."""
+    """The HTTP gateway acting for ``tenant``: its commands, the public seal key (served
+    at ``GET /api/keys/seal``) and its own inbox, nothing else."""
     return Permissions(
-        publish=(tenant_command_subjects(tenant),),
+        publish=(tenant_command_subjects(tenant), *_seal_key_reads()),
         subscribe=(f"{gateway_inbox_prefix(tenant)}.>",),
     )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, WithJsonSchema
 
 
 class Reason(StrEnum):
@@ -21,6 +21,9 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"
     UNKNOWN_KIND = "unknown_kind"
     INVALID_CONFIG = "invalid_config"
+    INVALID_RECIPIENTS = "invalid_recipients"
+    """``notify`` names an address ``email-validator`` refuses, too many, or is given
+    for a kind that mails nothing (only ``smtp`` connections have recipients)."""
     UNKNOWN_TEMPLATE = "unknown_template"
     AUTH_NOT_ALLOWED = "auth_method_not_allowed"
     SUBJECT_MISMATCH = "subject_mismatch"
@@ -29,6 +32,9 @@ class Reason(StrEnum):
     ID_UNAVAILABLE = "id_unavailable"
     """A create's connection id is taken — by this tenant, now or before, or by another:
     the answer is the same, so it never tells that an id exists elsewhere."""
+    NAME_TAKEN = "name_taken"
+    """Another live connection of the tenant has this name: names are unique per tenant
+    (a create, or an update that renames; ``docs/decisions.md``, "Unique names")."""
     VERSION_CONFLICT = "version_conflict"
     PLAINTEXT_NOT_ALLOWED = "plaintext_not_allowed"
     INVALID_SEALED_SECRETS = "invalid_sealed_secrets"
@@ -40,6 +46,13 @@ class Reason(StrEnum):
     """The command carried a header the broker interprets (schedules, rollups, …)."""
     INVALID_REPLY_TO = "invalid_reply_to"
     """``reply_to`` is not under an inbox prefix of the command's tenant."""
+
+
+REASON_CODES: Final = tuple(reason.value for reason in Reason)
+
+ReasonCode = Annotated[str, WithJsonSchema({"type": "string", "enum": list(REASON_CODES)})]
+"""A ``Reason`` value as a document carries it: text, described as the closed list of
+codes (a new code is a change of the published contract, ``schemas.json_schema``)."""
 
 
 class FieldError(BaseModel):
@@ -82,7 +95,7 @@ class CommandOutcome(BaseModel):
     outcome: Literal["accepted", "rejected"]
     version: int | None
     events: list[str]
-    reason: str | None = None
+    reason: ReasonCode | None = None
     message: str | None = None
     errors: list[FieldError] = []
     result: dict[str, Any] | None = None

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     nats_token: SecretStr | None = Field(
         default=None, description="CLI: the tenant token producers connect to NATS with"
     )
+    nats_tls_ca_file: Path | None = Field(
+        default=None,
+        description="Pools, operator: the CA of the broker's TLS certificate (tls:// URLs); "
+        "unset: the system's trust store",
+    )
     nats_auth_issuer_seed: SecretStr | None = Field(
         default=None, description="Auth callout: the issuer account nkey seed (SA…)"
     )
@@ -83,6 +88,40 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="API listen address")
     api_port: int = Field(default=8080, ge=0, le=65535, description="API listen port")
+    api_writes: bool = Field(
+        default=False,
+        description="API: mount the command gateway's write routes (needs NATS)",
+    )
+    api_streams_per_token: int = Field(
+        default=8, ge=1, le=100000, description="API: open event streams per token"
+    )
+    api_stream_heartbeat_s: float = Field(
+        default=15.0, gt=0, le=300, description="API: seconds between event-stream heartbeats"
+    )
+    api_chain_verify_interval_s: float = Field(
+        default=60.0, gt=0, le=86400, description="API: seconds between walks of the hash chain"
+    )
+    gateway_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="API: how long a write route waits for its outcome before 202",
+    )
+    health_host: str = Field(
+        default="127.0.0.1", description="Workers: listen address of the probe port"
+    )
+    health_port: int = Field(
+        default=8081,
+        ge=0,
+        le=65535,
+        description="Workers: probe port (GET /livez, /readyz, /metrics); 0 disables it",
+    )
+    metrics_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Workers: how often consumer backlog and relay lag are read for /metrics",
+    )
     batch_size: int = Field(default=256, ge=1, le=4096, description="Messages fetched per batch")
     relay_batch_size: int = Field(default=500, ge=1, le=10000, description="Events per relay batch")
     shutdown_grace_s: float = Field(

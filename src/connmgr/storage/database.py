@@ -9,9 +9,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, literal, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from connmgr.storage import json_codec
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _WRITE_OPTION = "connmgr_write"
@@ -48,8 +53,15 @@ def create_engine(
             max_overflow=max_overflow,
             pool_pre_ping=pre_ping,
             pool_recycle=POOL_RECYCLE_S,
+            json_serializer=json_codec.dumps,
+            json_deserializer=json_codec.loads,
         )
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": 30},
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
+    )
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
@@ -83,19 +95,60 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
             yield connection
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+async def ping(engine: AsyncEngine) -> None:
+    """Raise unless the database answers ``SELECT 1``.
+
+    A pooled connection the server dropped (a database restart) is no sign of an
+    absent database: its failure invalidates the pool's old connections, and the
+    question is asked once more, on a fresh one."""
+    try:
+        await _select_one(engine)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        await _select_one(engine)
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(select(literal(1)))
+
+
+def autocommit_reads(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` for single-statement reads: on PostgreSQL without BEGIN and ROLLBACK.
+
+    Under READ COMMITTED a statement takes its own snapshot even in a transaction, so a
+    lone SELECT in autocommit returns the same rows and saves two round trips. Shares
+    ``engine``'s pool (dispose ``engine``); never write through it. SQLite (in process,
+    no round trips) gets ``engine`` itself.
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def migrate(engine: AsyncEngine) -> frozenset[str]:
+    """Bring the schema to the newest migration (idempotent); returns the revisions
+    this call applied (none when another replica or an earlier start did)."""
     async with write_transaction(engine) as connection:
-        if not is_sqlite(str(engine.url)):
-            # Replicas starting together migrate one at a time.
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
-            )
-        await connection.run_sync(_upgrade)
+        return await migrate_in(connection)
 
 
-def _upgrade(connection: Connection) -> None:
+async def migrate_in(connection: AsyncConnection) -> frozenset[str]:
+    """``migrate`` within the caller's write transaction, which may go on to write."""
+    if connection.dialect.name != "sqlite":
+        # Replicas starting together migrate one at a time.
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+        )
+    return await connection.run_sync(_upgrade)
+
+
+def _upgrade(connection: Connection) -> frozenset[str]:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
+    before = MigrationContext.configure(connection).get_current_revision()
     command.upgrade(config, "head")
+    applied = ScriptDirectory.from_config(config).iterate_revisions("head", before)
+    return frozenset(revision.revision for revision in applied)

@@ -123,10 +123,12 @@ class Appender:
         """Insert events after the head; a duplicate (stream, version) raises IntegrityError.
 
         ``recorded_at`` (default: now) lets a caller that folded the events before
-        appending them know the exact time the log will hold."""
+        appending them know the exact time the log will hold. It is stored in UTC:
+        SQLite keeps no offset, so a moment in another zone would read back as
+        another moment and no longer match its hash."""
         stored: list[StoredEvent] = []
         head = self._head
-        now = recorded_at or datetime.now(UTC)
+        now = as_utc(recorded_at) if recorded_at is not None else datetime.now(UTC)
         for item in pending:
             draft = StoredEvent(
                 position=head.position + 1,

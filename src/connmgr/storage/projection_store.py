@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.schemas.events import EncryptedSecrets
+from connmgr.storage.connection_columns import shared_columns
 from connmgr.storage.database import write_transaction
-from connmgr.storage.event_log import Appender, as_utc, read_after
+from connmgr.storage.event_log import Appender, read_after
 from connmgr.storage.projection import ConnectionState, apply
 from connmgr.storage.tables import connection_tags, connections
 
@@ -57,11 +59,11 @@ async def save_changed_connections(
     new = [state for cid, state in after.items() if before.get(cid) is None]
     changed = [state for cid, state in after.items() if before.get(cid) is not None]
     if new:
-        await connection.execute(insert(connections), [_row(state) for state in new])
+        await connection.execute(insert(connections), [state_row(state) for state in new])
     if changed:
         await connection.execute(
             update(connections).where(connections.c.id == bindparam("match_id")),
-            [{"match_id": state.id, **_row(state)} for state in changed],
+            [{"match_id": state.id, **state_row(state)} for state in changed],
         )
     retagged = [
         state
@@ -88,31 +90,17 @@ async def load_all(connection: AsyncConnection) -> dict[str, ConnectionState]:
     return {row.id: state_from_row(row._mapping) for row in rows}
 
 
-def state_from_row(row: Any) -> ConnectionState:
+def state_from_row(row: Mapping[Any, Any]) -> ConnectionState:
+    """The state a ``connections`` row holds, its sealed secrets validated back."""
     secrets = row["secrets"]
-    return ConnectionState(
-        id=row["id"],
-        tenant=row["tenant"],
-        name=row["name"],
-        kind=row["kind"],
-        template=row["template"],
-        config=row["config"],
-        auth=row["auth"],
-        secrets=None if secrets is None else EncryptedSecrets.model_validate(secrets),
-        health_check=row["health_check"],
-        tags=tuple(row["tags"]),
-        description=row["description"],
-        status=row["status"],
-        version=row["version"],
-        deleted=row["deleted"],
-        created_at=as_utc(row["created_at"]),
-        updated_at=as_utc(row["updated_at"]),
-        last_test=row["last_test"],
-        status_since=None if row["status_since"] is None else as_utc(row["status_since"]),
-    )
+    fields = shared_columns(row)
+    fields["secrets"] = None if secrets is None else EncryptedSecrets.model_validate(secrets)
+    fields["tags"] = tuple(row["tags"])
+    fields["deleted"] = row["deleted"]
+    return ConnectionState(**fields)
 
 
-def _row(state: ConnectionState) -> dict[str, Any]:
+def state_row(state: ConnectionState) -> dict[str, Any]:
     return {
         "id": state.id,
         "tenant": state.tenant,
@@ -132,6 +120,7 @@ def _row(state: ConnectionState) -> dict[str, Any]:
         "updated_at": state.updated_at,
         "last_test": state.last_test,
         "status_since": state.status_since,
+        "notify": state.notify,
     }
 
 
@@ -140,10 +129,10 @@ async def save_connection(
 ) -> None:
     """Write ``after`` over ``before`` (None: a new row), keeping the tag rows in step."""
     if before is None:
-        await connection.execute(insert(connections).values(_row(after)))
+        await connection.execute(insert(connections).values(state_row(after)))
     else:
         await connection.execute(
-            update(connections).where(connections.c.id == after.id).values(_row(after))
+            update(connections).where(connections.c.id == after.id).values(state_row(after))
         )
     if before is None or before.tags != after.tags:
         await connection.execute(
@@ -181,10 +170,22 @@ async def rebuild(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         position = await fold_log(connection, states)
     async with write_transaction(engine) as connection:
-        await Appender.begin(connection)
-        await fold_log(connection, states, position)
-        await connection.execute(delete(connection_tags))
-        await connection.execute(delete(connections))
-        for state in states.values():
-            await save_connection(connection, None, state)
+        return await _replace_all(connection, states, position)
+
+
+async def refold(connection: AsyncConnection) -> int:
+    """``rebuild`` within the caller's write transaction (a schema upgrade's), the
+    whole log folded while it holds the chain head; returns the number of rows."""
+    return await _replace_all(connection, {}, 0)
+
+
+async def _replace_all(
+    connection: AsyncConnection, states: dict[str, ConnectionState], position: int
+) -> int:
+    await Appender.begin(connection)
+    await fold_log(connection, states, position)
+    await connection.execute(delete(connection_tags))
+    await connection.execute(delete(connections))
+    for state in states.values():
+        await save_connection(connection, None, state)
     return len(states)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from connmgr.storage.tables import relay_checkpoints
+from connmgr.storage.tables import chain_head, relay_checkpoints
 
 
 async def read_checkpoint(connection: AsyncConnection, name: str) -> int:
@@ -26,3 +26,11 @@ async def save_checkpoint(connection: AsyncConnection, name: str, position: int)
     )
     if result.rowcount == 0 and await read_checkpoint(connection, name) == 0:
         await connection.execute(insert(relay_checkpoints).values(name=name, position=position))
+
+
+async def read_relay_lag(connection: AsyncConnection, name: str) -> int:
+    """Events appended and not yet relayed: the log's head position minus the checkpoint."""
+    head = (
+        await connection.execute(select(chain_head.c.position).where(chain_head.c.id == 1))
+    ).scalar_one_or_none()
+    return max(int(head or 0) - await read_checkpoint(connection, name), 0)

@@ -62,7 +62,9 @@ def dialect_insert(connection: AsyncConnection, table: Table) -> postgresql.Inse
 
 async def read_checkpoints(connection: AsyncConnection) -> dict[Resolution, datetime]:
     """``rolled_until`` of each resolution that has rolled anything yet."""
-    rows = await connection.execute(select(rollup_checkpoints))
+    c = rollup_checkpoints.c
+    rolled = c.resolution.in_(BUCKET_WIDTHS)
+    rows = await connection.execute(select(rollup_checkpoints).where(rolled))
     return {row.resolution: as_utc(row.rolled_until) for row in rows}
 
 

@@ -24,8 +24,13 @@ Contracts:
     but never before both resolutions have rolled past them; minute roll-ups older
     than ``now - minute``, hour roll-ups older than ``now - hour`` are deleted. The
     statistics read minute roll-ups for windows of up to 7 days only
-    (``sample_stats``), so by default they are kept 8 days and hour roll-ups 90:
+    (``reads.sample_stats``), so by default they are kept 8 days and hour roll-ups 90:
     at 10,000 connections that is ~14 million minute rows a day kept 8 days, not 90;
+  - **packing** (``sample_packing``, issue 15): last, the raw samples of each
+    connection's hour are moved into one packed block once both resolutions have
+    rolled past it and it ended ``RAW_KEPT_FOR`` + ``grace`` ago; blocks are deleted
+    by whole hours once entirely older than ``now - raw``, and ``samples_deleted``
+    counts their samples too;
   - **one at a time**: on PostgreSQL a run holds ``pg_try_advisory_xact_lock`` in a
     transaction of its own for its whole duration, and a run that finds it taken
     returns ``RollupReport()`` (``ran=False``) at once. On SQLite the database
@@ -55,6 +60,8 @@ from connmgr.storage.rollups import (
     read_checkpoints,
     roll_resolution,
 )
+from connmgr.storage.sample_codec import to_micros
+from connmgr.storage.sample_packing import delete_blocks, pack_samples
 from connmgr.storage.tables import sample_rollups
 from connmgr.storage.tables import samples as samples_table
 
@@ -96,6 +103,7 @@ class RollupReport:
     hour_buckets: int = 0
     samples_deleted: int = 0
     rollups_deleted: int = 0
+    samples_packed: int = 0
 
 
 async def insert_samples(connection: AsyncConnection, samples: Sequence[NewSample]) -> set[str]:
@@ -124,8 +132,9 @@ def _row_of(sample: NewSample) -> dict[str, object]:
         "tenant": sample.tenant,
         "checked_at": as_utc(sample.checked_at),
         "outcome": sample.outcome,
-        "latency_ms": sample.latency_ms,
-        "phases": dict(sample.phases),
+        # Kept to the microsecond, as packed blocks keep them (``sample_codec``).
+        "latency_ms": to_micros(sample.latency_ms) / 1000,
+        "phases": {name: to_micros(value) / 1000 for name, value in sample.phases.items()},
     }
 
 
@@ -147,9 +156,11 @@ async def roll_up(
         minute = await roll_resolution(engine, "minute", now - grace, batch)
         hour = await roll_resolution(engine, "hour", now - grace, batch)
         deleted_samples = await _delete_samples(engine, now - retention.raw, batch)
+        deleted_samples += await delete_blocks(engine, now - retention.raw, batch)
         deleted_rollups = await _delete_rollups(engine, "minute", now - retention.minute, batch)
         deleted_rollups += await _delete_rollups(engine, "hour", now - retention.hour, batch)
-    return RollupReport(True, minute, hour, deleted_samples, deleted_rollups)
+        packed = await pack_samples(engine, now, grace, batch)
+    return RollupReport(True, minute, hour, deleted_samples, deleted_rollups, packed)
 
 
 @asynccontextmanager

@@ -77,6 +77,7 @@ connections = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("last_test", JSON),
     Column("status_since", DateTime(timezone=True)),
+    Column("notify", JSON),
     Index("ix_connections_tenant_name", "tenant", "name", "id"),
 )
 
@@ -146,6 +147,20 @@ samples = Table(
     Column("phases", JSON, nullable=False),
     Index("ix_samples_connection_time", "connection_id", "checked_at"),
     Index("ix_samples_time", "checked_at"),
+)
+
+# Issue 15: the samples of one connection for one hour, packed (``storage.sample_codec``)
+# once that hour is rolled up and older than the raw-only stats window; ``samples``
+# keeps the recent ones (``storage.sample_packing``).
+sample_blocks = Table(
+    "sample_blocks",
+    metadata,
+    Column("connection_id", String(36), primary_key=True),
+    Column("bucket_start", DateTime(timezone=True), primary_key=True),
+    Column("tenant", String(64), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_sample_blocks_time", "bucket_start"),
 )
 
 sample_rollups = Table(

@@ -39,10 +39,12 @@ SCOPE_CONNECTIONS_READ: Final = "connections:read"
 SCOPE_EVENTS_READ: Final = "events:read"
 SCOPE_COMMANDS_WRITE: Final = "commands:write"
 """Tenant scope: publish commands over NATS (an identity from the auth callout)."""
+SCOPE_CONNECTIONS_WRITE: Final = "connections:write"
+"""Tenant scope: the HTTP command gateway's write routes (and its broker identity)."""
 SCOPE_METRICS_READ: Final = "metrics:read"
 """Operator scope: /metrics shows every tenant's connection gauges; never a tenant's."""
 READ_SCOPES: Final = frozenset({SCOPE_CONNECTIONS_READ, SCOPE_EVENTS_READ})
-TENANT_SCOPES: Final = READ_SCOPES | {SCOPE_COMMANDS_WRITE}
+TENANT_SCOPES: Final = READ_SCOPES | {SCOPE_COMMANDS_WRITE, SCOPE_CONNECTIONS_WRITE}
 OPERATOR_SCOPES: Final = frozenset({SCOPE_METRICS_READ})
 ALL_SCOPES: Final = TENANT_SCOPES | OPERATOR_SCOPES
 SCOPE_SHORTHANDS: Final = {"read": READ_SCOPES}
@@ -124,6 +126,38 @@ async def _store_token(engine: AsyncEngine, name: str, tenant: str, granted: fro
     return token
 
 
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A stored token as an operator lists it: never its hash, never the token."""
+
+    name: str
+    tenant: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked: bool
+
+
+async def list_tokens(
+    engine: AsyncEngine, *, tenant: str | None = None, include_revoked: bool = False
+) -> list[TokenRecord]:
+    """Stored tokens, oldest first: ``tenant``'s only (``OPERATOR_TENANT``: the
+    operator's), live ones unless ``include_revoked``."""
+    t = api_tokens.c
+    query = select(t.name, t.tenant, t.scopes, t.created_at, t.revoked).order_by(
+        t.created_at, t.tenant, t.name
+    )
+    if tenant is not None:
+        query = query.where(t.tenant == tenant)
+    if not include_revoked:
+        query = query.where(t.revoked.is_(False))
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return [
+        TokenRecord(r.name, r.tenant, tuple(sorted(map(str, r.scopes))), r.created_at, r.revoked)
+        for r in rows
+    ]
+
+
 def is_well_formed(token: str) -> bool:
     """Whether ``token`` could be one of ours (prefix, length): else no lookup is needed."""
     return token.startswith(TOKEN_PREFIX) and len(token) <= _MAX_TOKEN_LENGTH
@@ -145,7 +179,7 @@ async def resolve_token(engine: AsyncEngine, token: str) -> TokenGrant | None:
 async def resolve_token_hash(engine: AsyncEngine, token_hash: str) -> TokenGrant | None:
     """The grant of the live token with this SHA-256 (``hash_token``); None if none.
 
-    One statement: on an autocommit engine (``queries.autocommit_reads``), one round trip.
+    One statement: on an autocommit engine (``database.autocommit_reads``), one round trip.
     """
     async with engine.connect() as connection:
         row = (await connection.execute(_LIVE_TOKEN, {"token_hash": token_hash})).first()

@@ -5,12 +5,16 @@ writer collects what was submitted (at most ``max_batch`` items, or whatever
 arrived within ``max_delay_s`` of the first) and passes it to ``flush`` in one
 call, which writes it in one transaction. When ``flush`` raises, every waiting
 handler gets that exception (and naks its message): nothing is half-written.
+The writer's task starts in an empty context: it is started by whichever
+handler submits first, and must not carry that message's log context
+(``message_context``) into the lines it logs for every later batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -34,7 +38,7 @@ class BatchWriter(Generic[Item, Result]):
 
     async def submit(self, item: Item) -> Result:
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run())
+            self._task = asyncio.create_task(self._run(), context=contextvars.Context())
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         return await future

@@ -75,12 +75,15 @@ def check_subject(address: CommandAddress | None, command: AnyCommand) -> Reject
     return None
 
 
-def event_metadata(command: AnyCommand) -> EventMetadata:
+def event_metadata(command: AnyCommand, traceparent: str | None = None) -> EventMetadata:
+    """The metadata of an event ``command`` causes; ``traceparent`` is the handling span's
+    (``connmgr.tracing``), already valid."""
     return EventMetadata(
         command_id=command.command_id,
         actor_id=command.actor.id,
         tenant=command.actor.tenant,
         correlation_id=command.correlation_id,
+        traceparent=traceparent,
     )
 
 
@@ -103,6 +106,7 @@ def rejection_records(
     command: AnyCommand | None = None,
     header: CommandHeader | None = None,
     identity: uuid.UUID | None = None,
+    traceparent: str | None = None,
 ) -> tuple[PendingEvent, CommandOutcome]:
     """The ``CommandRejected`` event and the outcome that record a rejection (no I/O)."""
     command_id = command.command_id if command else identity
@@ -118,9 +122,11 @@ def rejection_records(
         errors=list(rejection.errors),
     )
     metadata = (
-        event_metadata(command)
+        event_metadata(command, traceparent)
         if command
-        else EventMetadata(command_id=command_id, actor_id=None, tenant=tenant)
+        else EventMetadata(
+            command_id=command_id, actor_id=None, tenant=tenant, traceparent=traceparent
+        )
     )
     event = PendingEvent(
         stream_id=command_scoped_id(REJECTION_NAMESPACE, tenant, command_id),
@@ -152,10 +158,16 @@ async def append_rejection(
     command: AnyCommand | None = None,
     header: CommandHeader | None = None,
     identity: uuid.UUID | None = None,
+    traceparent: str | None = None,
 ) -> CommandOutcome:
     """Record that a command changed nothing, and why; ``command`` when it was valid."""
     event, outcome = rejection_records(
-        tenant, rejection, command=command, header=header, identity=identity
+        tenant,
+        rejection,
+        command=command,
+        header=header,
+        identity=identity,
+        traceparent=traceparent,
     )
     await appender.append([event])
     await record_outcome(connection, tenant, outcome)
@@ -170,6 +182,7 @@ async def record_rejection(
     command: AnyCommand | None = None,
     header: CommandHeader | None = None,
     identity: uuid.UUID,
+    traceparent: str | None = None,
 ) -> CommandOutcome:
     """``append_rejection`` in a transaction of its own, for pools that record rejections
     one at a time; a ``(tenant, identity)`` recorded before is answered from its record."""
@@ -185,6 +198,7 @@ async def record_rejection(
             command=command,
             header=header,
             identity=identity,
+            traceparent=traceparent,
         )
         await appender.finish()
     return outcome

@@ -6,6 +6,11 @@ once its handler returns; long handlers send ``in_progress``. On ``stop`` it
 fetches nothing more and waits for the messages in hand. A message that is not
 a delivery of this stream and durable is dropped with a warning, never handled
 (``delivered_here``); a failing ack or nak is logged (``settle``).
+
+Each message is handled, settled and, if its handler raises, logged
+(``message_failed``) inside its own log context (``message_context``): every
+line its handling logs carries its tenant, connection, command or event id,
+correlation id, stream sequence and delivery count.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from nats.js import JetStreamContext
 
 from connmgr.schemas.bus import ConsumerSpec
 from connmgr.workers.consumer import delivered_here, fetch_batch, settle
+from connmgr.workers.message_context import message_scope
+from connmgr.workers.metrics import observe_batch
 
 log = structlog.get_logger("connmgr.consumer")
 FETCH_TIMEOUT_S: Final = 1.0
@@ -56,11 +63,11 @@ class ConcurrentConsumer:
                 if free <= 0:
                     await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                for message in await fetch_batch(
-                    subscription, min(free, 256), FETCH_TIMEOUT_S, stop
-                ):
-                    if not delivered_here(message, self._stream, self._spec.durable):
-                        continue
+                fetched = await fetch_batch(subscription, min(free, 256), FETCH_TIMEOUT_S, stop)
+                batch = [m for m in fetched if delivered_here(m, self._stream, self._spec.durable)]
+                if batch:
+                    observe_batch(self._spec.durable, batch)
+                for message in batch:
                     task = asyncio.create_task(self._one(message))
                     self._in_flight.add(task)
                     task.add_done_callback(self._in_flight.discard)
@@ -71,15 +78,16 @@ class ConcurrentConsumer:
                 await subscription.unsubscribe()
 
     async def _one(self, message: Msg) -> None:
-        ticker = asyncio.create_task(self._keep_alive(message))
-        try:
-            final = await self._handle(message)
-        except Exception:
-            log.exception("message_failed", durable=self._spec.durable)
-            final = False
-        finally:
-            ticker.cancel()
-        await settle(message, final)
+        with message_scope(message, self._spec.durable):
+            ticker = asyncio.create_task(self._keep_alive(message))
+            try:
+                final = await self._handle(message)
+            except Exception:
+                log.exception("message_failed")
+                final = False
+            finally:
+                ticker.cancel()
+            await settle(message, final)
 
     async def _keep_alive(self, message: Msg) -> None:
         while True:

@@ -13,6 +13,12 @@ the pull inbox) or delivered by another stream or consumer than the one pulled
 is dropped with a warning, never processed, acked or nak'd (``delivered_here``);
 and a failing ack, nak or ``in_progress`` is logged and never stops the others
 of the batch (``settle``).
+
+Log context (``message_context``): the handling of a batch is bound to the
+batch (``durable``, ``batch_size``, ``first_sequence``, ``last_sequence``), and
+the settling of each message to that message's own fields, so ``batch_failed``
+and ``settle_failed`` say which messages they concern. A pool that handles the
+batch message by message binds each message itself (the encryptor does).
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from connmgr.schemas.bus import ConsumerSpec
+from connmgr.workers.message_context import batch_scope, message_scope
+from connmgr.workers.metrics import observe_batch
 
 log = structlog.get_logger("connmgr.consumer")
 
@@ -130,12 +138,21 @@ class BatchConsumer:
                     if delivered_here(message, self._stream, self._spec.durable)
                 ]
                 if batch:
+                    observe_batch(self._spec.durable, batch)
                     await self._handle(batch)
         finally:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
 
     async def _handle(self, batch: list[Msg]) -> None:
+        with batch_scope(batch, self._spec.durable):
+            results = await self._results(batch)
+            for message, final in zip(batch, results, strict=True):
+                with message_scope(message, self._spec.durable):
+                    await settle(message, final)
+
+    async def _results(self, batch: list[Msg]) -> list[bool]:
+        """Per message, final or not; none is final when ``process`` fails."""
         ticker = asyncio.create_task(self._keep_alive(batch))
         try:
             results = await self._process(batch)
@@ -147,8 +164,7 @@ class BatchConsumer:
         if len(results) != len(batch):
             log.error("batch_results_mismatch", size=len(batch), results=len(results))
             results = [False] * len(batch)
-        for message, final in zip(batch, results, strict=True):
-            await settle(message, final)
+        return results
 
     async def _keep_alive(self, batch: list[Msg]) -> None:
         interval = max(self._spec.ack_wait_s / 3, 0.5)

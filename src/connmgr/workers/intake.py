@@ -11,10 +11,11 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from connmgr.schemas.auth import ALLOWED_METHODS, Auth, secret_fields
 from connmgr.schemas.commands import CreatePayload, PlaintextSecrets, SealedSecrets, SecretsInput
+from connmgr.schemas.connection_auth import ALLOWED_METHODS, Auth, secret_fields
 from connmgr.schemas.kinds import Kind, KindConfig, parse_config
 from connmgr.schemas.outcomes import FieldError, Reason, Rejection, field_errors
+from connmgr.schemas.recipients import NotifySettings
 from connmgr.schemas.sealed import UnsealError, open_secrets
 from connmgr.schemas.templates import apply_template, get_template
 from connmgr.workers.keyring import Keyring
@@ -31,6 +32,20 @@ def validate_config(kind: Kind, raw: dict[str, Any]) -> KindConfig | Rejection:
             f"the config is not valid for kind {kind.value}",
             field_errors(error, prefix="payload.config"),
         )
+
+
+def validate_notify(kind: Kind, notify: NotifySettings) -> dict[str, Any] | Rejection | None:
+    """The ``notify`` document to store (None: no recipients), or why not: only an
+    ``smtp`` connection mails, so no other kind takes recipients or a sender."""
+    if notify.empty:
+        return None
+    if kind is not Kind.SMTP:
+        return Rejection(
+            Reason.INVALID_RECIPIENTS,
+            f"kind {kind.value} sends no mail: only smtp connections have e-mail recipients",
+            [FieldError(field="payload.notify", message="only for kind smtp")],
+        )
+    return notify.model_dump(mode="json")
 
 
 def validate_auth(kind: Kind, auth: Auth) -> Auth | Rejection:

@@ -11,7 +11,9 @@ File format (JSON, mode 0600)::
      "seal_primary": "<seal id>", "seal_keys": {"<seal id>": "<base64 32 bytes>"}}
 
 Keys fail closed: a ring that does not parse, lacks its primary or has a key of
-the wrong size raises ``KeyringError`` and the worker refuses to start.
+the wrong size raises ``KeyringError`` and the worker refuses to start; so does
+a ring that cannot open the data keys already stored (``verify_keyring_opens``,
+run at start-up by the encryptor and the notifier).
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.sealed import SealKeyInfo, public_key_info
-from connmgr.storage.data_keys import WrappedDataKey
+from connmgr.storage.data_keys import WrappedDataKey, all_data_keys
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -125,6 +128,18 @@ class Keyring:
         if kek_id == self.primary:
             raise KeyringError("the primary key cannot be retired; rotate first")
         return replace(self, keys={k: v for k, v in self.keys.items() if k != kek_id})
+
+
+async def verify_keyring_opens(engine: AsyncEngine, keyring: Keyring) -> None:
+    """Refuse to start when the ring cannot unwrap a stored data key of any KEK in use."""
+    async with engine.connect() as connection:
+        stored = await all_data_keys(connection)
+    checked: set[str] = set()
+    for connection_id, wrapped in stored.items():
+        if wrapped.kek_id in checked:
+            continue
+        keyring.unwrap(wrapped, connection_id)
+        checked.add(wrapped.kek_id)
 
 
 def _aad(connection_id: str) -> bytes:

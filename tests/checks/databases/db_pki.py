@@ -29,9 +29,15 @@ class SelfSigned:
         return self.cert_pem
 
     @classmethod
-    def make(cls, common_name: str = SERVER_NAMES[0]) -> SelfSigned:
+    def make(cls, common_name: str | None = SERVER_NAMES[0]) -> SelfSigned:
+        """``common_name=None``: a subject with an organization name only."""
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        attribute = (
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "connmgr tests")
+            if common_name is None
+            else x509.NameAttribute(NameOID.COMMON_NAME, common_name)
+        )
+        name = x509.Name([attribute])
         now = datetime.datetime.now(datetime.UTC)
         names = [x509.DNSName(server) for server in SERVER_NAMES]
         certificate = (

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connmgr.schemas.auth import BasicAuth
+from connmgr.schemas.connection_auth import BasicAuth
 from connmgr.schemas.kinds import Kind, KindConfig, parse_config
 from connmgr.workers.checks.base import Check, CheckTarget
 from connmgr.workers.checks.mongodb import MongodbCheck

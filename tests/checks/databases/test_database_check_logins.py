@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from collections.abc import Callable
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from db_peers import server_context
 from db_pki import SelfSigned
 
-from connmgr.schemas.auth import ApiKeyAuth, BasicAuth, MtlsAuth, NoAuth
+from connmgr.schemas.connection_auth import ApiKeyAuth, BasicAuth, MtlsAuth, NoAuth
 from connmgr.schemas.kinds import Kind, PostgresConfig, RedisConfig
 from connmgr.workers.checks import logins
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
-from connmgr.workers.checks.logins import Login, kind_tls, login_of, sql_tls
+from connmgr.workers.checks.logins import Login, common_name, kind_tls, login_of, sql_tls
 from connmgr.workers.checks.postgres import PostgresCheck
 from connmgr.workers.checks.vetted import version_number
 from connmgr.workers.egress import Egress
@@ -143,7 +148,10 @@ def test_a_refused_login_says_why_in_a_fixed_sentence(
     assert (failure.value.outcome, failure.value.detail) == (Outcome.CONFIG_ERROR, detail)
 
 
-@pytest.mark.parametrize(("server_name", "pinned"), [(None, "db.example"), ("pg.test", "pg.test")])
+@pytest.mark.parametrize(
+    ("server_name", "pinned"),
+    [(None, "db.example"), ("pg.test", "pg.test"), ("pg.test.", "pg.test")],
+)
 def test_the_tls_context_is_pinned_to_the_server_name_or_the_host_and_trusts_the_ca(
     certificate: SelfSigned, server_name: str | None, pinned: str
 ) -> None:
@@ -157,3 +165,76 @@ def test_the_tls_context_is_pinned_to_the_server_name_or_the_host_and_trusts_the
         dict(entry[0] for entry in ca["subject"]).get("commonName") == "postgres.db.test"
         for ca in context.get_ca_certs()
     )
+
+
+def _with_common_name_encoded_as(tag: int, content: bytes) -> SelfSigned:
+    """A certificate whose common name is re-encoded as DER ``tag`` with ``content`` (3
+    bytes) after signing: the signature no longer matches, which reading the name never
+    checks."""
+    made = SelfSigned.make("xcn")
+    der = x509.load_pem_x509_certificate(made.cert_pem.encode()).public_bytes(Encoding.DER)
+    common_name_oid = bytes.fromhex("0603550403")
+    utf8 = common_name_oid + bytes([0x0C, 3]) + b"xcn"
+    assert utf8 in der
+    patched = der.replace(utf8, common_name_oid + bytes([tag, 3]) + content)
+    return SelfSigned(ssl.DER_cert_to_PEM_cert(patched), made.key_pem)
+
+
+@pytest.mark.parametrize(
+    "certificate_of",
+    [
+        lambda: SelfSigned.make(common_name=None),
+        lambda: _with_common_name_encoded_as(0x03, b"\0cn"),  # a BIT STRING
+        lambda: _with_common_name_encoded_as(0x0C, b"c\xffn"),  # a UTF8String that is not
+    ],
+    ids=["no-common-name", "bit-string", "invalid-utf8"],
+)
+async def test_a_certificate_without_a_readable_common_name_logs_in_as_no_one(
+    egress: Egress, certificate_of: Callable[[], SelfSigned]
+) -> None:
+    """Module doc: ``common_name`` is None when the certificate has none or it is invalid;
+    a kind that needs a user then refuses the login before connecting."""
+    client = certificate_of()
+    secrets = {"client_cert_pem": client.cert_pem, "client_key_pem": client.key_pem}
+
+    login = login_of(_target(MtlsAuth(), secrets))
+    result = await PostgresCheck(egress).run(_target(MtlsAuth(), secrets))
+
+    assert common_name(client.cert_pem) is None
+    assert login == Login(None, None, client.cert_pem, client.key_pem)
+    assert (result.outcome, result.detail) == (Outcome.CONFIG_ERROR, logins.NEEDS_USER)
+    assert result.phases == {}
+
+
+async def test_mtls_presents_the_logins_certificate_to_a_server_that_requires_one(
+    certificate: SelfSigned, folder: str
+) -> None:
+    """A TLS server on 127.0.0.1 that accepts only clients certified by a CA it trusts
+    greets the certificate's common name, the user the login was read from."""
+    client = SelfSigned.make("app-client")
+    server = server_context(certificate.cert_pem, certificate.key_pem, folder)
+    server.verify_mode = ssl.CERT_REQUIRED
+    server.load_verify_locations(cadata=client.cert_pem)
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        subject = dict(entry[0] for entry in writer.get_extra_info("peercert")["subject"])
+        writer.write(f"hello {subject['commonName']}\n".encode())
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(greet, "127.0.0.1", 0, ssl=server)
+    port = listener.sockets[0].getsockname()[1]
+    secrets = {"client_cert_pem": client.cert_pem, "client_key_pem": client.key_pem}
+    login = login_of(_target(MtlsAuth(), secrets))
+    config = CONFIG.model_copy(update={"host": "postgres.db.test", "ca_pem": certificate.ca_pem})
+    try:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=kind_tls(config, login), server_hostname="127.0.0.1"
+        )
+        greeting = await asyncio.wait_for(reader.readline(), timeout=5)
+        writer.close()
+    finally:
+        listener.close()
+
+    assert login.user == "app-client"
+    assert greeting == b"hello app-client\n"

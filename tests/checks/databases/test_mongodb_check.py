@@ -16,7 +16,7 @@ from db_mongo import ScramMongo
 from db_peers import Proxy, server_context
 from db_pki import SelfSigned
 
-from connmgr.schemas.auth import BasicAuth, NoAuth
+from connmgr.schemas.connection_auth import BasicAuth, NoAuth
 from connmgr.schemas.kinds import Kind, MongodbConfig
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.mongodb import MongodbCheck

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from db_mongo import ScramMongo
 
-from connmgr.schemas.auth import BasicAuth
+from connmgr.schemas.connection_auth import BasicAuth
 from connmgr.schemas.kinds import Kind, MongodbConfig
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.mongodb import MongodbCheck

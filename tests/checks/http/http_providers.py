@@ -6,7 +6,8 @@ the query, a bearer token, custom secret headers, an OAuth 2 token endpoint
 (client credentials in HTTP Basic, form-decoded; refresh tokens; short-lived
 tokens the resource route checks), OAuth 1 signatures recomputed from the
 request as received (timestamp window, nonce replay), and JWTs verified per
-algorithm (signature, ``exp``, ``aud``, ``iss``). The verification code is
+algorithm (the header, signature, ``iat``, ``exp``, ``aud``, ``iss``, ``sub``
+and the configured claims). The verification code is
 written here independently of connmgr's, so the two must agree on the RFCs.
 """
 
@@ -48,6 +49,8 @@ OAUTH1_TOKEN_SECRET = "ts-pfkkdhi9sl3r4s00"
 HS256_SECRET = "hs-9a8b7c6d5e4f-shared"
 JWT_ISSUER = "connmgr"
 JWT_AUDIENCE = "https://api.test/jwt"
+JWT_SUBJECT = "connmgr-test"
+JWT_CLAIMS = {"tenant": "default"}
 
 ALL_SECRETS = (
     BASIC_PASSWORD, API_KEY, BEARER_TOKEN, *CUSTOM_HEADERS.values(), CLIENT_SECRET,
@@ -68,10 +71,10 @@ class JwtKeys:
 
 
 def verify_jwt(token: str, algorithm: str, keys: JwtKeys, now: float) -> bool:
-    """Signature per algorithm (the header must name it), then exp, aud and iss."""
+    """The header (``alg`` as routed, ``typ`` JWT), the signature, then the claims."""
     try:
         header_part, claims_part, signature_part = token.split(".")
-        if json.loads(b64url_decode(header_part)).get("alg") != algorithm:
+        if json.loads(b64url_decode(header_part)) != {"alg": algorithm, "typ": "JWT"}:
             return False
         signed, signature = f"{header_part}.{claims_part}".encode(), b64url_decode(signature_part)
         if algorithm == "HS256":
@@ -89,7 +92,8 @@ def verify_jwt(token: str, algorithm: str, keys: JwtKeys, now: float) -> bool:
     except (ValueError, InvalidSignature):
         return False
     fresh = bool(claims.get("iat", now + 1) <= now + 5 and claims.get("exp", 0) > now)
-    return fresh and claims.get("aud") == JWT_AUDIENCE and claims.get("iss") == JWT_ISSUER
+    expected = {"aud": JWT_AUDIENCE, "iss": JWT_ISSUER, "sub": JWT_SUBJECT, **JWT_CLAIMS}
+    return fresh and all(claims.get(name) == value for name, value in expected.items())
 
 
 def oauth1_signature(request: web.Request, params: dict[str, str], token_secret: str) -> str:
@@ -135,6 +139,7 @@ class Provider:
         app.router.add_post("/oauth2/token", self.oauth2_token)
         app.router.add_get("/oauth2/resource", self.oauth2_resource)
         app.router.add_get("/oauth1/resource", self.oauth1_resource)
+        app.router.add_get("/oauth1/two-legged", self.oauth1_two_legged)
         app.router.add_get("/jwt/{algorithm}", self.jwt)
         return app
 
@@ -195,6 +200,15 @@ class Provider:
         return self.verdict(self.issued.get(token, 0) > self.now())
 
     async def oauth1_resource(self, request: web.Request) -> web.Response:
+        return self.oauth1_verdict(request, OAUTH1_TOKEN, OAUTH1_TOKEN_SECRET)
+
+    async def oauth1_two_legged(self, request: web.Request) -> web.Response:
+        """A consumer-only request (no token): signed with an empty token secret."""
+        return self.oauth1_verdict(request, None, "")
+
+    def oauth1_verdict(
+        self, request: web.Request, token: str | None, token_secret: str
+    ) -> web.Response:
         header = request.headers.get("Authorization", "")
         params = {k: unquote(v) for k, v in re.findall(r'(\w+)="([^"]*)"', header)}
         if not header.startswith("OAuth ") or params.get("oauth_signature_method") != "HMAC-SHA1":
@@ -202,10 +216,10 @@ class Provider:
         fresh = abs(self.now() - int(params.get("oauth_timestamp", "0"))) <= 300
         nonce = params.get("oauth_nonce", "")
         known = params.get("oauth_consumer_key") == CONSUMER_KEY
-        known = known and params.get("oauth_token") == OAUTH1_TOKEN
-        expected = oauth1_signature(request, params, OAUTH1_TOKEN_SECRET)
+        known = known and params.get("oauth_token") == token
+        expected = oauth1_signature(request, params, token_secret)
         valid = hmac.compare_digest(expected, params.get("oauth_signature", ""))
-        accepted = fresh and known and valid and nonce not in self.nonces
+        accepted = fresh and known and valid and bool(nonce) and nonce not in self.nonces
         self.nonces.add(nonce)
         return self.verdict(accepted)
 

@@ -8,7 +8,7 @@ from typing import Any, TypeAlias
 from aiohttp import web
 from yarl import URL
 
-from connmgr.schemas.auth import Auth, NoAuth
+from connmgr.schemas.connection_auth import Auth, NoAuth
 from connmgr.schemas.kinds import HttpConfig, HttpTestRequest, Kind, WebhookConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget
 from support.secret_scan import findings_in

@@ -32,7 +32,9 @@ from http_providers import (
     CUSTOM_HEADERS,
     HS256_SECRET,
     JWT_AUDIENCE,
+    JWT_CLAIMS,
     JWT_ISSUER,
+    JWT_SUBJECT,
     OAUTH1_TOKEN,
     OAUTH1_TOKEN_SECRET,
     SCOPE,
@@ -42,7 +44,7 @@ from http_providers import (
 from http_targets import http_target
 from yarl import URL
 
-from connmgr.schemas.auth import (
+from connmgr.schemas.connection_auth import (
     ApiKeyAuth,
     Auth,
     BasicAuth,
@@ -52,7 +54,7 @@ from connmgr.schemas.auth import (
     OAuth1Auth,
     OAuth2Auth,
 )
-from connmgr.workers.checks.base import CheckResult, Outcome
+from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
 from connmgr.workers.checks.http import HttpCheck
 from connmgr.workers.egress import Egress
 from support.leaks import LeakChannels
@@ -70,9 +72,9 @@ def jwt_auth(algorithm: Literal["HS256", "RS256", "ES256"]) -> JwtAuth:
     return JwtAuth(
         algorithm=algorithm,
         issuer=JWT_ISSUER,
-        subject="connmgr-test",
+        subject=JWT_SUBJECT,
         audience=JWT_AUDIENCE,
-        claims={"tenant": "default"},
+        claims=dict(JWT_CLAIMS),
     )
 
 
@@ -162,6 +164,14 @@ async def run_case(
     return await HttpCheck(egress).run(target), secrets
 
 
+def right_target(name: str, provider_url: URL, pki: Pki, jwt_keys: JwtKeys) -> CheckTarget:
+    case = CASES[name]
+    return http_target(
+        provider_url, case.path, auth=case.auth(provider_url), secrets=case.right(jwt_keys),
+        ca_pem=pki.ca.cert_pem,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("name", list(CASES))
 async def test_an_auth_method_with_the_right_secret_is_accepted_by_the_provider(
     name: str,
@@ -205,11 +215,7 @@ async def test_an_auth_method_with_a_wrong_secret_is_auth_failed(
 async def test_an_expired_jwt_is_rejected_by_the_provider(
     algorithm: str, provider_url: URL, pki: Pki, jwt_keys: JwtKeys, egress: Egress
 ) -> None:
-    case = CASES[f"jwt_{algorithm.lower()}"]
-    target = http_target(
-        provider_url, case.path, auth=case.auth(provider_url), secrets=case.right(jwt_keys),
-        ca_pem=pki.ca.cert_pem,
-    )  # fmt: skip
+    target = right_target(f"jwt_{algorithm.lower()}", provider_url, pki, jwt_keys)
     an_hour_ago = time.time() - 3600
 
     result = await HttpCheck(egress, clock=lambda: an_hour_ago).run(target)
@@ -217,10 +223,15 @@ async def test_an_expired_jwt_is_rejected_by_the_provider(
     assert result.outcome is Outcome.AUTH_FAILED
 
 
-async def test_a_jwt_for_another_audience_is_rejected_by_the_provider(
-    provider_url: URL, pki: Pki, egress: Egress
+@pytest.mark.parametrize(
+    "claim",
+    [{"audience": "https://elsewhere.test"}, {"subject": "someone-else"}, {"claims": {}}],
+    ids=["audience", "subject", "configured-claims"],
+)
+async def test_a_jwt_for_another_audience_or_subject_is_rejected_by_the_provider(
+    claim: dict[str, object], provider_url: URL, pki: Pki, egress: Egress
 ) -> None:
-    auth = jwt_auth("HS256").model_copy(update={"audience": "https://elsewhere.test"})
+    auth = jwt_auth("HS256").model_copy(update=claim)
     target = http_target(
         provider_url, "/jwt/HS256", auth=auth, secrets={"signing_key": HS256_SECRET},
         ca_pem=pki.ca.cert_pem,
@@ -242,3 +253,43 @@ async def test_a_jwt_key_of_the_wrong_type_is_a_config_error(
         "the signing key cannot sign with the configured algorithm",
     )
     assert provider.hits == []
+
+
+async def test_an_oauth1_request_signed_an_hour_ago_is_rejected_by_the_provider(
+    provider_url: URL, pki: Pki, jwt_keys: JwtKeys, egress: Egress
+) -> None:
+    target = right_target("oauth1", provider_url, pki, jwt_keys)
+    an_hour_ago = time.time() - 3600
+
+    result = await HttpCheck(egress, clock=lambda: an_hour_ago).run(target)
+
+    assert result.outcome is Outcome.AUTH_FAILED
+
+
+async def test_a_consumer_only_oauth1_request_is_signed_with_an_empty_token_secret(
+    provider: Provider, provider_url: URL, pki: Pki, egress: Egress
+) -> None:
+    """Two-legged OAuth 1 (RFC 5849 §3.4.2: no token, so its secret is empty): the
+    signing key is the consumer secret and ``&`` alone."""
+    target = http_target(
+        provider_url, "/oauth1/two-legged", auth=OAuth1Auth(consumer_key=CONSUMER_KEY),
+        secrets={"consumer_secret": CONSUMER_SECRET}, ca_pem=pki.ca.cert_pem,
+    )  # fmt: skip
+
+    result = await HttpCheck(egress).run(target)
+
+    assert result.outcome is Outcome.OK
+    assert provider.hits[-1] == "/oauth1/two-legged"
+
+
+async def test_each_oauth1_request_carries_a_fresh_nonce_the_provider_accepts(
+    provider: Provider, provider_url: URL, pki: Pki, jwt_keys: JwtKeys, egress: Egress
+) -> None:
+    target = right_target("oauth1", provider_url, pki, jwt_keys)
+    check = HttpCheck(egress, clock=lambda: 1_700_000_000.0)
+    provider.now = lambda: 1_700_000_000.0  # the same second: only the nonce differs
+
+    outcomes = [(await check.run(target)).outcome for _ in range(3)]
+
+    assert outcomes == [Outcome.OK] * 3
+    assert len(provider.nonces) == 3

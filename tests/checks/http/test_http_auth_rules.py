@@ -11,7 +11,7 @@ import pytest
 from http_targets import http_target
 from yarl import URL
 
-from connmgr.schemas.auth import Auth, BasicAuth, BearerAuth, MtlsAuth, NoAuth
+from connmgr.schemas.connection_auth import Auth, BasicAuth, BearerAuth, MtlsAuth, NoAuth
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_auth import Authorizer

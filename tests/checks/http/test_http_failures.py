@@ -15,7 +15,7 @@ from http_pki import Pki
 from http_targets import Serve, http_target, leaked
 from yarl import URL
 
-from connmgr.schemas.auth import BearerAuth, MtlsAuth
+from connmgr.schemas.connection_auth import BearerAuth, MtlsAuth
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.http import HttpCheck
 from connmgr.workers.egress import DnsFailure, Egress, EgressPolicy, IPAddress

@@ -7,8 +7,12 @@ output channel (``http_leaks.assert_nothing_leaked``).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import ipaddress
 import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote_plus, urlencode
 
 import pytest
 from aiohttp import web
@@ -26,12 +30,12 @@ from http_providers import (
 from http_targets import Serve, http_target
 from yarl import URL
 
-from connmgr.schemas.auth import OAuth2Auth
+from connmgr.schemas.connection_auth import OAuth2Auth
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http import HttpCheck
 from connmgr.workers.checks.http_oauth2 import TokenCache, _json_object, _rejection, _token_of
-from connmgr.workers.egress import Egress
+from connmgr.workers.egress import Egress, EgressPolicy, IPAddress
 from support.leaks import LeakChannels
 
 NON_BEARER = "the token endpoint issued a non-bearer token"
@@ -286,3 +290,179 @@ def test_the_cache_keeps_at_most_4096_tokens_by_default() -> None:
 
     assert cache.get(("c0", "k"), now=1) is None
     assert cache.get(("c1", "k"), now=1) == "t1"
+
+
+async def test_a_fresh_token_the_target_refuses_is_not_kept_for_the_next_check(
+    provider: Provider, serve: Serve, pki: Pki, egress: Egress, leak_channels: LeakChannels
+) -> None:
+    """A token revoked between its grant and its first use: the next check asks for another."""
+    revoked: list[str] = []
+
+    @web.middleware
+    async def revoke_before_first_use(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path == "/oauth2/resource" and not revoked:
+            revoked.extend(provider.issued)
+            provider.issued.clear()
+        return await handler(request)
+
+    app = provider.app()
+    app.middlewares.append(revoke_before_first_use)
+    target = oauth2_target(await serve(app, pki.server_context()), pki)
+    check = HttpCheck(egress)
+
+    results = [await check.run(target), await check.run(target)]
+
+    assert [result.outcome for result in results] == [Outcome.AUTH_FAILED, Outcome.OK]
+    assert provider.grants == ["client_credentials", "client_credentials"]
+    assert_nothing_leaked(leak_channels, provider, results, revoked)
+
+
+def negotiating_token_app(issued: list[str]) -> web.Application:
+    """A token endpoint that answers JSON only when asked to (``Accept``), else a form, as
+    GitHub's does; media types compared case-insensitively (RFC 9110 section 8.3.1)."""
+
+    async def token(request: web.Request) -> web.Response:
+        accepted = request.headers.get("Accept", "").split(",")
+        wanted = {media.split(";")[0].strip().lower() for media in accepted}
+        issued.append(f"at-negotiated-{len(issued)}")
+        answer = {"access_token": issued[-1], "token_type": "bearer", "scope": ""}
+        if "application/json" in wanted:
+            return web.json_response(answer)
+        form = urlencode(answer)
+        return web.Response(text=form, content_type="application/x-www-form-urlencoded")
+
+    async def resource(request: web.Request) -> web.Response:
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        return web.json_response({}, status=200 if presented in issued else 401)
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/resource", resource)
+    return app
+
+
+async def test_the_token_request_asks_for_a_json_answer(serve: Serve, egress: Egress) -> None:
+    issued: list[str] = []
+    base = await serve(negotiating_token_app(issued))
+    auth = OAuth2Auth(token_url=str(base / "token"), client_id=CLIENT_ID)
+    target = http_target(base, "/resource", auth=auth, secrets={"client_secret": CLIENT_SECRET})
+
+    result = await HttpCheck(egress).run(target)
+
+    assert result.outcome is Outcome.OK, result
+    assert issued == ["at-negotiated-0"]
+
+
+async def test_a_redirect_from_the_token_endpoint_is_not_followed(
+    provider: Provider, serve: Serve, pki: Pki, egress: Egress, leak_channels: LeakChannels
+) -> None:
+    """The client's credentials go to the configured ``token_url`` and nowhere else."""
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect("/oauth2/token")
+
+    app = provider.app()
+    app.router.add_post("/oauth2/moved", moved)
+    base = await serve(app, pki.server_context())
+    target = oauth2_target(base, pki)
+    moved_auth = target.auth.model_copy(update={"token_url": str(base / "oauth2" / "moved")})
+    target = dataclasses.replace(target, auth=moved_auth)
+
+    result = await HttpCheck(egress).run(target)
+
+    assert (result.outcome, result.detail) == (
+        Outcome.PROTOCOL_ERROR,
+        "the token endpoint answered with status 307",
+    )
+    assert provider.hits == ["/oauth2/moved"]
+    assert provider.grants == []
+    assert_nothing_leaked(leak_channels, provider, [result])
+
+
+def any_client_token_app(seen: list[tuple[str, str | None]]) -> web.Application:
+    """A token endpoint that takes any client secret and refresh token, noting each pair."""
+
+    async def token(request: web.Request) -> web.Response:
+        form = await request.post()
+        encoded = request.headers.get("Authorization", "").removeprefix("Basic ")
+        secret = unquote_plus(base64.b64decode(encoded).decode().partition(":")[2])
+        refresh = form.get("refresh_token")
+        seen.append((secret, refresh if isinstance(refresh, str) else None))
+        return web.json_response({"access_token": f"at-{len(seen)}", "expires_in": 600})
+
+    async def resource(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/resource", resource)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (("cs-1", None), ("cs-1", "rt-1")),
+        (("cs-1", "rt-1"), ("cs-1", "rt-2")),
+        (("cs-1", "rt-1"), ("cs-2", "rt-1")),
+        (("cs-1\0", "rt-1"), ("cs-1", "\0rt-1")),
+    ],
+    ids=[
+        "refresh-token-stored",
+        "refresh-token-replaced",
+        "secret-rotated",
+        "same-text-split-apart",
+    ],
+)
+async def test_secrets_changed_in_any_way_get_their_own_token(
+    serve: Serve,
+    egress: Egress,
+    before: tuple[str, str | None],
+    after: tuple[str, str | None],
+) -> None:
+    """The cache is keyed by every secret whole: a sealed secret may hold any character."""
+    seen: list[tuple[str, str | None]] = []
+    base = await serve(any_client_token_app(seen))
+    auth = OAuth2Auth(token_url=str(base / "token"), client_id=CLIENT_ID)
+    check = HttpCheck(egress)
+
+    for client_secret, refresh_token in (before, after):
+        secrets = {"client_secret": client_secret}
+        if refresh_token is not None:
+            secrets["refresh_token"] = refresh_token
+        result = await check.run(http_target(base, "/resource", auth=auth, secrets=secrets))
+        assert result.outcome is Outcome.OK, result
+
+    assert seen == [before, after]
+
+
+def test_an_expired_token_looked_up_gives_its_place_to_a_live_one() -> None:
+    cache = TokenCache(max_entries=2)
+    cache.put(("long", "k"), "t-long", 600, now=0)
+    cache.put(("short", "k"), "t-short", 40, now=0)  # usable until 30
+
+    assert cache.get(("short", "k"), now=31) is None
+    cache.put(("new", "k"), "t-new", 600, now=31)
+
+    assert [cache.get((name, "k"), now=32) for name in ("long", "new")] == ["t-long", "t-new"]
+
+
+async def test_a_token_endpoint_named_with_a_trailing_dot_is_verified_for_its_name(
+    provider: Provider, serve: Serve, pki: Pki
+) -> None:
+    """``api.test.`` is the absolute form of ``api.test``, which the certificate names."""
+    base = await serve(provider.app(), pki.server_context())
+
+    async def fake_dns(host: str, port: int) -> list[IPAddress]:
+        assert host == "api.test."
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    check = HttpCheck(Egress(EgressPolicy(allow_loopback=True), resolver=fake_dns))
+    result = await check.run(oauth2_target(base.with_host("api.test."), pki))
+
+    assert result.outcome is Outcome.OK, result
+    assert provider.grants == ["client_credentials"]
+    assert result.server is not None
+    assert result.server.tls_subject == "api.test"

@@ -207,3 +207,23 @@ async def test_a_hostname_is_resolved_through_the_policy_and_kept_for_tls(
 
     assert (await check.run(named)).outcome is Outcome.OK
     assert (await check.run(misnamed)).outcome is Outcome.TLS_ERROR
+
+
+async def test_an_absolute_hostname_with_its_trailing_dot_verifies_as_the_name(
+    serve: Serve, pki: Pki
+) -> None:
+    """``api.test.`` names the same host as ``api.test``; certificates and SNI omit the dot."""
+    base = await serve(api_app(), pki.server_context())
+
+    async def fake_dns(host: str, port: int) -> list[IPAddress]:
+        assert host == "api.test."
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    check = HttpCheck(Egress(EgressPolicy(allow_loopback=True), resolver=fake_dns))
+    target = http_target(f"https://api.test.:{base.port}", "/status", ca_pem=pki.ca.cert_pem)
+
+    result = await check.run(target)
+
+    assert result.outcome is Outcome.OK, result
+    assert result.server is not None
+    assert result.server.tls_subject == "api.test"

@@ -7,19 +7,27 @@ The certificate tests shake hands in memory with the test PKI's server
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import os
 import ssl
+import time
+from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
 from http_pki import Pki
+from http_targets import Serve, http_target
 
-from connmgr.workers.checks.base import ServerIdentity
+from connmgr.workers.checks.base import Outcome, ServerIdentity
+from connmgr.workers.checks.http import HttpCheck
 from connmgr.workers.checks.vetted import (
     certificate_identity,
     http_server_product,
     known_product,
     stream_identity,
 )
+from connmgr.workers.egress import Egress
 
 
 def handshake(pki: Pki, client: ssl.SSLContext, server_hostname: str) -> ssl.SSLObject:
@@ -71,6 +79,36 @@ def test_a_verified_certificate_is_the_checked_name_the_issuer_digest_and_the_ex
     assert identity is not None
     assert identity.tls_not_after is not None
     assert identity.tls_not_after.utcoffset() is not None
+
+
+@pytest.fixture
+def local_time_zone() -> Iterator[dt.timedelta]:
+    """The process runs in a zone 5 h 30 east of UTC (a POSIX TZ, no zone database needed)."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = "XST-05:30"
+    time.tzset()
+    try:
+        yield dt.timedelta(hours=5, minutes=30)
+    finally:
+        if previous is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
+
+
+def test_the_expiry_is_recorded_in_utc_whatever_the_local_time_zone(
+    pki: Pki, local_time_zone: dt.timedelta
+) -> None:
+    connection = handshake(pki, client_context(pki, check_hostname=True), "api.test")
+    assert dt.datetime.now().astimezone().utcoffset() == local_time_zone
+
+    identity = certificate_identity(connection)
+
+    assert identity is not None
+    assert identity.tls_not_after is not None
+    assert identity.tls_not_after.utcoffset() == dt.timedelta(0)
+    assert identity.tls_not_after.isoformat().endswith("+00:00")
 
 
 def test_a_chain_verified_without_its_name_records_no_subject(pki: Pki) -> None:
@@ -126,6 +164,21 @@ def test_a_server_header_is_reduced_to_a_listed_product_and_its_number(
     header: str | None, with_version: bool, recorded: str | None
 ) -> None:
     assert http_server_product(header, with_version=with_version) == recorded
+
+
+async def test_an_http_check_records_the_server_product_with_its_version(
+    serve: Serve, egress: Egress
+) -> None:
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response({}, headers={"Server": "nginx/1.25.3 (Ubuntu) hunter2/1"})
+
+    app = web.Application()
+    app.router.add_get("/", status)
+
+    result = await HttpCheck(egress).run(http_target(await serve(app)))
+
+    assert result.outcome is Outcome.OK, result
+    assert result.server == ServerIdentity(version="nginx/1.25.3")
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from aiohttp import web
 from http_targets import CONNECTION_ID, Serve, leaked, webhook_target
 from yarl import URL
 
-from connmgr.schemas.auth import BearerAuth
+from connmgr.schemas.connection_auth import BearerAuth
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.webhook import WebhookCheck
 from connmgr.workers.egress import Egress

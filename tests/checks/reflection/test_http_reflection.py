@@ -20,7 +20,7 @@ from aiohttp import web
 from refl_support import Serve, leaks, received_text, reflecting_tls
 from yarl import URL
 
-from connmgr.schemas.auth import (
+from connmgr.schemas.connection_auth import (
     ApiKeyAuth,
     Auth,
     BasicAuth,

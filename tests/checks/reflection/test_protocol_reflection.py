@@ -24,7 +24,7 @@ from refl_peers import (
 )
 from refl_support import leaks
 
-from connmgr.schemas.auth import BasicAuth
+from connmgr.schemas.connection_auth import BasicAuth
 from connmgr.schemas.kinds import Kind, parse_config
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.registry import build_checks

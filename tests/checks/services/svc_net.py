@@ -14,7 +14,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from connmgr.schemas.auth import BasicAuth, NoAuth
+from connmgr.schemas.connection_auth import BasicAuth, NoAuth
 from connmgr.schemas.kinds import Kind, parse_config
 from connmgr.workers.checks.base import CheckResult, CheckTarget
 from connmgr.workers.egress import Egress, EgressPolicy, IPAddress, Resolver, system_resolver

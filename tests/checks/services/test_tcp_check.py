@@ -19,7 +19,7 @@ from svc_net import (
 )
 from svc_pki import Pki
 
-from connmgr.schemas.auth import MtlsAuth
+from connmgr.schemas.connection_auth import MtlsAuth
 from connmgr.schemas.kinds import Kind
 from connmgr.workers.checks.base import Check, CheckTarget, Outcome
 from connmgr.workers.checks.tcp import MAX_BANNER_BYTES, TcpCheck

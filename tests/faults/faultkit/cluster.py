@@ -117,6 +117,7 @@ class Cluster:
             "CONNMGR_BATCH_SIZE": str(self.options.batch_size),
             "CONNMGR_API_HOST": "127.0.0.1",
             "CONNMGR_API_PORT": "0",
+            "CONNMGR_HEALTH_PORT": "0",  # many workers on one machine: no probe ports
             "PYTHONUNBUFFERED": "1",  # a SIGKILL must not eat the last log lines
         }
         return inherited | own | dict(self.options.settings)

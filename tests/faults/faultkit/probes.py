@@ -1,13 +1,12 @@
 """Prober fault tests: the prober bench's fleet and its judgement per interval slot.
 
-Shared with ``bench/`` rather than copied: ``prober_fleet`` builds the create
-commands (``redis``, ``tcp`` and ``http`` connections in turn, tenant ``bench``,
-``health_check.interval_s`` = ``INTERVAL_S``), watches the schedules being put
-and reads each one's phase; ``prober_meters.SeqTimeline`` says when each firing
-(stream sequence) was stored; ``prober_window.judge`` gives, per connection per
-slot of the window, ``missed`` and ``doubled`` checks and stream sequences
-recorded twice. ``bench`` is put on ``sys.path`` for that (its scripts import
-each other by module name).
+Shared with the prober bench (``bench/prober/``) rather than copied: ``fleet`` builds
+the create commands (``redis``, ``tcp`` and ``http`` connections in turn, tenant
+``bench``, ``health_check.interval_s`` = ``INTERVAL_S``), watches the schedules being
+put and reads each one's phase; ``meters.SeqTimeline`` says when each firing (stream
+sequence) was stored; ``window.judge`` gives, per connection per slot of the window,
+``missed`` and ``doubled`` checks and stream sequences recorded twice. The
+repository's root is put on ``sys.path`` for that (``bench`` is a package there).
 """
 
 from __future__ import annotations
@@ -18,21 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from connmgr.schemas.bus import COMMAND_STREAM, command_subject
+from connmgr.schemas.bus import COMMAND_STREAM
 from faultkit.cluster import Cluster
 from faultkit.drain import TRANSIENT, relay_lag
 from faultkit.load import Plan, PlannedCommand
 from faultkit.report import Report
 from support.waiting import wait_for
 
-BENCH = Path(__file__).resolve().parents[3] / "bench"
-if str(BENCH) not in sys.path:
-    sys.path.append(str(BENCH))
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
 
-from harness import BenchError, percentile  # noqa: E402
-from prober_fleet import TENANT, Fleet, ScheduleWatch, Targets, build_fleet, read_phases  # noqa: E402
-from prober_meters import SeqTimeline  # noqa: E402
-from prober_window import (  # noqa: E402
+from bench.harness import BenchError, percentile  # noqa: E402
+from bench.prober.fleet import Fleet, ScheduleWatch, Targets, build_fleet, read_phases  # noqa: E402
+from bench.prober.meters import SeqTimeline  # noqa: E402
+from bench.prober.window import (  # noqa: E402
     Schedule,
     WindowFigures,
     judge,
@@ -50,8 +49,8 @@ def fleet_plan(count: int, targets: Targets) -> tuple[Fleet, Plan]:
     """The bench's fleet of ``count`` checked connections, as a plan to publish."""
     fleet = build_fleet(count, targets, INTERVAL_S)
     commands = [
-        PlannedCommand(command_id, "create", cid, command_subject(TENANT, "create", cid), body)
-        for cid, (command_id, body) in zip(fleet.ids, fleet.bodies, strict=True)
+        PlannedCommand(item.command_id, "create", item.connection_id, item.subject, item.body)
+        for item in fleet.commands
     ]
     return fleet, Plan(commands, [])
 

@@ -41,7 +41,8 @@ def only(*command_ids: str) -> Explains:
 
 def overtaken(command: PlannedCommand, snapshot: Snapshot, history: History) -> bool:
     """A change or a delete handled before its connection's create, or a change handled
-    after its (accepted) delete: the stream's order undone by a redelivery."""
+    after its (accepted) delete or in the same batch (one batch shares one ``handled_at``,
+    and the redelivery put the delete first in it): the stream's order undone."""
     handled = snapshot.handled_at.get(command.command_id)
     if handled is None or command.verb == "create":
         return False
@@ -49,7 +50,7 @@ def overtaken(command: PlannedCommand, snapshot: Snapshot, history: History) -> 
     deleted = _handled_at(command.connection_id, "delete", snapshot, history)
     if created is not None and handled < created:
         return True
-    return command.verb != "delete" and deleted is not None and handled > deleted
+    return command.verb != "delete" and deleted is not None and handled >= deleted
 
 
 def _handled_at(
@@ -65,16 +66,21 @@ def _handled_at(
     return None
 
 
-def sent_before_its_create_was_handled(
+def raced_its_create_or_delete(
     command: PlannedCommand, snapshot: Snapshot, history: History
 ) -> bool:
-    """A change sent while its connection's create was still unhandled: both were in the
-    work queue at once, and two replicas' concurrent batches may take them in either order."""
+    """A change sent while its connection's create, or its delete, was still unhandled: both
+    were in the work queue at once, and two replicas' concurrent batches may take them in
+    either order (the change before the create, or after the delete)."""
     sent = history.publications[command.command_id].sent_at
-    created = _handled_at(command.connection_id, "create", snapshot, history)
-    if command.verb in ENDS or sent is None or created is None:
+    handled = snapshot.handled_at.get(command.command_id)
+    if command.verb in ENDS or sent is None or handled is None:
         return False
-    return created > sent
+    created = _handled_at(command.connection_id, "create", snapshot, history)
+    deleted = _handled_at(command.connection_id, "delete", snapshot, history)
+    before_create = created is not None and created > sent
+    after_delete = deleted is not None and deleted > sent and handled >= deleted
+    return before_create or after_delete
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +105,12 @@ queue, so a redelivered create arrives after changes the other replica handled."
 
 RACED: Final = Excuse(
     "not_found",
-    "a change sent while its create was still unhandled, taken by the other replica "
-    "before the create committed (a backlog spanning creates and their changes)",
-    sent_before_its_create_was_handled,
+    "a change sent while its create or delete was still unhandled, taken by the other "
+    "replica before the create committed or after the delete did (both in the queue)",
+    raced_its_create_or_delete,
 )
+"""Two replicas share the work queue: commands of one connection queued together may be
+handled in either order, so a producer that needs order waits for each outcome."""
 
 
 @dataclass

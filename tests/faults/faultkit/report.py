@@ -123,7 +123,7 @@ def build_report(
     readers: list[ReadLog],
 ) -> Report:
     recognised = sum(
-        1 for p in cluster.encryptors for r in p.log_events("command_handled") if r.get("duplicate")
+        1 for p in cluster.encryptors for r in p.log_events("message_handled") if r.get("duplicate")
     )
     rows = [
         *_publish_rows(history, snapshot),

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, Protocol
 
-from connmgr.schemas.auth import Auth
+from connmgr.schemas.connection_auth import Auth
 from connmgr.schemas.kinds import Kind, KindConfig
 
 
@@ -67,13 +67,16 @@ class ServerIdentity:
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """``phases`` in milliseconds, keyed ``resolve``, ``connect``, ``tls``, ``auth``, ``query``."""
+    """``phases`` in milliseconds, keyed ``resolve``, ``connect``, ``tls``, ``auth``, ``query``;
+    ``phase_starts`` when each began, in milliseconds after the check's stopwatch started
+    (read only by the trace's phase spans, ``checks.check_spans``; never recorded)."""
 
     outcome: Outcome
     detail: str
     latency_ms: float
     phases: dict[str, float] = field(default_factory=dict)
     server: ServerIdentity | None = None
+    phase_starts: dict[str, float] = field(default_factory=dict)
 
 
 class Check(Protocol):

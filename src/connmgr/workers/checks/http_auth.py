@@ -16,7 +16,7 @@ import base64
 from collections.abc import Callable
 from typing import Final
 
-from connmgr.schemas.auth import (
+from connmgr.schemas.connection_auth import (
     ApiKeyAuth,
     BasicAuth,
     BearerAuth,

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar
 
 import aiohttp
 
-from connmgr.schemas.auth import MtlsAuth
+from connmgr.schemas.connection_auth import MtlsAuth
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_auth import Authorizer

@@ -22,7 +22,7 @@ from urllib.parse import quote_plus
 
 from yarl import URL
 
-from connmgr.schemas.auth import OAuth2Auth
+from connmgr.schemas.connection_auth import OAuth2Auth
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.failures import CheckFailed
 from connmgr.workers.checks.http_transport import CheckedSession, read_capped
@@ -74,9 +74,12 @@ class ClientSecrets:
     refresh_token: str | None
 
     def cache_key(self, connection_id: str, auth: OAuth2Auth) -> tuple[str, str]:
-        """Tokens are reused only for the same endpoint, client, scopes and secrets."""
-        material = (auth.model_dump_json(), self.client_secret, self.refresh_token or "")
-        return connection_id, hashlib.sha256("\0".join(material).encode()).hexdigest()
+        """Tokens are reused only for the same endpoint, client, scopes and secrets.
+
+        The parts are a JSON array, so no two sets of secrets read alike (a sealed
+        secret may hold any character, NUL included)."""
+        material = json.dumps([auth.model_dump_json(), self.client_secret, self.refresh_token])
+        return connection_id, hashlib.sha256(material.encode()).hexdigest()
 
 
 async def obtain_token(

@@ -15,7 +15,7 @@ from typing import Final
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from connmgr.schemas.auth import BasicAuth, MtlsAuth, NoAuth
+from connmgr.schemas.connection_auth import BasicAuth, MtlsAuth, NoAuth
 from connmgr.schemas.kinds import MongodbConfig, MysqlConfig, PostgresConfig, RedisConfig
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed
@@ -62,9 +62,10 @@ def common_name(certificate_pem: str) -> str | None:
     """The subject common name of a PEM certificate, or None when it has none or is invalid."""
     try:
         certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
-    except ValueError:
+        # The subject is decoded on first use: a name that is not text raises here.
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except (ValueError, TypeError):
         return None
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     value = names[0].value if names else None
     return value if isinstance(value, str) else None
 

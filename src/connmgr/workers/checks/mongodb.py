@@ -31,7 +31,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from connmgr.schemas.auth import BasicAuth, MtlsAuth
+from connmgr.schemas.connection_auth import BasicAuth, MtlsAuth
 from connmgr.schemas.kinds import Kind, MongodbConfig
 from connmgr.workers.checks import drivers, logins
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity

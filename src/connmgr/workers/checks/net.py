@@ -25,10 +25,12 @@ from connmgr.workers.egress import DnsFailure, Egress, EgressRefused, IPAddress
 
 @dataclass
 class Stopwatch:
-    """Phase timings in milliseconds, and the total since creation."""
+    """Phase timings in milliseconds, and the total since creation; ``starts`` holds when
+    each phase began, in milliseconds after creation (the trace's phase spans)."""
 
     phases: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    starts: dict[str, float] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -37,6 +39,11 @@ class Stopwatch:
             yield
         finally:
             self.phases[name] = round((time.perf_counter() - begin) * 1000, 3)
+            self.starts[name] = self.offset_ms(begin)
+
+    def offset_ms(self, moment: float) -> float:
+        """``moment`` (a ``perf_counter`` reading) in milliseconds after creation."""
+        return round((moment - self.started) * 1000, 3)
 
     def total_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)
@@ -44,7 +51,9 @@ class Stopwatch:
     def result(
         self, outcome: Outcome, detail: str, server: ServerIdentity | None = None
     ) -> CheckResult:
-        return CheckResult(outcome, detail, self.total_ms(), dict(self.phases), server)
+        return CheckResult(
+            outcome, detail, self.total_ms(), dict(self.phases), server, dict(self.starts)
+        )
 
 
 class _PinnedHostnameContext(ssl.SSLContext):
@@ -88,11 +97,13 @@ def tls_context(
 ) -> ssl.SSLContext:
     """A client context: system trust plus ``ca_pem``, TLS 1.2+, hostname verified.
 
+    An absolute name's trailing dot (``api.example.com.``) is dropped: certificates
+    and SNI name hosts without it (RFC 6066 section 3), as aiohttp and browsers do.
     ``verify=False`` exists only for modes a user chose explicitly (PostgreSQL and
     MySQL ``ssl: require``); everything else verifies.
     """
     context = _PinnedHostnameContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.pinned_hostname = server_hostname
+    context.pinned_hostname = server_hostname.rstrip(".") if server_hostname else None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_default_certs()
     if ca_pem:

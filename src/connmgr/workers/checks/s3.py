@@ -39,7 +39,7 @@ from botocore.configprovider import (  # type: ignore[import-untyped]
 )
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from connmgr.schemas.auth import BasicAuth
+from connmgr.schemas.connection_auth import BasicAuth
 from connmgr.schemas.kinds import Kind, S3Config
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
 from connmgr.workers.checks.checked_resolver import CheckedResolver

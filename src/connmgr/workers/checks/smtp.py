@@ -14,7 +14,7 @@ import base64
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from connmgr.schemas.auth import BasicAuth
+from connmgr.schemas.connection_auth import BasicAuth
 from connmgr.schemas.kinds import Kind, SmtpConfig
 from connmgr.workers.checks.base import CheckTarget, Outcome
 from connmgr.workers.checks.failures import CheckFailed

@@ -13,7 +13,7 @@ import asyncio
 import ssl
 from typing import ClassVar, Final
 
-from connmgr.schemas.auth import MtlsAuth
+from connmgr.schemas.connection_auth import MtlsAuth
 from connmgr.schemas.kinds import Kind, TcpConfig
 from connmgr.workers.checks.base import CheckResult, CheckTarget, Outcome, ServerIdentity
 from connmgr.workers.checks.failures import CheckFailed

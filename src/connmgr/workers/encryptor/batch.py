@@ -12,11 +12,15 @@ another replica, the tester or the prober append meanwhile.
 A plan made on rows another writer changed before the chain head was taken is
 never written, so no decision, a rejection included, rests on a stale row:
 holding the chain head, the batch reads the versions of its connections again
-(one narrow query) and, if any moved or appeared, plans the batch again there.
+(one narrow query), and who holds the names its creates and renames ask for
+(``encryptor.names``; skipped when there are none), and, if any moved or appeared,
+plans the batch again there.
 If writing fails (a command handled meanwhile collides on its command id, or
 anything else), the batch falls back to one savepoint per message, each decided
 again on what is committed, so one bad message cannot hold back the others.
 Nothing is acknowledged before the commit (the pool adapter acks afterwards).
+Each message is decided inside its own log context (``Inbound.log_fields``), so
+``command_failed`` names it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage.command_log import find_outcomes, record_outcomes
+from connmgr.storage.connection_names import NameKey, holders_of
 from connmgr.storage.data_keys import replace_data_keys
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender
@@ -37,7 +42,9 @@ from connmgr.storage.projection_store import (
     versions_of,
 )
 from connmgr.workers.encryptor.handlers import EncryptorPorts
+from connmgr.workers.encryptor.names import TenantNames, wanted_name
 from connmgr.workers.encryptor.planner import Handled, Inbound, Planner
+from connmgr.workers.message_context import bound
 
 log = structlog.get_logger("connmgr.encryptor")
 
@@ -59,7 +66,7 @@ class EncryptorBatch:
             results = await self._write_planned(connection, appender, planned)
             if results is None:
                 appender.rewind(start)
-                results = [await self._alone(connection, appender, item) for item in items]
+                results = await self._each_alone(connection, appender, items)
             await appender.finish()
         return results
 
@@ -70,7 +77,8 @@ class EncryptorBatch:
         it cannot be written."""
         states = planned.states
         planned_on = {cid: state.version for cid, state in states.items() if state is not None}
-        if await versions_of(connection, list(states)) != planned_on:
+        moved = await versions_of(connection, list(states)) != planned_on
+        if moved or await holders_of(connection, planned.holders) != planned.holders:
             log.info("batch_replanned", size=len(planned.results), reason="rows moved")
             planned = await self._plan(connection, planned.items)
         try:
@@ -80,6 +88,15 @@ class EncryptorBatch:
             log.warning("batch_split", size=len(planned.results), exc_info=True)
             return None
         return planned.results
+
+    async def _each_alone(
+        self, connection: AsyncConnection, appender: Appender, items: list[Inbound]
+    ) -> list[Handled]:
+        results: list[Handled] = []
+        for item in items:
+            with bound(**item.log_fields):
+                results.append(await self._alone(connection, appender, item))
+        return results
 
     async def _alone(
         self, connection: AsyncConnection, appender: Appender, item: Inbound
@@ -102,7 +119,7 @@ class EncryptorBatch:
     ) -> Handled:
         """The last delivery failed too: record ``max_deliveries`` so it ends somewhere."""
         planner = Planner(self._ports, self._max_deliver, {}, {})
-        result = planner.set_aside(item.admission())
+        result = planner.set_aside(item.admission(), item.traceparent)
         await _write(connection, appender, planner, {})
         return result
 
@@ -121,12 +138,15 @@ class EncryptorBatch:
         )
         recorded = await find_outcomes(connection, [a.key for a in admissions])
         states = await load_connections(connection, connection_ids)
-        planner = Planner(self._ports, self._max_deliver, recorded, dict(states))
-        results = [
-            await planner.decide(item, admission)
-            for item, admission in zip(items, admissions, strict=True)
-        ]
-        return _Planned(items, planner, states, results)
+        wanted = {wanted_name(a.command) for a in admissions if a.command and not a.rejection}
+        holders = await holders_of(connection, {key for key in wanted if key is not None})
+        names = TenantNames(holders)
+        planner = Planner(self._ports, self._max_deliver, recorded, dict(states), names=names)
+        results: list[Handled] = []
+        for item, admission in zip(items, admissions, strict=True):
+            with bound(**item.log_fields):
+                results.append(await planner.decide(item, admission))
+        return _Planned(items, planner, states, results, holders)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +155,8 @@ class _Planned:
     planner: Planner
     states: dict[str, ConnectionState | None]
     results: list[Handled]
+    holders: dict[NameKey, frozenset[str]]
+    """Who held each name the batch asks for, as it was planned (``encryptor.names``)."""
 
 
 async def _write(

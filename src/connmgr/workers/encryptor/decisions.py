@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from connmgr.schemas.auth import Auth
 from connmgr.schemas.commands import EncryptorCommand, SecretsInput
+from connmgr.schemas.connection_auth import Auth
 from connmgr.schemas.events import EncryptedSecrets, EventData
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import FieldError, Reason, Rejection
@@ -71,3 +71,12 @@ def seal_new_secrets(
         return problem
     data_key, wrapped = ports.keyring.new_data_key(connection_id)
     return encrypt_secrets(data_key, opened, connection_id, version), wrapped
+
+
+def name_taken() -> Rejection:
+    """Another live connection of the tenant has the name (``encryptor.names``)."""
+    return Rejection(
+        Reason.NAME_TAKEN,
+        "another connection of this tenant has this name; names are unique per tenant",
+        [FieldError(field="payload.name", message="is taken")],
+    )

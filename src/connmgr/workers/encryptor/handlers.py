@@ -29,7 +29,12 @@ from connmgr.workers.encryptor.decisions import (
     stale_version,
 )
 from connmgr.workers.encryptor.updates import update_connection
-from connmgr.workers.intake import auth_document, stored_auth, validate_new_connection
+from connmgr.workers.intake import (
+    auth_document,
+    stored_auth,
+    validate_new_connection,
+    validate_notify,
+)
 from connmgr.workers.secret_box import encrypt_secrets
 
 __all__ = ["Accepted", "Decision", "EncryptorPorts", "handle"]
@@ -50,6 +55,9 @@ async def create_connection(
     )
     if isinstance(new, Rejection):
         return new
+    notify = None if payload.notify is None else validate_notify(new.kind, payload.notify)
+    if isinstance(notify, Rejection):
+        return notify
     secrets, wrapped = None, None
     if new.secrets is not None:
         data_key, wrapped = ports.keyring.new_data_key(connection_id)
@@ -64,6 +72,7 @@ async def create_connection(
         health_check=payload.health_check,
         tags=list(dict.fromkeys(payload.tags)),
         description=payload.description,
+        notify=notify,
     )
     return Accepted(events=[event], new_data_key=wrapped)
 

@@ -29,6 +29,7 @@ from connmgr.storage.projection import ConnectionState, apply
 from connmgr.workers.command_gate import Admission, CommandMessage, admit
 from connmgr.workers.command_records import event_metadata, rejection_records
 from connmgr.workers.encryptor.handlers import Accepted, EncryptorPorts, handle
+from connmgr.workers.encryptor.names import TenantNames
 
 log = structlog.get_logger("connmgr.encryptor")
 
@@ -43,6 +44,11 @@ class Inbound:
     stream_sequence: int
     num_delivered: int
     headers: Mapping[str, str] | None = None
+    log_fields: Mapping[str, str | int] = field(default_factory=dict)
+    """Its log context (``message_context.message_fields``), bound while it is handled."""
+    traceparent: str | None = None
+    """What its events' metadata carries: its handling span's, or the sender's valid one
+    when nothing is recorded (``connmgr.tracing``); None without either."""
 
     def admission(self) -> Admission[EncryptorCommand]:
         """The message through the gate every pool shares (``command_gate``)."""
@@ -82,6 +88,7 @@ class Planner:
         recorded: dict[CommandKey, CommandOutcome],
         states: dict[str, ConnectionState | None],
         now: datetime | None = None,
+        names: TenantNames | None = None,
     ) -> None:
         self.plan = WritePlan()
         self.now = now or datetime.now(UTC)
@@ -89,6 +96,7 @@ class Planner:
         self._max_deliver = max_deliver
         self._recorded = recorded
         self._states = states
+        self._names = names or TenantNames({})
 
     async def decide(self, item: Inbound, admission: Admission[EncryptorCommand]) -> Handled:
         """A recorded ``(tenant, command id)`` is answered from its record (the key is the
@@ -98,39 +106,49 @@ class Planner:
         if (previous := self._recorded.get(admission.key)) is not None:
             return Handled(previous, reply_to, duplicate=True)
         if admission.rejection is not None:
-            return Handled(self._reject(admission, admission.rejection), reply_to)
+            return Handled(self._reject(admission, admission.rejection, item.traceparent), reply_to)
         assert admission.command is not None, "an admitted message carries its command"
         try:
-            outcome = await self._decide(admission.command)
+            outcome = await self._decide(admission.command, item.traceparent)
         except Exception:
             log.exception("command_failed", stream_sequence=item.stream_sequence)
             if item.num_delivered < self._max_deliver:
                 return Handled(None, None)
-            return self.set_aside(admission)
+            return self.set_aside(admission, item.traceparent)
         return Handled(outcome, reply_to)
 
-    def set_aside(self, admission: Admission[EncryptorCommand]) -> Handled:
+    def set_aside(
+        self, admission: Admission[EncryptorCommand], traceparent: str | None = None
+    ) -> Handled:
         """Reject a message that failed on every delivery (the pool copies it to the DLQ)."""
         rejection = Rejection(
             Reason.MAX_DELIVERIES, "the command failed on every delivery and was set aside"
         )
-        outcome = self._reject(admission, rejection)
+        outcome = self._reject(admission, rejection, traceparent)
         return Handled(outcome, admission.reply_to, dead_letter=True)
 
-    async def _decide(self, command: EncryptorCommand) -> CommandOutcome:
+    async def _decide(self, command: EncryptorCommand, traceparent: str | None) -> CommandOutcome:
         current = self._states.get(str(command.connection_id))
         decision = await handle(command, current, self._ports)
+        if isinstance(decision, Accepted) and (clash := self._names.clash(command, current)):
+            decision = clash
         if isinstance(decision, Rejection):
-            event, outcome = rejection_records(command.actor.tenant, decision, command=command)
+            event, outcome = rejection_records(
+                command.actor.tenant, decision, command=command, traceparent=traceparent
+            )
             self.plan.events.append(event)
             return self._record(command.actor.tenant, outcome)
-        return self._accept(command, current, decision)
+        return self._accept(command, current, decision, traceparent)
 
     def _accept(
-        self, command: EncryptorCommand, current: ConnectionState | None, decision: Accepted
+        self,
+        command: EncryptorCommand,
+        current: ConnectionState | None,
+        decision: Accepted,
+        traceparent: str | None,
     ) -> CommandOutcome:
         connection_id = str(command.connection_id)
-        metadata = event_metadata(command).model_dump(mode="json")
+        metadata = event_metadata(command, traceparent).model_dump(mode="json")
         base = current.version if current else 0
         pending = [
             PendingEvent(connection_id, base + n, event_type_of(data), command.actor.tenant,
@@ -138,9 +156,10 @@ class Planner:
             for n, data in enumerate(decision.events, start=1)
         ]  # fmt: skip
         state = current
-        for event in pending:
-            state = apply(state, _draft(event, self.now))
+        for event, data in zip(pending, decision.events, strict=True):
+            state = apply(state, _draft(event, self.now), data)
         self._states[connection_id] = state
+        self._names.moved(current, state)
         self.plan.events += pending
         if pending:
             self.plan.touched.add(connection_id)
@@ -158,7 +177,10 @@ class Planner:
         return self._record(command.actor.tenant, outcome)
 
     def _reject(
-        self, admission: Admission[EncryptorCommand], rejection: Rejection
+        self,
+        admission: Admission[EncryptorCommand],
+        rejection: Rejection,
+        traceparent: str | None,
     ) -> CommandOutcome:
         event, outcome = rejection_records(
             admission.tenant,
@@ -166,6 +188,7 @@ class Planner:
             command=admission.command,
             header=admission.header,
             identity=admission.identity,
+            traceparent=traceparent,
         )
         self.plan.events.append(event)
         return self._record(admission.tenant, outcome)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from connmgr.schemas.auth import Auth, secret_fields
 from connmgr.schemas.commands import UpdateConnection
+from connmgr.schemas.connection_auth import Auth, secret_fields
 from connmgr.schemas.events import ConnectionUpdated, EncryptedSecrets
 from connmgr.schemas.kinds import Kind, KindConfig, config_document, parse_config
 from connmgr.schemas.outcomes import FieldError, Reason, Rejection
@@ -28,6 +28,7 @@ from connmgr.workers.intake import (
     stored_auth,
     validate_auth,
     validate_config,
+    validate_notify,
 )
 
 
@@ -88,6 +89,9 @@ async def update_connection(
     )
     if isinstance(auth, Rejection):
         return auth
+    notify = None if payload.notify is None else validate_notify(kind, payload.notify)
+    if isinstance(notify, Rejection):
+        return notify
     new_key: WrappedDataKey | None = None
     if payload.secrets is not None:
         version = state.secrets_version + 1
@@ -101,7 +105,10 @@ async def update_connection(
         if isinstance(kept, Rejection):
             return kept
         secrets = kept
-    event = _changes(state, payload_values(command, kind, config, auth), secrets)
+    values = payload_values(command, kind, config, auth)
+    if payload.notify is not None:  # a stored notify stays as it is when not given
+        values["notify"] = notify
+    event = _changes(state, values, secrets)
     if event is None:
         return Accepted(events=[], notes=["nothing changed"])
     return Accepted(
@@ -142,6 +149,7 @@ def _changes(
         "health_check": state.health_check,
         "tags": list(state.tags),
         "description": state.description,
+        "notify": state.notify,
     }
     changed = {
         name: value

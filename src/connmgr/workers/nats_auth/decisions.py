@@ -6,7 +6,8 @@ Pure functions of the server's request, the token's grant and the settings:
   ``gateway``, the password (a gateway); any other user name is refused (the
   static users of ``accounts.conf`` never reach the callout);
 - a token grants a NATS identity only with ``commands:write`` or ``events:read``
-  and only for its own tenant (operator tokens get none);
+  (the gateway user: ``commands:write`` or ``connections:write``, the HTTP write
+  scope) and only for its own tenant (operator tokens get none);
 - every user JWT expires ``ttl_s`` after it is issued: the server then closes
   the connection and the client must pass the callout again, so a revoked token
   stops working within ``ttl_s``.
@@ -24,7 +25,12 @@ from connmgr.schemas.identities import (
     gateway_permissions,
     producer_permissions,
 )
-from connmgr.storage.tokens import SCOPE_COMMANDS_WRITE, SCOPE_EVENTS_READ, TokenGrant
+from connmgr.storage.tokens import (
+    SCOPE_COMMANDS_WRITE,
+    SCOPE_CONNECTIONS_WRITE,
+    SCOPE_EVENTS_READ,
+    TokenGrant,
+)
 from connmgr.workers.nats_auth.jwt import MalformedRequest, new_jti
 
 REFUSED = "authorization refused"
@@ -69,7 +75,7 @@ def identity_for(request: ConnectRequest, grant: TokenGrant | None, slots: int) 
         return None
     writes = grant.allows(SCOPE_COMMANDS_WRITE)
     if request.user == GATEWAY_USER:
-        if not writes:
+        if not (writes or grant.allows(SCOPE_CONNECTIONS_WRITE)):
             return None
         return Identity(f"gateway-{grant.tenant}", gateway_permissions(grant.tenant))
     reads = grant.allows(SCOPE_EVENTS_READ)

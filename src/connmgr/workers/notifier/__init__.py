@@ -10,7 +10,8 @@ Choices (issue 4, item 5):
   key as ``api_key``, the SMTP password) are sealed by producers like any
   other, the egress policy applies to them, and ``connmgr test`` tests them.
   The template picks the format (``channels.FORMAT_BY_TEMPLATE``); e-mail
-  recipients are ``notify_to:`` lines of the description (``email``).
+  recipients are the ``smtp`` connection's ``notify`` field (``email``,
+  ``schemas.recipients``).
 - **Exactly once per (alert event, channel)** comes from the database row in
   ``notification_deliveries`` (``records``), not from NATS.
 - **Outcomes are evidence.** Each final delivery appends ``NotificationSent``
@@ -27,6 +28,6 @@ events), ``notify`` (the handler), ``pool`` (the NATS adapter).
 """
 
 from connmgr.workers.notifier.delivery import DeliveryPolicy
-from connmgr.workers.notifier.pool import NotifierPool
+from connmgr.workers.notifier.service import NotifierPool
 
 __all__ = ["DeliveryPolicy", "NotifierPool"]

@@ -8,21 +8,23 @@ secrets, the egress policy and connection tests):
   ``critical``): alerts of that severity or above. With several such tags the
   lowest threshold wins; an unknown severity makes that tag no mark at all.
 - The format comes from the connection's template (``FORMAT_BY_TEMPLATE``);
-  any other ``webhook`` gets CloudEvents, an ``smtp`` connection gets e-mail.
+  any other ``webhook`` gets CloudEvents, an ``smtp`` connection gets e-mail,
+  sent to the recipients of its ``notify`` field (``schemas.recipients``).
 - A raise goes to every channel whose threshold admits its severity; a
   resolution goes to the channels the raise was delivered to, or, when the
   notifier never saw the raise, to every channel of the tenant.
 
 Secrets are opened in memory with the key ring exactly as the tester does
-(``tester.targets.prepare_stored``); a channel whose secrets cannot be opened
+(``checks.targets.prepare_stored``); a channel whose secrets cannot be opened
 is ``unusable`` and its delivery fails without a request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,9 +34,9 @@ from connmgr.schemas.outcomes import Rejection
 from connmgr.storage.projection_store import load_connection
 from connmgr.storage.tables import connection_tags, connections
 from connmgr.workers.checks.base import CheckTarget
+from connmgr.workers.checks.targets import prepare_stored
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.notifier.notices import AlertNotice, Severity
-from connmgr.workers.tester.targets import prepare_stored
 
 NOTIFY_TAG: Final = "notify"
 CHANNEL_KINDS: Final = (Kind.WEBHOOK.value, Kind.SMTP.value)
@@ -59,13 +61,14 @@ FORMAT_BY_TEMPLATE: Final = {
 
 @dataclass(frozen=True, slots=True)
 class ChannelRow:
-    """A candidate channel as the projection holds it (no secrets)."""
+    """A candidate channel as the projection holds it (no secrets); ``notify``: the
+    stored e-mail recipients and sender, read by ``email`` (never trusted blindly)."""
 
     id: str
     kind: str
     template: str | None
     tags: tuple[str, ...]
-    description: str
+    notify: Mapping[str, Any] | None = None
 
     @property
     def format(self) -> ChannelFormat:
@@ -81,7 +84,7 @@ class Channel:
     id: str
     format: ChannelFormat
     target: CheckTarget
-    description: str
+    notify: Mapping[str, Any] | None = None
     unusable: bool = False
 
 
@@ -115,15 +118,13 @@ async def channel_rows(connection: AsyncConnection, tenant: str) -> list[Channel
     )
     c = connections.c
     query = (
-        select(c.id, c.kind, c.template, c.tags, c.description)
+        select(c.id, c.kind, c.template, c.tags, c.notify)
         .where(c.tenant == tenant, c.deleted.is_(False), c.kind.in_(CHANNEL_KINDS))
         .where(c.id.in_(marked))
         .order_by(c.id)
     )
     rows = await connection.execute(query)
-    return [
-        ChannelRow(row.id, row.kind, row.template, tuple(row.tags), row.description) for row in rows
-    ]
+    return [ChannelRow(row.id, row.kind, row.template, tuple(row.tags), row.notify) for row in rows]
 
 
 async def open_channel(
@@ -137,7 +138,7 @@ async def open_channel(
         id=row.id,
         format=row.format,
         target=prepared.target,
-        description=row.description,
+        notify=row.notify,
         unusable=prepared.unusable is not None,
     )
 

@@ -15,10 +15,15 @@ fails at once. Codes are stable (``http_503``, ``timeout``,
 ``refused_by_policy``, …) and never carry a body, header or secret.
 
 Retries: ``with_retries`` makes up to ``attempts_per_delivery`` attempts within
-one message delivery, sleeping ``backoff_s``, then twice, four times as long in between; then the
+one message delivery, waiting ``backoff_s``, then twice, four times as long in
+between, each jittered down to as little as half (``connmgr.backoff``); then the
 pool naks the message with the consumer's growing delay, and the next delivery
 of it tries again, until ``max_attempts`` attempts in all (counted in the
 delivery record across redeliveries) or the consumer's last delivery.
+
+Each attempt is a ``webhook POST`` span (child of the notifier's span for the
+alert) and the request carries its W3C ``traceparent`` header, never a
+``tracestate`` (docs/decisions.md, "Traces across NATS hops").
 """
 
 from __future__ import annotations
@@ -31,11 +36,15 @@ from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
+import tenacity
 from multidict import CIMultiDict
+from opentelemetry.trace import SpanKind
 from yarl import URL
 
-from connmgr.schemas.auth import MtlsAuth
+from connmgr.backoff import Backoff
+from connmgr.schemas.connection_auth import MtlsAuth
 from connmgr.schemas.kinds import WebhookConfig
+from connmgr.tracing.spans import hop, put_traceparent
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.http_auth import Authorizer
 from connmgr.workers.checks.http_exchange import TlsTarget, send
@@ -74,9 +83,10 @@ class DeliveryPolicy:
     backoff_s: float = 1.0
     timeout_s: float = 10.0
 
-    def pause_s(self, attempt: int) -> float:
-        """The wait after failed attempt number ``attempt`` (1-based) of one delivery."""
-        return self.backoff_s * 2.0 ** (attempt - 1)
+    def backoff(self) -> Backoff:
+        """The waits between the attempts of one delivery: ``backoff_s``, then twice,
+        four times as long, each jittered down to half (``connmgr.backoff``)."""
+        return Backoff(self.backoff_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,11 @@ class Attempt:
     def failed(cls, code: str, *, permanent: bool, status: int | None = None) -> Attempt:
         return cls(False, code, permanent, status)
 
+    @property
+    def retryable(self) -> bool:
+        """Neither delivered nor failed for good: another attempt may help."""
+        return not (self.delivered or self.permanent)
+
 
 @dataclass(frozen=True, slots=True)
 class Tried:
@@ -104,15 +119,18 @@ class Tried:
 async def with_retries(
     once: Callable[[], Awaitable[Attempt]], policy: DeliveryPolicy, budget: int
 ) -> Tried:
-    """Up to ``budget`` attempts, stopping at the first delivered or permanent one."""
-    attempt = Attempt.failed("not_attempted", permanent=False)
+    """Up to ``budget`` attempts (one at least), ending at the first delivered or permanent."""
     made = 0
-    while made < max(budget, 1):
-        attempt = await once()
+
+    async def counted() -> Attempt:
+        nonlocal made
         made += 1
-        if attempt.delivered or attempt.permanent or made >= budget:
-            break
-        await asyncio.sleep(policy.pause_s(made))
+        return await once()
+
+    retrying = policy.backoff().retrying(
+        max(budget, 1), retry=tenacity.retry_if_result(lambda attempt: attempt.retryable)
+    )
+    attempt: Attempt = await retrying(counted)
     return Tried(attempt, made)
 
 
@@ -153,8 +171,11 @@ class WebhookSender:
             )
         except ChannelMisconfigured:
             return Attempt.failed(Outcome.CONFIG_ERROR.value, permanent=True)
-        request = Outgoing("POST", URL(config.url), CIMultiDict(payload.headers), payload.body)
-        return await self._post(channel, config, request)
+        attributes = {"connmgr.channel_format": channel.format.value}
+        with hop("webhook POST", notice.traceparent, SpanKind.CLIENT, attributes) as traceparent:
+            headers = put_traceparent(dict(payload.headers), traceparent)
+            request = Outgoing("POST", URL(config.url), CIMultiDict(headers), payload.body)
+            return await self._post(channel, config, request)
 
     async def _post(self, channel: Channel, config: WebhookConfig, request: Outgoing) -> Attempt:
         authorizer = Authorizer(channel.target, tokens=self._tokens, clock=self._clock)

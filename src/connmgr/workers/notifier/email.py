@@ -1,14 +1,17 @@
 """E-mail channels: a plain-text message sent through a stored ``smtp`` connection.
 
-Recipients and sender are written in the channel connection's description
-(tags cannot hold ``@``), one directive per line::
+Recipients and sender are the connection's ``notify`` field
+(``schemas.recipients``)::
 
-    notify_to: ops@example.com, oncall@example.com
-    notify_from: connmgr@example.com          (optional)
+    "notify": {"recipients": ["ops@example.com", "oncall@example.com"],
+               "sender": "connmgr@example.com"}
 
-Without ``notify_from`` the sender is the connection's ``basic`` username when
-it is an address, else ``connmgr@<smtp host>``. At most ``MAX_RECIPIENTS``
-addresses; none at all is a misconfigured channel (a permanent failure).
+Without ``sender`` the sender is the connection's ``basic`` username when it is
+an address ``email-validator`` takes, else ``connmgr@<smtp host>``. The stored
+field is checked again here, address by address, with ``email-validator``: an
+address it refuses is left out (never sent, never raised), at most
+``MAX_RECIPIENTS`` are used, and none at all is a misconfigured channel (a
+permanent failure).
 
 Sending uses the standard library's ``smtplib`` in a worker thread
 (``aiosmtplib`` is not a dependency): the host is resolved and checked by the
@@ -23,17 +26,18 @@ credentials and egress refusals are permanent.
 from __future__ import annotations
 
 import asyncio
-import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Final
+from typing import Any
 
-from connmgr.schemas.auth import BasicAuth
+from connmgr.schemas.connection_auth import BasicAuth
 from connmgr.schemas.kinds import SmtpConfig
+from connmgr.schemas.recipients import MAX_RECIPIENTS, checked_address
 from connmgr.workers.checks.base import Outcome
 from connmgr.workers.checks.net import classify, tls_context
 from connmgr.workers.egress import DnsFailure, Egress, EgressRefused, IPAddress
@@ -42,24 +46,20 @@ from connmgr.workers.notifier.delivery import Attempt, DeliveryPolicy
 from connmgr.workers.notifier.notices import AlertNotice
 from connmgr.workers.notifier.texts import facts, headline, summary
 
-MAX_RECIPIENTS: Final = 20
-_ADDRESS: Final = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
-_DIRECTIVE: Final = re.compile(r"^\s*(notify_to|notify_from)\s*:(.*)$")
 
-
-def addresses_in(description: str) -> tuple[list[str], str | None]:
-    """The ``notify_to`` recipients (valid ones, at most ``MAX_RECIPIENTS``) and ``notify_from``."""
-    recipients: list[str] = []
-    sender = None
-    for line in description.splitlines():  # any line break, \r included
-        if (match := _DIRECTIVE.match(line)) is None:
-            continue
-        directive, value = match.groups()
-        found = [item for item in re.split(r"[,;\s]+", value) if _ADDRESS.match(item)]
-        if directive == "notify_to":
-            recipients.extend(found)
-        elif found:
-            sender = found[0]
+def addresses_of(notify: Mapping[str, Any] | None) -> tuple[list[str], str | None]:
+    """The valid recipients (no duplicates, at most ``MAX_RECIPIENTS``) and sender of a
+    stored ``notify`` field; anything malformed in it is left out."""
+    if not isinstance(notify, Mapping):
+        return [], None
+    listed = notify.get("recipients")
+    recipients = [
+        address
+        for item in (listed if isinstance(listed, list) else [])
+        if isinstance(item, str) and (address := checked_address(item)) is not None
+    ]
+    sender = notify.get("sender")
+    sender = checked_address(sender) if isinstance(sender, str) else None
     return list(dict.fromkeys(recipients))[:MAX_RECIPIENTS], sender
 
 
@@ -67,7 +67,7 @@ def compose(notice: AlertNotice, sender: str, recipients: list[str]) -> EmailMes
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    message["Subject"] = f"[connmgr] {headline(notice)}"
+    message["Subject"] = " ".join(f"[connmgr] {headline(notice)}".split())  # one line
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(idstring=notice.event_id, domain="connmgr.invalid")
     lines = [summary(notice), ""] + [f"{name}: {value}" for name, value in facts(notice)]
@@ -151,11 +151,11 @@ class MailSender:
 
     async def send(self, channel: Channel, notice: AlertNotice) -> Attempt:
         config = channel.target.config
-        recipients, sender = addresses_in(channel.description)
+        recipients, sender = addresses_of(channel.notify)
         if not isinstance(config, SmtpConfig) or channel.unusable or not recipients:
             return Attempt.failed(Outcome.CONFIG_ERROR.value, permanent=True)
         username = _username(channel)
-        sender = sender or (username if username and "@" in username else f"connmgr@{config.host}")
+        sender = sender or (username and checked_address(username)) or f"connmgr@{config.host}"
         try:
             addresses = await self._egress.resolve(config.host, config.port)
             plan = Submission(

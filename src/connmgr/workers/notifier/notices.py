@@ -1,6 +1,6 @@
 """An alert event as the relay published it, read into what a notification needs.
 
-``read_notice`` accepts the relay's body (``workers.relay.event_message``) of an
+``read_notice`` accepts the relay's body (``workers.relay.event_messages``) of an
 ``AlertRaised`` or ``AlertResolved`` event and nothing else: anything else, or a
 body that does not validate, is ``None`` (the pool acknowledges it and moves on:
 a malformed message is never retried).
@@ -22,7 +22,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from connmgr.schemas.bus import is_valid_tenant
-from connmgr.schemas.events import AlertRaised, AlertResolved
+from connmgr.schemas.events import AlertRaised, AlertResolved, decode_as
 
 
 class Severity(IntEnum):
@@ -78,6 +78,8 @@ class AlertNotice:
     correlation_id: str | None = None
     connection_name: str | None = None
     connection_kind: str | None = None
+    traceparent: str | None = None
+    """The notifier's span for this message (``service``): never read from the body."""
 
     @property
     def raised(self) -> bool:
@@ -101,7 +103,7 @@ def read_notice(body: bytes) -> AlertNotice | None:
         if not is_valid_tenant(envelope.tenant):
             return None
         if envelope.type == "AlertRaised":
-            raised = AlertRaised.model_validate(envelope.data)
+            raised = decode_as(AlertRaised, envelope.data)
             return _notice(
                 envelope,
                 raised.alert_id,
@@ -111,7 +113,7 @@ def read_notice(body: bytes) -> AlertNotice | None:
                 outcome=raised.outcome,
                 detail=raised.detail,
             )
-        resolved = AlertResolved.model_validate(envelope.data)
+        resolved = decode_as(AlertResolved, envelope.data)
         return _notice(envelope, resolved.alert_id, resolved.resolved_at, open_s=resolved.open_s)
     except (ValidationError, ValueError):
         return None

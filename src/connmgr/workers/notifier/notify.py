@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.kinds import Kind
 from connmgr.workers.keyring import Keyring
+from connmgr.workers.metrics import record_notification
 from connmgr.workers.notifier.channels import (
     Channel,
     channel_rows,
@@ -117,6 +118,7 @@ class Notifier:
             last_chance=last_chance,
         )
         _log_delivery(notice, channel, tried, stored)
+        record_notification(channel.format, stored.status, tried.attempts)
         return stored.final
 
 

@@ -151,6 +151,7 @@ def audit_event(
         tenant=notice.tenant,
         correlation_id=notice.correlation_id,
         causation_id=notice.event_id,
+        traceparent=notice.traceparent,  # the ``notifier process`` span's: the alert's trace
     )
     stream = own_stream(NOTIFICATION_NAMESPACE, delivery_id(notice.event_id, channel.id))
     return PendingEvent(

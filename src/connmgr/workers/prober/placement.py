@@ -29,7 +29,9 @@ from typing import Final
 import structlog
 
 log = structlog.get_logger("connmgr.schedules")
-MAX_SPREAD_S: Final = 10
+MAX_SPREAD_S: Final = 60
+"""Issue 15: 10 s made a 60 s fleet fire in 10 of its 60 seconds (six times the even
+peak); 60 spreads intervals up to a minute fully (docs/decisions.md, "Issue 15")."""
 TICK_S: Final = 0.05
 LEAD_S: Final = 0.45
 

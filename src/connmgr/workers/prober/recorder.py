@@ -32,9 +32,9 @@ from connmgr.storage.projection import ConnectionState, apply
 from connmgr.storage.projection_store import load_connections, save_changed_connections
 from connmgr.storage.samples import NewSample, insert_samples
 from connmgr.workers.checks.base import CheckResult
+from connmgr.workers.checks.results import test_result
 from connmgr.workers.command_records import event_metadata
 from connmgr.workers.prober.state_machine import Context, Observation, ProbeState, step
-from connmgr.workers.tester.recorder import test_result
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,7 @@ class CheckRecord:
     checked_at: datetime
     result: CheckResult
     command: CheckConnection | None = None  # a manual check, answered by command id
+    traceparent: str | None = None  # its ``prober check`` span's, kept in its events' metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,8 @@ class _StatusWriter:
         }
         if record.command is not None:
             metadata = event_metadata(record.command).model_dump(mode="json")
+        if record.traceparent is not None:
+            metadata["traceparent"] = record.traceparent
         after: ConnectionState | None = state
         for index, data in enumerate(events, start=1):
             event = PendingEvent(state.id, state.version + index, event_type_of(data),

@@ -29,16 +29,16 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.check_targets import (
+from connmgr.storage.database import autocommit_reads
+from connmgr.storage.reads.check_targets import (
     CheckHead,
     CheckSource,
     load_check_sources,
     read_check_heads,
 )
-from connmgr.storage.queries import autocommit_reads
 from connmgr.workers.batch_writer import BatchWriter
+from connmgr.workers.checks.targets import Prepared, prepare_state
 from connmgr.workers.keyring import Keyring
-from connmgr.workers.tester.targets import Prepared, prepare_state
 
 MAX_CACHED: Final = 20_000
 

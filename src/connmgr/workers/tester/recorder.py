@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.commands import CommandHeader
-from connmgr.schemas.events import ConnectionTested, ServerIdentityData, TestResult
+from connmgr.schemas.events import ConnectionTested, TestResult
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.schemas.probe_commands import ProbeCommand
 from connmgr.storage.command_log import CommandKey, find_outcomes, record_outcomes
@@ -29,6 +29,7 @@ from connmgr.storage.event_log import Appender, PendingEvent, StoredEvent
 from connmgr.storage.projection import ConnectionState, apply
 from connmgr.storage.projection_store import load_connections, save_changed_connections
 from connmgr.workers.checks.base import CheckResult
+from connmgr.workers.checks.results import test_result
 from connmgr.workers.command_records import command_scoped_id, event_metadata, rejection_records
 
 log = structlog.get_logger("connmgr.tester")
@@ -49,29 +50,11 @@ class TestRecord:
     result: CheckResult | None = None
     secrets_version: int | None = None
     draft: dict[str, object] | None = None
+    traceparent: str | None = None  # its ``tester test`` span's, kept in its event's metadata
 
     @property
     def key(self) -> CommandKey:
         return (self.tenant, str(self.identity))
-
-
-def test_result(result: CheckResult) -> TestResult:
-    server = result.server
-    return TestResult(
-        outcome=result.outcome.value,
-        detail=result.detail,
-        latency_ms=result.latency_ms,
-        phases=result.phases,
-        server=ServerIdentityData(
-            version=server.version,
-            tls_subject=server.tls_subject,
-            tls_issuer=server.tls_issuer,
-            tls_not_after=server.tls_not_after,
-        )
-        if server
-        else None,
-        tested_at=datetime.now(UTC),
-    )
 
 
 async def record_tests(
@@ -138,7 +121,7 @@ class _TestPlan:
                 result=tested, draft=record.draft, connection_id=command.connection_id
             )
             stream = command_scoped_id(DRAFT_NAMESPACE, command.actor.tenant, command.command_id)
-            self.events.append(_pending(command, stream, 1, data))
+            self.events.append(_pending(command, stream, 1, data, record.traceparent))
             return self._accepted(command, None, tested)
         return self._stored(record, command, tested)
 
@@ -155,7 +138,8 @@ class _TestPlan:
         data = ConnectionTested(
             result=tested, tested_version=state.version, secrets_version=record.secrets_version
         )
-        event = _pending(command, connection_id, state.version + 1, data)
+        version = state.version + 1
+        event = _pending(command, connection_id, version, data, record.traceparent)
         self.events.append(event)
         after = apply(state, _as_stored(event, self.now))
         assert after is not None
@@ -170,6 +154,7 @@ class _TestPlan:
             command=record.command,
             header=record.header,
             identity=record.identity,
+            traceparent=record.traceparent,
         )
         self.events.append(event)
         return self._remember(record.tenant, outcome)
@@ -199,7 +184,11 @@ def _as_stored(event: PendingEvent, recorded_at: datetime) -> StoredEvent:
 
 
 def _pending(
-    command: ProbeCommand, stream_id: str, version: int, data: ConnectionTested
+    command: ProbeCommand,
+    stream_id: str,
+    version: int,
+    data: ConnectionTested,
+    traceparent: str | None,
 ) -> PendingEvent:
     return PendingEvent(
         stream_id=stream_id,
@@ -207,5 +196,5 @@ def _pending(
         type="ConnectionTested",
         tenant=command.actor.tenant,
         data=data.model_dump(mode="json"),
-        metadata=event_metadata(command).model_dump(mode="json"),
+        metadata=event_metadata(command, traceparent).model_dump(mode="json"),
     )

@@ -1,0 +1,1 @@
+"""The benches: ``python -m bench.pipeline``, ``bench.tester``, ``bench.prober`` (see README.md)."""

@@ -1,0 +1,46 @@
+"""What every bench's command line shares: its name, ``--record [DIR]``, and the
+types of its numeric options (``python -m bench.<name> --help``; bench/README.md).
+
+A count of things (commands, connections, replicas…) has the type ``count``, a
+duration or a rate the type ``positive``: argparse then refuses ``0`` or ``-1``
+with a usage error naming the option, before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.harness.results import RESULTS_DIR
+
+
+def bench_parser(bench: str) -> argparse.ArgumentParser:
+    """The command line every bench starts from: its name, and ``--record [DIR]``."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m bench.{bench}", description=f"connmgr {bench} bench (see bench/README.md)"
+    )
+    parser.add_argument(
+        "--record",
+        nargs="?",
+        const=RESULTS_DIR,
+        type=Path,
+        metavar="DIR",
+        help="also write the figures to a dated result file in DIR (default: bench/results/)",
+    )
+    return parser
+
+
+def count(text: str) -> int:
+    """A count given on the command line: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive(text: str) -> float:
+    """A duration or a rate given on the command line: a number above 0."""
+    value = float(text)
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value

@@ -1,0 +1,280 @@
+"""The channels, operations and header schemas of the AsyncAPI document (``schemas.asyncapi``).
+
+Every address is a ``schemas.bus`` function called with ``{parameter}`` names, so
+a subject changed there changes here; every header name is a ``bus`` constant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from connmgr.schemas import bus
+from connmgr.schemas.events import EVENT_TYPES
+
+COMMAND_VERBS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "create": "CreateConnection",
+        "update": "UpdateConnection",
+        "rotate": "RotateSecrets",
+        "delete": "DeleteConnection",
+        "test": "TestConnection",
+        "check": "CheckConnection",
+    }
+)
+"""Each verb of ``bus.ALL_VERBS`` and the command model published under it."""
+
+TENANT: Final = "{tenant}"
+CONNECTION_ID: Final = "{connection_id}"
+_MESSAGES: Final = "#/components/messages/"
+_SCHEMAS: Final = "#/components/schemas/"
+REPLY_CHANNEL: Final = "commandReplies"
+_SEQUENCE: Final[Any] = "{sequence}"
+"""A parameter where ``bus.upgrade_subject`` takes a number: it only formats it."""
+
+
+def command_channel(verb: str) -> str:
+    return f"command-{verb}"
+
+
+def event_channel(event_type: str) -> str:
+    return f"event-{event_type}"
+
+
+def channels() -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for verb, model in COMMAND_VERBS.items():
+        result[command_channel(verb)] = {
+            "address": bus.command_subject(TENANT, verb, CONNECTION_ID),
+            "title": f"{verb} commands",
+            "description": f"Stream `{bus.COMMAND_STREAM}`; handled by {_POOL_OF[verb]}.",
+            "messages": {model: {"$ref": f"{_MESSAGES}{model}"}},
+            "parameters": _parameters("$message.payload#/actor/tenant"),
+            "tags": [{"name": "commands"}],
+        }
+    result[REPLY_CHANNEL] = {
+        "address": None,
+        "title": "command replies",
+        "description": "The command's `reply_to`: a subject under "
+        f"`{bus.tenant_inbox_prefix(TENANT)}.` or `{bus.gateway_inbox_prefix(TENANT)}.`.",
+        "messages": {"CommandOutcome": {"$ref": f"{_MESSAGES}CommandOutcome"}},
+        "tags": [{"name": "commands"}],
+    }
+    for event_type in EVENT_TYPES:
+        result[event_channel(event_type)] = {
+            "address": bus.event_subject(TENANT, CONNECTION_ID, event_type),
+            "title": f"{event_type} events",
+            "description": f"Stream `{bus.EVENT_STREAM}`, published by the relay.",
+            "messages": {f"{event_type}Message": {"$ref": f"{_MESSAGES}{event_type}Message"}},
+            "parameters": _parameters("$message.payload#/tenant"),
+            "tags": [{"name": "events"}],
+        }
+    result.update(_internal_channels())
+    return result
+
+
+def _internal_channels() -> dict[str, Any]:
+    schedule = {"ScheduledCheck": {"$ref": f"{_MESSAGES}ScheduledCheck"}}
+    held = {"HeldCommand": {"$ref": f"{_MESSAGES}HeldCommand"}}
+    internal = [{"name": "internal"}]
+    advisories = {
+        f"deadLetterAdvisory-{kind}": {
+            "address": subject.replace("*", "{consumer}"),
+            "description": f"Captured into `{bus.DEAD_LETTER_STREAM}` by the stream itself.",
+            "messages": {"ConsumerAdvisory": {"$ref": f"{_MESSAGES}ConsumerAdvisory"}},
+            "parameters": {"consumer": {"description": "The pool's durable consumer."}},
+            "tags": internal,
+        }
+        for kind, subject in zip(
+            bus.DEAD_LETTER_ADVISORIES, bus.dead_letter_subjects()[1:], strict=True
+        )
+    }
+    return {
+        "sealKey": {
+            "address": bus.seal_key_subject(),
+            "description": "Read-only for producers; written by the encryptor at start.",
+            "messages": {"SealKeyInfo": {"$ref": f"{_MESSAGES}SealKeyInfo"}},
+            "tags": [{"name": "commands"}],
+        },
+        "schedules": {
+            "address": bus.schedule_subject(TENANT, CONNECTION_ID),
+            "description": f"Stream `{bus.SCHEDULE_STREAM}`: one schedule per connection "
+            "(a rollup), put by the prober's schedule keeper.",
+            "messages": schedule,
+            "parameters": _parameters("$message.payload#/actor/tenant"),
+            "tags": internal,
+        },
+        "probes": {
+            "address": bus.probe_subject(TENANT, CONNECTION_ID),
+            "description": f"Stream `{bus.SCHEDULE_STREAM}`: where a schedule fires.",
+            "messages": schedule,
+            "parameters": _parameters("$message.payload#/actor/tenant"),
+            "tags": internal,
+        },
+        "deadLetters": {
+            "address": bus.dead_letter_subject(TENANT, "{command_id}"),
+            "description": f"Stream `{bus.DEAD_LETTER_STREAM}`: a command that failed on "
+            "every delivery (`connmgr dlq ls`, `connmgr dlq replay`).",
+            "messages": held,
+            "parameters": {
+                "tenant": {"description": "The command's tenant (`_` when its subject had none)."},
+                "command_id": {"description": "The command's id."},
+            },
+            "tags": internal,
+        },
+        **advisories,
+        "streamUpgrade": {
+            "address": bus.upgrade_subject(_SEQUENCE),
+            "description": f"Stream `{bus.UPGRADE_STREAM}`: the command stream's messages "
+            "held while `connmgr streams ensure` re-creates that stream.",
+            "messages": held,
+            "parameters": {"sequence": {"description": "The message's old stream sequence."}},
+            "tags": internal,
+        },
+    }
+
+
+def _parameters(tenant_location: str) -> dict[str, Any]:
+    return {
+        "tenant": {
+            "description": f"The tenant, `{bus.TENANT_PATTERN}`; a tenant's identity may "
+            "use only its own.",
+            "location": tenant_location,
+        },
+        "connection_id": {
+            "description": "The connection's id (a UUID).",
+            "location": "$message.payload#/connection_id",
+        },
+    }
+
+
+_POOL_OF: Final = {
+    **{verb: "the encryptor" for verb in bus.ENCRYPTOR_VERBS},
+    "test": "the tester",
+    "check": "the prober",
+}
+
+
+def operations() -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for verb, model in COMMAND_VERBS.items():
+        summary = f"Handle a `{verb}` command; answer on its `reply_to`."
+        result[f"receive-{verb}"] = {
+            **_operation("receive", command_channel(verb), model, summary, "commands"),
+            "reply": {
+                "address": {
+                    "description": "The command's `reply_to`.",
+                    "location": "$message.payload#/reply_to",
+                },
+                "channel": {"$ref": f"#/channels/{REPLY_CHANNEL}"},
+                "messages": [{"$ref": f"#/channels/{REPLY_CHANNEL}/messages/CommandOutcome"}],
+            },
+        }
+    for event_type in EVENT_TYPES:
+        summary = f"Publish each committed `{event_type}` once."
+        message = f"{event_type}Message"
+        channel = event_channel(event_type)
+        result[f"send-{event_type}"] = _operation("send", channel, message, summary, "events")
+    result.update(_internal_operations())
+    return result
+
+
+def _operation(action: str, channel: str, message: str, summary: str, tag: str) -> dict[str, Any]:
+    return {
+        "action": action,
+        "channel": {"$ref": f"#/channels/{channel}"},
+        "summary": summary,
+        "messages": [{"$ref": f"#/channels/{channel}/messages/{message}"}],
+        "tags": [{"name": tag}],
+    }
+
+
+def _internal_operations() -> dict[str, Any]:
+    def internal(action: str, channel: str, message: str, summary: str) -> dict[str, Any]:
+        return _operation(action, channel, message, summary, "internal")
+
+    advisory_operations = {
+        f"capture-{kind}": internal(
+            "receive", f"deadLetterAdvisory-{kind}", "ConsumerAdvisory", "Kept as a dead letter."
+        )
+        for kind in bus.DEAD_LETTER_ADVISORIES
+    }
+    return {
+        "send-sealKey": _operation(
+            "send", "sealKey", "SealKeyInfo", "Publish the seal key.", "commands"
+        ),
+        "send-schedule": internal("send", "schedules", "ScheduledCheck", "Put a schedule."),
+        "receive-probe": internal("receive", "probes", "ScheduledCheck", "Run a due check."),
+        "send-deadLetter": internal("send", "deadLetters", "HeldCommand", "Set aside a command."),
+        **advisory_operations,
+        "send-streamUpgrade": internal(
+            "send", "streamUpgrade", "HeldCommand", "Hold a command during an upgrade."
+        ),
+    }
+
+
+def header_schemas() -> dict[str, Any]:
+    """The header schemas of the messages, by component name."""
+    msg_id = {"type": "string", "maxLength": 256}
+    traceparent = {
+        "type": "string",
+        "pattern": bus.TRACEPARENT_PATTERN,
+        "maxLength": 55,
+        "description": (
+            "Optional. W3C Trace Context, version 00 (https://www.w3.org/TR/trace-context/),"
+            " exactly this form: a value in any other form (another version, upper case,"
+            " longer, extra fields) is dropped, never an error, and the handling starts a"
+            " new trace. `tracestate` is neither read nor sent."
+        ),
+    }
+    return {
+        "CommandHeaders": _object(
+            {
+                bus.MSG_ID_HEADER: {**msg_id, "description": "The command's `command_id`."},
+                bus.EXPECTED_STREAM_HEADER: {"const": bus.COMMAND_STREAM},
+                bus.TRACEPARENT_HEADER: traceparent,
+            },
+            "Any other `Nats-*` header is refused (`control_headers`).",
+        ),
+        "EventHeaders": _object(
+            {
+                bus.MSG_ID_HEADER: {**msg_id, "format": "uuid", "description": "`event_id`."},
+                bus.TRACEPARENT_HEADER: traceparent,
+            },
+            "Set by the relay.",
+            required=[bus.MSG_ID_HEADER],
+        ),
+        "ScheduleHeaders": _object(
+            {
+                bus.SCHEDULE_HEADER: {"type": "string", "pattern": r"^@every [0-9]+s$"},
+                bus.SCHEDULE_TARGET_HEADER: {"type": "string"},
+                bus.ROLLUP_HEADER: {"const": bus.ROLLUP_SUBJECT},
+                bus.EXPECTED_SUBJECT_SEQUENCE_HEADER: {"type": "string"},
+                bus.SCHEDULER_HEADER: {"type": "string"},
+            },
+            "A schedule carries the first four; the server adds the scheduler to a firing.",
+        ),
+        "HeldHeaders": _object(
+            {
+                bus.ORIGINAL_SUBJECT_HEADER: {"type": "string"},
+                bus.ORIGINAL_SEQUENCE_HEADER: {"type": "string", "pattern": "^[0-9]+$"},
+                bus.DEAD_LETTER_REASON_HEADER: {"type": "string"},
+                bus.MSG_ID_HEADER: msg_id,
+            },
+            "The subject (and, for a dead letter, the sequence and reason) it had.",
+        ),
+    }
+
+
+def _object(
+    properties: dict[str, Any], description: str, required: list[str] | None = None
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "description": description,
+        "properties": properties,
+    }
+    if required:
+        schema["required"] = required
+    return schema

@@ -1,0 +1,327 @@
+"""Connections as code: the file ``connmgr plan``/``apply`` read and ``export`` writes.
+
+A YAML document (JSON is accepted too: it is read the same way)::
+
+    version: 1
+    source: platform/prod          # the managed-by marker (see below)
+    connections:
+      - name: orders-db            # the key: unique in the file and in the tenant
+        kind: postgres
+        config: {host: db.internal, database: orders}
+        auth: {method: basic, username: app}
+        secrets: {password: "env:ORDERS_DB_PASSWORD"}
+        health_check: {enabled: true, interval_s: 60}
+        depends_on: [core-network] # other connections, by name
+        tags: [team:orders]
+
+A connection is named, never identified: the file has no ids and no tenant (the
+token that applies it says whose connections they are), so a file cannot name a
+connection of another tenant. ``source`` marks every connection ``apply`` creates
+with the tag ``managed-by:<source>``, so ``apply --prune`` deletes only what this
+source manages (``docs/decisions.md``, "Connections as code").
+
+Secrets appear only as references (``SecretReference``): ``env:NAME``,
+``file:PATH`` or ``prompt``. A literal value is refused with an error naming the
+field, and so is a secret-looking field (``password``, ``token``…) given in
+``config`` or ``auth`` instead of ``secrets``. No error ever quotes a value.
+
+Pure: ``load_declared`` parses text the caller read; ``dump_declared`` writes the
+stable text ``export`` prints (a fixed key order, so a diff shows real changes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from connmgr.schemas.connection_auth import Auth, NoAuth, secret_fields
+from connmgr.schemas.fields import Description, Identifier, Name, Tag
+from connmgr.schemas.health import HealthCheckSettings
+from connmgr.schemas.kinds import CONFIG_MODELS, Kind
+from connmgr.schemas.recipients import NotifySettings
+from connmgr.schemas.secret_references import (
+    SECRET_HEADERS,
+    SECRET_KEYS,
+    SecretName,
+    SecretReference,
+    SecretReferenceText,
+    placeholder_reference,
+    secret_path,
+)
+from connmgr.schemas.templates import apply_template, get_template
+
+FORMAT_VERSION: Final = 1
+MANAGED_BY_PREFIX: Final = "managed-by:"
+"""The tag prefix of the managed-by marker; a file cannot set such a tag itself."""
+DEFAULT_SOURCE: Final = "connmgr-apply"
+MAX_CONNECTIONS: Final = 5000
+MAX_FILE_BYTES: Final = 16 * 1024 * 1024
+
+Source = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/-]{1,53}$")]
+"""Who manages the connections of a file; with the prefix it fits in a tag (64)."""
+
+_AUTH: Final[TypeAdapter[Auth]] = TypeAdapter(Auth)
+
+
+def compact_config(kind: Kind, config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` without the fields equal to the kind's defaults, as ``export`` writes
+    it: ``normalized_config`` fills them in again, so nothing is lost."""
+    defaults: dict[str, Any] = {}
+    for name, info in CONFIG_MODELS[kind].model_fields.items():
+        if not info.is_required():
+            default = info.get_default(call_default_factory=True)
+            dumped = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
+            defaults[info.alias or name] = dumped
+    return {
+        key: value for key, value in config.items() if key not in defaults or defaults[key] != value
+    }
+
+
+def managed_by_tag(source: str) -> str:
+    return MANAGED_BY_PREFIX + source
+
+
+_DECLARED_MODEL: Final = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class DeclaredHealthCheck(BaseModel):
+    """``HealthCheckSettings`` but ``depends_on``, which a file gives by name. Its
+    fields are repeated, not inherited: a shared base would move ``depends_on`` last
+    in the settings' JSON, a format change (a test pins that the fields agree)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    enabled: bool = False
+    interval_s: Annotated[int, Field(ge=10, le=86400)] = 60
+    timeout_s: Annotated[int, Field(ge=1, le=60)] = 5
+    failure_threshold: Annotated[int, Field(ge=1, le=100)] = 3
+    recovery_threshold: Annotated[int, Field(ge=1, le=100)] = 2
+    latency_slo_ms: Annotated[int, Field(ge=1, le=600_000)] | None = None
+    auth_failure_limit: Annotated[int, Field(ge=1, le=100)] = 3
+
+    def settings(self, depends_on: list[Any]) -> HealthCheckSettings:
+        """The settings a command carries, with the dependencies resolved to ids."""
+        return HealthCheckSettings.model_validate({**self.model_dump(), "depends_on": depends_on})
+
+
+class DeclaredConnection(BaseModel):
+    """One connection of a file; ``name`` is its key (see the module doc)."""
+
+    model_config = _DECLARED_MODEL
+
+    name: Name
+    kind: Kind
+    template: Identifier | None = None
+    config: dict[str, JsonValue] = Field(default_factory=dict)
+    auth: Auth = Field(default_factory=NoAuth)
+    secrets: dict[SecretName, SecretReferenceText] = Field(default_factory=dict, max_length=32)
+    health_check: DeclaredHealthCheck = Field(default_factory=DeclaredHealthCheck)
+    depends_on: tuple[Name, ...] = Field(default=(), max_length=16)
+    tags: tuple[Tag, ...] = Field(default=(), max_length=31)
+    description: Description = ""
+    notify: NotifySettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for section in ("config", "auth"):
+                if (path := secret_path(data.get(section), section)) is not None:
+                    raise PydanticCustomError(
+                        "literal_secret",
+                        "{field} holds a secret: give it under secrets as a reference "
+                        "(env:NAME, file:PATH or prompt)",
+                        {"field": path},
+                    )
+        return data
+
+    @model_validator(mode="after")
+    def _checked(self) -> DeclaredConnection:
+        if any(tag.startswith(MANAGED_BY_PREFIX) for tag in self.tags):
+            raise PydanticCustomError(
+                "reserved_tag", "tags: managed-by: tags are set by apply from source"
+            )
+        fields = secret_fields(self.auth, self.kind)
+        if unknown := sorted(set(self.secrets) - fields.allowed):
+            raise PydanticCustomError(
+                "unknown_secret",
+                "secrets.{field}: not a secret of auth method {method}",
+                {"field": unknown[0], "method": self.auth.method},
+            )
+        if missing := sorted(fields.required - set(self.secrets)):
+            raise PydanticCustomError(
+                "missing_secret",
+                "secrets: needs a reference for {fields}",
+                {"fields": ", ".join(missing)},
+            )
+        if self.name in self.depends_on:
+            raise PydanticCustomError("self_dependency", "depends_on: names the connection itself")
+        try:
+            self.normalized_config()
+        except LookupError as error:
+            why = {"why": str(error)}
+            raise PydanticCustomError("unknown_template", "template: {why}", why) from None
+        except ValidationError as error:
+            raise PydanticCustomError(
+                "invalid_config", "{problems}", {"problems": _problems_text(error, "config")}
+            ) from None
+        return self
+
+    def normalized_config(self) -> dict[str, Any]:
+        """``config`` as the encryptor stores it: the template's filled in, then the
+        kind's defaults (``workers/intake.with_template``); ``LookupError`` for a
+        template not in the catalogue, ``ValidationError`` for a bad config."""
+        return self._normalized()[0]
+
+    def normalized_auth(self) -> dict[str, Any]:
+        """``auth`` as the encryptor stores it (the template's merged in)."""
+        return self._normalized()[1]
+
+    def _normalized(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        config, auth = dict(self.config), _AUTH.dump_python(self.auth, mode="json")
+        if self.template is not None:
+            template = get_template(self.template)
+            if template is None:
+                raise LookupError("not in the catalogue")
+            if template.kind != self.kind:
+                raise LookupError(f"is for kind {template.kind.value}")
+            # ``apply`` sends the whole auth, as every ConnectionSpec does: it wins over
+            # the template's when the methods differ, and merges when they agree.
+            _, config, auth = apply_template(template, self.config, auth)
+            auth = _AUTH.dump_python(_AUTH.validate_python(auth, strict=True), mode="json")
+        model = CONFIG_MODELS[self.kind].model_validate(config, strict=True, by_alias=True)
+        return model.model_dump(mode="json", by_alias=True), auth
+
+
+class DeclaredFile(BaseModel):
+    """A connections file: ``version``, ``source`` and the connections, by unique name."""
+
+    model_config = _DECLARED_MODEL
+
+    version: Literal[1] = FORMAT_VERSION
+    source: Source = DEFAULT_SOURCE
+    connections: list[DeclaredConnection] = Field(default_factory=list, max_length=MAX_CONNECTIONS)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> DeclaredFile:
+        first: dict[str, int] = {}
+        for index, connection in enumerate(self.connections):
+            if connection.name in first:
+                raise PydanticCustomError(
+                    "duplicate_name",
+                    "connections[{index}].name: the name of connections[{first}] again",
+                    {"index": index, "first": first[connection.name]},
+                )
+            first[connection.name] = index
+        return self
+
+    def by_name(self) -> dict[str, DeclaredConnection]:
+        return {connection.name: connection for connection in self.connections}
+
+    @property
+    def marker(self) -> str:
+        """The tag every connection this file creates carries."""
+        return managed_by_tag(self.source)
+
+
+class DeclaredFileError(ValueError):
+    """A file that cannot be used; ``problems`` holds one ``field: reason`` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def load_declared(text: str | bytes) -> DeclaredFile:
+    """Parse and validate a YAML or JSON connections file; ``DeclaredFileError`` if bad."""
+    if len(text) > MAX_FILE_BYTES:
+        raise DeclaredFileError([f"the file is larger than {MAX_FILE_BYTES} bytes"])
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DeclaredFileError([f"the file is not valid YAML or JSON{where}"]) from None
+    if not isinstance(document, dict):
+        raise DeclaredFileError(["the file must hold a mapping with version and connections"])
+    try:
+        return DeclaredFile.model_validate(document)
+    except ValidationError as error:
+        raise DeclaredFileError(_problems(error)) from None
+
+
+def dump_declared(declared: DeclaredFile, *, as_json: bool = False) -> str:
+    """The file's text: defaults left out, keys in the models' order."""
+    document = {
+        "version": declared.version,
+        "source": declared.source,
+        "connections": [_entry(connection) for connection in declared.connections],
+    }
+    if as_json:
+        return json.dumps(document, indent=2) + "\n"
+    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100))
+
+
+def _entry(connection: DeclaredConnection) -> dict[str, Any]:
+    """One connection as written: defaults left out, but an auth keeps its method."""
+    entry = connection.model_dump(mode="json", exclude_defaults=True)
+    if "auth" in entry:
+        entry["auth"] = _AUTH.dump_python(connection.auth, mode="json")
+    return entry
+
+
+def _location(parts: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not (part[:1].isupper() or part.startswith("function-")):
+            text += f".{part}" if text else part
+    return text
+
+
+def _problems(error: ValidationError) -> list[str]:
+    """One line per error: where, then why; never the value given."""
+    lines = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        where = _location(tuple(item["loc"]))
+        lines.append(f"{where}: {item['msg']}" if where else str(item["msg"]))
+    return lines[:50]
+
+
+def _problems_text(error: ValidationError, prefix: str) -> str:
+    return "; ".join(
+        f"{prefix}.{line}" if not line.startswith(prefix) else line for line in _problems(error)
+    )
+
+
+__all__ = [
+    "DEFAULT_SOURCE",
+    "MANAGED_BY_PREFIX",
+    "SECRET_HEADERS",
+    "SECRET_KEYS",
+    "DeclaredConnection",
+    "DeclaredFile",
+    "DeclaredFileError",
+    "DeclaredHealthCheck",
+    "SecretReference",
+    "compact_config",
+    "dump_declared",
+    "load_declared",
+    "managed_by_tag",
+    "placeholder_reference",
+]

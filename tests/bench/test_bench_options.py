@@ -1,0 +1,43 @@
+"""The benches' shared option types (``bench/harness/options.py``): a count is at
+least 1, a duration or rate above 0, and a bench's command line refuses anything
+else with a usage error naming the option, before anything starts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+from bench.harness import count, positive  # noqa: E402
+from bench.tester.options import parse_options  # noqa: E402
+
+
+def test_a_count_is_an_integer_of_at_least_one() -> None:
+    assert (count("1"), count("2000")) == (1, 2000)
+    with pytest.raises(argparse.ArgumentTypeError, match="at least 1, not 0"):
+        count("0")
+    with pytest.raises(ValueError, match="invalid literal"):
+        count("1.5")
+
+
+def test_a_duration_or_rate_is_above_zero() -> None:
+    assert (positive("0.1"), positive("500")) == (0.1, 500.0)
+    for refused in ("0", "-1", "nan"):
+        with pytest.raises(argparse.ArgumentTypeError, match="must be above 0"):
+            positive(refused)
+
+
+def test_a_bench_refuses_a_zero_count_naming_the_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert parse_options(["--tests", "1"]).tests == 1  # the same option, allowed
+    with pytest.raises(SystemExit) as exit_:
+        parse_options(["--tests", "0"])
+    assert exit_.value.code == 2
+    assert "argument --tests: must be at least 1, not 0" in capsys.readouterr().err

@@ -1,0 +1,107 @@
+"""A tenant's connections, filtered and paged (``storage.reads.connection_pages``), run
+on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.storage.reads.connection_pages import (
+    ConnectionFilter,
+    decode_cursor,
+    encode_cursor,
+    list_connections,
+)
+from connmgr.storage.reads.event_pages import events_after
+from connmgr.storage.reads.paging import InvalidCursorError
+from support.samples import ORDERS
+from support.seeds import Seed
+
+
+async def test_filters_combine_and_stay_within_the_tenant(engine: AsyncEngine, seed: Seed) -> None:
+    await seed.connection("a", kind="redis", status="healthy", tags=["prod"])
+    await seed.connection("b", kind="redis", status="failing", tags=["prod"])
+    await seed.connection("c", kind="redis", status="healthy", tags=["prod"], tenant="globex")
+    await seed.connection("d", kind="http", status="healthy", tags=["prod"], description="A redis")
+
+    async def names(**filters: str) -> list[str]:
+        page = await list_connections(engine, "acme", ConnectionFilter(**filters))
+        return [view.name for view in page.items]
+
+    assert await names(kind="redis", status="healthy", tag="prod") == ["a"]
+    assert await names(q="REDIS") == ["d"]
+    assert await names(tag="prod") == ["a", "b", "d"]
+    assert await names(status="unknown") == []
+
+
+async def test_pages_follow_the_cursor_to_the_end(engine: AsyncEngine, seed: Seed) -> None:
+    ids = sorted([(f"n{i % 3}", await seed.connection(f"n{i % 3}")) for i in range(7)])
+
+    seen, cursor = [], None
+    while True:
+        page = await list_connections(engine, "acme", limit=2, cursor=cursor)
+        seen += [(view.name, view.id) for view in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert seen == ids
+
+
+async def test_a_full_last_page_has_no_next_cursor(engine: AsyncEngine, seed: Seed) -> None:
+    await seed.connection("a")
+    await seed.connection("b")
+
+    page = await list_connections(engine, "acme", limit=2)
+
+    assert len(page.items) == 2
+    assert page.next_cursor is None
+
+
+def test_a_cursor_round_trips_any_name() -> None:
+    cursor = encode_cursor("ä/+?&: x", ORDERS)
+
+    assert cursor == f"{ORDERS}:ä/+?&: x"
+    assert decode_cursor(cursor) == ("ä/+?&: x", ORDERS)
+    assert decode_cursor(cursor.upper()) == ("Ä/+?&: X", ORDERS)  # ids compare in lower case
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "%%%",
+        ORDERS,  # no name part
+        "orders:" + ORDERS,  # the other way round
+        ORDERS.replace("-", "") + ":a",  # an id without its hyphens
+        "{" + ORDERS + "}:a",
+        f"{ORDERS}:a\x00b",  # no database compares a NUL
+        f"{ORDERS}:\ud800",  # nor a lone surrogate
+        f"{ORDERS}:" + "x" * 201,  # no name is that long
+        " " + ORDERS + ":a",
+    ],
+)
+def test_a_cursor_of_another_shape_is_refused(cursor: str) -> None:
+    with pytest.raises(InvalidCursorError):
+        decode_cursor(cursor)
+
+
+async def test_any_cursor_of_the_shape_is_a_position_in_the_list(
+    engine: AsyncEngine, seed: Seed
+) -> None:
+    for name in ("apple", "banana", "cherry"):
+        await seed.connection(name)
+
+    after_b = await list_connections(engine, "acme", cursor=encode_cursor("b", ORDERS))
+    after_all = await list_connections(engine, "acme", cursor=encode_cursor("z" * 200, ORDERS))
+
+    assert [view.name for view in after_b.items] == ["banana", "cherry"]
+    assert (after_all.items, after_all.next_cursor) == ([], None)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 201])
+async def test_a_limit_out_of_range_is_refused(engine: AsyncEngine, limit: int) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        await list_connections(engine, "acme", limit=limit)
+    with pytest.raises(ValueError, match="limit"):
+        await events_after(engine, "acme", limit=limit)

@@ -1,0 +1,335 @@
+"""Packed probe samples (issue 15, ``storage.sample_packing`` and ``sample_codec``).
+
+The same recorded samples give the same checks, statistics and roll-ups whether
+they are raw rows or packed blocks, on both backends; packing is idempotent, merges
+late samples, drops their duplicates, and keeps to the tenant; the codec round-trips
+and refuses corrupt bytes; migration 0007 packs existing samples and its downgrade
+brings them back.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connmgr.storage.database import MIGRATIONS_DIR, create_engine, write_transaction
+from connmgr.storage.reads.sample_history import recent_samples, rollups
+from connmgr.storage.reads.sample_stats import connection_stats
+from connmgr.storage.rollups import roll_resolution
+from connmgr.storage.sample_codec import (
+    OUTCOMES,
+    CorruptBlock,
+    PackedSample,
+    decode_block,
+    encode_block,
+)
+from connmgr.storage.sample_packing import pack_samples
+from connmgr.storage.samples import NewSample, roll_up
+from connmgr.storage.tables import rollup_checkpoints, sample_blocks, samples
+from support.samples import BILLING, ORDERS, T0, SampleBuilder, store, stored_samples
+
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+GRACE = 2 * MINUTE
+END = T0 + 3 * HOUR
+
+
+def recorded_samples() -> list[NewSample]:
+    """Three hours of two connections of acme and one of globex, every 10 s: mixed
+    outcomes, phases (one of a name the codec does not know), manual check ids,
+    two checks at the same moment; latencies to the microsecond."""
+    rng = random.Random(15)
+    found: list[NewSample] = []
+    sequence = 1000
+    for step in range(3 * 360):
+        for connection_id, tenant in ((ORDERS, "acme"), (BILLING, "acme"), (ORDERS, "globex")):
+            sequence += rng.randint(1, 40)
+            moment = T0 + step * 10 * SECOND + rng.randint(0, 900_000) * timedelta(microseconds=1)
+            latency = rng.randint(300, 400_000) / 1000
+            manual = rng.random() < 0.02
+            found.append(
+                NewSample(
+                    check_id=f"manual-{sequence}" if manual else f"scheduled:{sequence}",
+                    connection_id=connection_id,
+                    tenant=tenant,
+                    checked_at=moment,
+                    outcome=rng.choice(OUTCOMES) if rng.random() < 0.1 else "ok",
+                    latency_ms=latency,
+                    phases={"connect": round(latency / 3, 3), "query": 0.5, "x-probe": 0.001}
+                    if step % 7
+                    else {},
+                )
+            )
+    tie = found[-1]
+    found.append(NewSample(**{**_fields(tie), "check_id": "scheduled:999999999"}))
+    return found
+
+
+def _fields(sample: NewSample) -> dict[str, Any]:
+    return {name: getattr(sample, name) for name in NewSample.__slots__}
+
+
+async def answers(engine: AsyncEngine) -> dict[str, Any]:
+    """Every read the API makes, over ranges inside and across the packed hours."""
+    found: dict[str, Any] = {}
+    for tenant, connection_id in (("acme", ORDERS), ("acme", BILLING), ("globex", ORDERS)):
+        key = f"{tenant}/{connection_id[:2]}"
+        found[f"{key} newest"] = await recent_samples(engine, tenant, connection_id, limit=1000)
+        for since, until in ((T0, T0 + HOUR), (T0 + 50 * MINUTE, T0 + 70 * MINUTE), (None, END)):
+            found[f"{key} {since}-{until}"] = await recent_samples(
+                engine, tenant, connection_id, since=since, until=until, limit=300
+            )
+        for resolution in ("minute", "hour"):
+            found[f"{key} {resolution}"] = await rollups(
+                engine, tenant, connection_id, resolution=resolution, since=T0, until=END
+            )
+    for tenant, connection_id in (("acme", ORDERS), ("acme", None), ("globex", None)):
+        for window in (HOUR, DAY, 7 * DAY, 30 * DAY):
+            for now in (T0 + 90 * MINUTE, END - 10 * MINUTE, END + 5 * MINUTE):
+                stats = await connection_stats(engine, tenant, connection_id, window, now)
+                found[f"{tenant}/{connection_id} {window} {now}"] = stats
+    return found
+
+
+@pytest.fixture
+def build() -> SampleBuilder:
+    return SampleBuilder()
+
+
+async def test_packed_samples_give_the_same_checks_statistics_and_rollups(
+    engine: AsyncEngine,
+) -> None:
+    await store(engine, recorded_samples())
+    for resolution in ("minute", "hour"):  # roll up everything, pack nothing yet
+        await roll_resolution(engine, resolution, END + GRACE, 5000)
+    raw = await answers(engine)
+
+    packed = await pack_samples(engine, END + 3 * HOUR, GRACE, 1000)
+
+    async with engine.connect() as connection:
+        left = await connection.scalar(select(func.count()).select_from(samples))
+        blocks = await connection.scalar(select(func.count()).select_from(sample_blocks))
+    assert (packed, left, blocks) == (3 * 3 * 360 + 1, 0, 3 * 3)
+    after = await answers(engine)
+    assert after.keys() == raw.keys()
+    for key, value in raw.items():
+        if hasattr(value, "uptime_percent") and value.uptime_percent is not None:
+            assert after[key].uptime_percent == pytest.approx(value.uptime_percent, rel=1e-12)
+            value = value.model_copy(update={"uptime_percent": after[key].uptime_percent})
+        assert after[key] == value, key
+
+
+async def test_another_tenant_sees_nothing_of_a_packed_connection(
+    engine: AsyncEngine, build: SampleBuilder
+) -> None:
+    await store(engine, build.spread(T0, [5.0] * 30, MINUTE))
+    await roll_up(engine, T0 + 4 * HOUR)
+    assert (await stored_samples(engine))[0].tenant == "acme"
+
+    assert await recent_samples(engine, "globex", ORDERS) == []
+    assert await recent_samples(engine, "globex", ORDERS, since=T0, until=T0 + HOUR) == []
+    stats = await connection_stats(engine, "globex", ORDERS, HOUR, T0 + HOUR)
+    tenant_wide = await connection_stats(engine, "globex", None, HOUR, T0 + HOUR)
+    assert (stats.count, stats.latency_p50_ms, tenant_wide.count) == (0, None, 0)
+    own = await connection_stats(engine, "acme", ORDERS, HOUR, T0 + HOUR)
+    assert (own.count, own.latency_p99_ms) == (30, 5.0)
+    assert len(await recent_samples(engine, "acme", ORDERS)) == 30
+
+
+async def test_the_newest_samples_run_from_the_raw_rows_into_the_blocks(
+    engine: AsyncEngine, build: SampleBuilder
+) -> None:
+    packed = build.spread(T0, [1.0, 2.0, 3.0], 10 * MINUTE)
+    await store(engine, packed)
+    await roll_up(engine, T0 + 3 * HOUR)
+    raw = build.at(T0 + 3 * HOUR, 4.0)
+    await store(engine, [raw])
+
+    newest = [s.check_id for s in await recent_samples(engine, "acme", ORDERS, limit=1)]
+    three = [s.check_id for s in await recent_samples(engine, "acme", ORDERS, limit=3)]
+
+    assert newest == [raw.check_id]
+    assert three == [raw.check_id, packed[2].check_id, packed[1].check_id]
+
+
+async def test_packing_waits_for_the_rollups_and_the_raw_window_then_runs_once(
+    engine: AsyncEngine, build: SampleBuilder
+) -> None:
+    await store(engine, build.spread(T0, [1.0] * 6, 10 * MINUTE))
+
+    early = await roll_up(engine, T0 + 2 * HOUR + GRACE - SECOND)  # hour ended < 1h + grace ago
+    first = await roll_up(engine, T0 + 2 * HOUR + GRACE)
+    second = await roll_up(engine, T0 + 2 * HOUR + GRACE)
+
+    assert (early.samples_packed, first.samples_packed, second.samples_packed) == (0, 6, 0)
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(samples)) == 0
+
+
+async def test_a_late_sample_joins_its_block_and_a_late_duplicate_is_dropped(
+    engine: AsyncEngine, build: SampleBuilder
+) -> None:
+    first = build.at(T0 + 10 * MINUTE, 3.0)
+    await store(engine, [first])
+    await roll_up(engine, T0 + 3 * HOUR)
+    late = build.at(T0 + 5 * MINUTE, 7.0, outcome="timeout")
+    duplicate = NewSample(**{**_fields(first), "latency_ms": 99.0})
+    await store(engine, [late, duplicate])  # the buffer no longer holds ``first``
+
+    report = await roll_up(engine, T0 + 3 * HOUR + MINUTE)
+
+    assert report.samples_packed == 2
+    held = [(s.sample.check_id, s.sample.latency_ms) for s in await stored_samples(engine)]
+    assert held == [(late.check_id, 7.0), (first.check_id, 3.0)]
+
+
+async def test_packing_moves_a_large_hour_in_bounded_spans(
+    engine: AsyncEngine, build: SampleBuilder
+) -> None:
+    connections = [f"{n:08d}-0000-0000-0000-000000000000" for n in range(5)]
+    batch = [
+        build.at(T0 + n * MINUTE, float(n), connection_id=connection_id)
+        for connection_id in connections
+        for n in range(12)
+    ]
+    await store(engine, batch)
+
+    report = await roll_up(engine, T0 + 3 * HOUR, batch=25)
+
+    assert report.samples_packed == 60
+    async with engine.connect() as connection:
+        counts = (await connection.execute(select(sample_blocks.c.count))).scalars().all()
+    assert sorted(counts) == [12] * 5
+
+
+async def test_blocks_expire_by_whole_hours(engine: AsyncEngine, build: SampleBuilder) -> None:
+    await store(engine, build.spread(T0, [1.0] * 4, 20 * MINUTE))  # T0 .. T0+60m
+    await roll_up(engine, T0 + 3 * HOUR)
+
+    keep = await roll_up(engine, T0 + 7 * DAY + 30 * MINUTE)  # T0's hour not wholly old
+    gone = await roll_up(engine, T0 + 7 * DAY + HOUR)
+
+    assert (keep.samples_deleted, gone.samples_deleted) == (0, 3)
+    assert [s.sample.checked_at for s in await stored_samples(engine)] == [T0 + HOUR]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3_599_999_999),
+            st.sampled_from([*OUTCOMES, "weird_outcome"]),
+            st.one_of(st.integers(0, 2**40).map(lambda n: f"scheduled:{n}"), st.text()),
+            st.integers(-(10**9), 10**9),
+            st.dictionaries(st.text(max_size=8), st.integers(-(10**7), 10**7), max_size=4),
+        ),
+        max_size=40,
+    )
+)
+def test_the_codec_round_trips(drawn: list[tuple[int, str, str, int, dict[str, int]]]) -> None:
+    start = T0
+    originals = sorted(
+        (
+            PackedSample(
+                check_id,
+                start + timedelta(microseconds=at),
+                outcome,
+                latency / 1000,
+                {name: value / 1000 for name, value in phases.items()},
+            )
+            for at, outcome, check_id, latency, phases in drawn
+        ),
+        key=lambda sample: sample.checked_at,
+    )
+
+    assert decode_block(start, encode_block(start, originals)) == originals
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"",
+        b"\x09",
+        b"\x01",
+        b"\x01\x02\x00",
+        b"\x02not-deflate",
+        b"\x01\x00\x00",
+        b"\x01\x01\x00\x0e",
+    ],
+)
+def test_a_corrupt_block_is_refused(block: bytes) -> None:
+    with pytest.raises(CorruptBlock):
+        decode_block(T0, block)
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def test_migration_0007_packs_existing_samples_and_its_downgrade_unpacks_them(
+    database_url: str, build: SampleBuilder
+) -> None:
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - DAY
+    old = build.spread(hour, [float(n) for n in range(1, 31)], 2 * MINUTE)
+    recent = build.spread(hour + DAY - 10 * MINUTE, [2.5, 3.5], MINUTE)
+    engine = create_engine(database_url)
+    try:
+        async with write_transaction(engine) as connection:
+            await connection.run_sync(_upgrade, "0006")
+            rows = [{**_fields(s), "phases": dict(s.phases)} for s in old + recent]
+            await connection.execute(samples.insert(), rows)
+            await connection.execute(
+                rollup_checkpoints.insert(),
+                [{"resolution": r, "rolled_until": hour + DAY - HOUR} for r in ("minute", "hour")],
+            )
+        before = await stored_samples_of(engine)
+        async with write_transaction(engine) as connection:
+            await connection.run_sync(_upgrade, "head")
+        async with engine.connect() as connection:
+            raw_left = await connection.scalar(select(func.count()).select_from(samples))
+            blocks = await connection.scalar(select(func.count()).select_from(sample_blocks))
+        packed = await stored_samples(engine)
+        async with write_transaction(engine) as connection:
+            await connection.run_sync(_downgrade, "0006")
+        after_downgrade = await stored_samples_of(engine)
+    finally:
+        await engine.dispose()
+    assert (raw_left, blocks) == (2, 1)  # old's hour packed, the last hour's stay raw
+    assert [(s.sample.check_id, s.sample.latency_ms) for s in packed] == [
+        (s.check_id, s.latency_ms) for s in old + recent
+    ]
+    assert sorted(after_downgrade) == sorted(before)
+
+
+async def stored_samples_of(engine: AsyncEngine) -> list[tuple[Any, ...]]:
+    """The raw rows (without ids), UTC, for a schema without ``sample_blocks``."""
+    c = samples.c
+    query = select(c.check_id, c.connection_id, c.tenant, c.checked_at, c.outcome, c.latency_ms)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query.add_columns(c.phases))).all()
+    return [
+        (r[0], r[1], r[2], r[3].replace(tzinfo=UTC) if r[3].tzinfo is None else r[3], *r[4:6],
+         sorted(r[6].items()))
+        for r in rows
+    ]  # fmt: skip
