@@ -35,7 +35,7 @@ from support.commands import TENANT, command, encode, postgres_payload, sealed, 
 from support.haystacks import database_text, message_text
 from support.leaks import LeakChannels
 from support.logging_capture import captured_lines
-from support.waiting import wait_for
+from support.waiting import DELIVERY_TIMEOUT_S, wait_for
 
 PASSWORD = "pa55-Never-Seen-On-The-Wire"
 
@@ -76,7 +76,7 @@ class Stack:
         inbox = self.nc.new_inbox()
         subscription = await self.nc.subscribe(inbox)
         await self.publish({**document, "reply_to": inbox}, msg_id=document["command_id"])
-        reply = await subscription.next_msg(timeout=10)
+        reply = await subscription.next_msg(timeout=DELIVERY_TIMEOUT_S)
         await subscription.unsubscribe()
         return json.loads(reply.data)
 

@@ -26,6 +26,7 @@ from connmgr.workers.keyring import Keyring
 from support.commands import TENANT, command, encode, postgres_payload, subject_of
 from support.fixture_types import NewPostgresUrl, StartNatsServer
 from support.pull_inbox import pull_inbox
+from support.waiting import DELIVERY_TIMEOUT_S
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ async def create(nc: Client, reply_to: str | None = None) -> dict[str, object] |
     await nc.jetstream().publish(subject_of(document), body, headers=headers)
     if replies is None:
         return None
-    reply = await replies.next_msg(timeout=20)
+    reply = await replies.next_msg(timeout=DELIVERY_TIMEOUT_S)
     await replies.unsubscribe()
     return dict(json.loads(reply.data))
 

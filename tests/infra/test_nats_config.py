@@ -47,7 +47,7 @@ from support.secured_broker import (
     running_broker,
 )
 from support.shipped_nats import server_env
-from support.waiting import wait_for
+from support.waiting import DELIVERY_TIMEOUT_S, wait_for
 
 API_TIMEOUT_S = 5.0
 
@@ -196,7 +196,7 @@ async def test_a_tenant_subscribes_to_its_own_live_events_and_inbox_only(
     inbox = await tenants.a.nc.subscribe(tenants.a.nc.new_inbox())
     await tenants.a.nc.flush()
     await tenants.relay.nc.jetstream().publish(event_subject("a", "c1", "ConnectionDeleted"), b"1")
-    assert (await own.next_msg(timeout=5)).data == b"1"
+    assert (await own.next_msg(timeout=DELIVERY_TIMEOUT_S)).data == b"1"
     assert inbox.subject.startswith("_INBOX.tenant.a.")
 
     for subject in (
@@ -361,5 +361,6 @@ async def test_a_push_slot_aimed_at_another_tenant_stores_nothing_there(tenants:
         assert json.loads(reply.data).get("name") == name
 
     # positive control: the same kind of consumer delivers a's event to a's own inbox
-    assert json.loads((await delivered.next_msg(timeout=5)).data) == {"tenant": "a"}
+    message = await delivered.next_msg(timeout=DELIVERY_TIMEOUT_S)
+    assert json.loads(message.data) == {"tenant": "a"}
     assert await messages_in(tenants, COMMAND_STREAM) == 0

@@ -39,6 +39,7 @@ from connmgr.schemas.identities import event_consumer_slot, tenant_event_filter
 from connmgr.storage.tokens import SCOPE_COMMANDS_WRITE, issue_token
 from connmgr.workers.keyring import Keyring
 from support.secured_broker import PASSWORDS, SecuredBroker, refused, running_broker
+from support.waiting import DELIVERY_TIMEOUT_S
 
 RUNNING_POOLS = ("encryptor", "relay", "tester", "prober", "notifier")
 
@@ -78,7 +79,7 @@ async def test_the_pools_run_on_their_shipped_permissions_alone(broker: SecuredB
         assert created.outcome == "accepted", created
         tested = await producer.test(created.connection_id)
         assert tested.outcome == "accepted", tested
-        first = await events.next_msg(timeout=10)
+        first = await events.next_msg(timeout=DELIVERY_TIMEOUT_S)
         assert first.subject.endswith(".ConnectionCreated")
         assert json.loads(first.data)
         await producer.stop()

@@ -14,6 +14,7 @@ from connmgr.producers.events import TenantEvents
 from connmgr.schemas.bus import event_subject
 from connmgr.storage.tokens import issue_token
 from support.secured_broker import SecuredBroker, Watched, refused, running_broker
+from support.waiting import DELIVERY_TIMEOUT_S
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ async def test_live_events_are_the_tenants_own(broker: SecuredBroker) -> None:
     live = await TenantEvents(client.nc, tenant="a").live()
     await publish_events(broker, "b", "a")
 
-    message = await live.next_msg(timeout=5)
+    message = await live.next_msg(timeout=DELIVERY_TIMEOUT_S)
     assert json.loads(message.data) == {"tenant": "a"}
     assert message.subject.startswith("connmgr.evt.a.")
 

@@ -1,6 +1,9 @@
 """Wait for effects, never sleep for them: a test that passes only on a fast machine is broken.
 
-``wait_for`` polls until its predicate holds, with a deadline.
+``wait_for`` polls until its predicate holds, with a deadline. ``DELIVERY_TIMEOUT_S``
+bounds a wait for one message (``subscription.next_msg``): generous, because it is
+only ever reached when the message is lost, and a loaded CI machine can stall a
+process for seconds (a 5 s bound once failed a run whose broker had delivered).
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, overload
+from typing import Final, TypeVar, overload
 
 T = TypeVar("T")
+
+DELIVERY_TIMEOUT_S: Final = 30.0
 
 
 @overload
