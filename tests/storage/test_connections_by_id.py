@@ -13,6 +13,7 @@ from connmgr.storage.database import autocommit_reads, write_transaction
 from connmgr.storage.reads.connections_by_id import get_connections
 from connmgr.storage.reads.views import ConnectionView
 from connmgr.storage.tables import connections
+from support.query_plans import query_plan, recorded_statements
 from support.seeds import MARKERS, Seed
 
 
@@ -71,23 +72,6 @@ async def test_get_many_returns_the_tenants_live_connections_among_the_ids(
     assert await get_connections(reads, "acme", []) == {}
 
 
-async def query_plan(engine: AsyncEngine, statement: str, parameters: Any) -> str:
-    """The plan the backend chooses for ``statement``, as text.
-
-    PostgreSQL is asked for the generic plan that prepared statements end up on; a
-    fresh table has no statistics there, nor on SQLite (no ANALYZE has run).
-    """
-    async with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            await connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-            plan = (await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)).all()
-            return "\n".join(str(line[0]) for line in plan)
-        plan = (
-            await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        ).all()
-        return "\n".join(str(line[-1]) for line in plan)
-
-
 # What each backend's plan must show besides not walking the tenant index: SQLite
 # searches the primary key's index by id; PostgreSQL may scan a table this small.
 REQUIRED_IN_PLAN = {
@@ -100,16 +84,8 @@ async def test_reads_by_id_never_walk_the_tenant_index_even_without_statistics(
     engine: AsyncEngine, seed: Seed
 ) -> None:
     ids = [await seed.connection(f"db-{index}") for index in range(20)]
-    executed: list[tuple[str, Any]] = []
-
-    def record(*args: Any) -> None:
-        executed.append((args[2], args[3]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(engine) as executed:
         await get_connections(engine, "acme", ids)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
     (statement, parameters), *_ = [e for e in executed if e[0].lstrip().startswith("SELECT")]
 
     text_plan = await query_plan(engine, statement, parameters)

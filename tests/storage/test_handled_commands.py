@@ -18,6 +18,9 @@ from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.storage.command_log import find_outcome, find_outcomes, record_outcome
 from connmgr.storage.database import MIGRATIONS_DIR, create_engine, write_transaction
 from connmgr.storage.tables import handled_commands
+from support.databases import migrated_engine
+from support.fixture_types import NewPostgresUrl
+from support.query_plans import query_plan, recorded_statements
 
 
 def outcome(command_id: uuid.UUID, version: int) -> CommandOutcome:
@@ -51,6 +54,47 @@ async def test_one_tenant_records_a_command_id_once(engine: AsyncEngine) -> None
     with pytest.raises(IntegrityError):
         async with write_transaction(engine) as connection:
             await record_outcome(connection, "a", outcome(command_id, 2))
+
+
+# The primary key searched on both of its columns: a lookup by command id alone would
+# scan every command ever handled, once per batch, and the table only grows.
+PRIMARY_KEY_SEARCH = {
+    "postgresql": "Index Cond: (((tenant)::text = ANY",
+    "sqlite": "(tenant=? AND command_id=?)",
+}
+
+
+async def test_outcomes_are_looked_up_on_the_primary_key_never_scanned(
+    engine: AsyncEngine,
+) -> None:
+    async with write_transaction(engine) as connection:
+        for tenant in ("a", "b"):
+            await record_outcome(connection, tenant, outcome(uuid.uuid4(), 1))
+    asked = [("a", str(uuid.uuid4())), ("b", str(uuid.uuid4()))]
+
+    with recorded_statements(engine) as executed:
+        async with engine.connect() as connection:
+            assert await find_outcomes(connection, asked) == {}
+    ((statement, parameters),) = [e for e in executed if e[0].lstrip().startswith("SELECT")]
+
+    plan = await query_plan(engine, statement, parameters, index_if_possible=True)
+    assert PRIMARY_KEY_SEARCH[engine.dialect.name] in plan, plan
+    assert "SCAN" not in plan, plan
+
+
+async def test_on_postgresql_one_statement_text_serves_any_number_of_keys(
+    fresh_pg_url: NewPostgresUrl,
+) -> None:
+    # Prepared once by asyncpg and planned once by the server (``storage.any_of``);
+    # SQLite has no arrays, and there IN takes one parameter per key.
+    async with migrated_engine(await fresh_pg_url()) as engine:
+        with recorded_statements(engine) as executed:
+            async with engine.connect() as connection:
+                for count in (1, 3, 7):
+                    keys = [("a", str(uuid.uuid4())) for _ in range(count)]
+                    await find_outcomes(connection, keys)
+    assert len(executed) == 3
+    assert len({statement for statement, _ in executed}) == 1, executed
 
 
 def _upgrade(connection: Connection, revision: str) -> None:

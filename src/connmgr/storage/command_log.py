@@ -5,22 +5,36 @@ The row is written in the same transaction as the command's events, so a
 redelivered or re-published command finds it and changes nothing. A command id
 is the producer's choice, so it is unique only within a tenant: every lookup names
 the tenant the command arrived for (its subject's, which NATS permissions decide),
-so one tenant reusing another's command id never reads the other's outcome.
+so one tenant reusing another's command id never reads the other's outcome. The
+lookup names tenants and command ids together, so it is a search of the primary key,
+never a scan of every command ever handled.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TypeAlias
+from typing import Any, Final, TypeAlias
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connmgr.schemas.outcomes import CommandOutcome
+from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.tables import handled_commands
 
 CommandKey: TypeAlias = tuple[str, str]
 """``(tenant, command_id)``: what identifies a handled command."""
+
+
+def _outcomes(array: bool) -> Select[Any]:
+    table = handled_commands.c
+    return select(table.tenant, table.command_id, table.outcome).where(
+        one_of(table.tenant, "tenants", array=array),
+        one_of(table.command_id, "command_ids", array=array),
+    )
+
+
+_OUTCOMES: Final = {array: _outcomes(array) for array in BACKENDS}
 
 
 async def find_outcome(
@@ -32,16 +46,17 @@ async def find_outcome(
 async def find_outcomes(
     connection: AsyncConnection, keys: list[CommandKey]
 ) -> dict[CommandKey, CommandOutcome]:
-    """The recorded outcomes of any of these ``(tenant, command_id)`` keys, in one query."""
+    """The recorded outcomes of any of these ``(tenant, command_id)`` keys, in one query
+    on the primary key: every tenant named with every command id named, keeping only
+    the pairs asked for."""
     wanted = set(keys)
     if not wanted:
         return {}
-    table = handled_commands.c
-    rows = await connection.execute(
-        select(table.tenant, table.command_id, table.outcome).where(
-            table.command_id.in_(sorted({command_id for _, command_id in wanted}))
-        )
-    )
+    parameters = {
+        "tenants": sorted({tenant for tenant, _ in wanted}),
+        "command_ids": sorted({command_id for _, command_id in wanted}),
+    }
+    rows = await connection.execute(_OUTCOMES[arrays_on(connection)], parameters)
     return {
         (row.tenant, row.command_id): CommandOutcome.model_validate(row.outcome)
         for row in rows

@@ -10,14 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.tables import connections
 
 NameKey = tuple[str, str]
 """``(tenant, name)``."""
+
+
+def _holders(array: bool) -> Select[Any]:
+    c = connections.c
+    return select(c.id, c.tenant, c.name).where(
+        c.deleted.is_(False),
+        one_of(c.tenant, "tenants", array=array),
+        one_of(c.name, "names", array=array),
+    )
+
+
+_HOLDERS: Final = {array: _holders(array) for array in BACKENDS}
+"""By whether the backend takes arrays (``any_of``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +50,11 @@ async def holders_of(
     wanted = set(keys)
     found: dict[NameKey, set[str]] = {key: set() for key in wanted}
     if wanted:
-        c = connections.c
-        query = select(c.id, c.tenant, c.name).where(
-            c.deleted.is_(False),
-            c.tenant.in_(sorted({tenant for tenant, _ in wanted})),
-            c.name.in_(sorted({name for _, name in wanted})),
-        )
-        for row in await connection.execute(query):
+        parameters = {
+            "tenants": sorted({tenant for tenant, _ in wanted}),
+            "names": sorted({name for _, name in wanted}),
+        }
+        for row in await connection.execute(_HOLDERS[arrays_on(connection)], parameters):
             if (row.tenant, row.name) in found:
                 found[(row.tenant, row.name)].add(row.id)
     return {key: frozenset(ids) for key, ids in found.items()}

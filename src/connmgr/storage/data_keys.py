@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.tables import data_keys
+
+_DESTROY: Final = {
+    array: delete(data_keys).where(one_of(data_keys.c.connection_id, "ids", array=array))
+    for array in BACKENDS
+}
+"""By whether the backend takes arrays (``any_of``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +84,7 @@ async def replace_data_keys(
     """Apply many changes at once: a key replaces the connection's, None destroys it."""
     if not changes:
         return
-    await connection.execute(delete(data_keys).where(data_keys.c.connection_id.in_(list(changes))))
+    await connection.execute(_DESTROY[arrays_on(connection)], {"ids": list(changes)})
     now = datetime.now(UTC)
     rows = [
         {

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.schemas.events import EncryptedSecrets
+from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.connection_columns import shared_columns
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, read_after
@@ -16,6 +17,26 @@ from connmgr.storage.projection import ConnectionState, apply
 from connmgr.storage.tables import connection_tags, connections
 
 REBUILD_PAGE = 2000
+
+
+def _rows(array: bool) -> Select[Any]:
+    return select(connections).where(one_of(connections.c.id, "ids", array=array))
+
+
+def _versions(array: bool) -> Select[Any]:
+    c = connections.c
+    return select(c.id, c.version).where(one_of(c.id, "ids", array=array))
+
+
+# By whether the backend takes arrays (``any_of``).
+_ROWS: Final = {array: _rows(array) for array in BACKENDS}
+_VERSIONS: Final = {array: _versions(array) for array in BACKENDS}
+_UNTAG: Final = {
+    array: delete(connection_tags).where(
+        one_of(connection_tags.c.connection_id, "ids", array=array)
+    )
+    for array in BACKENDS
+}
 
 
 async def load_connection(
@@ -33,9 +54,7 @@ async def load_connections(
     """The states of these connections (None for those that do not exist), in one query."""
     found: dict[str, ConnectionState | None] = dict.fromkeys(connection_ids)
     if connection_ids:
-        rows = await connection.execute(
-            select(connections).where(connections.c.id.in_(connection_ids))
-        )
+        rows = await connection.execute(_ROWS[arrays_on(connection)], {"ids": list(connection_ids)})
         found.update({row.id: state_from_row(row._mapping) for row in rows})
     return found
 
@@ -45,8 +64,8 @@ async def versions_of(connection: AsyncConnection, connection_ids: list[str]) ->
     query, for a writer to check that rows it read earlier have not moved since."""
     if not connection_ids:
         return {}
-    c = connections.c
-    rows = await connection.execute(select(c.id, c.version).where(c.id.in_(connection_ids)))
+    query = _VERSIONS[arrays_on(connection)]
+    rows = await connection.execute(query, {"ids": list(connection_ids)})
     return {row.id: row.version for row in rows}
 
 
@@ -71,11 +90,8 @@ async def save_changed_connections(
         if (old := before.get(state.id)) is None or old.tags != state.tags
     ]
     if retagged:
-        await connection.execute(
-            delete(connection_tags).where(
-                connection_tags.c.connection_id.in_([state.id for state in retagged])
-            )
-        )
+        retagged_ids = [state.id for state in retagged]
+        await connection.execute(_UNTAG[arrays_on(connection)], {"ids": retagged_ids})
         rows = [
             {"connection_id": state.id, "tag": tag}
             for state in retagged

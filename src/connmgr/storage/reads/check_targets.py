@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, String, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.data_keys import WrappedDataKey
 from connmgr.storage.projection import ConnectionState
 from connmgr.storage.projection_store import state_from_row
@@ -42,11 +42,7 @@ class CheckSource:
 
 
 def _ids(array: bool) -> ColumnElement[bool]:
-    # PostgreSQL takes the ids as one array parameter (one statement text, prepared
-    # once); elsewhere IN is expanded to one parameter per id.
-    if array:
-        return connections.c.id == any_(bindparam("ids", type_=ARRAY(String)))
-    return connections.c.id.in_(bindparam("ids", expanding=True))
+    return one_of(connections.c.id, "ids", array=array)
 
 
 def _heads(array: bool) -> Select[Any]:
@@ -62,16 +58,16 @@ def _sources(array: bool) -> Select[Any]:
     return select(connections, *key_columns).select_from(joined).where(_ids(array))
 
 
-# Built once: SQLAlchemy then reuses their compiled form without rebuilding a cache key.
-_HEADS: Final = {True: _heads(True), False: _heads(False)}
-_SOURCES: Final = {True: _sources(True), False: _sources(False)}
+# By whether the backend takes arrays (``any_of``).
+_HEADS: Final = {array: _heads(array) for array in BACKENDS}
+_SOURCES: Final = {array: _sources(array) for array in BACKENDS}
 
 
 async def read_check_heads(engine: AsyncEngine, ids: Sequence[str]) -> dict[str, CheckHead]:
     """The heads of these connections, by id; an absent id is not in the result."""
     if not ids:
         return {}
-    query = _HEADS[engine.dialect.name == "postgresql"]
+    query = _HEADS[arrays_on(engine)]
     async with engine.connect() as connection:
         rows = (await connection.execute(query, {"ids": list(ids)})).all()
     return {row.id: CheckHead(row.tenant, row.version, row.deleted, bool(row.suspended))
@@ -82,7 +78,7 @@ async def load_check_sources(engine: AsyncEngine, ids: Sequence[str]) -> dict[st
     """The rows and data keys of these connections, by id; an absent id is not in it."""
     if not ids:
         return {}
-    query = _SOURCES[engine.dialect.name == "postgresql"]
+    query = _SOURCES[arrays_on(engine)]
     async with engine.connect() as connection:
         rows = (await connection.execute(query, {"ids": list(ids)})).mappings().all()
     return {row["id"]: CheckSource(state_from_row(row), _data_key(row)) for row in rows}

@@ -17,15 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import Column, ColumnElement, RowMapping, Select, String, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Column, ColumnElement, RowMapping, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.reads.views import ConnectionView, connection_view
 from connmgr.storage.tables import connections
-
-_BY_ARRAY: Final = connections.c.id == any_(bindparam("connection_ids", type_=ARRAY(String)))
-_BY_LIST: Final = connections.c.id.in_(bindparam("connection_ids", expanding=True))
 
 
 def _live(ids: ColumnElement[bool], *columns: Column[Any]) -> Select[Any]:
@@ -40,13 +37,14 @@ def _live(ids: ColumnElement[bool], *columns: Column[Any]) -> Select[Any]:
     return select(*shown).where(by_id.c.tenant == bindparam("tenant"), by_id.c.deleted.is_(False))
 
 
-# Built once: SQLAlchemy then reuses their compiled form without rebuilding a cache key.
-# PostgreSQL takes the ids as one array parameter (one statement text, prepared once);
-# elsewhere IN is expanded to one parameter per id. Keys: whether ids go as an array.
-_ROWS: Final = {True: _live(_BY_ARRAY), False: _live(_BY_LIST)}
+def _by_id(array: bool) -> ColumnElement[bool]:
+    return one_of(connections.c.id, "connection_ids", array=array)
+
+
+# By whether the backend takes arrays (``any_of``).
+_ROWS: Final = {array: _live(_by_id(array)) for array in BACKENDS}
 _VERSIONS: Final = {
-    array: _live(ids, connections.c.id, connections.c.version)
-    for array, ids in ((True, _BY_ARRAY), (False, _BY_LIST))
+    array: _live(_by_id(array), connections.c.id, connections.c.version) for array in BACKENDS
 }
 
 
@@ -65,7 +63,7 @@ async def get_connections(
     if not connection_ids:
         return {}
     known = known or {}
-    array = engine.dialect.name == "postgresql"
+    array = arrays_on(engine)
     held = [cid for cid in dict.fromkeys(connection_ids) if cid in known]
     unknown = [cid for cid in dict.fromkeys(connection_ids) if cid not in known]
     found: dict[str, ConnectionView] = {}
