@@ -43,7 +43,7 @@ from bench.harness.database import (
 )
 from bench.harness.errors import BenchError
 from bench.harness.figures import Transcript, figure, note, percentile, phase
-from bench.harness.options import bench_parser, count, positive
+from bench.harness.options import amount, bench_parser, count, positive
 from bench.harness.processes import (
     CLOCK_TICKS,
     HOST,
@@ -83,6 +83,7 @@ __all__ = [
     "Stack",
     "Transcript",
     "all_running",
+    "amount",
     "bench_main",
     "bench_parser",
     "checker_env",

@@ -3,7 +3,8 @@ types of its numeric options (``python -m bench.<name> --help``; bench/README.md
 
 A count of things (commands, connections, replicas…) has the type ``count``, a
 duration or a rate the type ``positive``: argparse then refuses ``0`` or ``-1``
-with a usage error naming the option, before anything starts.
+with a usage error naming the option, before anything starts. A count that may be
+zero (rows already there, say) has the type ``amount``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def count(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def amount(text: str) -> int:
+    """An amount given on the command line that may be none: an integer of at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
     return value
 
 

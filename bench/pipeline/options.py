@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bench.harness import bench_parser, count, positive
+from bench.harness import amount, bench_parser, count, positive
 from bench.pipeline.read_load import LOADERS, Loader
 
 SYNC_OPTIONS: Final = {"default": "", "always": "sync_interval: always"}
@@ -26,6 +26,7 @@ class Options:
     encryptors: int = 1
     record: Path | None = None
     reads_only: bool = False
+    history: int = 0
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -38,6 +39,13 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--api-concurrency", type=count, default=32, help="HTTP connections")
     parser.add_argument("--encryptors", type=count, default=1, help="encryptor replicas")
     parser.add_argument("--loader", choices=LOADERS, default="auto", help="auto: wrk if installed")
+    parser.add_argument(
+        "--history",
+        type=amount,
+        default=0,
+        help="commands already handled before the write runs, as on a system that has run "
+        "a while (rows in handled_commands)",
+    )
     parser.add_argument(
         "--reads-only",
         action="store_true",
@@ -54,5 +62,5 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     return Options(
         args.commands, args.rate, args.connections, args.duration, args.api_duration,
         args.api_concurrency, args.loader, args.nats_sync, args.encryptors, args.record,
-        args.reads_only,
+        args.reads_only, args.history,
     )  # fmt: skip

@@ -39,6 +39,7 @@ from bench.harness import (
 )
 from bench.pipeline.encryptors import Encryptors
 from bench.pipeline.floor import Floor, floor_rate
+from bench.pipeline.history import store_history
 from bench.pipeline.latency import offered_load_latency
 from bench.pipeline.options import SYNC_OPTIONS, Options
 from bench.pipeline.read_load import LoadResult, LoadSpec, drive, seed_connections
@@ -66,6 +67,7 @@ async def connect(stack: Stack) -> NatsClient:
 
 async def write_figures(stack: Stack, options: Options) -> None:
     """Throughput, latency and the encryptors' peak RSS; stops the workers after."""
+    await store_history(stack.engine, TENANT, options.history)
     encryptors = Encryptors.start(stack, options.encryptors)
     nc = await connect(stack)
     try:

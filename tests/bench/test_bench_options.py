@@ -1,5 +1,6 @@
 """The benches' shared option types (``bench/harness/options.py``): a count is at
-least 1, a duration or rate above 0, and a bench's command line refuses anything
+least 1, an amount at least 0, a duration or rate above 0, and a bench's command
+line refuses anything
 else with a usage error naming the option, before anything starts."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from bench.harness import count, positive  # noqa: E402
+from bench.harness import amount, count, positive  # noqa: E402
+from bench.pipeline.options import parse_options as parse_pipeline_options  # noqa: E402
 from bench.tester.options import parse_options  # noqa: E402
 
 
@@ -24,6 +26,17 @@ def test_a_count_is_an_integer_of_at_least_one() -> None:
         count("0")
     with pytest.raises(ValueError, match="invalid literal"):
         count("1.5")
+
+
+def test_an_amount_is_an_integer_of_at_least_zero() -> None:
+    assert (amount("0"), amount("1000000")) == (0, 1_000_000)
+    with pytest.raises(argparse.ArgumentTypeError, match="at least 0, not -1"):
+        amount("-1")
+
+
+def test_the_pipeline_bench_starts_from_no_history_unless_asked() -> None:
+    assert parse_pipeline_options([]).history == 0
+    assert parse_pipeline_options(["--history", "1000000"]).history == 1_000_000
 
 
 def test_a_duration_or_rate_is_above_zero() -> None:
