@@ -14,6 +14,9 @@ from connmgr.storage.reads.fleet_gauges import (
     fleet_counts,
     newest_latency_histogram,
 )
+from support.databases import migrated_engine
+from support.fixture_types import NewPostgresUrl
+from support.query_plans import query_plan, recorded_statements
 from support.samples import T0, SampleBuilder, store
 from support.seeds import Seed
 
@@ -59,6 +62,18 @@ async def test_the_latency_histogram_counts_each_live_connection_at_its_newest_c
         LatencyHistogram("postgres", (1, 2, 2), 2, 12.0),
         LatencyHistogram("redis", (0, 0, 0), 1, 250.0),
     ]
+
+
+async def test_on_postgresql_the_newest_check_is_looked_up_once_per_connection(
+    fresh_pg_url: NewPostgresUrl,
+) -> None:
+    # Flattened, the lookup ran once per reference: 3 + len(BOUNDS_MS) subplans.
+    async with migrated_engine(await fresh_pg_url()) as engine:
+        with recorded_statements(engine) as executed:
+            await newest_latency_histogram(engine, BOUNDS_MS)
+        ((statement, parameters),) = executed
+        plan = await query_plan(engine, statement, parameters)
+    assert plan.count("SubPlan") == 1, plan
 
 
 async def test_checks_since_count_samples_of_every_tenant_by_outcome(

@@ -68,7 +68,12 @@ async def newest_latency_histogram(
         .limit(1)
         .scalar_subquery()
     )
-    latest = select(c.kind, newest.label("latency_ms")).where(c.deleted.is_(False)).subquery()
+    # OFFSET 0 keeps PostgreSQL from flattening ``latest`` into the outer query, which
+    # would run the newest-sample lookup again for every reference to it: the filter,
+    # the count, the sum and each bound, per connection.
+    latest = (
+        select(c.kind, newest.label("latency_ms")).where(c.deleted.is_(False)).offset(0).subquery()
+    )
     kind, latency = latest.c.kind, latest.c.latency_ms
     at_most = [func.sum(case((latency <= bound, 1), else_=0)) for bound in bounds_ms]
     query = (
