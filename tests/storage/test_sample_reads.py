@@ -13,6 +13,7 @@ from connmgr.storage.reads.sample_history import MAX_SAMPLES, recent_samples, ro
 from connmgr.storage.reads.sample_stats import ConnectionStats, connection_stats
 from connmgr.storage.samples import roll_up
 from connmgr.storage.tables import rollup_checkpoints, samples
+from support.query_plans import query_plan, recorded_statements
 from support.samples import BILLING, ORDERS, T0, SampleBuilder, store
 
 SECOND = timedelta(seconds=1)
@@ -231,6 +232,33 @@ async def test_tenant_wide_stats_cover_every_connection_of_the_tenant_only(
 
     assert figures(stats) == (3, 0, 1.0, 20.0, 30.0, 30.0)
     assert stats.connection_id is None
+
+
+# Each tenant-wide read of raw samples or roll-ups searches the index that leads with the
+# tenant; without one, every tenant's rows in the window are read and filtered.
+TENANT_INDEXES = {
+    "samples": "ix_samples_tenant_time",
+    "sample_rollups": "ix_sample_rollups_tenant_time",
+}
+
+
+async def test_tenant_wide_stats_search_an_index_led_by_the_tenant(
+    engine: AsyncEngine, build: SampleBuilder
+) -> None:
+    await store(engine, build.spread(NOW - 25 * DAY, [1.0, 2.0], DAY))
+    await roll_up(engine, NOW)
+    await store(engine, [build.at(NOW - MINUTE, 3.0)])
+    with recorded_statements(engine) as executed:
+        await connection_stats(engine, "acme", None, 30 * DAY, NOW)
+
+    searched = {table: 0 for table in TENANT_INDEXES}
+    for statement, parameters in executed:
+        plan = await query_plan(engine, statement, parameters, index_if_possible=True)
+        for table, index in TENANT_INDEXES.items():
+            if f"FROM {table} " in f"{statement} ".replace("\n", " "):
+                assert index in plan, (statement, plan)
+                searched[table] += 1
+    assert all(searched.values()), searched  # raw samples and roll-ups both read
 
 
 async def test_another_tenants_connection_has_no_figures(

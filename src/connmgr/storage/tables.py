@@ -147,6 +147,7 @@ samples = Table(
     Column("phases", JSON, nullable=False),
     Index("ix_samples_connection_time", "connection_id", "checked_at"),
     Index("ix_samples_time", "checked_at"),
+    Index("ix_samples_tenant_time", "tenant", "checked_at"),
 )
 
 # Issue 15: the samples of one connection for one hour, packed (``storage.sample_codec``)
@@ -177,6 +178,7 @@ sample_rollups = Table(
     Column("latency_p99_ms", Float, nullable=False),
     Column("latency_max_ms", Float, nullable=False),
     Index("ix_sample_rollups_time", "resolution", "bucket_start"),
+    Index("ix_sample_rollups_tenant_time", "tenant", "resolution", "bucket_start"),
 )
 
 rollup_checkpoints = Table(
