@@ -7,7 +7,6 @@ writes one result file (``support.bench_results``).
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support.bench_results import recording_problems
+from support.bench_results import printed_figures, recording_problems
 from support.services import require_services, service_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +30,6 @@ FIGURES = (
     "dashboard_first_page_data_ms_p50",
     "connections_stored",
 )
-FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", re.MULTILINE)
 
 
 @pytest.mark.timeout(180)
@@ -46,7 +44,7 @@ async def test_a_tiny_run_prints_every_figure_as_a_number_and_records_them(
         [*BENCH, *options], cwd=ROOT, capture_output=True, text=True, timeout=170, check=False
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    printed = printed_figures(run.stdout)
     missing = [name for name in FIGURES if name not in printed]
     assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
     assert printed["connections_stored"] == 120

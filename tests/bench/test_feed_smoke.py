@@ -7,14 +7,13 @@ Not a timed assertion: no figure is judged, only that each is printed as
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.bench_results import recording_problems
+from support.bench_results import printed_figures, recording_problems
 from support.services import require_services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +28,6 @@ FIGURES = (
     "streams",
     "events",
 )
-FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", re.MULTILINE)
 
 
 @pytest.mark.timeout(90)
@@ -45,7 +43,7 @@ async def test_a_tiny_run_prints_every_figure_and_delivers_every_event(tmp_path:
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    printed = printed_figures(run.stdout)
     assert [name for name in FIGURES if name not in printed] == [], run.stdout
     assert (printed["streams"], printed["events"], printed["deliveries_missing"]) == (5, 2, 0)
     assert recording_problems(tmp_path, "feed", options, run.stdout) == []

@@ -11,14 +11,13 @@ is promised wrk: .ci/run does not install it).
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.bench_results import recording_problems
+from support.bench_results import printed_figures, recording_problems
 from support.services import require_optional_tool, require_services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +52,6 @@ FIGURES = (
     "floor_cpu_us_per_command",
     "floor_ratio",
 )
-FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", re.MULTILINE)
 WRK_IS_OPTIONAL = "the bench falls back to its Python loader (apt-get install wrk to run this)"
 
 
@@ -75,7 +73,7 @@ async def test_a_tiny_run_prints_every_figure_as_a_number_and_records_them(
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    printed = printed_figures(run.stdout)
     missing = [name for name in FIGURES if name not in printed]
     assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
     assert all(printed[name] > 0 for name in FIGURES), printed
@@ -94,7 +92,7 @@ async def test_the_sync_comparison_prints_the_write_figures_under_each_setting()
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    printed = printed_figures(run.stdout)
     expected = [f"{mode}_{name}" for mode in ("default", "always") for name in FIGURES[:4]]
     assert sorted(printed) == sorted([*expected, "always_end_to_end_share"]), run.stdout
     assert all(value > 0 for value in printed.values()), printed
@@ -112,7 +110,7 @@ async def test_reads_only_prints_just_the_read_figures() -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    printed = printed_figures(run.stdout)
     expected = ["api_get_connection_rps", "api_ratio", "bare_aiohttp_rps"]
     assert sorted(printed) == expected, run.stdout
     assert all(value > 0 for value in printed.values()), printed

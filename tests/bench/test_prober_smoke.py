@@ -9,14 +9,13 @@ writes those figures, the command line and the machine's load to one result file
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.bench_results import recording_problems
+from support.bench_results import printed_figures, recording_problems
 from support.services import require_services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +47,6 @@ FIGURES = (
     "samples_retained_gib",
     "rollups_retained_gib",
 )
-FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", re.MULTILINE)
 
 
 @pytest.mark.timeout(240)
@@ -66,7 +64,7 @@ async def test_a_tiny_run_prints_every_figure_as_a_number_and_records_them(
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    printed = printed_figures(run.stdout)
     missing = [name for name in FIGURES if name not in printed]
     assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
     assert printed["expected_checks"] > 0, printed
@@ -97,7 +95,7 @@ async def test_the_storage_only_mode_prints_its_figures_as_numbers() -> None:
         [*BENCH, *options], cwd=ROOT, capture_output=True, text=True, timeout=110, check=False
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    printed = printed_figures(run.stdout)
     assert sorted(printed) == sorted(STORAGE_FIGURES), run.stdout
     assert printed["packed_bytes_per_check"] > 0, printed
     assert "samples were not packed" not in run.stderr, run.stderr[-3000:]

@@ -8,14 +8,13 @@ DIR`` writes those figures, the command line and the machine's load to one resul
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.bench_results import recording_problems
+from support.bench_results import printed_figures, recording_problems
 from support.services import require_services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +45,6 @@ FIGURES = (
     "tester_concurrency",
     "tester_per_target",
 )
-FIGURE_LINE = re.compile(r"^(?P<name>[a-z0-9_]+): (?P<value>-?\d+(?:\.\d+)?)$", re.MULTILINE)
 
 
 @pytest.mark.timeout(150)
@@ -64,7 +62,7 @@ async def test_a_tiny_run_prints_every_figure_as_a_number_and_records_them(
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    printed = {match["name"]: float(match["value"]) for match in FIGURE_LINE.finditer(run.stdout)}
+    printed = printed_figures(run.stdout)
     missing = [name for name in FIGURES if name not in printed]
     assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
     rates = [f"{side}_{k}_tests_per_s" for side in ("connmgr", "bare") for k in (*KINDS, "mixed")]

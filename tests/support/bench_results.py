@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-BENCHES: Final = ("pipeline", "tester", "prober", "feed", "console")
+BENCHES: Final = ("pipeline", "tester", "prober", "feed", "console", "alerts")
 RESULT_NAME: Final = re.compile(
     r"^(?P<bench>[a-z]+)-(?P<date>\d{4}-\d{2}-\d{2})-(?P<time>\d{4})(?:-(?P<n>\d+))?\.txt$"
 )
@@ -102,3 +102,9 @@ def recording_problems(folder: Path, bench: str, argv: Sequence[str], stdout: st
     if result.figure_lines != printed:
         found.append(f"figures {result.figure_lines} but printed {printed}")
     return found
+
+
+def printed_figures(stdout: str) -> dict[str, float]:
+    """The ``name: value`` figures a run printed, by name."""
+    matches = (FIGURE_LINE.match(line) for line in stdout.splitlines())
+    return {match["name"]: float(match["value"]) for match in matches if match is not None}
