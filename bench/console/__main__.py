@@ -4,7 +4,7 @@ first page is usable with many connections stored.
     .venv/bin/python -m bench.console [--connections 10000] [--runs 5] [--record [DIR]]
 
 It creates a fresh PostgreSQL database (dropped after), migrates it, writes
-``--connections`` connections of one tenant (``seeding``), serves the API (the
+``--connections`` connections of one tenant (``harness.seeding``), serves the API (the
 console included) on a loopback port, and drives Debian's chromium with Playwright.
 Figures:
 
@@ -32,7 +32,6 @@ from typing import Final
 from aiohttp import web
 from playwright.async_api import Browser, Page, Request, async_playwright
 
-from bench.console.seeding import seed_connections
 from bench.harness import (
     BenchError,
     bench_main,
@@ -42,6 +41,7 @@ from bench.harness import (
     migrated_database,
     percentile,
     phase,
+    seed_connections,
 )
 from connmgr.api import create_app
 from connmgr.api.serving import ProblemAppRunner

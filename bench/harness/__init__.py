@@ -18,6 +18,7 @@
   ``--record [DIR]``; the types ``count`` and ``positive``, for counts and for
   durations and rates).
 - ``results``: the dated result file.
+- ``seeding``: many connections of one tenant written straight into the projection.
 - ``running``: ``run_bench``, a bench's coroutine as the process's main, and
   ``bench_main``, every bench's ``main``.
 """
@@ -56,6 +57,7 @@ from bench.harness.processes import (
 )
 from bench.harness.results import Recording, RunInfo, result_text, write_result
 from bench.harness.running import bench_main, run_bench
+from bench.harness.seeding import seed_connections
 from bench.harness.stack import (
     Api,
     Stack,
@@ -106,6 +108,7 @@ __all__ = [
     "result_text",
     "rss_mb",
     "run_bench",
+    "seed_connections",
     "start_api",
     "start_http_target",
     "start_targets",

@@ -1,5 +1,6 @@
 """Many connections for one tenant, written straight into the projection tables
-(the dashboard reads those; building them through the pipeline is bench.pipeline's job)."""
+(the dashboard and the alerts list read those; building them through the pipeline is
+bench.pipeline's job)."""
 
 from __future__ import annotations
 
