@@ -7,19 +7,17 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.storage.command_log import find_outcome, find_outcomes, record_outcome
-from connmgr.storage.database import MIGRATIONS_DIR, create_engine, write_transaction
+from connmgr.storage.database import create_engine, write_transaction
 from connmgr.storage.tables import handled_commands
 from support.databases import migrated_engine
 from support.fixture_types import NewPostgresUrl
+from support.migrations import upgrade_to
 from support.query_plans import query_plan, recorded_statements
 
 
@@ -97,19 +95,12 @@ async def test_on_postgresql_one_statement_text_serves_any_number_of_keys(
     assert len({statement for statement, _ in executed}) == 1, executed
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
-
-
 async def test_migration_0005_keeps_each_rows_tenant(database_url: str) -> None:
     engine = create_engine(database_url)
     old_id, other_id = uuid.uuid4(), uuid.uuid4()
     try:
         async with write_transaction(engine) as connection:
-            await connection.run_sync(_upgrade, "0004")
+            await connection.run_sync(upgrade_to, "0004")
             for tenant, command_id in (("a", old_id), ("b", other_id)):
                 await connection.execute(
                     handled_commands.insert().values(
@@ -120,7 +111,7 @@ async def test_migration_0005_keeps_each_rows_tenant(database_url: str) -> None:
                     )
                 )
         async with write_transaction(engine) as connection:
-            await connection.run_sync(_upgrade, "head")
+            await connection.run_sync(upgrade_to, "head")
             await record_outcome(connection, "b", outcome(old_id, 9))  # allowed only after 0005
         async with engine.connect() as connection:
             rows = (

@@ -15,16 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage import sample_packing
-from connmgr.storage.database import MIGRATIONS_DIR, create_engine, write_transaction
+from connmgr.storage.database import create_engine, write_transaction
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.reads.sample_history import recent_samples, rollups
 from connmgr.storage.reads.sample_stats import connection_stats
@@ -39,6 +36,7 @@ from connmgr.storage.sample_codec import (
 from connmgr.storage.sample_packing import pack_samples
 from connmgr.storage.samples import NewSample, insert_samples, roll_up
 from connmgr.storage.tables import rollup_checkpoints, sample_blocks, samples
+from support.migrations import downgrade_to, upgrade_to
 from support.query_plans import query_plan, recorded_statements
 from support.samples import BILLING, ORDERS, T0, SampleBuilder, store, stored_samples
 
@@ -381,20 +379,6 @@ def test_a_corrupt_block_is_refused(block: bytes) -> None:
         decode_block(T0, block)
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
-
-
-def _downgrade(connection: Connection, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    command.downgrade(config, revision)
-
-
 async def test_migration_0007_packs_existing_samples_and_its_downgrade_unpacks_them(
     database_url: str, build: SampleBuilder
 ) -> None:
@@ -404,7 +388,7 @@ async def test_migration_0007_packs_existing_samples_and_its_downgrade_unpacks_t
     engine = create_engine(database_url)
     try:
         async with write_transaction(engine) as connection:
-            await connection.run_sync(_upgrade, "0006")
+            await connection.run_sync(upgrade_to, "0006")
             rows = [{**_fields(s), "phases": dict(s.phases)} for s in old + recent]
             await connection.execute(samples.insert(), rows)
             await connection.execute(
@@ -413,13 +397,13 @@ async def test_migration_0007_packs_existing_samples_and_its_downgrade_unpacks_t
             )
         before = await stored_samples_of(engine)
         async with write_transaction(engine) as connection:
-            await connection.run_sync(_upgrade, "head")
+            await connection.run_sync(upgrade_to, "head")
         async with engine.connect() as connection:
             raw_left = await connection.scalar(select(func.count()).select_from(samples))
             blocks = await connection.scalar(select(func.count()).select_from(sample_blocks))
         packed = await stored_samples(engine)
         async with write_transaction(engine) as connection:
-            await connection.run_sync(_downgrade, "0006")
+            await connection.run_sync(downgrade_to, "0006")
         after_downgrade = await stored_samples_of(engine)
     finally:
         await engine.dispose()

@@ -7,14 +7,11 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.audit import verify_chain
-from connmgr.storage.database import MIGRATIONS_DIR, create_engine, write_transaction
+from connmgr.storage.database import create_engine, write_transaction
 from connmgr.storage.projection import apply
 from connmgr.storage.projection_store import load_connection, rebuild
 from connmgr.storage.reads.event_pages import connection_events, events_after
@@ -26,6 +23,7 @@ from support.legacy_events import (
     smtp_created_v1,
     updated_v1,
 )
+from support.migrations import upgrade_to
 
 CARRIED: Final = {
     "recipients": ["ops@example.com", "oncall@example.com", "evil@example.com"],
@@ -84,13 +82,6 @@ async def test_audit_reads_show_the_upcast_data_and_the_stored_hash(engine: Asyn
     assert "notify" not in raw
 
 
-def _upgrade_to(connection: Connection, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
-
-
 def _old_row(connection_id: str, created: dict[str, Any], at: Any) -> dict[str, Any]:
     """The projection row the fold before ``notify`` wrote (no such column then)."""
     keys = ("name", "kind", "template", "config", "auth", "secrets", "health_check", "tags")
@@ -114,7 +105,7 @@ async def test_upgrading_a_deployment_refolds_the_recipients_into_the_projection
     channel, created = str(uuid.uuid4()), smtp_created_v1(LEGACY_DESCRIPTION)
     try:
         async with write_transaction(engine) as connection:
-            await connection.run_sync(_upgrade_to, "0005")
+            await connection.run_sync(upgrade_to, "0005")
         (stored,) = await append_events(engine, channel, ("ConnectionCreated", created))
         async with write_transaction(engine) as connection:
             row = _old_row(channel, created, stored.recorded_at)
