@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness import seed_connections
 from connmgr.schemas.events import AlertRaised, AlertResolved, HealthStatusChanged
+from connmgr.storage.alerts import fold_alerts
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent
 from connmgr.storage.tables import connections
@@ -43,7 +44,7 @@ async def seed_alert_history(
             pending += _round(tenant, stream, round_, noise, stays_open)
         async with write_transaction(engine) as connection:
             appender = await Appender.begin(connection)
-            await appender.append(pending)
+            await fold_alerts(connection, await appender.append(pending))
             await appender.finish()
     return len(ids) * rounds
 

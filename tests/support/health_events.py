@@ -7,7 +7,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
+
 from connmgr.schemas.events import AlertRaised, AlertResolved, HealthStatusChanged
+from connmgr.storage.alerts import fold_alerts
+from connmgr.storage.database import write_transaction
+from connmgr.storage.event_log import stored_event
+from connmgr.storage.tables import events
 from support.seeds import Seed
 
 
@@ -51,5 +57,13 @@ class HealthEvents:
         await self._append(connection_id, "AlertResolved", data.model_dump(mode="json"), tenant)
 
     async def _append(self, stream: str, kind: str, data: dict[str, object], tenant: str) -> None:
+        """The event, and its fold into ``alerts``, as the prober's flush does."""
         self.versions[stream] += 1
-        await self.seed.event(stream, self.versions[stream], kind, dict(data), tenant=tenant)
+        position = await self.seed.event(
+            stream, self.versions[stream], kind, dict(data), tenant=tenant
+        )
+        async with write_transaction(self.seed.engine) as connection:
+            row = (
+                await connection.execute(select(events).where(events.c.position == position))
+            ).one()
+            await fold_alerts(connection, [stored_event(row)])

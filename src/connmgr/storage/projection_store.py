@@ -9,6 +9,7 @@ from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.schemas.events import EncryptedSecrets
+from connmgr.storage.alerts import rebuild_alerts
 from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.connection_columns import shared_columns
 from connmgr.storage.database import write_transaction
@@ -204,4 +205,5 @@ async def _replace_all(
     await connection.execute(delete(connections))
     for state in states.values():
         await save_connection(connection, None, state)
+    await rebuild_alerts(connection)
     return len(states)

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.storage.database import migrate_in, write_transaction
 from connmgr.storage.projection_store import refold
 
-REFOLDING: Final = frozenset({"0006"})
-"""Revisions after which the projection is refolded: 0006 added ``notify``."""
+REFOLDING: Final = frozenset({"0006", "0009"})
+"""Revisions after which the projection is refolded: 0006 added ``notify``, 0009 the
+``alerts`` table."""
 FIRST: Final = "0001"
 """A schema created from nothing has an empty log: nothing to refold."""
 

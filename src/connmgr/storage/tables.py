@@ -206,6 +206,24 @@ probe_state = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Issue 15: one row per alert, folded from the log's ``AlertRaised`` and
+# ``AlertResolved`` in the transaction that appends them (``storage.alerts``), so a
+# page of the alerts list is a range of an index, not a join over the whole history.
+# ``state_rank`` is 0 while open, 1 once resolved: the list's order and its cursor.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("raised_position", BigInteger, primary_key=True, autoincrement=False),
+    Column("alert_id", String(36), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("connection_id", String(36), nullable=False),
+    Column("state_rank", Integer, nullable=False),
+    Column("raised", JSON, nullable=False),
+    Column("resolved", JSON),
+    Index("ix_alerts_tenant_rank_position", "tenant", "state_rank", "raised_position"),
+    Index("ix_alerts_connection_rank_position", "connection_id", "state_rank", "raised_position"),
+)
+
 # Notifier (issue 4, item 5): one row per (alert event, channel), the exactly-once
 # record of a delivery. ``status``: ``pending`` (tried, will be retried),
 # ``delivered`` or ``failed`` (both final: a redelivered alert is not sent again).

@@ -7,10 +7,11 @@ Contracts:
   in the log; ``/logs`` is the audit trail);
 - ``recent_status_changes``: the last ``HealthStatusChanged`` events, newest first;
 - ``list_alerts``: an alert is an ``AlertRaised`` event, paired by ``data.alert_id``
-  with the (at most one) ``AlertResolved`` later in the same connection's stream.
-  Open alerts first, then resolved ones, each newest raise (log position) first,
-  paged by a keyset cursor ``<rank>:<position>`` of the last alert (rank 0 open,
-  1 resolved; ``ALERT_CURSOR_PATTERN``, any text of that shape is a position); an
+  with the (at most one) ``AlertResolved`` later in the same connection's stream
+  (the ``alerts`` projection, ``storage.alerts``). Open alerts first, then resolved
+  ones, each newest raise (log position) first, paged by a keyset cursor
+  ``<rank>:<position>`` of the last alert (rank 0 open, 1 resolved;
+  ``ALERT_CURSOR_PATTERN``, any text of that shape is a position); an
   open alert's ``open_s`` runs up to ``now``.
 
 The reads across tenants, for the ``/metrics`` scrape, are ``fleet_gauges``.
@@ -23,19 +24,21 @@ from datetime import datetime
 from typing import Any, Final, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import Row, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.schemas.events import AlertRaised, AlertResolved, HealthStatusChanged, decode_as
+from connmgr.storage.alerts import OPEN_RANK, RESOLVED_RANK
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.reads.paging import InvalidCursorError
-from connmgr.storage.tables import connections, events
+from connmgr.storage.tables import alerts, connections, events
 
 AlertState = Literal["open", "resolved"]
 MAX_CHANGES: Final = 100
 ALERT_CURSOR_PATTERN: Final = r"^[01]:[0-9]{1,18}$"
 """18 digits at most: every position it spells fits a signed 64-bit column."""
 _ALERT_CURSOR: Final = re.compile(ALERT_CURSOR_PATTERN)
+_RANKS: Final[dict[AlertState, int]] = {"open": OPEN_RANK, "resolved": RESOLVED_RANK}
 
 
 class StatusChange(BaseModel):
@@ -143,44 +146,41 @@ async def list_alerts(
 ) -> AlertPage:
     """One page of the tenant's alerts, open first (module contract).
 
+    Each rank is one range of an index of the ``alerts`` projection, newest raise
+    first, from the cursor on: a page reads its own rows, whatever the history.
     Raises ``InvalidCursorError`` for a bad cursor."""
-    query, rank, position = _alerts(tenant)
-    if state is not None:
-        query = query.where(rank == (0 if state == "open" else 1))
-    if connection_id is not None:
-        query = query.where(events.c.stream_id == connection_id)
-    if cursor is not None:
-        after_rank, after = decode_alert_cursor(cursor)
-        query = query.where(or_(rank > after_rank, and_(rank == after_rank, position < after)))
-    query = query.order_by(rank, position.desc()).limit(limit + 1)
+    after_rank, after = (OPEN_RANK, None) if cursor is None else decode_alert_cursor(cursor)
+    ranks = [OPEN_RANK, RESOLVED_RANK] if state is None else [_RANKS[state]]
+    rows: list[Row[Any]] = []
     async with engine.connect() as connection:
-        rows = (await connection.execute(query)).all()
+        for rank in ranks:
+            if rank < after_rank or len(rows) > limit:
+                continue
+            before = after if rank == after_rank else None
+            query = _alerts(tenant, rank, before, connection_id).limit(limit + 1 - len(rows))
+            rows += (await connection.execute(query)).all()
     items = [_alert(*row[2:], now=now) for row in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit else None
     next_cursor = None if last is None else encode_alert_cursor(last[0], last[1])
     return AlertPage(items=items, next_cursor=next_cursor)
 
 
-def _alerts(tenant: str) -> tuple[Select[Any], ColumnElement[int], ColumnElement[int]]:
-    """Every alert of the tenant's live connections: ``(rank, position, connection id,
-    name, raised data, resolved data)``, with the rank (0 open, 1 resolved) and the
-    raise's position, the keys of the order."""
-    r, resolved = events.c, events.alias("resolved")
-    s, c = resolved.c, connections.c
-    rank = case((s.position.is_(None), 0), else_=1)
-    paired = and_(
-        s.stream_id == r.stream_id,
-        s.type == "AlertResolved",
-        s.version > r.version,
-        s.data["alert_id"].as_string() == r.data["alert_id"].as_string(),
-    )
+def _alerts(tenant: str, rank: int, before: int | None, connection_id: str | None) -> Select[Any]:
+    """The tenant's alerts of one rank on live connections (or that one connection),
+    raised before log position ``before`` if given, newest raise first: ``(rank,
+    position, connection id, name, raised data, resolved data)``."""
+    a, c = alerts.c, connections.c
     query = (
-        select(rank, r.position, r.stream_id, c.name, r.data, s.data)
-        .select_from(events.outerjoin(resolved, paired))
-        .join(connections, and_(c.id == r.stream_id, c.tenant == r.tenant))
-        .where(r.tenant == tenant, r.type == "AlertRaised", c.deleted.is_(False))
+        select(a.state_rank, a.raised_position, a.connection_id, c.name, a.raised, a.resolved)
+        .join(connections, and_(c.id == a.connection_id, c.tenant == a.tenant))
+        .where(a.tenant == tenant, a.state_rank == rank, c.deleted.is_(False))
+        .order_by(a.raised_position.desc())
     )
-    return query, rank, r.position
+    if before is not None:
+        query = query.where(a.raised_position < before)
+    if connection_id is not None:
+        query = query.where(a.connection_id == connection_id)
+    return query
 
 
 def _alert(

@@ -5,7 +5,8 @@ redelivered firing — is ignored and does not step the state machine twice),
 lock the probe-state rows of the connections concerned (in id order), step
 each connection's state machine once per new sample, in check order, write the
 probe states, and append the events it produced to the connection's stream,
-folded into the projection (``HealthStatusChanged`` moves its status). Manual
+folded into the projection (``HealthStatusChanged`` moves its status; alerts are
+folded into ``alerts``). Manual
 checks also get their outcome recorded under ``(tenant, command id)``, for the reply.
 The global chain head is taken last, and only by a flush with events, so it is
 held for the appends and their projection rows, not for the samples and states.
@@ -24,6 +25,7 @@ from connmgr.schemas.events import event_type_of
 from connmgr.schemas.health import HealthCheckSettings, HealthStatus
 from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.schemas.probe_commands import CheckConnection
+from connmgr.storage.alerts import fold_alerts
 from connmgr.storage.command_log import find_outcomes, record_outcomes
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent, StoredEvent
@@ -73,9 +75,10 @@ async def record_checks(engine: AsyncEngine, records: list[CheckRecord]) -> list
             # the connection rows they move (always locked after the head: no deadlock
             # with the encryptor, which takes them in the same order).
             appender = await Appender.begin(connection)
-            await appender.append(writer.events, recorded_at=writer.now)
+            appended = await appender.append(writer.events, recorded_at=writer.now)
             await appender.finish()
             await save_changed_connections(connection, before, writer.touched_states())
+            await fold_alerts(connection, appended)
         return answers
 
 
