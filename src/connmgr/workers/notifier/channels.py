@@ -111,16 +111,22 @@ def chosen(rows: list[ChannelRow], notice: AlertNotice, told: set[str]) -> list[
 
 
 async def channel_rows(connection: AsyncConnection, tenant: str) -> list[ChannelRow]:
-    """The tenant's live ``webhook`` and ``smtp`` connections with a ``notify`` tag."""
-    tags = connection_tags.c
-    marked = select(tags.connection_id).where(
-        or_(tags.tag == NOTIFY_TAG, tags.tag.like(f"{NOTIFY_TAG}:%"))
+    """The tenant's live ``webhook`` and ``smtp`` connections with a ``notify`` tag.
+
+    The tags are looked up per connection of the tenant, on the tag rows' key: a
+    ``LIKE`` over every tenant's tags would read them all, since under a non-C
+    collation no index serves it."""
+    tags, c = connection_tags.c, connections.c
+    marked = (
+        select(tags.connection_id)
+        .where(tags.connection_id == c.id)
+        .where(or_(tags.tag == NOTIFY_TAG, tags.tag.like(f"{NOTIFY_TAG}:%")))
+        .exists()
     )
-    c = connections.c
     query = (
         select(c.id, c.kind, c.template, c.tags, c.notify)
         .where(c.tenant == tenant, c.deleted.is_(False), c.kind.in_(CHANNEL_KINDS))
-        .where(c.id.in_(marked))
+        .where(marked)
         .order_by(c.id)
     )
     rows = await connection.execute(query)
