@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.clients import ApiClient, Tokens, bearer
 from connmgr.api import create_app
+from connmgr.api.chain_checkpoint import ChainVerifier
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent
@@ -68,7 +69,8 @@ async def test_the_checkpoint_covers_every_tenants_events_and_shows_none_of_them
     assert seen["verified_at"] is not None
     assert seen["broken_at"] is None
     assert "globex" not in str(seen)
-    assert set(seen) == {"verified", "ok", "position", "verified_at", "broken_at"}
+    assert seen["whole_chain_at"] is not None
+    assert set(seen) == {"verified", "ok", "position", "verified_at", "broken_at", "whole_chain_at"}
 
 
 async def test_a_rewritten_event_breaks_the_checkpoint_where_it_was_changed(
@@ -88,3 +90,37 @@ async def test_a_rewritten_event_breaks_the_checkpoint_where_it_was_changed(
 async def test_the_checkpoint_needs_events_read(audited: ApiClient, tokens: Tokens) -> None:
     assert (await audited.get(PATH, headers=bearer(tokens.connections_only))).status == 403
     assert (await audited.get(PATH)).status == 401
+
+
+async def test_a_round_goes_on_from_the_last_verified_position_and_the_whole_walk_comes_due(
+    engine: AsyncEngine,
+) -> None:
+    verifier = ChainVerifier(engine, whole_interval_s=3600)
+    await append(engine, "acme", 2)
+    first = await verifier.verify_once()
+    await append(engine, "globex", 2)
+    await tamper(engine, "UPDATE events SET data = '{\"rewritten\": true}' WHERE position = 1")
+
+    onward = await verifier.verify_once()  # the appended events only: position 1 unread
+    verifier.whole_interval_s = 0
+    whole = await verifier.verify_once()
+
+    assert (first.ok, first.position, first.whole_chain_at) == (True, 2, first.verified_at)
+    assert (onward.ok, onward.position, onward.whole_chain_at) == (True, 4, first.whole_chain_at)
+    assert (whole.ok, whole.position, whole.broken_at) == (False, 0, 1)
+    assert whole.whole_chain_at == first.whole_chain_at  # the whole walk did not hold
+
+
+async def test_a_round_onward_notices_the_event_it_goes_on_from_was_rewritten(
+    engine: AsyncEngine,
+) -> None:
+    verifier = ChainVerifier(engine, whole_interval_s=3600)
+    await append(engine, "acme", 3)
+    await verifier.verify_once()
+    await tamper(engine, "UPDATE events SET hash = 'forged' WHERE position = 3")
+
+    onward = await verifier.verify_once()
+    again = await verifier.verify_once()  # after a break, the whole chain again
+
+    assert (onward.ok, onward.broken_at) == (False, 3)
+    assert (again.ok, again.position, again.broken_at) == (False, 2, 3)

@@ -87,8 +87,12 @@ def create_app(
 
 
 async def _verify_chain(app: web.Application) -> AsyncIterator[None]:
-    interval_s = app[SETTINGS].api_chain_verify_interval_s
-    app[CHAIN] = ChainVerifier(app[ENGINE], interval_s=interval_s)
+    settings = app[SETTINGS]
+    app[CHAIN] = ChainVerifier(
+        app[ENGINE],
+        interval_s=settings.api_chain_verify_interval_s,
+        whole_interval_s=settings.api_chain_full_verify_interval_s,
+    )
     async for _ in chain_checkpoint.running(app[CHAIN]):
         yield
 

@@ -99,7 +99,16 @@ class Settings(BaseSettings):
         default=15.0, gt=0, le=300, description="API: seconds between event-stream heartbeats"
     )
     api_chain_verify_interval_s: float = Field(
-        default=60.0, gt=0, le=86400, description="API: seconds between walks of the hash chain"
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="API: seconds between verifications of the events appended to the chain",
+    )
+    api_chain_full_verify_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=604800,
+        description="API: seconds between walks of the whole hash chain",
     )
     gateway_wait_s: float = Field(
         default=10.0,
