@@ -2,11 +2,12 @@
 
 An alert is an ``AlertRaised`` event, resolved by the ``AlertResolved`` of the same
 ``alert_id`` later in the same connection's stream. ``fold_alerts`` writes a row per
-raise (``state_rank`` 0, open) and resolves the open rows a resolution names
-(``state_rank`` 1), in the transaction that appends the events, so the rows are
-always the fold of the committed log; ``rebuild_alerts`` folds the whole log again
-(``projection_store.rebuild`` and the refold after migration 0009). A resolution
-with no earlier raise of its alert changes nothing; one raise is resolved once.
+raise (``state_rank`` 0, open) and resolves the open rows a resolution names, of
+its own stream and tenant (``state_rank`` 1), in the transaction that appends the
+events, so the rows are always the fold of the committed log; ``rebuild_alerts``
+folds the whole log again (``projection_store.rebuild`` and the refold after
+migration 0009). A resolution with no earlier raise of its alert changes nothing;
+one raise is resolved once.
 
 Reading them is ``reads.connection_health.list_alerts``.
 """
