@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.clients import ApiClient, Tokens, bearer
 from connmgr.api import create_app
+from connmgr.api.app_state import CHAIN
 from connmgr.api.chain_checkpoint import ChainVerifier
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import write_transaction
@@ -124,3 +125,16 @@ async def test_a_round_onward_notices_the_event_it_goes_on_from_was_rewritten(
 
     assert (onward.ok, onward.broken_at) == (False, 3)
     assert (again.ok, again.position, again.broken_at) == (False, 2, 3)
+
+
+async def test_the_api_verifies_at_the_intervals_its_settings_give(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        api_chain_verify_interval_s=7,
+        api_chain_full_verify_interval_s=700,
+    )
+    async with TestClient(TestServer(create_app(settings, engine=engine))) as client:
+        verifier = client.app[CHAIN]
+        assert (verifier.interval_s, verifier.whole_interval_s) == (7, 700)
