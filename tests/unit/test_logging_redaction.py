@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import json
 import logging
+import string
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -22,6 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
+from connmgr.runtime import redaction
 from connmgr.runtime.logging import REDACTED, configure_logging, redact_secrets
 from connmgr.runtime.redaction import mask_text
 from connmgr.schemas.settings import Settings
@@ -606,3 +609,45 @@ def test_a_basic_value_padded_past_its_end_is_masked_in_place_but_not_decoded() 
     line = redact(event="Basic YXBwOnNlY3JldC1wdzE===", detail="ok secret-pw1")
 
     assert (line["event"], line["detail"]) == (f"Basic {REDACTED}", "ok secret-pw1")
+
+
+# The fast path: a text with no space, ``=``, ``:``, ``@`` or ``/`` (ids, names,
+# outcomes: most values of a line) is neither scanned nor learned from. Every rule
+# must agree that such a text holds nothing to mask, or the fast path would leak.
+class SecretName(StrEnum):
+    API_KEY = "api_key"
+
+
+inert_texts = st.text(alphabet=string.ascii_letters + string.digits + "_.+-", max_size=80)
+
+
+@given(text=inert_texts)
+def test_no_rule_masks_anything_in_a_text_the_fast_path_skips(text: str) -> None:
+    if "eyJ" in text:
+        assert not redaction._inert(text)
+    else:
+        assert redaction._inert(text)
+        assert redaction._mask_credentials(text) == text
+        assert list(redaction._secret_values(text)) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "Bearer t0k3n", "pw=hunter2",
+     "https://app:hunter2@db.internal", "Basic YXBwOmh1bnRlcjI="],
+)  # fmt: skip
+def test_a_text_any_rule_masks_is_not_skipped(text: str) -> None:
+    assert not redaction._inert(text)
+    assert mask_text(text) != text
+
+
+def test_a_known_value_is_masked_in_a_text_the_fast_path_skips() -> None:
+    line = redact(password="hunter2-abc", user_id="hunter2-abc", note="app.hunter2-abc")
+
+    assert line["user_id"] == REDACTED
+    assert line["note"] == f"app.{REDACTED}"
+
+
+@pytest.mark.parametrize("key", [7, ("a", "b"), SecretName.API_KEY, "API-Key", "key_id"])
+def test_a_key_is_judged_as_its_text_whatever_its_type(key: object) -> None:
+    assert redaction.is_secret_key(key) == redaction._is_secret_name(str(key))

@@ -21,6 +21,7 @@ what it hides under its secret key.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import MutableMapping
 from typing import Any, Final
@@ -64,12 +65,30 @@ _PEM_BLOCK: Final = re.compile(
 # payload and signature segments. Three dotted words alone are a host name.
 _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _MAX_DEPTH: Final = 12
+_NOT_ALNUM: Final = re.compile(r"[^a-z0-9]")
+_SECRET_KEY_PART: Final = re.compile("|".join(_SECRET_KEY_PARTS))
+# A text of these characters alone holds nothing any rule above masks: each needs a
+# space, ``=``, ``:``, ``@`` or ``/``, except a JWT, which starts ``eyJ`` (``_inert``).
+_INERT_TEXT: Final = re.compile(r"[A-Za-z0-9_.+-]*")
 
 
 def is_secret_key(key: object) -> bool:
     """True when a field named ``key`` may hold a secret."""
-    normalized = re.sub(r"[^a-z0-9]", "", str(key).lower())
-    return normalized in _SECRET_KEY_NAMES or any(part in normalized for part in _SECRET_KEY_PARTS)
+    return _is_secret_name(key if isinstance(key, str) else str(key))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(name: str) -> bool:
+    """``is_secret_key`` of a name; a line's keys are mostly the same few, so cached
+    (bounded: a key read from input cannot grow it)."""
+    normalized = _NOT_ALNUM.sub("", name.lower())
+    return normalized in _SECRET_KEY_NAMES or _SECRET_KEY_PART.search(normalized) is not None
+
+
+def _inert(text: str) -> bool:
+    """True when no rule of ``mask_text`` can match in ``text`` (most values of a line:
+    ids, names, outcomes), so it is neither scanned nor learned from."""
+    return _INERT_TEXT.fullmatch(text) is not None and "eyJ" not in text
 
 
 def _userinfo(match: re.Match[str]) -> str:
@@ -118,6 +137,13 @@ def _pem(match: re.Match[str]) -> str:
 def mask_text(text: str, known: KnownSecrets | None = None) -> str:
     """``text`` with embedded credentials, and every form of the ``known`` secret
     values, masked (see the module docstring)."""
+    if not _inert(text):
+        text = _mask_credentials(text)
+    return text if known is None else known.mask(text)
+
+
+def _mask_credentials(text: str) -> str:
+    """``mask_text`` without the known values: every rule applied to ``text``."""
     if "-----BEGIN " in text:
         text = _PEM_BLOCK.sub(_pem, text)
     if "eyJ" in text:
@@ -128,7 +154,7 @@ def mask_text(text: str, known: KnownSecrets | None = None) -> str:
     text = _BASIC_VALUE.sub(rf"\g<head>{REDACTED}", text)
     if "=" in text or ":" in text:
         text = _mask_secret_values(text)
-    return text if known is None else known.mask(text)
+    return text
 
 
 def _as_text(value: Any) -> str:
@@ -168,6 +194,8 @@ def _reveal(value: Any, depth: int, known: KnownSecrets, *, secret: bool = False
         text = value if isinstance(value, str) else _as_text(value)
         if secret:
             known.add(text)
+        if _inert(text):
+            return
         for found in _secret_values(text):
             known.add(found.group().strip("'\""))
         for credential in credential_values(text, _BEARER_VALUE, _BASIC_VALUE):
