@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bench.harness import bench_main, note, open_stack
-from bench.pipeline.options import SYNC_OPTIONS, Options, parse_options
+from bench.pipeline.options import SYNC_OPTIONS, Options, parse_options, worker_env
 from bench.pipeline.run import read_figures, sync_cost_figures, write_figures
 
 
@@ -44,8 +44,9 @@ async def run(options: Options) -> None:
     if options.nats_sync == "compare":
         await sync_cost_figures(options)
         return
-    async with open_stack("pipeline", jetstream_options=SYNC_OPTIONS[options.nats_sync]) as stack:
-        note(f"nats-server sync_interval: {options.nats_sync}")
+    sync, env = SYNC_OPTIONS[options.nats_sync], worker_env(options)
+    async with open_stack("pipeline", jetstream_options=sync, worker_env=env) as stack:
+        note(f"nats-server sync_interval: {options.nats_sync}; workers log at {options.log_level}")
         if not options.reads_only:
             await write_figures(stack, options)
         await read_figures(stack, options)

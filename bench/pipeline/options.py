@@ -13,6 +13,11 @@ from bench.pipeline.read_load import LOADERS, Loader
 SYNC_OPTIONS: Final = {"default": "", "always": "sync_interval: always"}
 
 
+def worker_env(options: Options) -> dict[str, str]:
+    """What every worker of a run gets on top of the stack's settings."""
+    return {"CONNMGR_LOG_LEVEL": options.log_level}
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     commands: int
@@ -27,6 +32,7 @@ class Options:
     record: Path | None = None
     reads_only: bool = False
     history: int = 0
+    log_level: str = "warning"
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -47,6 +53,13 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         "a while (rows in handled_commands)",
     )
     parser.add_argument(
+        "--log-level",
+        choices=("warning", "info"),
+        default="warning",
+        help="the workers' CONNMGR_LOG_LEVEL: info is the shipped default (a line per "
+        "command); warning, the default here, leaves those lines out",
+    )
+    parser.add_argument(
         "--reads-only",
         action="store_true",
         help="only the read figures (no workers, no write runs): quick before/after runs",
@@ -62,5 +75,5 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     return Options(
         args.commands, args.rate, args.connections, args.duration, args.api_duration,
         args.api_concurrency, args.loader, args.nats_sync, args.encryptors, args.record,
-        args.reads_only, args.history,
+        args.reads_only, args.history, args.log_level,
     )  # fmt: skip

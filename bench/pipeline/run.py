@@ -41,7 +41,7 @@ from bench.pipeline.encryptors import Encryptors
 from bench.pipeline.floor import Floor, floor_rate
 from bench.pipeline.history import store_history
 from bench.pipeline.latency import offered_load_latency
-from bench.pipeline.options import SYNC_OPTIONS, Options
+from bench.pipeline.options import SYNC_OPTIONS, Options, worker_env
 from bench.pipeline.read_load import LoadResult, LoadSpec, drive, seed_connections
 from bench.pipeline.write_load import (
     WritePath,
@@ -137,7 +137,8 @@ async def sync_cost_figures(options: Options) -> None:
     ``sync_interval``, then on a fresh one with ``always``, back to back in one run."""
     rates: dict[str, float] = {}
     for mode in ("default", "always"):
-        async with open_stack("pipeline", jetstream_options=SYNC_OPTIONS[mode]) as stack:
+        sync, env = SYNC_OPTIONS[mode], worker_env(options)
+        async with open_stack("pipeline", jetstream_options=sync, worker_env=env) as stack:
             encryptors = Encryptors.start(stack, 1, f"encryptor-{mode}")
             nc = await connect(stack)
             try:

@@ -17,6 +17,7 @@ if str(ROOT) not in sys.path:
 
 from bench.harness import amount, count, positive  # noqa: E402
 from bench.pipeline.options import parse_options as parse_pipeline_options  # noqa: E402
+from bench.pipeline.options import worker_env  # noqa: E402
 from bench.tester.options import parse_options  # noqa: E402
 
 
@@ -37,6 +38,14 @@ def test_an_amount_is_an_integer_of_at_least_zero() -> None:
 def test_the_pipeline_bench_starts_from_no_history_unless_asked() -> None:
     assert parse_pipeline_options([]).history == 0
     assert parse_pipeline_options(["--history", "1000000"]).history == 1_000_000
+
+
+def test_the_pipeline_workers_log_at_the_level_asked_for() -> None:
+    assert worker_env(parse_pipeline_options([])) == {"CONNMGR_LOG_LEVEL": "warning"}
+    shipped = parse_pipeline_options(["--log-level", "info"])
+    assert worker_env(shipped) == {"CONNMGR_LOG_LEVEL": "info"}
+    with pytest.raises(SystemExit):
+        parse_pipeline_options(["--log-level", "debug"])
 
 
 def test_a_duration_or_rate_is_above_zero() -> None:
