@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
+from connmgr.storage.bulk_insert import insert_rows
 from connmgr.storage.tables import handled_commands
 
 CommandKey: TypeAlias = tuple[str, str]
@@ -75,8 +76,9 @@ async def record_outcomes(
     if not outcomes:
         return
     now = datetime.now(UTC)
-    await connection.execute(
-        insert(handled_commands),
+    await insert_rows(
+        connection,
+        handled_commands,
         [
             {
                 "command_id": str(outcome.command_id),

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
+from connmgr.storage.bulk_insert import insert_rows
 from connmgr.storage.tables import data_keys
 
 _DESTROY: Final = {
@@ -97,4 +98,4 @@ async def replace_data_keys(
         if key is not None
     ]
     if rows:
-        await connection.execute(insert(data_keys), rows)
+        await insert_rows(connection, data_keys, rows)

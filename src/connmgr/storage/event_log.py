@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from connmgr.storage.bulk_insert import insert_rows
 from connmgr.storage.tables import chain_head, events
 
 GENESIS_HASH = "0" * 64
@@ -146,7 +147,7 @@ class Appender:
             stored.append(event)
             head = ChainHead(position=event.position, hash=event.hash)
         if stored:
-            await self._connection.execute(insert(events), [_row(e) for e in stored])
+            await insert_rows(self._connection, events, [_row(e) for e in stored])
         self._head = head
         return stored
 

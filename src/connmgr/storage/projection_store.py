@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from connmgr.schemas.events import EncryptedSecrets
 from connmgr.storage.alerts import rebuild_alerts
 from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
+from connmgr.storage.bulk_insert import insert_rows
 from connmgr.storage.connection_columns import shared_columns
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, read_after
@@ -79,7 +80,7 @@ async def save_changed_connections(
     new = [state for cid, state in after.items() if before.get(cid) is None]
     changed = [state for cid, state in after.items() if before.get(cid) is not None]
     if new:
-        await connection.execute(insert(connections), [state_row(state) for state in new])
+        await insert_rows(connection, connections, [state_row(state) for state in new])
     if changed:
         await connection.execute(
             update(connections).where(connections.c.id == bindparam("match_id")),
@@ -99,7 +100,7 @@ async def save_changed_connections(
             for tag in dict.fromkeys(state.tags)
         ]
         if rows:
-            await connection.execute(insert(connection_tags), rows)
+            await insert_rows(connection, connection_tags, rows)
 
 
 async def load_all(connection: AsyncConnection) -> dict[str, ConnectionState]:
