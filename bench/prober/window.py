@@ -39,8 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.harness import BenchError, note, poll
 from bench.prober.meters import SeqTimeline
+from connmgr.storage.packed_blocks import blocks_checkpoint, read_blocks
 from connmgr.storage.sample_codec import SCHEDULED_PREFIX
-from connmgr.storage.sample_packing import blocks_checkpoint, read_blocks
 
 SEQ_OF_CHECK_ID: Final = "CAST(substr(check_id, 11) AS BIGINT)"  # after 'scheduled:'
 

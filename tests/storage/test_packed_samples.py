@@ -1,4 +1,5 @@
-"""Packed probe samples (issue 15, ``storage.sample_packing`` and ``sample_codec``).
+"""Packed probe samples (issue 15, ``storage.sample_packing``, ``packing_spans``,
+``packed_blocks`` and ``sample_codec``).
 
 The same recorded samples give the same checks, statistics and roll-ups whether
 they are raw rows or packed blocks, on both backends; packing is idempotent, merges
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connmgr.storage import sample_packing
+from connmgr.storage import packing_spans
 from connmgr.storage.database import create_engine, write_transaction
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.reads.sample_history import recent_samples, rollups
@@ -297,14 +298,14 @@ async def test_a_sample_stored_behind_the_spans_is_packed_in_another_round_of_it
     batch.append(build.at(T0 + HOUR))
     await store(engine, batch)
     late = [build.at(T0 + 30 * MINUTE, 9.0, connection_id=connections[0])]
-    write_blocks = sample_packing._write_blocks
+    write_blocks = packing_spans._write_blocks
 
     async def write_then_store_late(connection: AsyncConnection, *args: Any) -> None:
         await write_blocks(connection, *args)
         if late:  # in the first span, which packs connections[0]: behind the next key
             await insert_samples(connection, [late.pop()])
 
-    monkeypatch.setattr(sample_packing, "_write_blocks", write_then_store_late)
+    monkeypatch.setattr(packing_spans, "_write_blocks", write_then_store_late)
     report = await roll_up(engine, T0 + 4 * HOUR, batch=4)
 
     assert report.samples_packed == len(batch) + 1

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.database import write_transaction
-from connmgr.storage.sample_packing import StoredSample, packed_of, read_blocks
+from connmgr.storage.packed_blocks import StoredSample, packed_of, read_blocks
 from connmgr.storage.samples import NewSample, insert_samples
 from connmgr.storage.tables import samples
 

@@ -9,7 +9,7 @@ Contracts:
   them, if given), oldest bucket first. A range that does not end after it starts is
   empty;
 - samples come from the raw buffer and from packed hourly blocks alike
-  (``storage.sample_packing``): the answer is the same whichever holds them. Among
+  (``storage.packed_blocks``): the answer is the same whichever holds them. Among
   samples checked at the same moment, the one stored later comes first, as by row id.
 
 Window statistics over the same samples are ``sample_stats``.
@@ -26,10 +26,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage.event_log import as_utc
+from connmgr.storage.packed_blocks import blocks_checkpoint, packed_of, read_blocks
 from connmgr.storage.reads.sample_stats import tenant_scope
 from connmgr.storage.rollups import Resolution
 from connmgr.storage.sample_codec import PackedSample
-from connmgr.storage.sample_packing import blocks_checkpoint, packed_of, read_blocks
 from connmgr.storage.tables import sample_blocks, sample_rollups, samples
 
 MAX_SAMPLES: Final = 1000

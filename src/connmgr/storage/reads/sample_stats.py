@@ -55,6 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage.event_log import as_utc
+from connmgr.storage.packed_blocks import blocks_checkpoint, read_blocks
 from connmgr.storage.rollups import (
     BUCKET_WIDTHS,
     OK_OUTCOME,
@@ -62,7 +63,7 @@ from connmgr.storage.rollups import (
     Resolution,
     read_checkpoints,
 )
-from connmgr.storage.sample_packing import RAW_KEPT_FOR, blocks_checkpoint, read_blocks
+from connmgr.storage.sample_packing import RAW_KEPT_FOR
 from connmgr.storage.tables import sample_blocks, sample_rollups, samples
 
 RAW_ONLY_UP_TO: Final = RAW_KEPT_FOR

@@ -24,9 +24,10 @@ import sqlalchemy as sa
 from alembic import op
 
 from connmgr.storage.event_log import as_utc
+from connmgr.storage.packed_blocks import BLOCK, PACKED
 from connmgr.storage.rollups import bucket_start
 from connmgr.storage.sample_codec import PackedSample, decode_block, encode_block
-from connmgr.storage.sample_packing import BLOCK, PACKED, RAW_KEPT_FOR
+from connmgr.storage.sample_packing import RAW_KEPT_FOR
 
 revision = "0007_packed_samples"
 down_revision = "0006"
