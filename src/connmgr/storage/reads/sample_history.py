@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.packed_blocks import blocks_checkpoint, packed_of, read_blocks
-from connmgr.storage.reads.sample_stats import tenant_scope
+from connmgr.storage.reads.tenant_scope import tenant_scope
 from connmgr.storage.rollups import Resolution
 from connmgr.storage.sample_codec import PackedSample
 from connmgr.storage.tables import sample_blocks, sample_rollups, samples
