@@ -1,7 +1,7 @@
 """What an importer makes of a peer's file: connections, skipped entries, notes.
 
 ``ImportedConnection`` is one connection in connmgr's terms, validated against
-the connections file's model (``schemas/declared.py``), so the file written
+the connections file's model (``schemas/declared/``), so the file written
 always loads. Its secret values are held in memory only
 (``SecretStr``, left out of ``repr``): the file written gets references instead
 (``docs/importers.md``, "Secrets"). A ``Finding`` is a report line: an entry
@@ -113,7 +113,7 @@ def convert_entries(entries: Iterable[tuple[str, Any]], convert: EntryConverter)
 
 
 def checked(connection: ImportedConnection) -> ImportedConnection:
-    """The connection if the connections file takes it (``schemas/declared.py``: config
+    """The connection if the connections file takes it (``schemas/declared/``: config
     valid for the kind, auth, health check, tags) and its auth method is one the kind
     takes with every secret it needs."""
     try:
