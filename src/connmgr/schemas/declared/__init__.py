@@ -49,6 +49,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from connmgr.schemas.connection_auth import Auth, NoAuth, secret_fields
+from connmgr.schemas.declared.problems import problem_lines, problems_text
 from connmgr.schemas.fields import Description, Identifier, Name, Tag
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import CONFIG_MODELS, Kind
@@ -177,7 +178,7 @@ class DeclaredConnection(BaseModel):
             raise PydanticCustomError("unknown_template", "template: {why}", why) from None
         except ValidationError as error:
             raise PydanticCustomError(
-                "invalid_config", "{problems}", {"problems": _problems_text(error, "config")}
+                "invalid_config", "{problems}", {"problems": problems_text(error, "config")}
             ) from None
         return self
 
@@ -261,7 +262,7 @@ def load_declared(text: str | bytes) -> DeclaredFile:
     try:
         return DeclaredFile.model_validate(document)
     except ValidationError as error:
-        raise DeclaredFileError(_problems(error)) from None
+        raise DeclaredFileError(problem_lines(error)) from None
 
 
 def dump_declared(declared: DeclaredFile, *, as_json: bool = False) -> str:
@@ -282,31 +283,6 @@ def _entry(connection: DeclaredConnection) -> dict[str, Any]:
     if "auth" in entry:
         entry["auth"] = _AUTH.dump_python(connection.auth, mode="json")
     return entry
-
-
-def _location(parts: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif not (part[:1].isupper() or part.startswith("function-")):
-            text += f".{part}" if text else part
-    return text
-
-
-def _problems(error: ValidationError) -> list[str]:
-    """One line per error: where, then why; never the value given."""
-    lines = []
-    for item in error.errors(include_url=False, include_input=False, include_context=False):
-        where = _location(tuple(item["loc"]))
-        lines.append(f"{where}: {item['msg']}" if where else str(item["msg"]))
-    return lines[:50]
-
-
-def _problems_text(error: ValidationError, prefix: str) -> str:
-    return "; ".join(
-        f"{prefix}.{line}" if not line.startswith(prefix) else line for line in _problems(error)
-    )
 
 
 __all__ = [
