@@ -8,7 +8,6 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from connmgr.schemas.declared import (
-    DEFAULT_SOURCE,
     DeclaredConnection,
     DeclaredFile,
     DeclaredFileError,
@@ -18,6 +17,7 @@ from connmgr.schemas.declared import (
     load_declared,
     placeholder_reference,
 )
+from connmgr.schemas.declared.source import DEFAULT_SOURCE
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.json_schema import json_schema
 

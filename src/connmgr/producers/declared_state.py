@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from connmgr.schemas.declared import MANAGED_BY_PREFIX
+from connmgr.schemas.declared.source import MANAGED_BY_PREFIX
 
 from . import api_client
 

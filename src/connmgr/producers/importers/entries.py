@@ -23,7 +23,8 @@ from typing import Any, Final, Literal
 from pydantic import SecretStr, ValidationError
 
 from connmgr.schemas.connection_auth import ALLOWED_METHODS, secret_fields
-from connmgr.schemas.declared import MANAGED_BY_PREFIX, DeclaredConnection, placeholder_reference
+from connmgr.schemas.declared import DeclaredConnection, placeholder_reference
+from connmgr.schemas.declared.source import MANAGED_BY_PREFIX
 from connmgr.schemas.kinds import Kind
 
 MAX_TAGS: Final = 30

@@ -41,7 +41,6 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    StringConstraints,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -50,6 +49,12 @@ from pydantic_core import PydanticCustomError
 
 from connmgr.schemas.connection_auth import Auth, NoAuth, secret_fields
 from connmgr.schemas.declared.problems import problem_lines, problems_text
+from connmgr.schemas.declared.source import (
+    DEFAULT_SOURCE,
+    MANAGED_BY_PREFIX,
+    Source,
+    managed_by_tag,
+)
 from connmgr.schemas.fields import Description, Identifier, Name, Tag
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import CONFIG_MODELS, Kind
@@ -66,14 +71,8 @@ from connmgr.schemas.secret_references import (
 from connmgr.schemas.templates import apply_template, get_template
 
 FORMAT_VERSION: Final = 1
-MANAGED_BY_PREFIX: Final = "managed-by:"
-"""The tag prefix of the managed-by marker; a file cannot set such a tag itself."""
-DEFAULT_SOURCE: Final = "connmgr-apply"
 MAX_CONNECTIONS: Final = 5000
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
-
-Source = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/-]{1,53}$")]
-"""Who manages the connections of a file; with the prefix it fits in a tag (64)."""
 
 _AUTH: Final[TypeAdapter[Auth]] = TypeAdapter(Auth)
 
@@ -90,10 +89,6 @@ def compact_config(kind: Kind, config: Mapping[str, Any]) -> dict[str, Any]:
     return {
         key: value for key, value in config.items() if key not in defaults or defaults[key] != value
     }
-
-
-def managed_by_tag(source: str) -> str:
-    return MANAGED_BY_PREFIX + source
 
 
 _DECLARED_MODEL: Final = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
@@ -286,8 +281,6 @@ def _entry(connection: DeclaredConnection) -> dict[str, Any]:
 
 
 __all__ = [
-    "DEFAULT_SOURCE",
-    "MANAGED_BY_PREFIX",
     "SECRET_HEADERS",
     "SECRET_KEYS",
     "DeclaredConnection",
@@ -298,6 +291,5 @@ __all__ = [
     "compact_config",
     "dump_declared",
     "load_declared",
-    "managed_by_tag",
     "placeholder_reference",
 ]
