@@ -14,7 +14,8 @@ from declared_stack import Stack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connmgr.schemas.declared import SecretReference, load_declared
+from connmgr.schemas.declared import load_declared
+from connmgr.schemas.secret_references import SecretReference
 
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
 TAG_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789:._/-"

@@ -12,14 +12,13 @@ from connmgr.schemas.declared import (
     DeclaredFile,
     DeclaredFileError,
     DeclaredHealthCheck,
-    SecretReference,
     dump_declared,
     load_declared,
-    placeholder_reference,
 )
 from connmgr.schemas.declared.source import DEFAULT_SOURCE
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.json_schema import json_schema
+from connmgr.schemas.secret_references import SecretReference, placeholder_reference
 
 ORDERS = """\
 version: 1

@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connmgr.schemas.declared import (
-    SECRET_HEADERS,
     DeclaredConnection,
     DeclaredFile,
     DeclaredHealthCheck,
     compact_config,
-    placeholder_reference,
 )
 from connmgr.schemas.kinds import Kind
+from connmgr.schemas.secret_references import SECRET_HEADERS, placeholder_reference
 
 from .declared_state import Existing
 

@@ -23,9 +23,10 @@ from typing import Any, Final, Literal
 from pydantic import SecretStr, ValidationError
 
 from connmgr.schemas.connection_auth import ALLOWED_METHODS, secret_fields
-from connmgr.schemas.declared import DeclaredConnection, placeholder_reference
+from connmgr.schemas.declared import DeclaredConnection
 from connmgr.schemas.declared.source import MANAGED_BY_PREFIX
 from connmgr.schemas.kinds import Kind
+from connmgr.schemas.secret_references import placeholder_reference
 
 MAX_TAGS: Final = 30
 UNEXPECTED_SHAPE: Final = "a field holds a value of a type the peer does not write"

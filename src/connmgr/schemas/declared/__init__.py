@@ -60,12 +60,8 @@ from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import CONFIG_MODELS, Kind
 from connmgr.schemas.recipients import NotifySettings
 from connmgr.schemas.secret_references import (
-    SECRET_HEADERS,
-    SECRET_KEYS,
     SecretName,
-    SecretReference,
     SecretReferenceText,
-    placeholder_reference,
     secret_path,
 )
 from connmgr.schemas.templates import apply_template, get_template
@@ -281,15 +277,11 @@ def _entry(connection: DeclaredConnection) -> dict[str, Any]:
 
 
 __all__ = [
-    "SECRET_HEADERS",
-    "SECRET_KEYS",
     "DeclaredConnection",
     "DeclaredFile",
     "DeclaredFileError",
     "DeclaredHealthCheck",
-    "SecretReference",
     "compact_config",
     "dump_declared",
     "load_declared",
-    "placeholder_reference",
 ]
