@@ -19,8 +19,8 @@ from connmgr.schemas.declared import (
     DeclaredConnection,
     DeclaredFile,
     DeclaredHealthCheck,
-    compact_config,
 )
+from connmgr.schemas.declared.config import compact_config
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.secret_references import SECRET_HEADERS, placeholder_reference
 

@@ -32,7 +32,6 @@ stable text ``export`` prints (a fixed key order, so a diff shows real changes).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
 import yaml
@@ -41,13 +40,13 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    TypeAdapter,
     ValidationError,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from connmgr.schemas.connection_auth import Auth, NoAuth, secret_fields
+from connmgr.schemas.declared.config import auth_json, normalized
 from connmgr.schemas.declared.problems import problem_lines, problems_text
 from connmgr.schemas.declared.source import (
     DEFAULT_SOURCE,
@@ -57,35 +56,17 @@ from connmgr.schemas.declared.source import (
 )
 from connmgr.schemas.fields import Description, Identifier, Name, Tag
 from connmgr.schemas.health import HealthCheckSettings
-from connmgr.schemas.kinds import CONFIG_MODELS, Kind
+from connmgr.schemas.kinds import Kind
 from connmgr.schemas.recipients import NotifySettings
 from connmgr.schemas.secret_references import (
     SecretName,
     SecretReferenceText,
     secret_path,
 )
-from connmgr.schemas.templates import apply_template, get_template
 
 FORMAT_VERSION: Final = 1
 MAX_CONNECTIONS: Final = 5000
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
-
-_AUTH: Final[TypeAdapter[Auth]] = TypeAdapter(Auth)
-
-
-def compact_config(kind: Kind, config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` without the fields equal to the kind's defaults, as ``export`` writes
-    it: ``normalized_config`` fills them in again, so nothing is lost."""
-    defaults: dict[str, Any] = {}
-    for name, info in CONFIG_MODELS[kind].model_fields.items():
-        if not info.is_required():
-            default = info.get_default(call_default_factory=True)
-            dumped = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
-            defaults[info.alias or name] = dumped
-    return {
-        key: value for key, value in config.items() if key not in defaults or defaults[key] != value
-    }
-
 
 _DECLARED_MODEL: Final = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
@@ -177,26 +158,11 @@ class DeclaredConnection(BaseModel):
         """``config`` as the encryptor stores it: the template's filled in, then the
         kind's defaults (``workers/intake.with_template``); ``LookupError`` for a
         template not in the catalogue, ``ValidationError`` for a bad config."""
-        return self._normalized()[0]
+        return normalized(self.kind, self.template, self.config, self.auth)[0]
 
     def normalized_auth(self) -> dict[str, Any]:
         """``auth`` as the encryptor stores it (the template's merged in)."""
-        return self._normalized()[1]
-
-    def _normalized(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        config, auth = dict(self.config), _AUTH.dump_python(self.auth, mode="json")
-        if self.template is not None:
-            template = get_template(self.template)
-            if template is None:
-                raise LookupError("not in the catalogue")
-            if template.kind != self.kind:
-                raise LookupError(f"is for kind {template.kind.value}")
-            # ``apply`` sends the whole auth, as every ConnectionSpec does: it wins over
-            # the template's when the methods differ, and merges when they agree.
-            _, config, auth = apply_template(template, self.config, auth)
-            auth = _AUTH.dump_python(_AUTH.validate_python(auth, strict=True), mode="json")
-        model = CONFIG_MODELS[self.kind].model_validate(config, strict=True, by_alias=True)
-        return model.model_dump(mode="json", by_alias=True), auth
+        return normalized(self.kind, self.template, self.config, self.auth)[1]
 
 
 class DeclaredFile(BaseModel):
@@ -272,7 +238,7 @@ def _entry(connection: DeclaredConnection) -> dict[str, Any]:
     """One connection as written: defaults left out, but an auth keeps its method."""
     entry = connection.model_dump(mode="json", exclude_defaults=True)
     if "auth" in entry:
-        entry["auth"] = _AUTH.dump_python(connection.auth, mode="json")
+        entry["auth"] = auth_json(connection.auth)
     return entry
 
 
@@ -281,7 +247,6 @@ __all__ = [
     "DeclaredFile",
     "DeclaredFileError",
     "DeclaredHealthCheck",
-    "compact_config",
     "dump_declared",
     "load_declared",
 ]
