@@ -11,10 +11,10 @@ from connmgr.schemas.declared import (
     DeclaredConnection,
     DeclaredFile,
     DeclaredFileError,
-    DeclaredHealthCheck,
     dump_declared,
     load_declared,
 )
+from connmgr.schemas.declared.health_check import DeclaredHealthCheck
 from connmgr.schemas.declared.source import DEFAULT_SOURCE
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.json_schema import json_schema

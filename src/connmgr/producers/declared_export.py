@@ -18,9 +18,9 @@ from typing import Any
 from connmgr.schemas.declared import (
     DeclaredConnection,
     DeclaredFile,
-    DeclaredHealthCheck,
 )
 from connmgr.schemas.declared.config import compact_config
+from connmgr.schemas.declared.health_check import DeclaredHealthCheck
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.secret_references import SECRET_HEADERS, placeholder_reference
 

@@ -32,7 +32,7 @@ stable text ``export`` prints (a fixed key order, so a diff shows real changes).
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import yaml
 from pydantic import (
@@ -47,6 +47,7 @@ from pydantic_core import PydanticCustomError
 
 from connmgr.schemas.connection_auth import Auth, NoAuth, secret_fields
 from connmgr.schemas.declared.config import auth_json, normalized
+from connmgr.schemas.declared.health_check import DeclaredHealthCheck
 from connmgr.schemas.declared.problems import problem_lines, problems_text
 from connmgr.schemas.declared.source import (
     DEFAULT_SOURCE,
@@ -55,7 +56,6 @@ from connmgr.schemas.declared.source import (
     managed_by_tag,
 )
 from connmgr.schemas.fields import Description, Identifier, Name, Tag
-from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.recipients import NotifySettings
 from connmgr.schemas.secret_references import (
@@ -69,26 +69,6 @@ MAX_CONNECTIONS: Final = 5000
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 
 _DECLARED_MODEL: Final = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-
-class DeclaredHealthCheck(BaseModel):
-    """``HealthCheckSettings`` but ``depends_on``, which a file gives by name. Its
-    fields are repeated, not inherited: a shared base would move ``depends_on`` last
-    in the settings' JSON, a format change (a test pins that the fields agree)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    enabled: bool = False
-    interval_s: Annotated[int, Field(ge=10, le=86400)] = 60
-    timeout_s: Annotated[int, Field(ge=1, le=60)] = 5
-    failure_threshold: Annotated[int, Field(ge=1, le=100)] = 3
-    recovery_threshold: Annotated[int, Field(ge=1, le=100)] = 2
-    latency_slo_ms: Annotated[int, Field(ge=1, le=600_000)] | None = None
-    auth_failure_limit: Annotated[int, Field(ge=1, le=100)] = 3
-
-    def settings(self, depends_on: list[Any]) -> HealthCheckSettings:
-        """The settings a command carries, with the dependencies resolved to ids."""
-        return HealthCheckSettings.model_validate({**self.model_dump(), "depends_on": depends_on})
 
 
 class DeclaredConnection(BaseModel):
@@ -246,7 +226,6 @@ __all__ = [
     "DeclaredConnection",
     "DeclaredFile",
     "DeclaredFileError",
-    "DeclaredHealthCheck",
     "dump_declared",
     "load_declared",
 ]
