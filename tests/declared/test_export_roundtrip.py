@@ -14,7 +14,7 @@ from declared_stack import Stack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connmgr.schemas.declared import load_declared
+from connmgr.schemas.declared.text import load_declared
 from connmgr.schemas.secret_references import SecretReference
 
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"

@@ -18,7 +18,7 @@ from connmgr.producers.declared_plan import make_plan
 from connmgr.producers.declared_secrets import SecretSources
 from connmgr.producers.declared_state import Existing
 from connmgr.schemas.connection_spec import ConnectionChanges, ConnectionSpec
-from connmgr.schemas.declared import load_declared
+from connmgr.schemas.declared.text import load_declared
 
 PASSWORD = "Cache-pw-7f3a-never-printed"
 TOKEN = "Api-token-91c2-never-printed"

@@ -8,7 +8,7 @@ from typing import Any
 from connmgr.producers.declared_export import export_file
 from connmgr.producers.declared_plan import FieldChange, make_plan
 from connmgr.producers.declared_state import Existing
-from connmgr.schemas.declared import dump_declared, load_declared
+from connmgr.schemas.declared.text import dump_declared, load_declared
 
 CACHE_ID = "00000000-0000-4000-8000-000000000001"
 API_ID = "00000000-0000-4000-8000-000000000002"

@@ -10,12 +10,10 @@ from jsonschema import Draft202012Validator
 from connmgr.schemas.declared import (
     DeclaredConnection,
     DeclaredFile,
-    DeclaredFileError,
-    dump_declared,
-    load_declared,
 )
 from connmgr.schemas.declared.health_check import DeclaredHealthCheck
 from connmgr.schemas.declared.source import DEFAULT_SOURCE
+from connmgr.schemas.declared.text import DeclaredFileError, dump_declared, load_declared
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.json_schema import json_schema
 from connmgr.schemas.secret_references import SecretReference, placeholder_reference

@@ -25,8 +25,8 @@ from typing import Final, NoReturn, TypeAlias
 
 from pydantic import SecretStr
 
-from connmgr.schemas.declared import DeclaredFileError, dump_declared, load_declared
 from connmgr.schemas.declared.source import DEFAULT_SOURCE
+from connmgr.schemas.declared.text import DeclaredFileError, dump_declared, load_declared
 
 from .cli_declared_output import plan_lines
 from .cli_handlers import CliContext, Handler

@@ -25,7 +25,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from connmgr.schemas.declared import dump_declared
+from connmgr.schemas.declared.text import dump_declared
 
 from . import cli_declared
 from .cli_handlers import EXIT_OK, CliContext

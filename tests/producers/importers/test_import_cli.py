@@ -9,7 +9,7 @@ from importer_fixtures import AIRFLOW_SECRETS, FIXTURES, GATUS_SECRETS, KUMA_SEC
 
 from connmgr.producers.cli import CliContext
 from connmgr.runtime.cli_parser import build_parser
-from connmgr.schemas.declared import load_declared
+from connmgr.schemas.declared.text import load_declared
 from support.leaks import LeakChannels
 
 CTX = CliContext(nats_url="nats://127.0.0.1:1", tenant="default", actor_id="importer-test")

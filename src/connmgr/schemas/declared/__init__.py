@@ -31,10 +31,8 @@ stable text ``export`` prints (a fixed key order, so a diff shows real changes).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -46,9 +44,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from connmgr.schemas.connection_auth import Auth, NoAuth, secret_fields
-from connmgr.schemas.declared.config import auth_json, normalized
+from connmgr.schemas.declared.config import normalized
 from connmgr.schemas.declared.health_check import DeclaredHealthCheck
-from connmgr.schemas.declared.problems import problem_lines, problems_text
+from connmgr.schemas.declared.problems import problems_text
 from connmgr.schemas.declared.source import (
     DEFAULT_SOURCE,
     MANAGED_BY_PREFIX,
@@ -66,7 +64,6 @@ from connmgr.schemas.secret_references import (
 
 FORMAT_VERSION: Final = 1
 MAX_CONNECTIONS: Final = 5000
-MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 
 _DECLARED_MODEL: Final = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
@@ -176,56 +173,7 @@ class DeclaredFile(BaseModel):
         return managed_by_tag(self.source)
 
 
-class DeclaredFileError(ValueError):
-    """A file that cannot be used; ``problems`` holds one ``field: reason`` line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
-def load_declared(text: str | bytes) -> DeclaredFile:
-    """Parse and validate a YAML or JSON connections file; ``DeclaredFileError`` if bad."""
-    if len(text) > MAX_FILE_BYTES:
-        raise DeclaredFileError([f"the file is larger than {MAX_FILE_BYTES} bytes"])
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DeclaredFileError([f"the file is not valid YAML or JSON{where}"]) from None
-    if not isinstance(document, dict):
-        raise DeclaredFileError(["the file must hold a mapping with version and connections"])
-    try:
-        return DeclaredFile.model_validate(document)
-    except ValidationError as error:
-        raise DeclaredFileError(problem_lines(error)) from None
-
-
-def dump_declared(declared: DeclaredFile, *, as_json: bool = False) -> str:
-    """The file's text: defaults left out, keys in the models' order."""
-    document = {
-        "version": declared.version,
-        "source": declared.source,
-        "connections": [_entry(connection) for connection in declared.connections],
-    }
-    if as_json:
-        return json.dumps(document, indent=2) + "\n"
-    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100))
-
-
-def _entry(connection: DeclaredConnection) -> dict[str, Any]:
-    """One connection as written: defaults left out, but an auth keeps its method."""
-    entry = connection.model_dump(mode="json", exclude_defaults=True)
-    if "auth" in entry:
-        entry["auth"] = auth_json(connection.auth)
-    return entry
-
-
 __all__ = [
     "DeclaredConnection",
     "DeclaredFile",
-    "DeclaredFileError",
-    "dump_declared",
-    "load_declared",
 ]
