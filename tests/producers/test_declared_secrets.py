@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from connmgr.producers.declared_secrets import SecretSources, UnresolvedSecret
-from connmgr.schemas.declared import DeclaredConnection
+from connmgr.schemas.declared.connection import DeclaredConnection
 
 VALUE = "S3cret-value-never-in-an-error"
 

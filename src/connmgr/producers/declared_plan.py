@@ -22,7 +22,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from connmgr.schemas.declared import DeclaredConnection, DeclaredFile
+from connmgr.schemas.declared import DeclaredFile
+from connmgr.schemas.declared.connection import DeclaredConnection
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.secret_destinations import moved_fields

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from connmgr.schemas.declared import DeclaredConnection
+from connmgr.schemas.declared.connection import DeclaredConnection
 from connmgr.schemas.secret_references import SecretReference
 
 from .errors import ProducerError

@@ -1,8 +1,8 @@
 """What an importer makes of a peer's file: connections, skipped entries, notes.
 
 ``ImportedConnection`` is one connection in connmgr's terms, validated against
-the connections file's model (``schemas/declared/``), so the file written
-always loads. Its secret values are held in memory only
+the connections file's model (``schemas/declared/connection.py``), so the file
+written always loads. Its secret values are held in memory only
 (``SecretStr``, left out of ``repr``): the file written gets references instead
 (``docs/importers.md``, "Secrets"). A ``Finding`` is a report line: an entry
 ``skipped`` because it cannot be mapped, with the reason, or a ``note`` on a
@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 from pydantic import SecretStr, ValidationError
 
 from connmgr.schemas.connection_auth import ALLOWED_METHODS, secret_fields
-from connmgr.schemas.declared import DeclaredConnection
+from connmgr.schemas.declared.connection import DeclaredConnection
 from connmgr.schemas.declared.source import MANAGED_BY_PREFIX
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.secret_references import placeholder_reference
@@ -115,9 +115,9 @@ def convert_entries(entries: Iterable[tuple[str, Any]], convert: EntryConverter)
 
 
 def checked(connection: ImportedConnection) -> ImportedConnection:
-    """The connection if the connections file takes it (``schemas/declared/``: config
-    valid for the kind, auth, health check, tags) and its auth method is one the kind
-    takes with every secret it needs."""
+    """The connection if the connections file takes it (``schemas/declared/connection.py``:
+    config valid for the kind, auth, health check, tags) and its auth method is one the
+    kind takes with every secret it needs."""
     try:
         declared = DeclaredConnection.model_validate(declared_document(connection))
     except ValidationError as error:
