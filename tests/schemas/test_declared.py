@@ -7,8 +7,8 @@ import json
 import pytest
 from jsonschema import Draft202012Validator
 
-from connmgr.schemas.declared import DeclaredFile
 from connmgr.schemas.declared.connection import DeclaredConnection
+from connmgr.schemas.declared.file import DeclaredFile
 from connmgr.schemas.declared.health_check import DeclaredHealthCheck
 from connmgr.schemas.declared.source import DEFAULT_SOURCE
 from connmgr.schemas.declared.text import DeclaredFileError, dump_declared, load_declared

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connmgr.schemas.declared import DeclaredFile
 from connmgr.schemas.declared.config import compact_config
 from connmgr.schemas.declared.connection import DeclaredConnection
+from connmgr.schemas.declared.file import DeclaredFile
 from connmgr.schemas.declared.health_check import DeclaredHealthCheck
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.secret_references import SECRET_HEADERS, placeholder_reference

@@ -22,8 +22,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from connmgr.schemas.declared import DeclaredFile
 from connmgr.schemas.declared.connection import DeclaredConnection
+from connmgr.schemas.declared.file import DeclaredFile
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.secret_destinations import moved_fields

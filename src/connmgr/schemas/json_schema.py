@@ -9,7 +9,7 @@
 its payload, the reply (``CommandOutcome``), each event as the relay publishes it
 (``<Type>Message``, ``schemas.relayed``) and its ``data`` (``<Type>``), a
 connection as forms give it (``ConnectionSpec``, ``ConnectionChanges``), a
-connections file as ``plan``/``apply`` read it (``DeclaredFile``, ``schemas.declared``),
+connections file as ``plan``/``apply`` read it (``DeclaredFile``, ``schemas.declared.file``),
 the sealed-secret format (``SealedSecrets``, ``SealKeyInfo``) and each kind's
 configuration (``<Kind>Config``). Commands and specs are described as they are
 validated (``mode="validation"``), everything connmgr writes as it is written
@@ -45,7 +45,7 @@ from connmgr.schemas.commands import (
     UpdatePayload,
 )
 from connmgr.schemas.connection_spec import ConnectionChanges, ConnectionSpec
-from connmgr.schemas.declared import DeclaredFile
+from connmgr.schemas.declared.file import DeclaredFile
 from connmgr.schemas.events import EVENT_TYPES, EncryptedSecrets
 from connmgr.schemas.kinds import CONFIG_MODELS, Kind
 from connmgr.schemas.outcomes import CommandOutcome

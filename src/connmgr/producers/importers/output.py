@@ -1,7 +1,7 @@
 """The connections file an import writes: the declared format, secrets as references.
 
 ``declared_file`` turns a ``Conversion`` into a ``DeclaredFile``
-(``schemas/declared/``): each secret read from the input becomes the
+(``schemas/declared/file.py``): each secret read from the input becomes the
 reference ``env:CONNMGR_SECRET_<NAME>_<FIELD>`` (``placeholder_reference``),
 made unique in the file by a ``_2``, ``_3``… suffix when two connections' names
 differ only in characters the variable name cannot hold; a secret the source
@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from connmgr.schemas.declared import DeclaredFile
+from connmgr.schemas.declared.file import DeclaredFile
 
 from .entries import Conversion, ImportedConnection, declared_document
 

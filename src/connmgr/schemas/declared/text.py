@@ -19,9 +19,9 @@ from typing import Any, Final
 import yaml
 from pydantic import ValidationError
 
-from connmgr.schemas.declared import DeclaredFile
 from connmgr.schemas.declared.config import auth_json
 from connmgr.schemas.declared.connection import DeclaredConnection
+from connmgr.schemas.declared.file import DeclaredFile
 from connmgr.schemas.declared.problems import problem_lines
 
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
