@@ -90,3 +90,26 @@ async def test_a_plan_made_on_a_row_that_moved_is_made_again_on_the_committed_ro
     state = await pg_encryptor.state(connection_id)
     assert state is not None
     assert (state.name, state.version) == ("second", 3)
+
+
+async def test_a_plan_made_before_its_connection_existed_is_made_again_once_it_does(
+    pg_encryptor: Encryptor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What two batches in flight meet (``ConsumerOptions.in_flight``): an update planned
+    while the batch that creates its connection has not committed yet."""
+    connection_id = str(uuid.uuid4())
+    other = Encryptor(pg_encryptor.engine, pg_encryptor.keyring, pg_encryptor.batch)
+    created = between_read_and_write(
+        monkeypatch, lambda: other.one(command("create", connection_id, no_secrets()))
+    )
+
+    # Read before the create committed, this one would be not_found; after it, it applies.
+    updated = await pg_encryptor.one(
+        command("update", connection_id, {"expected_version": 1, "name": "renamed"})
+    )
+
+    assert created[0].outcome == "accepted"
+    assert (updated.outcome, updated.version) == ("accepted", 2)
+    state = await pg_encryptor.state(connection_id)
+    assert state is not None
+    assert (state.name, state.version) == ("renamed", 2)

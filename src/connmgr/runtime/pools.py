@@ -162,7 +162,13 @@ async def start_pool(name: str, settings: Settings, resources: Resources) -> Poo
     """Run the pool's start-up checks; returns its loop. Raises if it must not start."""
     if name == "encryptor":
         ports = EncryptorPorts(_keyring(resources, "encryptor"), settings.allow_plaintext_secrets)
-        encryptor = EncryptorPool(resources.nc, resources.engine, ports, settings.batch_size)
+        encryptor = EncryptorPool(
+            resources.nc,
+            resources.engine,
+            ports,
+            settings.batch_size,
+            in_flight=settings.batches_in_flight,
+        )
         await encryptor.start()
         return encryptor.run
     if name == "tester":

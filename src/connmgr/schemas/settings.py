@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         description="Workers: how often consumer backlog and relay lag are read for /metrics",
     )
     batch_size: int = Field(default=256, ge=1, le=4096, description="Messages fetched per batch")
+    batches_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="Encryptor: batches handled at once (one is decided while another is written)",
+    )
     relay_batch_size: int = Field(default=500, ge=1, le=10000, description="Events per relay batch")
     shutdown_grace_s: float = Field(
         default=20.0, gt=0, description="Time to finish in-flight work after SIGTERM"

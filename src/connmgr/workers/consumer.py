@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -103,6 +104,9 @@ async def settle(message: Msg, final: bool) -> None:
 class ConsumerOptions:
     batch_size: int
     fetch_timeout_s: float = 1.0
+    in_flight: int = 1
+    """Batches handled at once: the next is fetched while up to ``in_flight - 1`` others
+    are still being handled."""
 
 
 class BatchConsumer:
@@ -124,8 +128,12 @@ class BatchConsumer:
         subscription = await self._js.pull_subscribe_bind(
             durable=self._spec.durable, stream=self._stream
         )
+        handling: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
+                if len(handling) >= self._options.in_flight:
+                    _, handling = await asyncio.wait(handling, return_when=FIRST_COMPLETED)
+                    continue
                 batch = await fetch_batch(
                     subscription,
                     self._options.batch_size,
@@ -139,8 +147,13 @@ class BatchConsumer:
                 ]
                 if batch:
                     observe_batch(self._spec.durable, batch)
-                    await self._handle(batch)
+                    handling.add(asyncio.create_task(self._handle(batch)))
+            if handling:
+                await asyncio.wait(handling)
         finally:
+            for task in handling:
+                task.cancel()
+            await asyncio.gather(*handling, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
 

@@ -69,13 +69,15 @@ class EncryptorPool:
         ports: EncryptorPorts,
         batch_size: int,
         spec: ConsumerSpec = ENCRYPTOR_CONSUMER,
+        *,
+        in_flight: int = 1,
     ) -> None:
         self._nc = nc
         self._spec = spec
         self._batch = EncryptorBatch(engine, ports, spec.max_deliver)
         self._engine = engine
         self._ports = ports
-        self._batch_size = batch_size
+        self._options = ConsumerOptions(batch_size=batch_size, in_flight=in_flight)
 
     async def start(self) -> None:
         await verify_keyring_opens(self._engine, self._ports.keyring)
@@ -90,7 +92,7 @@ class EncryptorPool:
             COMMAND_STREAM,
             self._spec,
             self.process,
-            ConsumerOptions(batch_size=self._batch_size),
+            self._options,
         )
         await consumer.run(stop)
 
