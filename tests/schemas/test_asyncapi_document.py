@@ -1,15 +1,18 @@
 """The AsyncAPI document cannot drift from the bus (the parser's test: ``test_asyncapi_parser``).
 
-The drift tests read ``schemas/bus.py`` and the event registry themselves: a new
-subject function, header constant, verb or event type that the document does not
-declare fails here (a function that builds no channel must be listed, with why).
+The drift tests read every module of ``schemas/bus/`` and the event registry
+themselves: a new subject function, header constant, verb or event type that the
+document does not declare fails here (a function that builds no channel must be
+listed, with why).
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import pkgutil
 import re
+from importlib import import_module
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from jsonschema import Draft7Validator
 from connmgr.schemas import bus
 from connmgr.schemas.asyncapi import asyncapi_document
 from connmgr.schemas.asyncapi_channels import REPLY_CHANNEL
+from connmgr.schemas.bus.consumers import ConsumerSpec
 from connmgr.schemas.events import EVENT_TYPES
 from connmgr.schemas.outcomes import Reason
 from support.contract import Contract
@@ -26,6 +30,9 @@ VERSION = "9.9.9"
 DOCUMENT = asyncapi_document(VERSION)
 CONTRACT = Contract(DOCUMENT)
 ADDRESSES = {cid: ch["address"] for cid, ch in DOCUMENT["channels"].items()}
+BUS_MODULES = [
+    import_module(f"{bus.__name__}.{m.name}") for m in pkgutil.iter_modules(bus.__path__)
+]
 
 
 def placeholders(function: Any, **fixed: str) -> dict[str, str]:
@@ -64,9 +71,14 @@ NO_CHANNEL = {
 def bus_functions() -> dict[str, Any]:
     return {
         name: value
-        for name, value in vars(bus).items()
-        if inspect.isfunction(value) and value.__module__ == bus.__name__ and name[0] != "_"
+        for module in BUS_MODULES
+        for name, value in vars(module).items()
+        if inspect.isfunction(value) and value.__module__ == module.__name__ and name[0] != "_"
     }
+
+
+def bus_names() -> dict[str, Any]:
+    return {name: value for module in BUS_MODULES for name, value in vars(module).items()}
 
 
 def test_every_function_of_bus_is_a_channel_a_stream_filter_or_listed_as_none() -> None:
@@ -94,7 +106,7 @@ def test_each_channel_lies_in_a_stream_and_each_stream_filter_holds_a_channel() 
 
 
 def test_every_pool_consumer_filter_matches_a_channel() -> None:
-    specs = [value for value in vars(bus).values() if isinstance(value, bus.ConsumerSpec)]
+    specs = [value for value in bus_names().values() if isinstance(value, ConsumerSpec)]
     assert len(specs) >= 5
     examples = [_example(address) for address in ADDRESSES.values() if address]
     for spec in specs:
@@ -149,7 +161,7 @@ def test_the_tenant_of_each_subject_is_a_parameter_read_from_the_payload() -> No
 
 def test_every_header_bus_names_is_declared_on_a_message() -> None:
     names = {
-        value for name, value in vars(bus).items() if name.endswith("_HEADER") and name[0] != "_"
+        value for name, value in bus_names().items() if name.endswith("_HEADER") and name[0] != "_"
     }
     declared = {
         header

@@ -1,7 +1,7 @@
 """The log context of a message: what may be logged of it, and the one place it is bound.
 
 ``message_fields`` reads a JetStream message without trusting it. From the
-subject (``schemas/bus.py`` parses it): ``tenant``, and ``verb``, ``event_type``
+subject (``schemas/bus/addresses.py`` parses it): ``tenant``, and ``verb``, ``event_type``
 and ``connection_id`` where the subject has them. The tenant is the subject's
 (NATS permissions decide who may publish there), never a body's claim; a
 connection id is bound only as a canonical UUID. From the metadata:
