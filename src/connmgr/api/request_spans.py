@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from connmgr.api.routing import Handler
-from connmgr.schemas.bus import TRACEPARENT_HEADER
+from connmgr.schemas.bus.headers import TRACEPARENT_HEADER
 from connmgr.tracing.spans import recording, start_span
 from connmgr.tracing.traceparent import valid_traceparent
 

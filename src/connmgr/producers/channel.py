@@ -26,13 +26,9 @@ from nats.aio.client import Client
 from nats.js.api import PubAck
 from opentelemetry.trace import SpanKind
 
-from connmgr.schemas.bus import (
-    MAX_COMMAND_BYTES,
-    command_subject,
-    is_valid_tenant,
-    reply_allowed,
-    tenant_inbox_prefix,
-)
+from connmgr.schemas.bus.inboxes import reply_allowed, tenant_inbox_prefix
+from connmgr.schemas.bus.streams import MAX_COMMAND_BYTES
+from connmgr.schemas.bus.subjects import command_subject, is_valid_tenant
 from connmgr.schemas.commands import SecretsInput
 from connmgr.schemas.outcomes import CommandOutcome, Reason
 from connmgr.schemas.sealed import SealKeyInfo
@@ -69,7 +65,7 @@ class CommandChannel:
         publisher: RetryingPublisher,
     ) -> None:
         """Wrap a connected client (whose inboxes lie under the tenant's prefix: ``nats.
-        connect(..., inbox_prefix=bus.tenant_inbox_prefix(tenant))``, as ``Producer.
+        connect(..., inbox_prefix=tenant_inbox_prefix(tenant))``, as ``Producer.
         connect`` does); call ``start()`` before use."""
         if not is_valid_tenant(tenant):
             raise ValueError("the tenant must match [a-z0-9_-]{1,64}")

@@ -43,7 +43,7 @@ from uuid import UUID, uuid4
 
 from nats.aio.client import Client
 
-from connmgr.schemas.bus import COMMAND_STREAM
+from connmgr.schemas.bus.streams import COMMAND_STREAM
 from connmgr.schemas.connection_spec import ConnectionChanges, ConnectionSpec
 from connmgr.schemas.outcomes import CommandOutcome
 

@@ -8,7 +8,7 @@ import nats.errors
 import structlog
 from nats.aio.client import Client
 
-from connmgr.schemas import bus
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
 
 from .errors import ProducerError
 
@@ -33,7 +33,7 @@ async def connect_nats(nats_url: str, tenant: str, timeout_s: float, token: str 
         servers=servers,
         name="connmgr-producer",
         error_cb=_log_nats_error,
-        inbox_prefix=bus.tenant_inbox_prefix(tenant),
+        inbox_prefix=tenant_inbox_prefix(tenant),
         token=token or None,
     )
     try:

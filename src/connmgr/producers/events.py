@@ -26,7 +26,8 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from connmgr.schemas.bus import EVENT_STREAM, is_valid_tenant
+from connmgr.schemas.bus.streams import EVENT_STREAM
+from connmgr.schemas.bus.subjects import is_valid_tenant
 from connmgr.schemas.identities import event_consumer_slot, tenant_event_filter
 
 

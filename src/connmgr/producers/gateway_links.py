@@ -3,7 +3,7 @@
 The broker's auth callout turns a token into the *gateway identity* of its tenant
 (``schemas/identities.py``; connect as user ``gateway``, the token as password):
 that identity publishes the tenant's commands only, reads the public seal key and
-receives replies under ``bus.gateway_inbox_prefix(tenant)``. So the gateway opens
+receives replies under ``bus.inboxes.gateway_inbox_prefix(tenant)``. So the gateway opens
 one connection per token, never one shared by tenants, and a revoked token loses
 its connection within the credential's TTL (docs/decisions.md, "Auth callout").
 On an open dev broker the user and password are ignored.
@@ -24,7 +24,8 @@ import nats.errors
 import structlog
 from nats.aio.client import Client
 
-from connmgr.schemas.bus import COMMAND_STREAM, gateway_inbox_prefix
+from connmgr.schemas.bus.inboxes import gateway_inbox_prefix
+from connmgr.schemas.bus.streams import COMMAND_STREAM
 from connmgr.schemas.identities import GATEWAY_USER
 
 from .channel import CommandChannel

@@ -21,7 +21,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from pydantic import TypeAdapter, ValidationError
 
-from connmgr.schemas.bus import KEYS_BUCKET, SEAL_KEY_ENTRY
+from connmgr.schemas.bus.streams import KEYS_BUCKET, SEAL_KEY_ENTRY
 from connmgr.schemas.commands import PlaintextSecrets, SealedSecrets, SecretsInput
 from connmgr.schemas.connection_spec import SecretValues
 from connmgr.schemas.outcomes import field_errors

@@ -26,7 +26,7 @@ from nats.aio.subscription import Subscription
 from nats.js.api import PubAck
 
 from connmgr.backoff import Backoff
-from connmgr.schemas.bus import MSG_ID_HEADER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.tracing.spans import put_traceparent
 
 from .errors import PublishFailed

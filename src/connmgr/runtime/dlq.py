@@ -21,14 +21,13 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
 from connmgr.runtime.pools import connect_operator
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    DEAD_LETTER_PREFIX,
-    DEAD_LETTER_STREAM,
+from connmgr.schemas.bus.headers import (
     MSG_ID_HEADER,
     ORIGINAL_SEQUENCE_HEADER,
     ORIGINAL_SUBJECT_HEADER,
 )
+from connmgr.schemas.bus.streams import COMMAND_STREAM, DEAD_LETTER_STREAM
+from connmgr.schemas.bus.subjects import DEAD_LETTER_PREFIX
 from connmgr.schemas.settings import Settings
 
 EXIT_OK = 0

@@ -29,7 +29,7 @@ from connmgr.runtime.pool_names import NATS_AUTH as NATS_AUTH
 from connmgr.runtime.pool_names import POOLS as POOLS
 from connmgr.runtime.pool_names import WORKERS as WORKERS
 from connmgr.runtime.redaction import mask_text
-from connmgr.schemas.bus import OPERATOR_INBOX_PREFIX, pool_inbox_prefix
+from connmgr.schemas.bus.inboxes import OPERATOR_INBOX_PREFIX, pool_inbox_prefix
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine
 from connmgr.storage.samples import Retention

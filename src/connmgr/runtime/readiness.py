@@ -28,7 +28,8 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.runtime.health import Check
-from connmgr.schemas.bus import EVENT_STREAM, POOL_CONSUMERS
+from connmgr.schemas.bus.consumers import POOL_CONSUMERS
+from connmgr.schemas.bus.streams import EVENT_STREAM
 from connmgr.storage.database import ping
 
 CHECK_TIMEOUT_S: Final = 3.0

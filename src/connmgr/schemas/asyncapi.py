@@ -21,8 +21,19 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from connmgr.schemas import bus, sealed
+from connmgr.schemas import sealed
 from connmgr.schemas.asyncapi_channels import COMMAND_VERBS, channels, header_schemas, operations
+from connmgr.schemas.bus.headers import EXPECTED_STREAM_HEADER, MSG_ID_HEADER, TRACEPARENT_HEADER
+from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, tenant_inbox_prefix
+from connmgr.schemas.bus.streams import (
+    COMMAND_STREAM,
+    DUPLICATE_WINDOW_S,
+    EVENT_STREAM,
+    KEYS_BUCKET,
+    MAX_COMMAND_BYTES,
+    SEAL_KEY_ENTRY,
+)
+from connmgr.schemas.bus.subjects import TENANT_PATTERN
 from connmgr.schemas.events import EVENT_TYPES
 from connmgr.schemas.json_schema import DEFS_REF, definitions, retarget, rewrite
 from connmgr.schemas.outcomes import REASON_CODES
@@ -124,7 +135,7 @@ _ADVISORY: Final = {
     "required": ["type", "stream", "consumer", "stream_seq"],
     "properties": {
         "type": {"type": "string"},
-        "stream": {"const": bus.COMMAND_STREAM},
+        "stream": {"const": COMMAND_STREAM},
         "consumer": {"type": "string"},
         "stream_seq": {"type": "integer"},
     },
@@ -140,7 +151,7 @@ _OUTCOME_TEXT: Final = (
 
 _SEAL_KEY_TEXT: Final = (
     "The encryptor's public seal key, read with a KV get of bucket "
-    f"`{bus.KEYS_BUCKET}` key `{bus.SEAL_KEY_ENTRY}`: seal secrets to it (below)."
+    f"`{KEYS_BUCKET}` key `{SEAL_KEY_ENTRY}`: seal secrets to it (below)."
 )
 
 _TAGS: Final = {
@@ -155,30 +166,30 @@ _DESCRIPTION: Final = f"""\
 The asynchronous contract of connmgr over NATS JetStream, for producers and
 consumers in any language. Generated from the code that enforces it.
 
-**Tenants.** Every subject carries the tenant (`{bus.TENANT_PATTERN}`). A tenant's
+**Tenants.** Every subject carries the tenant (`{TENANT_PATTERN}`). A tenant's
 identity may publish commands and read events only under its own tenant; a command's
 `actor.tenant` must equal its subject's (`tenant_mismatch` otherwise), its
 `connection_id` and verb the subject's (`subject_mismatch`).
 
-**Commands** are JSON of at most {bus.MAX_COMMAND_BYTES} bytes on stream
-`{bus.COMMAND_STREAM}` (work queue). Header `{bus.MSG_ID_HEADER}` = `command_id`: a
-re-publish within {int(bus.DUPLICATE_WINDOW_S)} s is stored once. Any other `Nats-*`
-header but `{bus.EXPECTED_STREAM_HEADER}` is refused (`control_headers`).
-`{bus.TRACEPARENT_HEADER}` (optional) is the W3C Trace Context header, version 00, for
+**Commands** are JSON of at most {MAX_COMMAND_BYTES} bytes on stream
+`{COMMAND_STREAM}` (work queue). Header `{MSG_ID_HEADER}` = `command_id`: a
+re-publish within {int(DUPLICATE_WINDOW_S)} s is stored once. Any other `Nats-*`
+header but `{EXPECTED_STREAM_HEADER}` is refused (`control_headers`).
+`{TRACEPARENT_HEADER}` (optional) is the W3C Trace Context header, version 00, for
 tracing across hops: the span that handles the command is its child, the events it
-appends keep that span's `{bus.TRACEPARENT_HEADER}` in their `metadata`, and the relay
-publishes each event with the `{bus.TRACEPARENT_HEADER}` of its own span. A value in
+appends keep that span's `{TRACEPARENT_HEADER}` in their `metadata`, and the relay
+publishes each event with the `{TRACEPARENT_HEADER}` of its own span. A value in
 any other format is dropped, never an error: the handling starts a new trace.
 
 **Replies.** Every command ends in exactly one outcome. When `reply_to` lies under
-`{bus.tenant_inbox_prefix("<tenant>")}.` or `{bus.gateway_inbox_prefix("<tenant>")}.`,
+`{tenant_inbox_prefix("<tenant>")}.` or `{gateway_inbox_prefix("<tenant>")}.`,
 the `CommandOutcome` is published there; otherwise the command is refused
 (`invalid_reply_to`) and no reply is sent. Reason codes: {_REASONS}.
 
 **Sealed secrets.** {" ".join((sealed.__doc__ or "").replace("``", "`").split())}
 Plaintext secrets are refused (`plaintext_not_allowed`) unless the deployment allows them.
 
-**Events** are published by the relay on stream `{bus.EVENT_STREAM}` with
-`{bus.MSG_ID_HEADER}` = `event_id`, in log order. Their data never holds a secret:
+**Events** are published by the relay on stream `{EVENT_STREAM}` with
+`{MSG_ID_HEADER}` = `event_id`, in log order. Their data never holds a secret:
 each `secrets` object is reduced to its version and field names (`SecretsSummary`).
 """

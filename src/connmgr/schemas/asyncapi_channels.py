@@ -1,7 +1,8 @@
 """The channels, operations and header schemas of the AsyncAPI document (``schemas.asyncapi``).
 
-Every address is a ``schemas.bus`` function called with ``{parameter}`` names, so
-a subject changed there changes here; every header name is a ``bus`` constant.
+Every address is a ``schemas.bus.subjects`` function called with ``{parameter}``
+names, so a subject changed there changes here; every header name is a
+``bus.headers`` constant.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from connmgr.schemas import bus
+from connmgr.schemas.bus import headers, inboxes, streams, subjects
 from connmgr.schemas.events import EVENT_TYPES
 
 COMMAND_VERBS: Final[Mapping[str, str]] = MappingProxyType(
@@ -23,7 +24,7 @@ COMMAND_VERBS: Final[Mapping[str, str]] = MappingProxyType(
         "check": "CheckConnection",
     }
 )
-"""Each verb of ``bus.ALL_VERBS`` and the command model published under it."""
+"""Each verb of ``subjects.ALL_VERBS`` and the command model published under it."""
 
 TENANT: Final = "{tenant}"
 CONNECTION_ID: Final = "{connection_id}"
@@ -31,7 +32,7 @@ _MESSAGES: Final = "#/components/messages/"
 _SCHEMAS: Final = "#/components/schemas/"
 REPLY_CHANNEL: Final = "commandReplies"
 _SEQUENCE: Final[Any] = "{sequence}"
-"""A parameter where ``bus.upgrade_subject`` takes a number: it only formats it."""
+"""A parameter where ``subjects.upgrade_subject`` takes a number: it only formats it."""
 
 
 def command_channel(verb: str) -> str:
@@ -46,9 +47,9 @@ def channels() -> dict[str, Any]:
     result: dict[str, Any] = {}
     for verb, model in COMMAND_VERBS.items():
         result[command_channel(verb)] = {
-            "address": bus.command_subject(TENANT, verb, CONNECTION_ID),
+            "address": subjects.command_subject(TENANT, verb, CONNECTION_ID),
             "title": f"{verb} commands",
-            "description": f"Stream `{bus.COMMAND_STREAM}`; handled by {_POOL_OF[verb]}.",
+            "description": f"Stream `{streams.COMMAND_STREAM}`; handled by {_POOL_OF[verb]}.",
             "messages": {model: {"$ref": f"{_MESSAGES}{model}"}},
             "parameters": _parameters("$message.payload#/actor/tenant"),
             "tags": [{"name": "commands"}],
@@ -57,15 +58,15 @@ def channels() -> dict[str, Any]:
         "address": None,
         "title": "command replies",
         "description": "The command's `reply_to`: a subject under "
-        f"`{bus.tenant_inbox_prefix(TENANT)}.` or `{bus.gateway_inbox_prefix(TENANT)}.`.",
+        f"`{inboxes.tenant_inbox_prefix(TENANT)}.` or `{inboxes.gateway_inbox_prefix(TENANT)}.`.",
         "messages": {"CommandOutcome": {"$ref": f"{_MESSAGES}CommandOutcome"}},
         "tags": [{"name": "commands"}],
     }
     for event_type in EVENT_TYPES:
         result[event_channel(event_type)] = {
-            "address": bus.event_subject(TENANT, CONNECTION_ID, event_type),
+            "address": subjects.event_subject(TENANT, CONNECTION_ID, event_type),
             "title": f"{event_type} events",
-            "description": f"Stream `{bus.EVENT_STREAM}`, published by the relay.",
+            "description": f"Stream `{streams.EVENT_STREAM}`, published by the relay.",
             "messages": {f"{event_type}Message": {"$ref": f"{_MESSAGES}{event_type}Message"}},
             "parameters": _parameters("$message.payload#/tenant"),
             "tags": [{"name": "events"}],
@@ -81,40 +82,40 @@ def _internal_channels() -> dict[str, Any]:
     advisories = {
         f"deadLetterAdvisory-{kind}": {
             "address": subject.replace("*", "{consumer}"),
-            "description": f"Captured into `{bus.DEAD_LETTER_STREAM}` by the stream itself.",
+            "description": f"Captured into `{streams.DEAD_LETTER_STREAM}` by the stream itself.",
             "messages": {"ConsumerAdvisory": {"$ref": f"{_MESSAGES}ConsumerAdvisory"}},
             "parameters": {"consumer": {"description": "The pool's durable consumer."}},
             "tags": internal,
         }
         for kind, subject in zip(
-            bus.DEAD_LETTER_ADVISORIES, bus.dead_letter_subjects()[1:], strict=True
+            subjects.DEAD_LETTER_ADVISORIES, subjects.dead_letter_subjects()[1:], strict=True
         )
     }
     return {
         "sealKey": {
-            "address": bus.seal_key_subject(),
+            "address": subjects.seal_key_subject(),
             "description": "Read-only for producers; written by the encryptor at start.",
             "messages": {"SealKeyInfo": {"$ref": f"{_MESSAGES}SealKeyInfo"}},
             "tags": [{"name": "commands"}],
         },
         "schedules": {
-            "address": bus.schedule_subject(TENANT, CONNECTION_ID),
-            "description": f"Stream `{bus.SCHEDULE_STREAM}`: one schedule per connection "
+            "address": subjects.schedule_subject(TENANT, CONNECTION_ID),
+            "description": f"Stream `{streams.SCHEDULE_STREAM}`: one schedule per connection "
             "(a rollup), put by the prober's schedule keeper.",
             "messages": schedule,
             "parameters": _parameters("$message.payload#/actor/tenant"),
             "tags": internal,
         },
         "probes": {
-            "address": bus.probe_subject(TENANT, CONNECTION_ID),
-            "description": f"Stream `{bus.SCHEDULE_STREAM}`: where a schedule fires.",
+            "address": subjects.probe_subject(TENANT, CONNECTION_ID),
+            "description": f"Stream `{streams.SCHEDULE_STREAM}`: where a schedule fires.",
             "messages": schedule,
             "parameters": _parameters("$message.payload#/actor/tenant"),
             "tags": internal,
         },
         "deadLetters": {
-            "address": bus.dead_letter_subject(TENANT, "{command_id}"),
-            "description": f"Stream `{bus.DEAD_LETTER_STREAM}`: a command that failed on "
+            "address": subjects.dead_letter_subject(TENANT, "{command_id}"),
+            "description": f"Stream `{streams.DEAD_LETTER_STREAM}`: a command that failed on "
             "every delivery (`connmgr dlq ls`, `connmgr dlq replay`).",
             "messages": held,
             "parameters": {
@@ -125,8 +126,8 @@ def _internal_channels() -> dict[str, Any]:
         },
         **advisories,
         "streamUpgrade": {
-            "address": bus.upgrade_subject(_SEQUENCE),
-            "description": f"Stream `{bus.UPGRADE_STREAM}`: the command stream's messages "
+            "address": subjects.upgrade_subject(_SEQUENCE),
+            "description": f"Stream `{streams.UPGRADE_STREAM}`: the command stream's messages "
             "held while `connmgr streams ensure` re-creates that stream.",
             "messages": held,
             "parameters": {"sequence": {"description": "The message's old stream sequence."}},
@@ -138,7 +139,7 @@ def _internal_channels() -> dict[str, Any]:
 def _parameters(tenant_location: str) -> dict[str, Any]:
     return {
         "tenant": {
-            "description": f"The tenant, `{bus.TENANT_PATTERN}`; a tenant's identity may "
+            "description": f"The tenant, `{subjects.TENANT_PATTERN}`; a tenant's identity may "
             "use only its own.",
             "location": tenant_location,
         },
@@ -150,7 +151,7 @@ def _parameters(tenant_location: str) -> dict[str, Any]:
 
 
 _POOL_OF: Final = {
-    **{verb: "the encryptor" for verb in bus.ENCRYPTOR_VERBS},
+    **{verb: "the encryptor" for verb in subjects.ENCRYPTOR_VERBS},
     "test": "the tester",
     "check": "the prober",
 }
@@ -198,7 +199,7 @@ def _internal_operations() -> dict[str, Any]:
         f"capture-{kind}": internal(
             "receive", f"deadLetterAdvisory-{kind}", "ConsumerAdvisory", "Kept as a dead letter."
         )
-        for kind in bus.DEAD_LETTER_ADVISORIES
+        for kind in subjects.DEAD_LETTER_ADVISORIES
     }
     return {
         "send-sealKey": _operation(
@@ -219,7 +220,7 @@ def header_schemas() -> dict[str, Any]:
     msg_id = {"type": "string", "maxLength": 256}
     traceparent = {
         "type": "string",
-        "pattern": bus.TRACEPARENT_PATTERN,
+        "pattern": headers.TRACEPARENT_PATTERN,
         "maxLength": 55,
         "description": (
             "Optional. W3C Trace Context, version 00 (https://www.w3.org/TR/trace-context/),"
@@ -231,36 +232,36 @@ def header_schemas() -> dict[str, Any]:
     return {
         "CommandHeaders": _object(
             {
-                bus.MSG_ID_HEADER: {**msg_id, "description": "The command's `command_id`."},
-                bus.EXPECTED_STREAM_HEADER: {"const": bus.COMMAND_STREAM},
-                bus.TRACEPARENT_HEADER: traceparent,
+                headers.MSG_ID_HEADER: {**msg_id, "description": "The command's `command_id`."},
+                headers.EXPECTED_STREAM_HEADER: {"const": streams.COMMAND_STREAM},
+                headers.TRACEPARENT_HEADER: traceparent,
             },
             "Any other `Nats-*` header is refused (`control_headers`).",
         ),
         "EventHeaders": _object(
             {
-                bus.MSG_ID_HEADER: {**msg_id, "format": "uuid", "description": "`event_id`."},
-                bus.TRACEPARENT_HEADER: traceparent,
+                headers.MSG_ID_HEADER: {**msg_id, "format": "uuid", "description": "`event_id`."},
+                headers.TRACEPARENT_HEADER: traceparent,
             },
             "Set by the relay.",
-            required=[bus.MSG_ID_HEADER],
+            required=[headers.MSG_ID_HEADER],
         ),
         "ScheduleHeaders": _object(
             {
-                bus.SCHEDULE_HEADER: {"type": "string", "pattern": r"^@every [0-9]+s$"},
-                bus.SCHEDULE_TARGET_HEADER: {"type": "string"},
-                bus.ROLLUP_HEADER: {"const": bus.ROLLUP_SUBJECT},
-                bus.EXPECTED_SUBJECT_SEQUENCE_HEADER: {"type": "string"},
-                bus.SCHEDULER_HEADER: {"type": "string"},
+                headers.SCHEDULE_HEADER: {"type": "string", "pattern": r"^@every [0-9]+s$"},
+                headers.SCHEDULE_TARGET_HEADER: {"type": "string"},
+                headers.ROLLUP_HEADER: {"const": headers.ROLLUP_SUBJECT},
+                headers.EXPECTED_SUBJECT_SEQUENCE_HEADER: {"type": "string"},
+                headers.SCHEDULER_HEADER: {"type": "string"},
             },
             "A schedule carries the first four; the server adds the scheduler to a firing.",
         ),
         "HeldHeaders": _object(
             {
-                bus.ORIGINAL_SUBJECT_HEADER: {"type": "string"},
-                bus.ORIGINAL_SEQUENCE_HEADER: {"type": "string", "pattern": "^[0-9]+$"},
-                bus.DEAD_LETTER_REASON_HEADER: {"type": "string"},
-                bus.MSG_ID_HEADER: msg_id,
+                headers.ORIGINAL_SUBJECT_HEADER: {"type": "string"},
+                headers.ORIGINAL_SEQUENCE_HEADER: {"type": "string", "pattern": "^[0-9]+$"},
+                headers.DEAD_LETTER_REASON_HEADER: {"type": "string"},
+                headers.MSG_ID_HEADER: msg_id,
             },
             "The subject (and, for a dead letter, the sequence and reason) it had.",
         ),

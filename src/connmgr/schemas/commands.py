@@ -20,12 +20,9 @@ from pydantic import (
     ValidationError,
 )
 
-from connmgr.schemas.bus import (
-    ALL_VERBS,
-    MAX_COMMAND_BYTES,
-    REPLY_INBOX_PREFIX,
-    TENANT_PATTERN,
-)
+from connmgr.schemas.bus.inboxes import REPLY_INBOX_PREFIX
+from connmgr.schemas.bus.streams import MAX_COMMAND_BYTES
+from connmgr.schemas.bus.subjects import ALL_VERBS, TENANT_PATTERN
 from connmgr.schemas.connection_auth import Auth, NoAuth
 from connmgr.schemas.fields import STRICT_MODEL, Description, Identifier, Name, Tag
 from connmgr.schemas.health import HealthCheckSettings

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from connmgr.schemas.bus import TRACEPARENT_PATTERN
+from connmgr.schemas.bus.headers import TRACEPARENT_PATTERN
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import FieldError, ReasonCode

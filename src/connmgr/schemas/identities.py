@@ -8,14 +8,14 @@ not listed is refused by the server.
 
 - a **producer** (connects with a token): publishes commands under its tenant's
   subjects (scope ``commands:write``), reads the seal key, receives replies only
-  under ``bus.tenant_inbox_prefix``; with ``events:read`` it also subscribes to
+  under ``bus.inboxes.tenant_inbox_prefix``; with ``events:read`` it also subscribes to
   its tenant's live events and owns a fixed set of durable consumer *slots* on
   the event stream (``event_consumer_slot``): the slots are the per-tenant
   consumer limit, enforced by the permissions alone;
 - a **gateway** (connects as user ``gateway`` with the token as password):
   publishes commands for the token's tenant only, reads the seal key (public:
   the gateway serves it to browsers) and receives replies under
-  ``bus.gateway_inbox_prefix``; no event reads, no JetStream API beyond the
+  ``bus.inboxes.gateway_inbox_prefix``; no event reads, no JetStream API beyond the
   publish acknowledgements and the seal-key reads.
 
 A slot is created only through the filtered create subject
@@ -30,14 +30,9 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from connmgr.schemas.bus import (
-    COMMAND_PREFIX,
-    EVENT_PREFIX,
-    EVENT_STREAM,
-    KEYS_BUCKET,
-    gateway_inbox_prefix,
-    tenant_inbox_prefix,
-)
+from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, tenant_inbox_prefix
+from connmgr.schemas.bus.streams import EVENT_STREAM, KEYS_BUCKET
+from connmgr.schemas.bus.subjects import COMMAND_PREFIX, EVENT_PREFIX
 
 BROKER_ACCOUNT: Final = "CONNMGR"
 """The one JetStream account of ``infra/nats/accounts.conf``: pools, operator and tenants."""

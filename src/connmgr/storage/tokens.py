@@ -31,7 +31,7 @@ from typing import Final
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import is_valid_tenant
+from connmgr.schemas.bus.subjects import is_valid_tenant
 from connmgr.storage.database import write_transaction
 from connmgr.storage.tables import api_tokens
 

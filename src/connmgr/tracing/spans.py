@@ -27,7 +27,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
-from connmgr.schemas.bus import TRACEPARENT_HEADER
+from connmgr.schemas.bus.headers import TRACEPARENT_HEADER
 from connmgr.tracing.traceparent import span_context_of, traceparent_of
 
 TRACER_NAME: Final = "connmgr"

@@ -2,7 +2,7 @@
 
 A ``traceparent`` in a command's NATS headers or an HTTP request is the sender's
 text. ``valid_traceparent`` accepts exactly the version-00 form of
-``schemas.bus.TRACEPARENT_PATTERN`` (32 lower-case hex trace id, not all zeros;
+``schemas.bus.headers.TRACEPARENT_PATTERN`` (32 lower-case hex trace id, not all zeros;
 16 lower-case hex parent id, not all zeros; 2 hex flags) at exactly its length, and
 nothing else: a longer value, another version, upper case, spaces, a line break or
 extra fields are dropped, never an error, and the handling starts a fresh root.
@@ -18,7 +18,7 @@ from typing import Final
 
 from opentelemetry.trace import SpanContext, TraceFlags
 
-from connmgr.schemas.bus import TRACEPARENT_HEADER, TRACEPARENT_PATTERN
+from connmgr.schemas.bus.headers import TRACEPARENT_HEADER, TRACEPARENT_PATTERN
 
 TRACEPARENT_LENGTH: Final = 55
 """``00-`` + 32 + ``-`` + 16 + ``-`` + 2 characters."""

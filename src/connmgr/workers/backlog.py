@@ -20,7 +20,7 @@ import structlog
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import POOL_CONSUMERS, RELAY_CHECKPOINT
+from connmgr.schemas.bus.consumers import POOL_CONSUMERS, RELAY_CHECKPOINT
 from connmgr.storage.relay_checkpoint import read_relay_lag
 from connmgr.workers.metrics import set_consumer_backlog, set_relay_lag
 

@@ -5,12 +5,12 @@ In this order, the first that fails is the command's rejection (recorded like an
 other, and nothing else is done):
 
 1. a header the broker interprets — any ``Nats-*`` but ``Nats-Msg-Id``, so a
-   schedule, rollup, TTL or a firing of a schedule (``bus.command_header_refusal``)
+   schedule, rollup, TTL or a firing of a schedule (``bus.headers.command_header_refusal``)
    → ``control_headers``; the message names the header, never its value;
 2. the body: size, NUL, JSON, schema → the parser's reason;
 3. the subject: verb and connection id, and the actor's tenant
    → ``subject_mismatch`` / ``tenant_mismatch``;
-4. ``reply_to`` outside the inboxes of the subject's tenant (``bus.reply_allowed``)
+4. ``reply_to`` outside the inboxes of the subject's tenant (``bus.inboxes.reply_allowed``)
    → ``invalid_reply_to``.
 
 Only an admitted ``reply_to`` is ever answered: a refused one gets no reply at all.
@@ -32,13 +32,9 @@ from typing import Generic, TypeVar
 
 from nats.aio.msg import Msg
 
-from connmgr.schemas.bus import (
-    MSG_ID_HEADER,
-    CommandAddress,
-    command_header_refusal,
-    parse_command_subject,
-    reply_allowed,
-)
+from connmgr.schemas.bus.addresses import CommandAddress, parse_command_subject
+from connmgr.schemas.bus.headers import MSG_ID_HEADER, command_header_refusal
+from connmgr.schemas.bus.inboxes import reply_allowed
 from connmgr.schemas.commands import CommandHeader, read_header
 from connmgr.schemas.outcomes import Reason, Rejection
 from connmgr.storage.command_log import CommandKey

@@ -18,7 +18,7 @@ from typing import Final, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connmgr.schemas.bus import CommandAddress
+from connmgr.schemas.bus.addresses import CommandAddress
 from connmgr.schemas.commands import Actor, CommandHeader
 from connmgr.schemas.events import CommandRejected, EventMetadata
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection

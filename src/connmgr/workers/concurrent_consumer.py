@@ -24,7 +24,7 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from connmgr.schemas.bus import ConsumerSpec
+from connmgr.schemas.bus.consumers import ConsumerSpec
 from connmgr.workers.consumer import delivered_here, fetch_batch, settle
 from connmgr.workers.message_context import message_scope
 from connmgr.workers.metrics import observe_batch

@@ -34,7 +34,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
-from connmgr.schemas.bus import ConsumerSpec
+from connmgr.schemas.bus.consumers import ConsumerSpec
 from connmgr.workers.message_context import batch_scope, message_scope
 from connmgr.workers.metrics import observe_batch
 

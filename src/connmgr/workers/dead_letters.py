@@ -15,13 +15,13 @@ import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from connmgr.schemas.bus import (
+from connmgr.schemas.bus.addresses import parse_command_subject
+from connmgr.schemas.bus.headers import (
     DEAD_LETTER_REASON_HEADER,
     ORIGINAL_SEQUENCE_HEADER,
     ORIGINAL_SUBJECT_HEADER,
-    dead_letter_subject,
-    parse_command_subject,
 )
+from connmgr.schemas.bus.subjects import dead_letter_subject
 
 log = structlog.get_logger("connmgr.dead_letters")
 

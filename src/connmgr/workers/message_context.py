@@ -45,12 +45,12 @@ from typing import Any, Final
 import structlog
 from nats.aio.msg import Msg
 
-from connmgr.schemas.bus import (
-    MSG_ID_HEADER,
+from connmgr.schemas.bus.addresses import (
     parse_command_subject,
     parse_event_subject,
     parse_probe_subject,
 )
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.schemas.commands import read_header
 from connmgr.storage.event_log import StoredEvent
 from connmgr.workers.command_records import MessageRef, command_identity

@@ -3,8 +3,8 @@
 The probe port that serves the metrics is unauthenticated (docs/security.md), so a
 label never carries a tenant, an id, a host or any text a tenant wrote: ``bounded``
 turns every value the code does not enumerate into ``other``. Verbs are those of
-``schemas/bus.ALL_VERBS``, pools the worker pools, consumers their durables
-(``schemas/bus.POOL_CONSUMERS``), kinds, check outcomes and channel formats the
+``schemas/bus/subjects.ALL_VERBS``, pools the worker pools, consumers their durables
+(``schemas/bus/consumers.POOL_CONSUMERS``), kinds, check outcomes and channel formats the
 members of their enums (``enum_label``).
 """
 
@@ -15,7 +15,8 @@ from collections.abc import Collection
 from enum import StrEnum
 from typing import Final
 
-from connmgr.schemas.bus import ALL_VERBS, POOL_CONSUMERS
+from connmgr.schemas.bus.consumers import POOL_CONSUMERS
+from connmgr.schemas.bus.subjects import ALL_VERBS
 
 OTHER: Final = "other"
 """The one placeholder for any label value the code does not enumerate."""

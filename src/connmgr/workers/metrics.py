@@ -6,7 +6,7 @@ the process and platform collectors) and are served on the worker's probe port,
 to the cluster only (docs/security.md). So no label and no value ever carries a
 tenant, a connection or command id, a host or any text a tenant wrote: every label
 value is one the code enumerates, and anything else becomes ``other``
-(``bounded``). Verbs come from a command's subject (``schemas/bus.ALL_VERBS``),
+(``bounded``). Verbs come from a command's subject (``schemas/bus/subjects.ALL_VERBS``),
 reasons from ``schemas/outcomes.REASON_CODES``, kinds and outcomes from their enums
 (``metric_labels``).
 
@@ -29,7 +29,7 @@ from nats.aio.msg import Msg
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, Metric
 from prometheus_client.metrics import MetricWrapperBase
 
-from connmgr.schemas.bus import POOL_CONSUMERS
+from connmgr.schemas.bus.consumers import POOL_CONSUMERS
 from connmgr.schemas.outcomes import REASON_CODES, CommandOutcome
 from connmgr.workers.metric_labels import (
     COMMAND_OUTCOMES,

@@ -34,15 +34,13 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg, RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
 
-from connmgr.schemas.bus import (
+from connmgr.schemas.bus.headers import (
     MSG_ID_HEADER,
     ORIGINAL_SUBJECT_HEADER,
-    UPGRADE_PREFIX,
-    UPGRADE_STREAM,
     command_header_refusal,
-    schedule_subjects_all,
-    upgrade_subject,
 )
+from connmgr.schemas.bus.streams import UPGRADE_STREAM
+from connmgr.schemas.bus.subjects import UPGRADE_PREFIX, schedule_subjects_all, upgrade_subject
 
 log = structlog.get_logger("connmgr.streams")
 HOLDING_MAX_MSG_BYTES: Final = 2 * 1024 * 1024

@@ -38,20 +38,24 @@ from nats.js.api import (
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    DEAD_LETTER_STREAM,
-    DUPLICATE_WINDOW_S,
+from connmgr.schemas.bus.consumers import (
     ENCRYPTOR_CONSUMER,
-    EVENT_STREAM,
-    KEYS_BUCKET,
     NOTIFIER_CONSUMER,
     PROBE_FIRINGS_CONSUMER,
     PROBER_CONSUMER,
     SCHEDULE_KEEPER_CONSUMER,
-    SCHEDULE_STREAM,
     TESTER_CONSUMER,
     ConsumerSpec,
+)
+from connmgr.schemas.bus.streams import (
+    COMMAND_STREAM,
+    DEAD_LETTER_STREAM,
+    DUPLICATE_WINDOW_S,
+    EVENT_STREAM,
+    KEYS_BUCKET,
+    SCHEDULE_STREAM,
+)
+from connmgr.schemas.bus.subjects import (
     command_subjects_all,
     dead_letter_subjects,
     event_subjects_all,

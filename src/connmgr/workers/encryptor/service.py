@@ -27,13 +27,9 @@ from nats.aio.msg import Msg
 from opentelemetry.trace import Span, SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    ENCRYPTOR_CONSUMER,
-    MSG_ID_HEADER,
-    SEAL_KEY_ENTRY,
-    ConsumerSpec,
-)
+from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER, ConsumerSpec
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.streams import COMMAND_STREAM, SEAL_KEY_ENTRY
 from connmgr.tracing.spans import recording, sent_on, start_span
 from connmgr.tracing.traceparent import traceparent_in
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions

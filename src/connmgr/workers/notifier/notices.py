@@ -21,7 +21,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from connmgr.schemas.bus import is_valid_tenant
+from connmgr.schemas.bus.subjects import is_valid_tenant
 from connmgr.schemas.events import AlertRaised, AlertResolved, decode_as
 
 

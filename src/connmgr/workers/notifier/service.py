@@ -34,7 +34,8 @@ from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import EVENT_STREAM, NOTIFIER_CONSUMER
+from connmgr.schemas.bus.consumers import NOTIFIER_CONSUMER
+from connmgr.schemas.bus.streams import EVENT_STREAM
 from connmgr.schemas.kinds import Kind
 from connmgr.tracing.spans import hop
 from connmgr.tracing.traceparent import traceparent_in

@@ -22,17 +22,16 @@ import structlog
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
-from connmgr.schemas.bus import (
+from connmgr.schemas.bus.headers import (
     EXPECTED_SUBJECT_SEQUENCE_HEADER,
     ROLLUP_HEADER,
     ROLLUP_SUBJECT,
     SCHEDULE_HEADER,
-    SCHEDULE_STREAM,
     SCHEDULE_TARGET_HEADER,
     WRONG_LAST_SEQUENCE,
-    probe_subject,
-    schedule_subject,
 )
+from connmgr.schemas.bus.streams import SCHEDULE_STREAM
+from connmgr.schemas.bus.subjects import probe_subject, schedule_subject
 from connmgr.storage.projection import ConnectionState
 
 log = structlog.get_logger("connmgr.schedules")

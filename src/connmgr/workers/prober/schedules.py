@@ -31,7 +31,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import EVENT_STREAM, SCHEDULE_KEEPER_CONSUMER
+from connmgr.schemas.bus.consumers import SCHEDULE_KEEPER_CONSUMER
+from connmgr.schemas.bus.streams import EVENT_STREAM
 from connmgr.storage.database import write_transaction
 from connmgr.storage.probe_states import lock_probe_states, save_probe_state
 from connmgr.storage.projection import ConnectionState

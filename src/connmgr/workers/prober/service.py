@@ -40,13 +40,9 @@ from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    PROBE_FIRINGS_CONSUMER,
-    PROBER_CONSUMER,
-    SCHEDULE_STREAM,
-    parse_probe_subject,
-)
+from connmgr.schemas.bus.addresses import parse_probe_subject
+from connmgr.schemas.bus.consumers import PROBE_FIRINGS_CONSUMER, PROBER_CONSUMER
+from connmgr.schemas.bus.streams import COMMAND_STREAM, SCHEDULE_STREAM
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.schemas.probe_commands import CheckConnection, ProbeCommand, parse_probe_command
 from connmgr.storage.command_log import find_outcome

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from connmgr.schemas.bus import event_subject
+from connmgr.schemas.bus.subjects import event_subject
 from connmgr.schemas.upcasting import upcast
 from connmgr.storage.event_log import StoredEvent
 from connmgr.storage.reads.views import redact_event_data

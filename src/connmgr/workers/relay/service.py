@@ -47,7 +47,8 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.backoff import Backoff, pause
-from connmgr.schemas.bus import MSG_ID_HEADER, RELAY_CHECKPOINT
+from connmgr.schemas.bus.consumers import RELAY_CHECKPOINT
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import StoredEvent, read_after
 from connmgr.storage.leader_lock import RELAY_LOCK, leader_lock_needed

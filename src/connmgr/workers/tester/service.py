@@ -34,7 +34,8 @@ from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import COMMAND_STREAM, TESTER_CONSUMER
+from connmgr.schemas.bus.consumers import TESTER_CONSUMER
+from connmgr.schemas.bus.streams import COMMAND_STREAM
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.schemas.probe_commands import ProbeCommand, TestConnection, parse_probe_command
 from connmgr.storage.command_log import CommandKey, find_outcomes
