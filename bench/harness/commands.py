@@ -25,7 +25,9 @@ from bench.harness.processes import Check
 from bench.harness.waiting import wait_for
 from connmgr.producers.client import Producer
 from connmgr.producers.errors import SealKeyUnavailable
-from connmgr.schemas.bus import COMMAND_STREAM, MSG_ID_HEADER, command_subject
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.streams import COMMAND_STREAM
+from connmgr.schemas.bus.subjects import command_subject
 
 TENANT: Final = "bench"
 PUBLISH_WINDOW: Final = 1024

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness.processes import Check
 from bench.harness.waiting import wait_for
-from connmgr.schemas.bus import RELAY_CHECKPOINT
+from connmgr.schemas.bus.consumers import RELAY_CHECKPOINT
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.relay_checkpoint import read_checkpoint
 from connmgr.storage.tables import connections, events

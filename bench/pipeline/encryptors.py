@@ -24,7 +24,7 @@ from bench.harness import (
     wait_for_seal_key,
 )
 from connmgr.producers.client import Producer
-from connmgr.schemas.bus import COMMAND_STREAM
+from connmgr.schemas.bus.streams import COMMAND_STREAM
 from connmgr.storage.tables import connections
 
 

@@ -26,7 +26,7 @@ from bench.harness import ChildProcess, Outgoing, Stack, all_running, peak_rss_m
 from bench.pipeline.floor_worker import FLOOR_SCHEMA, TABLES
 from bench.pipeline.write_load import build_creates, cpu_seconds_of, end_to_end_rate
 from connmgr.producers.client import Producer
-from connmgr.schemas.bus import COMMAND_PREFIX
+from connmgr.schemas.bus.subjects import COMMAND_PREFIX
 from connmgr.storage.tables import connections
 from connmgr.workers.streams import command_stream_config
 

@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from bench.harness import PUBLISH_WINDOW, Check, Outgoing, publish_one, wait_for
-from connmgr.schemas.bus import event_subjects_all
+from connmgr.schemas.bus.subjects import event_subjects_all
 
 
 @dataclass

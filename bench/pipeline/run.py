@@ -51,7 +51,7 @@ from bench.pipeline.write_load import (
     raw_publish_rate,
 )
 from connmgr.producers.client import Producer
-from connmgr.schemas.bus import tenant_inbox_prefix
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
 from connmgr.storage.tokens import issue_token
 
 WARMUP_COMMANDS: Final = 100

@@ -34,7 +34,7 @@ from bench.harness import (
 )
 from connmgr.producers.building import validated
 from connmgr.producers.client import Producer
-from connmgr.schemas.bus import COMMAND_PREFIX, command_subject
+from connmgr.schemas.bus.subjects import COMMAND_PREFIX, command_subject
 from connmgr.schemas.commands import CreatePayload
 from connmgr.schemas.connection_spec import ConnectionSpec
 from connmgr.workers.streams import command_stream_config

@@ -40,7 +40,8 @@ from bench.harness import (
     wait_for_relay,
     wait_for_rows,
 )
-from connmgr.schemas.bus import SCHEDULE_STREAM, schedule_subject, schedule_subjects_all
+from connmgr.schemas.bus.streams import SCHEDULE_STREAM
+from connmgr.schemas.bus.subjects import schedule_subject, schedule_subjects_all
 from connmgr.schemas.commands import CreatePayload
 
 KINDS: Final = ("redis", "tcp", "http")

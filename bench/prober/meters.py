@@ -21,7 +21,7 @@ from typing import Final
 from nats.js import JetStreamContext
 
 from bench.harness import CLOCK_TICKS, BenchError, cpu_seconds
-from connmgr.schemas.bus import SCHEDULE_STREAM
+from connmgr.schemas.bus.streams import SCHEDULE_STREAM
 
 POLL_S: Final = 0.05
 STOP_GRACE_S: Final = 5.0

@@ -20,12 +20,8 @@ from nats.js.api import ConsumerInfo
 from bench.harness import Stack, count_rows, note, poll
 from bench.prober.fleet import ScheduleWatch
 from bench.prober.meters import stop_loop
-from connmgr.schemas.bus import (
-    EVENT_STREAM,
-    PROBE_FIRINGS_CONSUMER,
-    SCHEDULE_KEEPER_CONSUMER,
-    SCHEDULE_STREAM,
-)
+from connmgr.schemas.bus.consumers import PROBE_FIRINGS_CONSUMER, SCHEDULE_KEEPER_CONSUMER
+from connmgr.schemas.bus.streams import EVENT_STREAM, SCHEDULE_STREAM
 from connmgr.storage.tables import probe_state, samples
 
 PROGRESS_S: Final = 10.0

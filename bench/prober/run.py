@@ -53,7 +53,7 @@ from bench.prober.options import Options
 from bench.prober.progress import Progress
 from bench.prober.storage import StorageFigures, measure_storage
 from bench.prober.window import Schedule, WindowFigures, judge, load_samples, wait_until_recorded
-from connmgr.schemas.bus import ENCRYPTOR_CONSUMER
+from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER
 
 WORKERS_START_S: Final = 90.0
 FIRST_FIRING_MARGIN_S: Final = 1.0  # the broker rounds the schedule's time to the second

@@ -30,7 +30,7 @@ from bench.harness import (
     wait_for_consumer,
 )
 from bench.tester.recorded import Recorded, read_recorded
-from connmgr.schemas.bus import TESTER_CONSUMER
+from connmgr.schemas.bus.consumers import TESTER_CONSUMER
 from connmgr.storage.tables import handled_commands
 
 TESTER_START_S: Final = 60.0

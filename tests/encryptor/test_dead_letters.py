@@ -19,7 +19,9 @@ from structlog.typing import EventDict
 
 from connmgr.api.asyncapi import document_bytes
 from connmgr.runtime.dlq import list_dead_letters, replay
-from connmgr.schemas.bus import DEAD_LETTER_STREAM, ENCRYPTOR_CONSUMER, MSG_ID_HEADER
+from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.streams import DEAD_LETTER_STREAM
 from connmgr.storage.command_log import find_outcome
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import connections

@@ -15,14 +15,10 @@ from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    ENCRYPTOR_CONSUMER,
-    KEYS_BUCKET,
-    MSG_ID_HEADER,
-    SEAL_KEY_ENTRY,
-    tenant_inbox_prefix,
-)
+from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
+from connmgr.schemas.bus.streams import COMMAND_STREAM, KEYS_BUCKET, SEAL_KEY_ENTRY
 from connmgr.schemas.sealed import SealKeyInfo
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import events, handled_commands

@@ -13,12 +13,10 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    ENCRYPTOR_CONSUMER,
-    MSG_ID_HEADER,
-    tenant_inbox_prefix,
-)
+from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
+from connmgr.schemas.bus.streams import COMMAND_STREAM
 from connmgr.storage.database import create_engine, migrate
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.service import EncryptorPool

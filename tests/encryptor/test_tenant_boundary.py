@@ -17,11 +17,8 @@ from nats.aio.msg import Msg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import (
-    EXPECTED_STREAM_HEADER,
-    pool_inbox_prefix,
-    tenant_inbox_prefix,
-)
+from connmgr.schemas.bus.headers import EXPECTED_STREAM_HEADER
+from connmgr.schemas.bus.inboxes import pool_inbox_prefix, tenant_inbox_prefix
 from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.storage.command_log import find_outcome
 from connmgr.storage.database import create_engine, migrate

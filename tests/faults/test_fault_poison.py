@@ -24,7 +24,8 @@ from faultkit.reruns import TIMING_RERUNS
 from faultkit.scenario import Run
 from faultkit.snapshot import take_snapshot
 
-from connmgr.schemas.bus import DEAD_LETTER_STREAM, dead_letter_subject
+from connmgr.schemas.bus.streams import DEAD_LETTER_STREAM
+from connmgr.schemas.bus.subjects import dead_letter_subject
 from support.commands import TENANT
 from support.waiting import wait_for
 

@@ -36,7 +36,8 @@ from faultkit.scenario import Run
 from faultkit.targets import slow_http_target, tcp_target
 from sqlalchemy import distinct, func, select
 
-from connmgr.schemas.bus import PROBE_FIRINGS_CONSUMER, SCHEDULE_STREAM
+from connmgr.schemas.bus.consumers import PROBE_FIRINGS_CONSUMER
+from connmgr.schemas.bus.streams import SCHEDULE_STREAM
 from connmgr.storage.tables import samples
 from connmgr.workers.concurrent_consumer import FETCH_TIMEOUT_S
 from support.waiting import wait_for

@@ -25,7 +25,7 @@ from faultkit.scenario import Run, handled_count
 from faultkit.targets import slow_http_target
 from faultkit.verdict import Verdict
 
-from connmgr.schemas.bus import TESTER_CONSUMER
+from connmgr.schemas.bus.consumers import TESTER_CONSUMER
 
 pytestmark = [pytest.mark.faults, TIMING_RERUNS]
 

@@ -14,7 +14,7 @@ import pytest
 
 from connmgr.producers.errors import ProducerError
 from connmgr.producers.gateway_links import Caller, GatewayLinks
-from connmgr.schemas.bus import command_subject
+from connmgr.schemas.bus.subjects import command_subject
 from connmgr.storage.tokens import SCOPE_CONNECTIONS_WRITE, issue_token
 from connmgr.workers.encryptor.service import publish_seal_key
 from connmgr.workers.keyring import Keyring

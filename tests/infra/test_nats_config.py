@@ -23,14 +23,8 @@ from nats.js.api import ConsumerConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.runtime.nats_server import wheel_binary
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    EVENT_STREAM,
-    KEYS_BUCKET,
-    SEAL_KEY_ENTRY,
-    command_subject,
-    event_subject,
-)
+from connmgr.schemas.bus.streams import COMMAND_STREAM, EVENT_STREAM, KEYS_BUCKET, SEAL_KEY_ENTRY
+from connmgr.schemas.bus.subjects import command_subject, event_subject
 from connmgr.schemas.identities import event_consumer_slot, tenant_event_filter
 from connmgr.storage.tokens import (
     SCOPE_COMMANDS_WRITE,

@@ -27,13 +27,8 @@ from connmgr.producers.client import Producer
 from connmgr.runtime.admin import run_streams_ensure
 from connmgr.runtime.dlq import run_dlq_ls
 from connmgr.runtime.pools import Resources, start_pool
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    EVENT_STREAM,
-    KEYS_BUCKET,
-    OPERATOR_INBOX_PREFIX,
-    SEAL_KEY_ENTRY,
-)
+from connmgr.schemas.bus.inboxes import OPERATOR_INBOX_PREFIX
+from connmgr.schemas.bus.streams import COMMAND_STREAM, EVENT_STREAM, KEYS_BUCKET, SEAL_KEY_ENTRY
 from connmgr.schemas.connection_spec import ConnectionSpec
 from connmgr.schemas.identities import event_consumer_slot, tenant_event_filter
 from connmgr.storage.tokens import SCOPE_COMMANDS_WRITE, issue_token

@@ -14,18 +14,10 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    ENCRYPTOR_CONSUMER,
-    MSG_ID_HEADER,
-    NOTIFIER_CONSUMER,
-    PROBER_CONSUMER,
-    SCHEDULE_STREAM,
-    UPGRADE_STREAM,
-    command_subject,
-    probe_subject,
-    schedule_subject,
-)
+from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER, NOTIFIER_CONSUMER, PROBER_CONSUMER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.streams import COMMAND_STREAM, SCHEDULE_STREAM, UPGRADE_STREAM
+from connmgr.schemas.bus.subjects import command_subject, probe_subject, schedule_subject
 from connmgr.workers.streams import (
     POOL_CONSUMERS,
     consumer_config,

@@ -22,7 +22,9 @@ from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 from structlog.typing import EventDict
 
-from connmgr.schemas.bus import MSG_ID_HEADER, ConsumerSpec, command_subject
+from connmgr.schemas.bus.consumers import ConsumerSpec
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.subjects import command_subject
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
 from connmgr.workers.streams import consumer_config

@@ -26,15 +26,14 @@ from nats.aio.msg import Msg
 
 from connmgr.api.asyncapi import document_bytes
 from connmgr.schemas.asyncapi_channels import COMMAND_VERBS
-from connmgr.schemas.bus import (
+from connmgr.schemas.bus.headers import MSG_ID_HEADER, TRACEPARENT_HEADER
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
+from connmgr.schemas.bus.subjects import (
     ADVISORY_PREFIX,
     DEAD_LETTER_ADVISORIES,
     EVENT_PREFIX,
     KV_SUBJECT_PREFIX,
-    MSG_ID_HEADER,
-    TRACEPARENT_HEADER,
     command_subject,
-    tenant_inbox_prefix,
 )
 from connmgr.schemas.events import EVENT_TYPES
 from connmgr.schemas.sealed import SealKeyInfo

@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 
-from connmgr.schemas.bus import ConsumerSpec
+from connmgr.schemas.bus.consumers import ConsumerSpec
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions, settle
 from connmgr.workers.streams import consumer_config

@@ -35,13 +35,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from connmgr.producers import ConnectionSpec, Producer
-from connmgr.schemas.bus import (
-    EVENT_PREFIX,
-    MSG_ID_HEADER,
-    TRACEPARENT_HEADER,
-    command_subject,
-    tenant_inbox_prefix,
-)
+from connmgr.schemas.bus.headers import MSG_ID_HEADER, TRACEPARENT_HEADER
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
+from connmgr.schemas.bus.subjects import EVENT_PREFIX, command_subject
 from connmgr.storage.database import create_engine, migrate
 from connmgr.workers.keyring import Keyring
 from support.commands import command

@@ -13,7 +13,9 @@ from notifier_peers import TENANT, Receiver
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import EVENT_STREAM, MSG_ID_HEADER, NOTIFIER_CONSUMER
+from connmgr.schemas.bus.consumers import NOTIFIER_CONSUMER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.streams import EVENT_STREAM
 from connmgr.storage.tables import events, notification_deliveries
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.notifier import DeliveryPolicy, NotifierPool

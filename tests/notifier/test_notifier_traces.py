@@ -15,7 +15,7 @@ from typing import Final
 from notifier_peers import TENANT, alert_event, channel_payload
 from notifier_stack import NotifierStack, StartStack
 
-from connmgr.schemas.bus import MSG_ID_HEADER, TRACEPARENT_HEADER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER, TRACEPARENT_HEADER
 from support.tracing import named, parent_id, recorded_spans, span_id, traceparent_of_span
 from support.waiting import wait_for
 

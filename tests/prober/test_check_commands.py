@@ -15,7 +15,7 @@ from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import TRACEPARENT_HEADER
+from connmgr.schemas.bus.headers import TRACEPARENT_HEADER
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.storage.command_log import find_outcome

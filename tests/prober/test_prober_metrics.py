@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from connmgr.schemas.bus import POOL_CONSUMERS, SCHEDULE_STREAM, probe_subject
+from connmgr.schemas.bus.consumers import POOL_CONSUMERS
+from connmgr.schemas.bus.streams import SCHEDULE_STREAM
+from connmgr.schemas.bus.subjects import probe_subject
 from connmgr.workers.backlog import read_backlog
 from connmgr.workers.prober.schedule_messages import schedule_body
 from prober.test_prober_pool import Stack, create, stack, stored_state, tcp

@@ -17,15 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.typing import EventDict
 
-from connmgr.schemas.bus import (
-    MSG_ID_HEADER,
-    PROBE_FIRINGS_CONSUMER,
-    PROBER_CONSUMER,
-    SCHEDULE_STREAM,
-    probe_subject,
-    schedule_subject,
-    tenant_inbox_prefix,
-)
+from connmgr.schemas.bus.consumers import PROBE_FIRINGS_CONSUMER, PROBER_CONSUMER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
+from connmgr.schemas.bus.streams import SCHEDULE_STREAM
+from connmgr.schemas.bus.subjects import probe_subject, schedule_subject
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.probe_states import read_probe_state

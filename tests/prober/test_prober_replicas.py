@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import MSG_ID_HEADER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tables import samples

@@ -21,14 +21,10 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import (
-    PROBE_FIRINGS_CONSUMER,
-    SCHEDULE_HEADER,
-    SCHEDULE_STREAM,
-    SCHEDULER_HEADER,
-    probe_subject,
-    schedule_subject,
-)
+from connmgr.schemas.bus.consumers import PROBE_FIRINGS_CONSUMER
+from connmgr.schemas.bus.headers import SCHEDULE_HEADER, SCHEDULER_HEADER
+from connmgr.schemas.bus.streams import SCHEDULE_STREAM
+from connmgr.schemas.bus.subjects import probe_subject, schedule_subject
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.projection import ConnectionState

@@ -20,13 +20,9 @@ from producer_fakes import ACTOR, TENANT, FakeEncryptor, FakeTester, SealKeys
 
 from connmgr.producers import Producer
 from connmgr.runtime.nats_server import NatsServer
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    DUPLICATE_WINDOW_S,
-    KEYS_BUCKET,
-    command_subjects_all,
-    tenant_inbox_prefix,
-)
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
+from connmgr.schemas.bus.streams import COMMAND_STREAM, DUPLICATE_WINDOW_S, KEYS_BUCKET
+from connmgr.schemas.bus.subjects import command_subjects_all
 from support import require_services
 
 

@@ -27,14 +27,9 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    ENCRYPTOR_VERBS,
-    KEYS_BUCKET,
-    MSG_ID_HEADER,
-    SEAL_KEY_ENTRY,
-    command_subject,
-)
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.streams import COMMAND_STREAM, KEYS_BUCKET, SEAL_KEY_ENTRY
+from connmgr.schemas.bus.subjects import ENCRYPTOR_VERBS, command_subject
 from connmgr.schemas.commands import (
     EncryptorCommand,
     PlaintextSecrets,

@@ -12,7 +12,9 @@ from pydantic import ValidationError
 
 from connmgr.producers import ConnectionSpec, OutcomeTimeout, Producer
 from connmgr.producers.probes import PROBE_OUTCOME_WAIT_S
-from connmgr.schemas.bus import COMMAND_STREAM, command_subject, tenant_inbox_prefix
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
+from connmgr.schemas.bus.streams import COMMAND_STREAM
+from connmgr.schemas.bus.subjects import command_subject
 from connmgr.schemas.commands import SealedSecrets
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind

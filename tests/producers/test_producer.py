@@ -19,14 +19,10 @@ from connmgr.producers import (
     Producer,
     SealKeyUnavailable,
 )
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    KEYS_BUCKET,
-    SEAL_KEY_ENTRY,
-    command_subject,
-    parse_command_subject,
-    tenant_inbox_prefix,
-)
+from connmgr.schemas.bus.addresses import parse_command_subject
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
+from connmgr.schemas.bus.streams import COMMAND_STREAM, KEYS_BUCKET, SEAL_KEY_ENTRY
+from connmgr.schemas.bus.subjects import command_subject
 from connmgr.schemas.commands import (
     CreatePayload,
     DeletePayload,

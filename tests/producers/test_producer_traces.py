@@ -13,7 +13,8 @@ from opentelemetry.trace import SpanKind
 from producer_fakes import ACTOR, TENANT, FakeEncryptor, LosesAcks
 
 from connmgr.producers import Producer, RetryingPublisher, RetryPolicy
-from connmgr.schemas.bus import COMMAND_STREAM, TRACEPARENT_HEADER
+from connmgr.schemas.bus.headers import TRACEPARENT_HEADER
+from connmgr.schemas.bus.streams import COMMAND_STREAM
 from support.tracing import named, parent_id, recorded_spans, span_id, traceparent_of_span
 
 FAST = RetryPolicy(attempts=3, ack_timeout_s=2.0, backoff_s=0.01, max_backoff_s=0.05)

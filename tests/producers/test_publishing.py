@@ -9,7 +9,9 @@ from nats.aio.client import Client
 from producer_fakes import ACTOR, TENANT, FakeEncryptor, LosesAcks
 
 from connmgr.producers import Producer, PublishFailed, RetryingPublisher, RetryPolicy
-from connmgr.schemas.bus import COMMAND_STREAM, MSG_ID_HEADER, command_subject
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.streams import COMMAND_STREAM
+from connmgr.schemas.bus.subjects import command_subject
 
 FAST = RetryPolicy(attempts=4, ack_timeout_s=2.0, backoff_s=0.01, max_backoff_s=0.05)
 

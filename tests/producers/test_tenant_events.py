@@ -11,7 +11,7 @@ import nats.errors
 import pytest
 
 from connmgr.producers.events import TenantEvents
-from connmgr.schemas.bus import event_subject
+from connmgr.schemas.bus.subjects import event_subject
 from connmgr.storage.tokens import issue_token
 from support.secured_broker import SecuredBroker, Watched, refused, running_broker
 from support.waiting import DELIVERY_TIMEOUT_S

@@ -16,7 +16,8 @@ from nats.js import JetStreamContext
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import EVENT_STREAM, MSG_ID_HEADER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.streams import EVENT_STREAM
 from connmgr.storage.database import create_engine, migrate, write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent
 from connmgr.storage.leader_lock import RELAY_LOCK, RELAY_LOCK_KEY

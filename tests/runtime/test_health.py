@@ -27,7 +27,8 @@ from connmgr.runtime.health import (
 from connmgr.runtime.health_server import ProbeServer, probe_routes
 from connmgr.runtime.readiness import readiness_check
 from connmgr.runtime.supervision import PoolStatus
-from connmgr.schemas.bus import COMMAND_STREAM, TESTER_CONSUMER
+from connmgr.schemas.bus.consumers import TESTER_CONSUMER
+from connmgr.schemas.bus.streams import COMMAND_STREAM
 from connmgr.storage.database import create_engine
 from connmgr.workers.streams import ensure_consumer, ensure_streams
 from support.fixture_types import StartNatsServer

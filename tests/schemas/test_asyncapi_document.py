@@ -22,6 +22,15 @@ from connmgr.schemas import bus
 from connmgr.schemas.asyncapi import asyncapi_document
 from connmgr.schemas.asyncapi_channels import REPLY_CHANNEL
 from connmgr.schemas.bus.consumers import ConsumerSpec
+from connmgr.schemas.bus.headers import MSG_ID_HEADER, TRACEPARENT_HEADER, TRACEPARENT_PATTERN
+from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, tenant_inbox_prefix
+from connmgr.schemas.bus.subjects import (
+    ALL_VERBS,
+    TENANT_PATTERN,
+    command_subject,
+    event_subject,
+    seal_key_subject,
+)
 from connmgr.schemas.events import EVENT_TYPES
 from connmgr.schemas.outcomes import Reason
 from support.contract import Contract
@@ -41,7 +50,7 @@ def placeholders(function: Any, **fixed: str) -> dict[str, str]:
 
 
 CHANNEL_BUILDERS = {
-    "command_subject": [dict(verb=verb) for verb in bus.ALL_VERBS],
+    "command_subject": [dict(verb=verb) for verb in ALL_VERBS],
     "event_subject": [dict(event_type=name) for name in EVENT_TYPES],
     "schedule_subject": [{}],
     "probe_subject": [{}],
@@ -117,14 +126,14 @@ def test_every_pool_consumer_filter_matches_a_channel() -> None:
 def test_replies_name_both_inbox_prefixes_a_reply_to_may_use() -> None:
     channel = DOCUMENT["channels"][REPLY_CHANNEL]
     assert channel["address"] is None
-    for prefix in (bus.tenant_inbox_prefix("{tenant}"), bus.gateway_inbox_prefix("{tenant}")):
+    for prefix in (tenant_inbox_prefix("{tenant}"), gateway_inbox_prefix("{tenant}")):
         assert f"`{prefix}.`" in channel["description"]
 
 
 def test_every_verb_is_received_and_answered_on_the_reply_channel() -> None:
     received = {op["channel"]["$ref"]: op for op in DOCUMENT["operations"].values()}
-    for verb in bus.ALL_VERBS:
-        channel = CONTRACT.channel_of(bus.command_subject("acme", verb, "an-id"))
+    for verb in ALL_VERBS:
+        channel = CONTRACT.channel_of(command_subject("acme", verb, "an-id"))
         operation = received[f"#/channels/{channel}"]
         assert operation["action"] == "receive"
         assert operation["reply"]["address"]["location"] == "$message.payload#/reply_to"
@@ -141,7 +150,7 @@ def test_every_event_type_of_the_registry_is_sent_on_its_own_channel() -> None:
         if op["action"] == "send"
     }
     for event_type in EVENT_TYPES:
-        channel = CONTRACT.channel_of(bus.event_subject("acme", "an-id", event_type))
+        channel = CONTRACT.channel_of(event_subject("acme", "an-id", event_type))
         assert channel in sent
         payload = CONTRACT.message_of(channel)["payload"]["$ref"].rsplit("/", 1)[1]
         schema = DOCUMENT["components"]["schemas"][payload]
@@ -156,7 +165,7 @@ def test_the_tenant_of_each_subject_is_a_parameter_read_from_the_payload() -> No
             parameter = DOCUMENT["channels"][channel_id]["parameters"]["tenant"]
             if channel_id.startswith(("command-", "event-")):
                 assert parameter["location"].endswith("tenant"), channel_id
-                assert bus.TENANT_PATTERN in parameter["description"]
+                assert TENANT_PATTERN in parameter["description"]
 
 
 def test_every_header_bus_names_is_declared_on_a_message() -> None:
@@ -192,12 +201,12 @@ W3C_EXAMPLE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 def test_traceparent_is_declared_in_the_w3c_format_on_commands_and_events(
     value: str, valid: bool
 ) -> None:
-    assert (re.fullmatch(bus.TRACEPARENT_PATTERN, value) is not None) is valid
+    assert (re.fullmatch(TRACEPARENT_PATTERN, value) is not None) is valid
     for headers in ("CommandHeaders", "EventHeaders"):
         schema = {"$ref": f"#/components/schemas/{headers}"}
-        instance = {bus.TRACEPARENT_HEADER: value, bus.MSG_ID_HEADER: "1" * 36}
+        instance = {TRACEPARENT_HEADER: value, MSG_ID_HEADER: "1" * 36}
         if headers == "EventHeaders":
-            instance[bus.MSG_ID_HEADER] = "4bf92f35-77b3-4da6-a3ce-929d0e0e4736"
+            instance[MSG_ID_HEADER] = "4bf92f35-77b3-4da6-a3ce-929d0e0e4736"
         assert (CONTRACT.errors(schema, instance) == []) is valid, headers
 
 
@@ -219,7 +228,7 @@ def test_the_sealed_secret_format_is_stated_where_secrets_are_sent() -> None:
         assert fact in text
     sealed = DOCUMENT["components"]["schemas"]["SealedSecrets"]
     assert set(sealed["required"]) == {"sealed", "key_id"}
-    assert DOCUMENT["channels"]["sealKey"]["address"] == bus.seal_key_subject()
+    assert DOCUMENT["channels"]["sealKey"]["address"] == seal_key_subject()
 
 
 def test_no_schema_holds_ciphertext_and_the_document_names_no_server() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from connmgr.schemas.bus import command_header_refusal
+from connmgr.schemas.bus.headers import command_header_refusal
 
 CATALOGUE = [
     "Nats-Expected-Last-Sequence",

@@ -8,7 +8,7 @@ from typing import get_args
 import pytest
 
 from connmgr.schemas import events
-from connmgr.schemas.bus import NOTIFIER_EVENT_TYPES
+from connmgr.schemas.bus.consumers import NOTIFIER_EVENT_TYPES
 from connmgr.schemas.events import EVENT_TYPES, EventData, decode_event_data, event_type_of
 from connmgr.storage.projection import FOLDS
 

@@ -29,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.api import create_app
 from connmgr.runtime.nats_server import NatsServer
-from connmgr.schemas.bus import MSG_ID_HEADER, event_subject, tenant_inbox_prefix
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
+from connmgr.schemas.bus.subjects import event_subject
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.tokens import issue_token

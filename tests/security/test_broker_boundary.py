@@ -43,24 +43,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.producers.client import Producer
 from connmgr.runtime.pools import Resources, start_pool
-from connmgr.schemas.bus import (
+from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER, PROBER_CONSUMER, TESTER_CONSUMER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, pool_inbox_prefix, tenant_inbox_prefix
+from connmgr.schemas.bus.streams import (
     COMMAND_STREAM,
     DEAD_LETTER_STREAM,
-    ENCRYPTOR_CONSUMER,
     EVENT_STREAM,
     KEYS_BUCKET,
-    MSG_ID_HEADER,
-    PROBER_CONSUMER,
     SCHEDULE_STREAM,
     SEAL_KEY_ENTRY,
-    TESTER_CONSUMER,
+)
+from connmgr.schemas.bus.subjects import (
     command_subject,
     event_subject,
-    gateway_inbox_prefix,
-    pool_inbox_prefix,
     probe_subject,
     schedule_subject,
-    tenant_inbox_prefix,
 )
 from connmgr.schemas.connection_spec import ConnectionChanges, ConnectionSpec
 from connmgr.schemas.identities import tenant_command_subjects, tenant_event_filter

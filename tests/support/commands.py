@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from connmgr.schemas.bus import command_subject
+from connmgr.schemas.bus.subjects import command_subject
 from connmgr.schemas.sealed import SealKeyInfo, seal_secrets
 
 TENANT = "acme"

@@ -22,7 +22,7 @@ from jsonschema import Draft7Validator, Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from connmgr.schemas.bus import INBOX_ROOT
+from connmgr.schemas.bus.inboxes import INBOX_ROOT
 from connmgr.schemas.json_schema import json_schema
 
 DOCUMENT_URI = "urn:connmgr:asyncapi"

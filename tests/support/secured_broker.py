@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.runtime.nats_server import NatsServer
 from connmgr.runtime.pools import connect_nats, connect_operator
-from connmgr.schemas.bus import gateway_inbox_prefix, tenant_inbox_prefix
+from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, tenant_inbox_prefix
 from connmgr.schemas.identities import GATEWAY_USER
 from connmgr.schemas.settings import Settings
 from connmgr.workers.nats_auth.issuer import issuer_from_seed, new_issuer_seed, public_key

@@ -1,5 +1,5 @@
 """Publishing commands as a tenant: a client whose inboxes lie under the tenant's prefix,
-the only ones pools answer (``bus.reply_allowed``)."""
+the only ones pools answer (``bus.inboxes.reply_allowed``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 
-from connmgr.schemas.bus import MSG_ID_HEADER, tenant_inbox_prefix
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
 from support.commands import encode, subject_of
 
 

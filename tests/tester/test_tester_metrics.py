@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from connmgr.schemas.bus import MSG_ID_HEADER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import CommandOutcome
 from connmgr.workers.backlog import read_backlog

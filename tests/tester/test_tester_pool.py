@@ -17,7 +17,8 @@ from nats.aio.client import Client
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import MSG_ID_HEADER, tenant_inbox_prefix
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
 from connmgr.schemas.kinds import Kind
 from connmgr.storage.command_log import find_outcome
 from connmgr.storage.database import create_engine, migrate

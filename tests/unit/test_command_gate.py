@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connmgr.schemas.bus import gateway_inbox_prefix, tenant_inbox_prefix
+from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, tenant_inbox_prefix
 from connmgr.schemas.commands import EncryptorCommand, parse_encryptor_command
 from connmgr.workers.command_gate import Admission, CommandMessage, admit
 from support.commands import command, encode, postgres_payload, subject_of

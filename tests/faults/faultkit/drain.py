@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.bus import RELAY_CHECKPOINT, TESTER_CONSUMER
+from connmgr.schemas.bus.consumers import RELAY_CHECKPOINT, TESTER_CONSUMER
 from connmgr.storage.relay_checkpoint import read_checkpoint
 from connmgr.storage.tables import events
 from faultkit.cluster import Cluster

@@ -34,7 +34,7 @@ from typing import Final
 from nats.js.errors import NotFoundError
 from sqlalchemy import select
 
-from connmgr.schemas.bus import COMMAND_STREAM
+from connmgr.schemas.bus.streams import COMMAND_STREAM
 from connmgr.storage.tables import handled_commands
 from faultkit.cluster import Cluster
 from faultkit.observe import encryptor_stats

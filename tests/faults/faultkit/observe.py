@@ -19,14 +19,10 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
 
-from connmgr.schemas.bus import (
-    COMMAND_STREAM,
-    ENCRYPTOR_CONSUMER,
-    EVENT_STREAM,
-    MSG_ID_HEADER,
-    ConsumerSpec,
-    event_subjects_all,
-)
+from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER, ConsumerSpec
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
+from connmgr.schemas.bus.streams import COMMAND_STREAM, EVENT_STREAM
+from connmgr.schemas.bus.subjects import event_subjects_all
 
 
 @dataclass(frozen=True, slots=True)

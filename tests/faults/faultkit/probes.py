@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from connmgr.schemas.bus import COMMAND_STREAM
+from connmgr.schemas.bus.streams import COMMAND_STREAM
 from faultkit.cluster import Cluster
 from faultkit.drain import TRANSIENT, relay_lag
 from faultkit.load import Plan, PlannedCommand

@@ -19,7 +19,7 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.js.errors import APIError, NoStreamResponseError
 
-from connmgr.schemas.bus import MSG_ID_HEADER
+from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from faultkit.load import PlannedCommand
 
 NOT_SENT = (
