@@ -15,7 +15,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 
-from connmgr.schemas.bus import ConsumerSpec
+from connmgr.schemas.bus.consumers import ConsumerSpec
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
 from connmgr.workers.streams import consumer_config
 from support.fixture_types import StartNatsServer
