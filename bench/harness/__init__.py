@@ -44,7 +44,14 @@ from bench.harness.database import (
 )
 from bench.harness.errors import BenchError
 from bench.harness.figures import Transcript, figure, note, percentile, phase
-from bench.harness.options import amount, bench_parser, count, positive
+from bench.harness.options import (
+    add_log_level,
+    amount,
+    bench_parser,
+    count,
+    log_level_env,
+    positive,
+)
 from bench.harness.processes import (
     CLOCK_TICKS,
     HOST,
@@ -84,6 +91,7 @@ __all__ = [
     "RunInfo",
     "Stack",
     "Transcript",
+    "add_log_level",
     "all_running",
     "amount",
     "bench_main",
@@ -95,6 +103,7 @@ __all__ = [
     "cpu_seconds",
     "figure",
     "log_head",
+    "log_level_env",
     "migrated_database",
     "note",
     "open_stack",

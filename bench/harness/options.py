@@ -4,13 +4,15 @@ types of its numeric options (``python -m bench.<name> --help``; bench/README.md
 A count of things (commands, connections, replicas…) has the type ``count``, a
 duration or a rate the type ``positive``: argparse then refuses ``0`` or ``-1``
 with a usage error naming the option, before anything starts. A count that may be
-zero (rows already there, say) has the type ``amount``.
+zero (rows already there, say) has the type ``amount``. A bench that starts workers
+takes ``--log-level`` (``add_log_level``) and gives them ``log_level_env``.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Final
 
 from bench.harness.results import RESULTS_DIR
 
@@ -53,3 +55,22 @@ def positive(text: str) -> float:
     if not value > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
     return value
+
+
+LOG_LEVELS: Final = ("warning", "info")
+
+
+def add_log_level(parser: argparse.ArgumentParser) -> None:
+    """``--log-level``: the workers' ``CONNMGR_LOG_LEVEL`` in a run."""
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="warning",
+        help="the workers' CONNMGR_LOG_LEVEL: info is the shipped default (a line per "
+        "command or check); warning, the default here, leaves those lines out",
+    )
+
+
+def log_level_env(level: str) -> dict[str, str]:
+    """What a run's workers get for ``--log-level``."""
+    return {"CONNMGR_LOG_LEVEL": level}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bench.harness import amount, bench_parser, count, positive
+from bench.harness import add_log_level, amount, bench_parser, count, log_level_env, positive
 from bench.pipeline.read_load import LOADERS, Loader
 
 SYNC_OPTIONS: Final = {"default": "", "always": "sync_interval: always"}
@@ -15,7 +15,7 @@ SYNC_OPTIONS: Final = {"default": "", "always": "sync_interval: always"}
 
 def worker_env(options: Options) -> dict[str, str]:
     """What every worker of a run gets on top of the stack's settings."""
-    return {"CONNMGR_LOG_LEVEL": options.log_level}
+    return log_level_env(options.log_level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +52,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="commands already handled before the write runs, as on a system that has run "
         "a while (rows in handled_commands)",
     )
-    parser.add_argument(
-        "--log-level",
-        choices=("warning", "info"),
-        default="warning",
-        help="the workers' CONNMGR_LOG_LEVEL: info is the shipped default (a line per "
-        "command); warning, the default here, leaves those lines out",
-    )
+    add_log_level(parser)
     parser.add_argument(
         "--reads-only",
         action="store_true",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.harness import bench_parser, checker_env, count, positive
+from bench.harness import add_log_level, bench_parser, checker_env, count, log_level_env, positive
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,7 @@ class Options:
     record: Path | None = None
     storage_only: bool = False
     hours: int = 2
+    log_level: str = "warning"
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -40,15 +41,17 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="no probers: fill --hours of samples and measure them packed (prober/packing.py)",
     )
     parser.add_argument("--hours", type=count, default=2, help="hours filled by --storage-only")
+    add_log_level(parser)
     args = parser.parse_args(argv)
     if args.interval < 10:
         parser.error("--interval must be at least 10 (the schema's minimum)")
     return Options(
         args.connections, args.interval, args.duration, args.replicas, args.target_ports,
-        args.concurrency, args.keep, args.record, args.storage_only, args.hours,
+        args.concurrency, args.keep, args.record, args.storage_only, args.hours, args.log_level,
     )  # fmt: skip
 
 
 def prober_env(options: Options) -> dict[str, str]:
-    """Every worker may check loopback targets; the probers run ``--concurrency`` checks."""
-    return checker_env(options.concurrency)
+    """Every worker may check loopback targets; the probers run ``--concurrency`` checks,
+    logging at ``--log-level``."""
+    return {**checker_env(options.concurrency), **log_level_env(options.log_level)}

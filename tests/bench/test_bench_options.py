@@ -18,6 +18,8 @@ if str(ROOT) not in sys.path:
 from bench.harness import amount, count, positive  # noqa: E402
 from bench.pipeline.options import parse_options as parse_pipeline_options  # noqa: E402
 from bench.pipeline.options import worker_env  # noqa: E402
+from bench.prober.options import parse_options as parse_prober_options  # noqa: E402
+from bench.prober.options import prober_env  # noqa: E402
 from bench.tester.options import parse_options  # noqa: E402
 
 
@@ -46,6 +48,15 @@ def test_the_pipeline_workers_log_at_the_level_asked_for() -> None:
     assert worker_env(shipped) == {"CONNMGR_LOG_LEVEL": "info"}
     with pytest.raises(SystemExit):
         parse_pipeline_options(["--log-level", "debug"])
+
+
+def test_the_probers_log_at_the_level_asked_for_and_check_loopback() -> None:
+    quiet = prober_env(parse_prober_options([]))
+    shipped = prober_env(parse_prober_options(["--log-level", "info", "--concurrency", "8"]))
+    assert quiet["CONNMGR_LOG_LEVEL"] == "warning"
+    assert shipped["CONNMGR_LOG_LEVEL"] == "info"
+    assert shipped["CONNMGR_TESTER_CONCURRENCY"] == "8"
+    assert shipped["CONNMGR_EGRESS_ALLOW_LOOPBACK"] == "1"
 
 
 def test_a_duration_or_rate_is_above_zero() -> None:
