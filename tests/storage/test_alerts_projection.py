@@ -4,21 +4,25 @@ index range per page. Both backends."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.schemas.events import AlertRaised, AlertResolved
 from connmgr.storage import alerts as alerts_module
+from connmgr.storage import projection_store
 from connmgr.storage.alerts import rebuild_alerts
 from connmgr.storage.database import create_engine, write_transaction
 from connmgr.storage.reads.connection_health import list_alerts
 from connmgr.storage.schema_upgrade import upgrade_schema
 from connmgr.storage.tables import alerts
+from support.databases import migrated_engine
+from support.fixture_types import NewPostgresUrl
 from support.health_events import HealthEvents
 from support.legacy_events import append_events, smtp_created_v1
 from support.migrations import upgrade_to
@@ -27,6 +31,7 @@ from support.samples import T0
 from support.seeds import Seed
 
 MINUTE = timedelta(minutes=1)
+CHAIN_HEAD_FREE_S = 10.0
 NOW = T0 + 60 * MINUTE
 
 
@@ -39,6 +44,11 @@ async def _rows(engine: AsyncEngine) -> list[tuple[Any, ...]]:
     async with engine.connect() as connection:
         query = select(alerts).order_by(alerts.c.raised_position)
         return [tuple(row) for row in await connection.execute(query)]
+
+
+def _states(rows: list[tuple[Any, ...]]) -> list[tuple[str, int]]:
+    """Each alert's id and ``state_rank`` (0 open, 1 resolved), in log order."""
+    return [(row[1], row[4]) for row in rows]
 
 
 async def test_the_fold_of_the_whole_log_equals_the_live_fold(
@@ -82,6 +92,72 @@ async def test_a_resolution_resolves_its_own_tenants_raise_once_and_nothing_else
 
     (item,) = (await list_alerts(engine, "acme", NOW)).items
     assert (item.alert_id, item.state, item.resolved_at) == (alert, "resolved", T0 + 3 * MINUTE)
+
+
+async def test_a_rebuild_folds_the_alerts_appended_after_its_bulk_under_the_chain_head(
+    engine: AsyncEngine, seed: Seed, health: HealthEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``projection rebuild`` folds the bulk of the alerts up to the position it read the
+    log to, in a transaction of its own, then the tail holding the chain head. What the
+    prober appended after that position is in the table after, even a resolution the
+    bulk wrote over (its alert open at that position) while it was being folded."""
+    orders = await seed.connection("orders")
+    old = await health.raised(orders, T0)
+    resolved_in_bulk = await health.raised(orders, T0 + MINUTE)
+    await health.resolved(orders, resolved_in_bulk, T0, T0 + 2 * MINUTE)
+    read_log, bulk = projection_store.fold_log, projection_store.rebuild_alerts
+    appended: list[str] = []
+
+    async def read_then_resolve(connection: AsyncConnection, *args: Any) -> int:
+        position = await read_log(connection, *args)
+        if not appended:  # the first read, before the bulk: resolved after its position
+            appended.append("resolution")
+            await health.resolved(orders, old, T0, T0 + 3 * MINUTE)
+        return position
+
+    async def bulk_then_raise(connection: AsyncConnection, *, through: int) -> int:
+        raised = await bulk(connection, through=through)
+        await connection.commit()  # the bulk's own transaction ends before the tail
+        appended.append(await health.raised(orders, T0 + 4 * MINUTE))
+        return raised
+
+    monkeypatch.setattr(projection_store, "fold_log", read_then_resolve)
+    monkeypatch.setattr(projection_store, "rebuild_alerts", bulk_then_raise)
+    await projection_store.rebuild(engine)
+
+    rebuilt = await _rows(engine)
+    assert _states(rebuilt) == [(old, 1), (resolved_in_bulk, 1), (appended[1], 0)]
+    async with write_transaction(engine) as connection:
+        await rebuild_alerts(connection)
+    assert await _rows(engine) == rebuilt  # the same as one fold of the whole log
+
+
+async def test_a_rebuild_lets_the_prober_append_while_it_folds_the_bulk_of_the_alerts(
+    fresh_pg_url: NewPostgresUrl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL (SQLite has one writer): the bulk holds no chain head, so an append made
+    while it is in progress does not wait for it, and is folded by the tail."""
+    async with migrated_engine(await fresh_pg_url()) as engine:
+        seed = Seed(engine)
+        health = HealthEvents(seed)
+        orders = await seed.connection("orders")
+        await health.raised(orders, T0)
+        bulk = projection_store.rebuild_alerts
+        appended: list[str] = []
+
+        async def bulk_with_an_append_in_progress(
+            connection: AsyncConnection, *, through: int
+        ) -> int:
+            raised = await bulk(connection, through=through)
+            append = health.raised(orders, T0 + MINUTE)  # before the bulk commits
+            appended.append(await asyncio.wait_for(append, CHAIN_HEAD_FREE_S))
+            return raised
+
+        monkeypatch.setattr(projection_store, "rebuild_alerts", bulk_with_an_append_in_progress)
+        await projection_store.rebuild(engine)
+        rows = await _rows(engine)
+
+    assert _states(rows)[1:] == [(appended[0], 0)]  # folded by the tail, still open
 
 
 async def test_a_page_is_one_range_of_the_tenants_index_from_the_cursor(

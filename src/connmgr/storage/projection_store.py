@@ -9,7 +9,7 @@ from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.schemas.events import EncryptedSecrets
-from connmgr.storage.alerts import rebuild_alerts
+from connmgr.storage.alerts import fold_alerts_after, rebuild_alerts
 from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.bulk_insert import insert_rows
 from connmgr.storage.connection_columns import shared_columns
@@ -180,31 +180,44 @@ async def fold_log(
 async def rebuild(engine: AsyncEngine) -> int:
     """Replace the projection by a fold of the whole log; returns the number of rows.
 
-    The bulk of the log is folded without blocking writers; then, holding the
-    chain head so no append interleaves, the tail is folded and the table is
-    replaced in one transaction: readers see the old rows until it commits.
+    The bulk of the log is folded without blocking writers: the connections in memory,
+    the alerts into their table (``alerts.rebuild_alerts`` up to the same position, in a
+    transaction of its own). Then, holding the chain head so no append interleaves, the
+    tail is folded and the connections are replaced in one transaction: readers see the
+    old rows until it commits.
     """
     states: dict[str, ConnectionState] = {}
     async with engine.connect() as connection:
         position = await fold_log(connection, states)
     async with write_transaction(engine) as connection:
-        return await _replace_all(connection, states, position)
+        await rebuild_alerts(connection, through=position)
+    async with write_transaction(engine) as connection:
+        return await _replace_all(connection, states, position, alerts_after=position)
 
 
 async def refold(connection: AsyncConnection) -> int:
     """``rebuild`` within the caller's write transaction (a schema upgrade's), the
     whole log folded while it holds the chain head; returns the number of rows."""
-    return await _replace_all(connection, {}, 0)
+    return await _replace_all(connection, {}, 0, alerts_after=None)
 
 
 async def _replace_all(
-    connection: AsyncConnection, states: dict[str, ConnectionState], position: int
+    connection: AsyncConnection,
+    states: dict[str, ConnectionState],
+    position: int,
+    *,
+    alerts_after: int | None,
 ) -> int:
+    """Holding the chain head: the log folded on from ``position``, the connections
+    replaced, and the alerts folded on from ``alerts_after`` (None: all folded again)."""
     await Appender.begin(connection)
     await fold_log(connection, states, position)
     await connection.execute(delete(connection_tags))
     await connection.execute(delete(connections))
     for state in states.values():
         await save_connection(connection, None, state)
-    await rebuild_alerts(connection)
+    if alerts_after is None:
+        await rebuild_alerts(connection)
+    else:
+        await fold_alerts_after(connection, alerts_after)
     return len(states)
