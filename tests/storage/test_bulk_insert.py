@@ -92,6 +92,23 @@ async def test_a_row_breaking_a_key_raises_integrity_error_and_its_savepoint_alo
     assert stored == {first["id"], kept["id"]}
 
 
+async def test_rows_written_first_in_a_transaction_are_rolled_back_with_it(
+    engine: AsyncEngine,
+) -> None:
+    """The caller's transaction holds them, even when ``insert_rows`` is its first
+    statement (asyncpg's transaction is begun by the adapter's first statement)."""
+
+    async def write_then_fail() -> None:
+        async with write_transaction(engine) as connection:
+            await insert_rows(connection, connections, [connection_row()])
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError, match="roll back"):
+        await write_then_fail()
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(connections.c.id))).all() == []
+
+
 async def test_no_rows_is_no_statement(engine: AsyncEngine) -> None:
     async with write_transaction(engine) as connection:
         await insert_rows(connection, connections, [])

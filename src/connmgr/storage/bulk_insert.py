@@ -13,7 +13,9 @@ each value goes through its column type's own bind processing for the dialect (a
 document through the engine's encoder, ``None`` as JSON ``null``). A refusal raises
 what the ``INSERT`` raises: ``IntegrityError`` for a broken key or constraint,
 ``DataError`` for a value its column cannot take, ``DBAPIError`` for anything else,
-so a savepoint rolls back and a caller catches what it caught before. Every row gives
+so a savepoint rolls back and a caller catches what it caught before. Rows written as a
+transaction's first statement are that transaction's too (the adapter begins the
+server's transaction lazily: see ``insert_rows``). Every row gives
 the same columns; a column no row names takes its default.
 """
 
@@ -23,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
-from sqlalchemy import Dialect, Table, insert
+from sqlalchemy import Dialect, Table, insert, literal, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -47,6 +49,10 @@ async def insert_rows(
     ]
     fairy = await connection.get_raw_connection()
     driver: asyncpg.Connection = fairy.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter begins the server's transaction at its first
+        # statement: as a transaction's first, COPY would be committed on its own.
+        await connection.execute(select(literal(1)))
     try:
         await driver.copy_records_to_table(
             table.name, records=records, columns=columns, schema_name=table.schema

@@ -6,7 +6,11 @@ with the delivery count (a plain nak would redeliver at once: a hot loop).
 When ``process`` raises (the database is unavailable, say) every message of the
 batch is nak'd with that delay and nothing is acked. Long batches send
 ``in_progress`` so the server does not redeliver work that is still running.
-On ``stop`` the loop finishes the batch in hand and returns.
+With ``in_flight`` above 1 the next batch is fetched while earlier ones are still
+being handled, each settled on its own, in any order (a pool whose handling of one
+batch must see the last one committed says so itself: the encryptor re-reads its rows
+under the chain head). On ``stop`` the loop finishes every batch in hand, settling
+each, and returns.
 
 No message stops the loop: one without JetStream metadata (a plain publish into
 the pull inbox) or delivered by another stream or consumer than the one pulled
