@@ -6,6 +6,7 @@ while earlier ones are still being handled, at most ``in_flight`` at once, and o
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -26,15 +27,25 @@ WORK = ConsumerSpec("pool", ("work.>",), max_deliver=5, ack_wait_s=30.0, max_ack
 
 @dataclass
 class HeldBatches:
-    """``process`` that holds every batch until it is released."""
+    """``process`` that holds each message until it is released."""
 
     started: list[bytes] = field(default_factory=list)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: list[bytes] = field(default_factory=list)
+    releases: defaultdict[bytes, asyncio.Event] = field(
+        default_factory=lambda: defaultdict(asyncio.Event)
+    )
 
     async def process(self, messages: list[Msg]) -> list[bool]:
-        self.started += [message.data for message in messages]
-        await self.release.wait()
+        bodies = [message.data for message in messages]
+        self.started += bodies
+        for body in bodies:
+            await self.releases[body].wait()
+        self.finished += bodies
         return [True] * len(messages)
+
+    def release(self, *bodies: bytes) -> None:
+        for body in bodies:
+            self.releases[body].set()
 
 
 @pytest.fixture
@@ -65,7 +76,7 @@ async def test_the_next_batch_is_handled_while_one_is_in_hand_up_to_the_limit(
         info = await js.consumer_info("WORK", WORK.durable)
         assert (info.num_ack_pending, info.num_pending) == (2, 1)  # the third waits its turn
 
-        held.release.set()
+        held.release(b"1", b"2", b"3")
         await wait_for(lambda: held.started == [b"1", b"2", b"3"], message="the third is handled")
         await wait_for(lambda: _settled(nc), message="all three acked")
     finally:
@@ -81,10 +92,13 @@ async def test_on_stop_every_batch_in_hand_is_finished_and_settled(nc: Client) -
     await wait_for(lambda: held.started == [b"1", b"2"], message="two batches in hand")
 
     stop.set()
-    held.release.set()
+    held.release(b"1")
+    await wait_for(lambda: held.finished == [b"1"], message="the first batch is finished")
+    held.release(b"2")  # the second was still in hand when the loop saw stop
     await asyncio.wait_for(running, 10)
 
-    assert await _settled(nc)
+    assert held.finished == [b"1", b"2"]
+    await wait_for(lambda: _settled(nc), message="both acked (the server counts acks async)")
 
 
 async def _settled(nc: Client) -> bool:
