@@ -2,12 +2,14 @@
 
 Run by ``test_supervision``: the real ``run_worker_process`` (signals, NATS,
 database, supervision) around a stand-in pool; it prints one line per start of
-the loop and ``running`` once the third start runs.
+the loop, then how its heap is settled (``runtime.heap``) and ``running`` once the
+third start runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 
 from connmgr.runtime import processes, supervision
@@ -28,6 +30,7 @@ def main() -> int:
             print(f"start {starts}", flush=True)
             if starts <= FAILURES:
                 raise RuntimeError("the pool's loop broke")
+            print(f"heap frozen={gc.get_freeze_count()} young={gc.get_threshold()[0]}")
             print("running", flush=True)
             await stop.wait()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from connmgr.runtime.heap import YOUNG_THRESHOLD
 from connmgr.runtime.supervision import (
     PoolLoop,
     RestartPolicy,
@@ -146,6 +147,10 @@ async def test_a_worker_process_stays_up_through_failures_and_stops_on_sigterm(
             "start 2",
             "start 3",
         ]
+        (heap,) = [line for line in lines if line.startswith("heap ")]
+        frozen, young = (int(part.split("=")[1]) for part in heap.split()[1:])
+        assert frozen > 10_000  # a started worker's heap is settled (runtime.heap)
+        assert young == YOUNG_THRESHOLD
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0
     finally:

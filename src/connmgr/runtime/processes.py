@@ -1,4 +1,8 @@
-"""One process per pool (``connmgr worker <pool>``) and the API (``connmgr api``)."""
+"""One process per pool (``connmgr worker <pool>``) and the API (``connmgr api``).
+
+Once a process has started (its pool running, its API bound) its start-up heap is
+settled (``heap``): the collector leaves those objects alone from then on.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import structlog
 
 from connmgr.runtime.health import HealthState, keep_beating, keep_checking
 from connmgr.runtime.health_server import ProbeServer, probe_routes
+from connmgr.runtime.heap import settle_heap
 from connmgr.runtime.pools import (
     Resources,
     bound_url,
@@ -82,6 +87,7 @@ async def _run_pool(
         loop = await start_with_retries(pool, start, stop, status=health.status)
         if loop is not None:
             log.info("pool_started", pool=pool)
+            settle_heap()
             checking = asyncio.create_task(keep_checking(health, check, stop))
             backlog = asyncio.create_task(
                 keep_reading_backlog(
@@ -129,6 +135,7 @@ async def run_api_process(settings: Settings) -> int:
     stop = stop_on_signals()
     runner = await serve_api(settings)
     log.info("api_started", url=bound_url(runner))
+    settle_heap()
     try:
         await stop.wait()
     finally:
