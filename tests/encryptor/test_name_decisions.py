@@ -8,7 +8,8 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from connmgr.schemas.commands import EncryptorCommand, parse_encryptor_command
+from connmgr.schemas.command_parsing import parse_encryptor_command
+from connmgr.schemas.commands import EncryptorCommand
 from connmgr.schemas.outcomes import FieldError, Reason, Rejection
 from connmgr.storage.projection import ConnectionState
 from connmgr.workers.encryptor.decisions import EncryptorPorts, name_taken

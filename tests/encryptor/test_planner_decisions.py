@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from connmgr.schemas.commands import UpdateConnection, parse_encryptor_command
+from connmgr.schemas.command_parsing import parse_encryptor_command
+from connmgr.schemas.commands import UpdateConnection
 from connmgr.schemas.outcomes import CommandOutcome, FieldError, Reason, Rejection
 from connmgr.storage.projection import ConnectionState
 from connmgr.workers.encryptor import planner as planner_module

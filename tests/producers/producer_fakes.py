@@ -30,12 +30,8 @@ from nats.js.api import PubAck
 from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.schemas.bus.streams import COMMAND_STREAM, KEYS_BUCKET, SEAL_KEY_ENTRY
 from connmgr.schemas.bus.subjects import ENCRYPTOR_VERBS, command_subject
-from connmgr.schemas.commands import (
-    EncryptorCommand,
-    PlaintextSecrets,
-    SealedSecrets,
-    parse_encryptor_command,
-)
+from connmgr.schemas.command_parsing import parse_encryptor_command
+from connmgr.schemas.commands import EncryptorCommand, PlaintextSecrets, SealedSecrets
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.schemas.probe_commands import ProbeCommand, TestConnection, parse_probe_command
 from connmgr.schemas.sealed import SealKeyInfo, open_secrets, public_key_info

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connmgr.schemas.commands import parse_encryptor_command
+from connmgr.schemas.command_parsing import parse_encryptor_command
 from connmgr.schemas.outcomes import Reason, Rejection
 from connmgr.schemas.recipients import MAX_RECIPIENTS, NotifySettings, checked_address
 

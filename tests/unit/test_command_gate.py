@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, tenant_inbox_prefix
-from connmgr.schemas.commands import EncryptorCommand, parse_encryptor_command
+from connmgr.schemas.command_parsing import parse_encryptor_command
+from connmgr.schemas.commands import EncryptorCommand
 from connmgr.workers.command_gate import Admission, CommandMessage, admit
 from support.commands import command, encode, postgres_payload, subject_of
 

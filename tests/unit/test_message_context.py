@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 
 from connmgr.runtime.logging import REDACTED, configure_logging
 from connmgr.schemas.bus.subjects import command_subject, event_subject, probe_subject
-from connmgr.schemas.commands import CommandHeader
+from connmgr.schemas.command_parsing import CommandHeader
 from connmgr.schemas.settings import Settings
 from connmgr.storage.event_log import StoredEvent
 from connmgr.workers.batch_writer import BatchWriter

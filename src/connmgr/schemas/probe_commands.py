@@ -12,12 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
-from connmgr.schemas.commands import (
-    CreatePayload,
-    _Command,
-    check_raw_command,
-    without_tag_errors,
-)
+from connmgr.schemas.command_parsing import check_raw_command, without_tag_errors
+from connmgr.schemas.commands import CreatePayload, _Command
 from connmgr.schemas.fields import STRICT_MODEL
 from connmgr.schemas.outcomes import Rejection
 

@@ -35,7 +35,7 @@ from nats.aio.msg import Msg
 from connmgr.schemas.bus.addresses import CommandAddress, parse_command_subject
 from connmgr.schemas.bus.headers import MSG_ID_HEADER, command_header_refusal
 from connmgr.schemas.bus.inboxes import reply_allowed
-from connmgr.schemas.commands import CommandHeader, read_header
+from connmgr.schemas.command_parsing import CommandHeader, read_header
 from connmgr.schemas.outcomes import Reason, Rejection
 from connmgr.storage.command_log import CommandKey
 from connmgr.workers.command_records import AnyCommand, MessageRef, check_subject, command_identity

@@ -19,7 +19,8 @@ from typing import Final, Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.schemas.bus.addresses import CommandAddress
-from connmgr.schemas.commands import Actor, CommandHeader
+from connmgr.schemas.command_parsing import CommandHeader
+from connmgr.schemas.commands import Actor
 from connmgr.schemas.events import CommandRejected, EventMetadata
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.storage.command_log import find_outcome, record_outcome

@@ -51,7 +51,7 @@ from connmgr.schemas.bus.addresses import (
     parse_probe_subject,
 )
 from connmgr.schemas.bus.headers import MSG_ID_HEADER
-from connmgr.schemas.commands import read_header
+from connmgr.schemas.command_parsing import read_header
 from connmgr.storage.event_log import StoredEvent
 from connmgr.workers.command_records import MessageRef, command_identity
 

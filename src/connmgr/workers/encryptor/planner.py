@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 
 import structlog
 
-from connmgr.schemas.commands import EncryptorCommand, parse_encryptor_command
+from connmgr.schemas.command_parsing import parse_encryptor_command
+from connmgr.schemas.commands import EncryptorCommand
 from connmgr.schemas.events import event_type_of
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.storage.command_log import CommandKey

@@ -19,7 +19,7 @@ from typing import Final
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.commands import CommandHeader
+from connmgr.schemas.command_parsing import CommandHeader
 from connmgr.schemas.events import ConnectionTested, TestResult
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.schemas.probe_commands import ProbeCommand
