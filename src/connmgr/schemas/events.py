@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from connmgr.schemas.bus.headers import TRACEPARENT_PATTERN
+from connmgr.schemas.check_results import TestResult
 from connmgr.schemas.health import HealthCheckSettings
 from connmgr.schemas.kinds import Kind
 from connmgr.schemas.outcomes import FieldError, ReasonCode
@@ -93,34 +94,6 @@ class SecretsRotated(_EventData):
 class ConnectionDeleted(_EventData):
     reason: str = ""
     data_key_destroyed: bool = True
-
-
-class ServerIdentityData(BaseModel):
-    """What a check learned of the server, in fixed forms only (never server text):
-    ``version`` a version number or a product from a fixed list (``nginx/1.25.3``),
-    ``tls_subject`` the configured name the certificate was verified for,
-    ``tls_issuer`` ``sha256:`` + the digest of the issuer's DER name."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    version: str | None = None
-    tls_subject: str | None = None
-    tls_issuer: str | None = None
-    tls_not_after: datetime | None = None
-
-
-class TestResult(BaseModel):
-    """What a test or check found: a fixed sentence, never a driver message or secret."""
-
-    __test__ = False  # not a pytest class
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    outcome: str
-    detail: str
-    latency_ms: float
-    phases: dict[str, float] = {}
-    server: ServerIdentityData | None = None
-    tested_at: datetime
 
 
 class ConnectionTested(_EventData):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from connmgr.schemas.events import ServerIdentityData, TestResult
+from connmgr.schemas.check_results import ServerIdentityData, TestResult
 from connmgr.workers.checks.base import CheckResult
 
 

@@ -19,8 +19,9 @@ from typing import Final
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connmgr.schemas.check_results import TestResult
 from connmgr.schemas.command_parsing import CommandHeader
-from connmgr.schemas.events import ConnectionTested, TestResult
+from connmgr.schemas.events import ConnectionTested
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
 from connmgr.schemas.probe_commands import ProbeCommand
 from connmgr.storage.command_log import CommandKey, find_outcomes, record_outcomes
