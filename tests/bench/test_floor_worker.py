@@ -14,8 +14,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connmgr.schemas.events import ConnectionCreated, decode_as
+from connmgr.schemas.events import ConnectionCreated
 from connmgr.schemas.sealed import seal_secrets
+from connmgr.schemas.stored_events import decode_as
 from connmgr.storage.data_keys import WrappedDataKey
 from connmgr.storage.event_log import GENESIS_HASH, StoredEvent, chain_hash
 from connmgr.workers.keyring import Keyring

@@ -9,7 +9,8 @@ import pytest
 
 from connmgr.schemas import events
 from connmgr.schemas.bus.consumers import NOTIFIER_EVENT_TYPES
-from connmgr.schemas.events import EVENT_TYPES, EventData, decode_event_data, event_type_of
+from connmgr.schemas.events import EVENT_TYPES, EventData, event_type_of
+from connmgr.schemas.stored_events import decode_event_data
 from connmgr.storage.projection import FOLDS
 
 

@@ -9,12 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from connmgr.schemas import events
-from connmgr.schemas.events import (
-    EVENT_TYPES,
-    FutureSchemaVersion,
-    decode_as,
-    decode_event_data,
-)
+from connmgr.schemas.events import EVENT_TYPES
+from connmgr.schemas.stored_events import FutureSchemaVersion, decode_as, decode_event_data
 from connmgr.schemas.upcasting import UPCASTERS, Document, Upcaster, schema_version_of, upcast
 from support.legacy_events import LEGACY_DESCRIPTION, smtp_created_v1, updated_v1
 

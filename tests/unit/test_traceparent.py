@@ -14,7 +14,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from pydantic import ValidationError
 
 from connmgr.runtime.tracing_setup import TracingSettings, _exporter, configure_tracing
-from connmgr.schemas.events import EventMetadata
+from connmgr.schemas.stored_events import EventMetadata
 from connmgr.tracing.spans import put_traceparent, recording
 from connmgr.tracing.traceparent import (
     span_context_of,

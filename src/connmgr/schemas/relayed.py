@@ -20,7 +20,8 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from connmgr.schemas.commands import Tenant
-from connmgr.schemas.events import EVENT_TYPES, EventMetadata
+from connmgr.schemas.events import EVENT_TYPES
+from connmgr.schemas.stored_events import EventMetadata
 
 
 class SecretsSummary(BaseModel):

@@ -24,8 +24,8 @@ from connmgr.schemas.events import (
     EncryptedSecrets,
     HealthStatusChanged,
     SecretsRotated,
-    decode_as,
 )
+from connmgr.schemas.stored_events import decode_as
 from connmgr.storage.event_log import StoredEvent
 
 INITIAL_STATUS: Final = "unknown"

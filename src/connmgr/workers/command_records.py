@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from connmgr.schemas.bus.addresses import CommandAddress
 from connmgr.schemas.command_parsing import CommandHeader
 from connmgr.schemas.commands import Actor
-from connmgr.schemas.events import CommandRejected, EventMetadata
+from connmgr.schemas.events import CommandRejected
 from connmgr.schemas.outcomes import CommandOutcome, Reason, Rejection
+from connmgr.schemas.stored_events import EventMetadata
 from connmgr.storage.command_log import find_outcome, record_outcome
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent

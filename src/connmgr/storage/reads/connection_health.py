@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Row, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.schemas.events import AlertRaised, AlertResolved, HealthStatusChanged, decode_as
+from connmgr.schemas.events import AlertRaised, AlertResolved, HealthStatusChanged
+from connmgr.schemas.stored_events import decode_as
 from connmgr.storage.alerts import OPEN_RANK, RESOLVED_RANK
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.reads.paging import InvalidCursorError

@@ -22,7 +22,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from connmgr.schemas.bus.subjects import is_valid_tenant
-from connmgr.schemas.events import AlertRaised, AlertResolved, decode_as
+from connmgr.schemas.events import AlertRaised, AlertResolved
+from connmgr.schemas.stored_events import decode_as
 
 
 class Severity(IntEnum):

@@ -21,7 +21,8 @@ from typing import Final
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connmgr.schemas.events import EventMetadata, NotificationFailed, NotificationSent
+from connmgr.schemas.events import NotificationFailed, NotificationSent
+from connmgr.schemas.stored_events import EventMetadata
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import Appender, PendingEvent
 from connmgr.storage.tables import notification_deliveries
