@@ -22,8 +22,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from connmgr.schemas import sealed
-from connmgr.schemas.asyncapi_channels import COMMAND_VERBS, channels, operations
+from connmgr.schemas.asyncapi_channels import COMMAND_VERBS, channels
 from connmgr.schemas.asyncapi_headers import header_schemas
+from connmgr.schemas.asyncapi_operations import operations
 from connmgr.schemas.bus.headers import EXPECTED_STREAM_HEADER, MSG_ID_HEADER, TRACEPARENT_HEADER
 from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, tenant_inbox_prefix
 from connmgr.schemas.bus.streams import (

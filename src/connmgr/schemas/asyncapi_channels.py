@@ -1,8 +1,9 @@
-"""The channels and operations of the AsyncAPI document (``schemas.asyncapi``).
+"""The channels of the AsyncAPI document (``schemas.asyncapi``).
 
 Every address is a ``schemas.bus.subjects`` function called with ``{parameter}``
-names, so a subject changed there changes here. The messages' header schemas are
-in ``schemas.asyncapi_headers``.
+names, so a subject changed there changes here. The operations on these channels
+are in ``schemas.asyncapi_operations``, the messages' header schemas in
+``schemas.asyncapi_headers``.
 """
 
 from __future__ import annotations
@@ -155,61 +156,3 @@ _POOL_OF: Final = {
     "test": "the tester",
     "check": "the prober",
 }
-
-
-def operations() -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for verb, model in COMMAND_VERBS.items():
-        summary = f"Handle a `{verb}` command; answer on its `reply_to`."
-        result[f"receive-{verb}"] = {
-            **_operation("receive", command_channel(verb), model, summary, "commands"),
-            "reply": {
-                "address": {
-                    "description": "The command's `reply_to`.",
-                    "location": "$message.payload#/reply_to",
-                },
-                "channel": {"$ref": f"#/channels/{REPLY_CHANNEL}"},
-                "messages": [{"$ref": f"#/channels/{REPLY_CHANNEL}/messages/CommandOutcome"}],
-            },
-        }
-    for event_type in EVENT_TYPES:
-        summary = f"Publish each committed `{event_type}` once."
-        message = f"{event_type}Message"
-        channel = event_channel(event_type)
-        result[f"send-{event_type}"] = _operation("send", channel, message, summary, "events")
-    result.update(_internal_operations())
-    return result
-
-
-def _operation(action: str, channel: str, message: str, summary: str, tag: str) -> dict[str, Any]:
-    return {
-        "action": action,
-        "channel": {"$ref": f"#/channels/{channel}"},
-        "summary": summary,
-        "messages": [{"$ref": f"#/channels/{channel}/messages/{message}"}],
-        "tags": [{"name": tag}],
-    }
-
-
-def _internal_operations() -> dict[str, Any]:
-    def internal(action: str, channel: str, message: str, summary: str) -> dict[str, Any]:
-        return _operation(action, channel, message, summary, "internal")
-
-    advisory_operations = {
-        f"capture-{kind}": internal(
-            "receive", f"deadLetterAdvisory-{kind}", "ConsumerAdvisory", "Kept as a dead letter."
-        )
-        for kind in subjects.DEAD_LETTER_ADVISORIES
-    }
-    return {
-        "send-sealKey": _operation(
-            "send", "sealKey", "SealKeyInfo", "Publish the seal key.", "commands"
-        ),
-        "send-schedule": internal("send", "schedules", "ScheduledCheck", "Put a schedule."),
-        "receive-probe": internal("receive", "probes", "ScheduledCheck", "Run a due check."),
-        "send-deadLetter": internal("send", "deadLetters", "HeldCommand", "Set aside a command."),
-        **advisory_operations,
-        "send-streamUpgrade": internal(
-            "send", "streamUpgrade", "HeldCommand", "Hold a command during an upgrade."
-        ),
-    }
