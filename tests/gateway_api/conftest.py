@@ -24,7 +24,8 @@ from connmgr.api.token_cache import TokenCache
 from connmgr.producers.gateway import CommandGateway
 from connmgr.producers.gateway_links import GatewayLinks
 from connmgr.runtime.gateway_mount import api_app, caller_of
-from connmgr.runtime.pools import Resources, close_nats, connect_nats, run_until_stopped, start_pool
+from connmgr.runtime.pool_startup import Resources, start_pool
+from connmgr.runtime.pools import close_nats, connect_nats, run_until_stopped
 from connmgr.schemas.settings import Settings
 from connmgr.storage.tokens import SCOPE_CONNECTIONS_WRITE, issue_token
 from connmgr.workers.keyring import Keyring

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connmgr.producers.client import Producer
 from connmgr.runtime.admin import run_streams_ensure
 from connmgr.runtime.dlq import run_dlq_ls
-from connmgr.runtime.pools import Resources, start_pool
+from connmgr.runtime.pool_startup import Resources, start_pool
 from connmgr.schemas.bus.inboxes import OPERATOR_INBOX_PREFIX
 from connmgr.schemas.bus.streams import COMMAND_STREAM, EVENT_STREAM, KEYS_BUCKET, SEAL_KEY_ENTRY
 from connmgr.schemas.connection_spec import ConnectionSpec

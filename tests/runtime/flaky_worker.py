@@ -13,7 +13,7 @@ import gc
 import sys
 
 from connmgr.runtime import processes, supervision
-from connmgr.runtime.pools import Resources
+from connmgr.runtime.pool_startup import Resources
 from connmgr.runtime.supervision import PoolLoop, RestartPolicy
 from connmgr.schemas.settings import Settings
 

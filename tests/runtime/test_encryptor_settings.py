@@ -10,7 +10,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.runtime import pools
+from connmgr.runtime import pool_startup
 from connmgr.schemas.settings import Settings
 from connmgr.workers.keyring import Keyring
 
@@ -36,10 +36,12 @@ async def test_the_encryptor_handles_as_many_batches_at_once_as_its_settings_say
     monkeypatch: pytest.MonkeyPatch, given: dict[str, int], in_flight: int
 ) -> None:
     RecordedPool.built = []
-    monkeypatch.setattr(pools, "EncryptorPool", RecordedPool)
-    resources = pools.Resources(cast(NatsClient, None), cast(AsyncEngine, None), Keyring.generate())
+    monkeypatch.setattr(pool_startup, "EncryptorPool", RecordedPool)
+    resources = pool_startup.Resources(
+        cast(NatsClient, None), cast(AsyncEngine, None), Keyring.generate()
+    )
 
-    await pools.start_pool("encryptor", Settings(batch_size=64, **given), resources)
+    await pool_startup.start_pool("encryptor", Settings(batch_size=64, **given), resources)
 
     assert RecordedPool.built == [{"batch_size": 64, "in_flight": in_flight}]
 

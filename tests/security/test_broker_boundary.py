@@ -42,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.producers.client import Producer
-from connmgr.runtime.pools import Resources, start_pool
+from connmgr.runtime.pool_startup import Resources, start_pool
 from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER, PROBER_CONSUMER, TESTER_CONSUMER
 from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, pool_inbox_prefix, tenant_inbox_prefix

@@ -25,15 +25,14 @@ from pathlib import Path
 from connmgr.runtime.failures import MissingExtra
 from connmgr.runtime.keyfiles import ensure_keyring_file, read_private_file, write_private_file
 from connmgr.runtime.nats_server import NatsServer, wheel_binary
+from connmgr.runtime.pool_startup import Resources, start_pool
 from connmgr.runtime.pools import (
     POOLS,
-    Resources,
     bound_url,
     close_nats,
     connect_nats,
     run_until_stopped,
     serve_api,
-    start_pool,
 )
 from connmgr.runtime.signals import stop_on_signals
 from connmgr.runtime.supervision import PoolLoop, supervised

@@ -1,7 +1,9 @@
 """The composition root of each process: real adapters built from settings.
 
-``run_pool(name, settings, stop)`` runs one pool until ``stop`` is set, then
-gives in-flight work ``shutdown_grace_s`` to finish. Tests and the dev stack
+The key ring, the engine, the NATS connections and the API's server of a process
+are built here; each pool's start-up over them is ``pool_startup``. The loop
+``start_pool`` returns runs until ``stop`` is set (``run_until_stopped``), then
+gets ``shutdown_grace_s`` to finish its in-flight work. Tests and the dev stack
 pass their own NATS connection and engine instead of letting these build them.
 """
 
@@ -10,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Final
 
 import nats
@@ -32,18 +32,7 @@ from connmgr.runtime.redaction import mask_text
 from connmgr.schemas.bus.inboxes import OPERATOR_INBOX_PREFIX, pool_inbox_prefix
 from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine
-from connmgr.storage.samples import Retention
-from connmgr.workers.checks.registry import build_checks
-from connmgr.workers.checks.runner import CheckRunner
-from connmgr.workers.egress import Egress, EgressPolicy
-from connmgr.workers.encryptor.handlers import EncryptorPorts
-from connmgr.workers.encryptor.service import EncryptorPool
-from connmgr.workers.keyring import Keyring, KeyringError
-from connmgr.workers.nats_auth.service import NatsAuthService
-from connmgr.workers.notifier.service import NotifierPool
-from connmgr.workers.prober.service import ProberPool
-from connmgr.workers.relay.service import Relay
-from connmgr.workers.tester.service import TesterPool
+from connmgr.workers.keyring import Keyring
 
 log = structlog.get_logger("connmgr.runtime")
 
@@ -52,13 +41,6 @@ PoolLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 KEYED_POOLS = frozenset({"encryptor", "tester", "prober", "notifier"})
 PROBER_DB_CONNECTIONS: Final = 6
-
-
-@dataclass(frozen=True, slots=True)
-class Resources:
-    nc: NatsClient
-    engine: AsyncEngine
-    keyring: Keyring | None
 
 
 def preflight_keyring(pools: tuple[str, ...], settings: Settings) -> Keyring | None:
@@ -156,93 +138,6 @@ async def close_nats(nc: NatsClient) -> None:
         await nc.close()
     except Exception as error:
         log.warning("nats_close_failed", error=describe(error))
-
-
-async def start_pool(name: str, settings: Settings, resources: Resources) -> PoolLoop:
-    """Run the pool's start-up checks; returns its loop. Raises if it must not start."""
-    if name == "encryptor":
-        ports = EncryptorPorts(_keyring(resources, "encryptor"), settings.allow_plaintext_secrets)
-        encryptor = EncryptorPool(
-            resources.nc,
-            resources.engine,
-            ports,
-            settings.batch_size,
-            in_flight=settings.batches_in_flight,
-        )
-        await encryptor.start()
-        return encryptor.run
-    if name == "tester":
-        return await _start_tester(settings, resources)
-    if name == "prober":
-        return await _start_prober(settings, resources)
-    if name == "notifier":
-        notifier = NotifierPool(
-            resources.nc,
-            resources.engine,
-            _keyring(resources, "notifier"),
-            Egress(EgressPolicy.from_settings(settings)),
-        )
-        await notifier.start()
-        return notifier.run
-    if name == "relay":
-        relay = Relay(resources.nc.jetstream(), resources.engine, settings.relay_batch_size)
-        await relay.start()
-        return relay.run
-    if name == NATS_AUTH:
-        callout = NatsAuthService(
-            resources.nc,
-            resources.engine,
-            load_callout_issuer(settings),
-            ttl_s=settings.nats_credential_ttl_s,
-            slots=settings.nats_event_consumer_slots,
-        )
-        await callout.start()
-        return callout.run
-    raise ValueError(f"unknown pool {name!r}; pools: {', '.join(WORKERS)}")
-
-
-def _runner(settings: Settings) -> CheckRunner:
-    egress = Egress(EgressPolicy.from_settings(settings))
-    return CheckRunner(
-        build_checks(egress), settings.tester_concurrency, settings.tester_per_target
-    )
-
-
-def _keyring(resources: Resources, pool: str) -> Keyring:
-    if resources.keyring is None:
-        raise KeyringError(f"the {pool} needs a key ring")
-    return resources.keyring
-
-
-async def _start_prober(settings: Settings, resources: Resources) -> PoolLoop:
-    prober = ProberPool(
-        resources.nc,
-        resources.engine,
-        _keyring(resources, "prober"),
-        _runner(settings),
-        max_in_flight=settings.tester_concurrency * 4,
-        retention=Retention(
-            raw=timedelta(days=settings.samples_retention_days),
-            minute=timedelta(days=settings.minute_rollups_retention_days),
-            hour=timedelta(days=settings.hour_rollups_retention_days),
-        ),
-    )
-    await prober.start()
-    return prober.run
-
-
-async def _start_tester(settings: Settings, resources: Resources) -> PoolLoop:
-    runner = _runner(settings)
-    tester = TesterPool(
-        resources.nc,
-        resources.engine,
-        _keyring(resources, "tester"),
-        runner,
-        allow_plaintext=settings.allow_plaintext_secrets,
-        max_in_flight=settings.tester_concurrency * 2,
-    )
-    await tester.start()
-    return tester.run
 
 
 async def run_until_stopped(loop: PoolLoop, stop: asyncio.Event, grace_s: float) -> None:

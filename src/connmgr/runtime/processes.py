@@ -17,8 +17,8 @@ import structlog
 from connmgr.runtime.health import HealthState, keep_beating, keep_checking
 from connmgr.runtime.health_server import ProbeServer, probe_routes
 from connmgr.runtime.heap import settle_heap
+from connmgr.runtime.pool_startup import Resources, start_pool
 from connmgr.runtime.pools import (
-    Resources,
     bound_url,
     close_nats,
     connect_nats,
@@ -26,7 +26,6 @@ from connmgr.runtime.pools import (
     preflight_keyring,
     run_until_stopped,
     serve_api,
-    start_pool,
 )
 from connmgr.runtime.readiness import readiness_check
 from connmgr.runtime.signals import stop_on_signals
