@@ -10,7 +10,8 @@ import nats
 import pytest
 from nats.js.api import StorageType
 
-from connmgr.runtime.nats_server import HOST, NatsServer, NatsServerError
+from connmgr.runtime.nats_server import NatsServer
+from connmgr.runtime.nats_server_ready import HOST, NatsServerError
 from support.fixture_types import StartNatsServer
 
 

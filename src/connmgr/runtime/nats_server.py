@@ -10,7 +10,8 @@ processes). Everything it writes stays in ``store_dir``: ``jetstream/``,
 Contract:
 
 - ``start()`` returns once the server completes a client handshake and announces
-  JetStream; otherwise it raises ``NatsServerError`` with the tail of the log.
+  JetStream; otherwise it raises ``NatsServerError`` with the tail of the log (the
+  wait is ``nats_server_ready``'s).
 - ``stop()`` sends SIGTERM, then SIGKILL after ``stop_grace_s``, and reaps the
   process; it is idempotent. ``kill()`` is a crash (SIGKILL, nothing flushed).
 - ``restart()`` starts again on the same port and store, so reconnecting clients
@@ -23,23 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-HOST: Final = "127.0.0.1"
+from connmgr.runtime.nats_server_ready import HOST, NatsServerError, wait_until_ready
+
 LOG_FILE: Final = "nats-server.log"
 CONFIG_FILE: Final = "nats-server.conf"
-_POLL_INTERVAL_S: Final = 0.02
-_PROBE_TIMEOUT_S: Final = 1.0
-
-
-class NatsServerError(RuntimeError):
-    """The server could not start, did not become ready, or is not running."""
 
 
 def wheel_binary() -> Path:
@@ -111,7 +105,12 @@ class NatsServer:
         log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._process = self._spawn()
         try:
-            await self._wait_until_ready(self._process, log_offset)
+            self._port = await wait_until_ready(
+                self._process,
+                self._ports_file(self._process.pid),
+                self.start_timeout_s,
+                lambda: self.log_tail(offset=log_offset),
+            )
         except BaseException:
             await self.kill()
             raise
@@ -180,35 +179,6 @@ class NatsServer:
                 start_new_session=True,
             )
 
-    async def _wait_until_ready(self, process: subprocess.Popen[bytes], log_offset: int) -> None:
-        deadline = time.monotonic() + self.start_timeout_s
-        while True:
-            if (code := process.poll()) is not None:
-                raise NatsServerError(
-                    f"nats-server exited with code {code} while starting; its log ends with:\n"
-                    f"{self.log_tail(offset=log_offset)}"
-                )
-            # The ports file names our pid: a server already on a requested port
-            # must not pass for this one.
-            port = self._announced_port(process.pid)
-            if port is not None and await _answers_with_jetstream(port):
-                self._port = port
-                return
-            if time.monotonic() > deadline:
-                raise NatsServerError(
-                    f"nats-server did not answer within {self.start_timeout_s}s; "
-                    f"its log ends with:\n{self.log_tail(offset=log_offset)}"
-                )
-            await asyncio.sleep(_POLL_INTERVAL_S)
-
-    def _announced_port(self, pid: int) -> int | None:
-        """The port written to the ports file, or None while the file is not there."""
-        try:
-            announced = json.loads(self._ports_file(pid).read_text())
-            return int(announced["nats"][0].rsplit(":", 1)[1])
-        except (OSError, ValueError, LookupError):
-            return None
-
     def _ports_file(self, pid: int) -> Path:
         return self.store_dir / f"{self.binary.name}_{pid}.ports"
 
@@ -226,32 +196,3 @@ class NatsServer:
         # A clean shutdown removes the ports file; a kill leaves it behind.
         self._ports_file(process.pid).unlink(missing_ok=True)
         self._process = None
-
-
-async def _answers_with_jetstream(port: int) -> bool:
-    """True when the server greets with JetStream enabled and answers a PING.
-
-    With authentication configured the greeting is the answer: an anonymous
-    client may not send PING.
-    """
-    try:
-        async with asyncio.timeout(_PROBE_TIMEOUT_S):
-            reader, writer = await asyncio.open_connection(HOST, port)
-            try:
-                info = await reader.readline()
-                if b'"auth_required":true' in info:
-                    return _announces_jetstream(info)
-                writer.write(b'CONNECT {"verbose":false,"pedantic":false}\r\nPING\r\n')
-                await writer.drain()
-                pong = await reader.readline()
-            finally:
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
-    except (OSError, TimeoutError):
-        return False
-    return _announces_jetstream(info) and pong.strip() == b"PONG"
-
-
-def _announces_jetstream(info: bytes) -> bool:
-    return info.startswith(b"INFO ") and b'"jetstream":true' in info
