@@ -19,10 +19,11 @@ It starts a private nats-server (temporary store), a fresh database
 - ``encryptor_peak_rss_mb``: the largest ``VmHWM`` of the ``--encryptors`` replicas (1);
 - ``api_get_connection_rps``, ``bare_aiohttp_rps``, ``api_ratio``: requests/s of
   ``GET /api/connections/{id}`` (``connmgr api``, ``--connections`` stored) and of
-  a bare aiohttp JSON handler, each loaded from another process (wrk if installed).
+  a bare aiohttp JSON handler, each loaded from another process (wrk if installed);
+  ``api_cpu_us_per_request``: the API process's CPU time per request of that load.
 
 ``--reads-only`` prints only the read figures (``api_get_connection_rps``,
-``bare_aiohttp_rps``, ``api_ratio``).
+``api_cpu_us_per_request``, ``bare_aiohttp_rps``, ``api_ratio``).
 
 ``--nats-sync compare`` prints only the throughput figures, first on a nats-server
 with its default ``sync_interval`` (names prefixed ``default_``), then on a fresh one

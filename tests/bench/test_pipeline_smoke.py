@@ -46,6 +46,7 @@ FIGURES = (
     "relay_latency_p99_ms",
     "encryptor_peak_rss_mb",
     "api_get_connection_rps",
+    "api_cpu_us_per_request",
     "bare_aiohttp_rps",
     "api_ratio",
     "floor_e2e_per_s",
@@ -111,6 +112,11 @@ async def test_reads_only_prints_just_the_read_figures() -> None:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     printed = printed_figures(run.stdout)
-    expected = ["api_get_connection_rps", "api_ratio", "bare_aiohttp_rps"]
+    expected = [
+        "api_cpu_us_per_request",
+        "api_get_connection_rps",
+        "api_ratio",
+        "bare_aiohttp_rps",
+    ]
     assert sorted(printed) == expected, run.stdout
     assert all(value > 0 for value in printed.values()), printed
