@@ -179,3 +179,23 @@ async def test_the_cache_keeps_the_most_recently_used(encryptor: Encryptor) -> N
         assert set(targets._cache) == {first, third}
     finally:
         await targets.close()
+
+
+async def test_a_full_cache_never_answers_a_live_connection_as_missing(
+    encryptor: Encryptor,
+) -> None:
+    """A cached target asked in the same batch as new ones is not evicted by them
+    before it is answered: an answer of "no connection" purges its schedule for good."""
+    targets = CheckTargets(encryptor.engine, encryptor.keyring, max_cached=2, max_delay_s=0.1)
+    try:
+        cached, newer, *fresh = [await create(encryptor) for _ in range(4)]
+        for connection_id in (cached, newer):
+            assert (await targets.get(TENANT, connection_id)).prepared is not None
+        asked = [cached, *fresh]  # ``cached`` is the least recently used
+        lookups = await asyncio.gather(*(targets.get(TENANT, cid) for cid in asked))
+        assert [lookup.prepared and lookup.prepared.target.connection_id for lookup in lookups] == (
+            asked
+        )
+        assert len(targets) == 2
+    finally:
+        await targets.close()

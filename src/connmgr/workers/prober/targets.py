@@ -18,7 +18,8 @@ used past the change; a deleted or vanished connection is dropped from the cache
 
 The cache holds decrypted secrets in this process's memory only (never on disk,
 in logs or on the bus), the same plaintext a check holds while it runs, for at
-most ``max_cached`` connections (least recently used go first).
+most ``max_cached`` connections (least recently used go first) between batches,
+and one batch more while a batch is answered.
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ class CheckTargets:
             sources = await load_check_sources(self._engine, sorted(stale))
             for cid, source in sources.items():
                 self._remember(cid, source)
-        return [self._answer(tenant, cid, heads.get(cid)) for tenant, cid in asked]
+        answers = [self._answer(tenant, cid, heads.get(cid)) for tenant, cid in asked]
+        self._evict()
+        return answers
 
     def _stale(self, connection_id: str, head: CheckHead, tenant: str) -> bool:
         """A live connection of the tenant asking whose version is not prepared yet."""
@@ -119,5 +122,10 @@ class CheckTargets:
             return
         self._cache[connection_id] = prepare_state(source.state, source.data_key, self._keyring)
         self._cache.move_to_end(connection_id)
+
+    def _evict(self) -> None:
+        """Only once a batch is answered: evicting while it is being answered would
+        answer a live connection whose target was cached as absent (and purge its
+        schedule). Between batches the cache holds at most ``max_cached``."""
         while len(self._cache) > self._max_cached:
             self._cache.popitem(last=False)
