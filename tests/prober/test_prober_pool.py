@@ -14,7 +14,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from structlog.typing import EventDict
 
 from connmgr.schemas.bus.consumers import PROBE_FIRINGS_CONSUMER, PROBER_CONSUMER
@@ -26,7 +26,7 @@ from connmgr.schemas.kinds import Kind
 from connmgr.storage.database import create_engine, migrate
 from connmgr.storage.probe_states import read_probe_state
 from connmgr.storage.projection import ConnectionState
-from connmgr.storage.projection_store import load_connection
+from connmgr.storage.projection_store import load_connection, load_page
 from connmgr.storage.tables import events, samples
 from connmgr.workers.checks.base import CheckResult, Outcome
 from connmgr.workers.checks.runner import CheckRunner
@@ -36,6 +36,7 @@ from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.message_context import HANDLED
+from connmgr.workers.prober import schedules as schedules_module
 from connmgr.workers.prober.recorder import CheckRecord, record_checks
 from connmgr.workers.prober.schedule_messages import schedule_body
 from connmgr.workers.prober.schedules import ScheduleKeeper
@@ -262,6 +263,28 @@ async def test_reconciling_leaves_a_matching_schedule_alone(stack: Stack) -> Non
     keeper = ScheduleKeeper(stack.nc, stack.engine)
     assert await keeper.reconcile() == 1
     assert (await js.get_last_msg(SCHEDULE_STREAM, subject)).seq == before
+
+
+async def test_reconciling_reads_the_projection_a_page_at_a_time(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its memory must not grow with the fleet: every connection is seen once, in
+    pages of at most ``RECONCILE_PAGE``, and each one that wants a schedule counts."""
+    enabled = [await create(stack, tcp(9, enabled=True, interval_s=10)) for _ in range(3)]
+    disabled = [await create(stack, tcp(9, enabled=False)) for _ in range(2)]
+    pages: list[list[str]] = []
+
+    async def recorded(connection: AsyncConnection, after_id: str, size: int) -> Any:
+        page = await load_page(connection, after_id, size)
+        pages.append([state.id for state in page])
+        return page
+
+    monkeypatch.setattr(schedules_module, "RECONCILE_PAGE", 2)
+    monkeypatch.setattr(schedules_module, "load_page", recorded)
+    assert await ScheduleKeeper(stack.nc, stack.engine).reconcile() == len(enabled)
+    assert [len(page) for page in pages] == [2, 2, 1, 0]  # the empty page ends the walk
+    seen = [connection_id for page in pages for connection_id in page]
+    assert seen == sorted(enabled + disabled)
 
 
 async def test_each_check_and_each_firing_ends_in_one_handled_line(stack: Stack) -> None:

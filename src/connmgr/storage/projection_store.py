@@ -104,8 +104,24 @@ async def save_changed_connections(
 
 
 async def load_all(connection: AsyncConnection) -> dict[str, ConnectionState]:
+    """Every connection at once: for comparing a whole projection (a rebuild's checks);
+    a worker walking the fleet reads it by ``load_page``."""
     rows = await connection.execute(select(connections).order_by(connections.c.id))
     return {row.id: state_from_row(row._mapping) for row in rows}
+
+
+async def load_page(connection: AsyncConnection, after_id: str, size: int) -> list[ConnectionState]:
+    """Up to ``size`` connections (tombstones too) whose id follows ``after_id``, by id:
+    a reader of every connection walks the table a page at a time (``after_id`` the
+    last one it had, ``""`` first), so what it holds does not grow with the fleet
+    (a state is ~3 KB in memory: 100,000 at once would be ~300 MB)."""
+    query = (
+        select(connections)
+        .where(connections.c.id > after_id)
+        .order_by(connections.c.id)
+        .limit(size)
+    )
+    return [state_from_row(row._mapping) for row in await connection.execute(query)]
 
 
 def state_from_row(row: Mapping[Any, Any]) -> ConnectionState:
