@@ -30,7 +30,7 @@ import yaml
 from connmgr.runtime.cli import build_parser
 from connmgr.runtime.keyfiles import mount_refusal
 from connmgr.runtime.pools import WORKERS
-from connmgr.workers.streams import POOL_CONSUMERS
+from connmgr.schemas.bus.consumers import ALL_DURABLES
 from support.network_policy import Pod, Policies
 from support.services import service_unavailable
 
@@ -471,7 +471,7 @@ def test_nats_routes_reach_each_node_with_the_route_password() -> None:
 
 @pytest.mark.parametrize("scaled", collected("ScaledObject"), ids=ids(collected("ScaledObject")))
 def test_kedas_endpoint_and_consumers_exist(scaled: Doc) -> None:
-    durables = {(stream, spec.durable) for stream, spec in POOL_CONSUMERS}
+    durables = {(stream, spec.durable) for stream, spec in ALL_DURABLES}
     config = (ROOT / "infra/nats/cluster.conf").read_text()
     (monitor_port,) = map(int, re.findall(r"^http_port: (\d+)$", config, re.M))
     target = named("Deployment", scaled["spec"]["scaleTargetRef"]["name"])

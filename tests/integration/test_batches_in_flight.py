@@ -18,7 +18,7 @@ from nats.js.api import StreamConfig
 
 from connmgr.schemas.bus.consumers import ConsumerSpec
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
-from connmgr.workers.streams import consumer_config
+from connmgr.workers.durables import consumer_config
 from support.fixture_types import StartNatsServer
 from support.waiting import wait_for
 

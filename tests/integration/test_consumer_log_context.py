@@ -27,7 +27,7 @@ from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.schemas.bus.subjects import command_subject
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
-from connmgr.workers.streams import consumer_config
+from connmgr.workers.durables import consumer_config
 from support.commands import command, encode, postgres_payload
 from support.fixture_types import StartNatsServer
 from support.logging_capture import captured_lines

@@ -24,7 +24,7 @@ from nats.js.api import StreamConfig
 from connmgr.schemas.bus.consumers import ConsumerSpec
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions, settle
-from connmgr.workers.streams import consumer_config
+from connmgr.workers.durables import consumer_config
 from support.fixture_types import StartNatsServer
 from support.pull_inbox import pull_inbox
 from support.waiting import wait_for

@@ -30,7 +30,8 @@ from connmgr.runtime.supervision import PoolStatus
 from connmgr.schemas.bus.consumers import TESTER_CONSUMER
 from connmgr.schemas.bus.streams import COMMAND_STREAM
 from connmgr.storage.database import create_engine
-from connmgr.workers.streams import ensure_consumer, ensure_streams
+from connmgr.workers.durables import ensure_consumer
+from connmgr.workers.streams import ensure_streams
 from support.fixture_types import StartNatsServer
 from support.waiting import wait_for
 

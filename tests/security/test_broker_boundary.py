@@ -43,7 +43,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.producers.client import Producer
 from connmgr.runtime.pool_startup import Resources, start_pool
-from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER, PROBER_CONSUMER, TESTER_CONSUMER
+from connmgr.schemas.bus.consumers import (
+    ALL_DURABLES,
+    ENCRYPTOR_CONSUMER,
+    PROBER_CONSUMER,
+    TESTER_CONSUMER,
+)
 from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, pool_inbox_prefix, tenant_inbox_prefix
 from connmgr.schemas.bus.streams import (
@@ -67,7 +72,6 @@ from connmgr.storage.command_log import find_outcome
 from connmgr.storage.tables import connection_tags, connections, data_keys, events, handled_commands
 from connmgr.storage.tokens import SCOPE_COMMANDS_WRITE, issue_token
 from connmgr.workers.keyring import Keyring
-from connmgr.workers.streams import POOL_CONSUMERS
 from support.commands import command, encode, postgres_payload, sealed
 from support.databases import migrated_engine, temporary_postgres_database
 from support.secured_broker import SecuredBroker, Watched, refused
@@ -159,7 +163,7 @@ class Stack:
         js = self.operator.nc.jetstream()
         for stream in STREAMS:
             assert (await js.stream_info(stream)).config.name == stream
-        for stream, spec in POOL_CONSUMERS:
+        for stream, spec in ALL_DURABLES:
             assert (await js.consumer_info(stream, spec.durable)).name == spec.durable
 
     async def outcome_of(self, command_id: str) -> CommandOutcome | None:
@@ -462,7 +466,7 @@ ATTACKS: dict[str, Attack] = {
         f"delete-consumer-{stream}-{spec.durable}": publish_refused(
             f"{JS}.CONSUMER.DELETE.{stream}.{spec.durable}"
         )
-        for stream, spec in POOL_CONSUMERS
+        for stream, spec in ALL_DURABLES
     },
     **{
         f"take-over-consumer-{spec.durable}": publish_refused(

@@ -33,9 +33,10 @@ from connmgr.runtime.pools import connect_nats, connect_operator
 from connmgr.schemas.bus.inboxes import gateway_inbox_prefix, tenant_inbox_prefix
 from connmgr.schemas.identities import GATEWAY_USER
 from connmgr.schemas.settings import Settings
+from connmgr.workers.durables import ensure_consumers
 from connmgr.workers.nats_auth.issuer import issuer_from_seed, new_issuer_seed, public_key
 from connmgr.workers.nats_auth.service import NatsAuthService
-from connmgr.workers.streams import ensure_consumers, ensure_streams, keys_bucket
+from connmgr.workers.streams import ensure_streams, keys_bucket
 from support.databases import migrated_engine, sqlite_url_in
 from support.waiting import wait_for
 

@@ -22,10 +22,11 @@ from connmgr.storage.tokens import (
     list_tokens,
     revoke_tokens_named,
 )
+from connmgr.workers.durables import ensure_consumers
 from connmgr.workers.key_rotation import ensure_unused, rewrap_all
 from connmgr.workers.keyring import Keyring, KeyringError
 from connmgr.workers.stream_upgrade import restore_held
-from connmgr.workers.streams import ensure_consumers, ensure_streams, keys_bucket
+from connmgr.workers.streams import ensure_streams, keys_bucket
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1

@@ -13,7 +13,7 @@ Streams:
 ``ensure_stream`` reads a stream's info first and writes only when the stream
 is missing or differs, so a pool whose user may only read stream and consumer
 info starts against streams an operator declared (``connmgr streams ensure``,
-which also creates every pool's durable: ``ensure_consumers``). The command
+which also creates every pool's durable: ``durables.ensure_consumers``). The command
 stream of a deployment from before the schedule stream existed cannot be
 updated in place (the server never turns schedules off): ``stream_upgrade``
 re-creates it, keeping its commands.
@@ -26,9 +26,6 @@ from typing import Final
 
 from nats.js import JetStreamContext
 from nats.js.api import (
-    AckPolicy,
-    ConsumerConfig,
-    DeliverPolicy,
     KeyValueConfig,
     RetentionPolicy,
     StorageType,
@@ -38,15 +35,6 @@ from nats.js.api import (
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
-from connmgr.schemas.bus.consumers import (
-    ENCRYPTOR_CONSUMER,
-    NOTIFIER_CONSUMER,
-    PROBE_FIRINGS_CONSUMER,
-    PROBER_CONSUMER,
-    SCHEDULE_KEEPER_CONSUMER,
-    TESTER_CONSUMER,
-    ConsumerSpec,
-)
 from connmgr.schemas.bus.streams import (
     COMMAND_STREAM,
     DEAD_LETTER_STREAM,
@@ -67,16 +55,6 @@ from connmgr.workers.stream_upgrade import needs_recreating, recreate_stream
 # Larger than the 64 KiB command limit on purpose: an oversized command must
 # reach a worker to be rejected with a reason, not vanish at publish time.
 STREAM_MAX_MSG_BYTES = 1024 * 1024
-
-POOL_CONSUMERS: Final = (
-    (COMMAND_STREAM, ENCRYPTOR_CONSUMER),
-    (COMMAND_STREAM, TESTER_CONSUMER),
-    (COMMAND_STREAM, PROBER_CONSUMER),
-    (SCHEDULE_STREAM, PROBE_FIRINGS_CONSUMER),
-    (EVENT_STREAM, SCHEDULE_KEEPER_CONSUMER),
-    (EVENT_STREAM, NOTIFIER_CONSUMER),
-)
-"""Every pool's durable, by stream: what ``connmgr streams ensure`` creates."""
 
 
 def command_stream_config() -> StreamConfig:
@@ -191,45 +169,6 @@ async def _stream_info(js: JetStreamContext, name: str) -> StreamInfo | None:
 async def ensure_streams(js: JetStreamContext, replicas: int | None = None) -> None:
     for config in stream_configs():
         await ensure_stream(js, config, replicas)
-
-
-def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
-    return ConsumerConfig(
-        durable_name=spec.durable,
-        filter_subjects=list(spec.filter_subjects),
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.NEW if spec.new_messages_only else DeliverPolicy.ALL,
-        max_deliver=spec.max_deliver,
-        ack_wait=spec.ack_wait_s,
-        max_ack_pending=spec.max_ack_pending,
-    )
-
-
-def consumer_differs(current: ConsumerConfig, spec: ConsumerSpec) -> bool:
-    filters = set(
-        current.filter_subjects or ([current.filter_subject] if current.filter_subject else [])
-    )
-    return (
-        filters != set(spec.filter_subjects)
-        or current.max_deliver != spec.max_deliver
-        or current.max_ack_pending != spec.max_ack_pending
-        or abs((current.ack_wait or 0.0) - spec.ack_wait_s) > 1e-3
-    )
-
-
-async def ensure_consumer(js: JetStreamContext, stream: str, spec: ConsumerSpec) -> None:
-    """Create or update the durable only when it is missing or differs (read first)."""
-    try:
-        info = await js.consumer_info(stream, spec.durable)
-    except NotFoundError:
-        info = None
-    if info is None or consumer_differs(info.config, spec):
-        await js.add_consumer(stream, consumer_config(spec))
-
-
-async def ensure_consumers(js: JetStreamContext) -> None:
-    for stream, spec in POOL_CONSUMERS:
-        await ensure_consumer(js, stream, spec)
 
 
 async def keys_bucket(js: JetStreamContext) -> KeyValue:

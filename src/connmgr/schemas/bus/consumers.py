@@ -5,7 +5,7 @@ each message to one replica, and redelivers it after ``ack_wait`` when that
 replica never acknowledged it. After ``max_deliver`` deliveries a command ends as
 ``CommandRejected`` plus a dead letter (``docs/reliability.md``);
 ``max_ack_pending`` bounds what a pool holds unacknowledged at once.
-``workers/streams.py`` declares each durable from its spec; ``POOL_CONSUMERS`` is
+``workers/durables.py`` declares each durable from its spec; ``POOL_CONSUMERS`` is
 what readiness, the backlog figures and the metric labels know of each pool.
 """
 
@@ -114,6 +114,9 @@ POOL_CONSUMERS: Final[dict[str, tuple[tuple[str, ConsumerSpec], ...]]] = {
     "notifier": ((EVENT_STREAM, NOTIFIER_CONSUMER),),
 }
 """The durables each pool pulls from, with their streams; a pool not named here has none."""
+
+ALL_DURABLES: Final = tuple(pair for pairs in POOL_CONSUMERS.values() for pair in pairs)
+"""Every pool's durable with its stream: what ``connmgr streams ensure`` creates."""
 
 RELAY_CHECKPOINT: Final = "relay"
 """The relay reads the log, not a stream: its position there is kept under this name."""

@@ -34,12 +34,13 @@ from connmgr.tracing.spans import recording, sent_on, start_span
 from connmgr.tracing.traceparent import traceparent_in
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
 from connmgr.workers.dead_letters import set_aside
+from connmgr.workers.durables import ensure_consumer
 from connmgr.workers.encryptor.batch import EncryptorBatch, Handled, Inbound
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.keyring import Keyring, verify_keyring_opens
 from connmgr.workers.message_context import bound, log_handled, message_fields
 from connmgr.workers.metrics import record_command, record_dead_letter
-from connmgr.workers.streams import ensure_consumer, ensure_streams, keys_bucket
+from connmgr.workers.streams import ensure_streams, keys_bucket
 
 log = structlog.get_logger("connmgr.encryptor")
 POOL = "encryptor"

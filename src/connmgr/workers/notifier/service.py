@@ -40,6 +40,7 @@ from connmgr.schemas.kinds import Kind
 from connmgr.tracing.spans import hop
 from connmgr.tracing.traceparent import traceparent_in
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
+from connmgr.workers.durables import ensure_consumer
 from connmgr.workers.egress import Egress
 from connmgr.workers.keyring import Keyring, verify_keyring_opens
 from connmgr.workers.message_context import log_handled
@@ -47,7 +48,7 @@ from connmgr.workers.notifier.delivery import DeliveryPolicy, WebhookSender
 from connmgr.workers.notifier.email import MailSender
 from connmgr.workers.notifier.notices import read_notice
 from connmgr.workers.notifier.notify import Notifier, Sender
-from connmgr.workers.streams import ensure_consumer, ensure_streams
+from connmgr.workers.streams import ensure_streams
 
 log = structlog.get_logger("connmgr.notifier")
 DEFAULT_MAX_IN_FLIGHT: Final = 64

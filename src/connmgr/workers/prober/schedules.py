@@ -38,6 +38,7 @@ from connmgr.storage.probe_states import lock_probe_states, save_probe_state
 from connmgr.storage.projection import ConnectionState
 from connmgr.storage.projection_store import load_connection, load_connections, load_page
 from connmgr.workers.consumer import BatchConsumer, ConsumerOptions
+from connmgr.workers.durables import ensure_consumer
 from connmgr.workers.prober.placement import Placements
 from connmgr.workers.prober.schedule_messages import (
     StoredSchedule,
@@ -49,7 +50,6 @@ from connmgr.workers.prober.schedule_messages import (
     wants_schedule,
 )
 from connmgr.workers.prober.state_machine import ProbeState, resume
-from connmgr.workers.streams import ensure_consumer
 
 log = structlog.get_logger("connmgr.schedules")
 PLACING_AT_ONCE: Final = 32

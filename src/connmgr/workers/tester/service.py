@@ -46,10 +46,11 @@ from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.checks.targets import Prepared, prepare_draft, prepare_stored
 from connmgr.workers.command_gate import Admission, admit, command_message
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
+from connmgr.workers.durables import ensure_consumer
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.message_context import log_handled
 from connmgr.workers.metrics import record_check, record_command
-from connmgr.workers.streams import ensure_consumer, ensure_streams
+from connmgr.workers.streams import ensure_streams
 from connmgr.workers.tester.recorder import TestRecord, record_tests
 
 log = structlog.get_logger("connmgr.tester")
