@@ -14,17 +14,17 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from connmgr.schemas.bus.consumers import ENCRYPTOR_CONSUMER, NOTIFIER_CONSUMER, PROBER_CONSUMER
+from connmgr.schemas.bus.consumers import (
+    ALL_DURABLES,
+    ENCRYPTOR_CONSUMER,
+    NOTIFIER_CONSUMER,
+    PROBER_CONSUMER,
+)
 from connmgr.schemas.bus.headers import MSG_ID_HEADER
 from connmgr.schemas.bus.streams import COMMAND_STREAM, SCHEDULE_STREAM, UPGRADE_STREAM
 from connmgr.schemas.bus.subjects import command_subject, probe_subject, schedule_subject
-from connmgr.workers.streams import (
-    POOL_CONSUMERS,
-    consumer_config,
-    ensure_consumer,
-    ensure_consumers,
-    ensure_streams,
-)
+from connmgr.workers.durables import consumer_config, ensure_consumer, ensure_consumers
+from connmgr.workers.streams import ensure_streams
 from support.fixture_types import StartNatsServer
 from support.waiting import wait_for
 
@@ -180,7 +180,7 @@ async def test_declared_streams_and_consumers_are_only_read_at_a_pools_start(
             subject.startswith(("$JS.API.STREAM.INFO.", "$JS.API.CONSUMER.INFO."))
             for subject in requests.subjects
         ), requests.subjects
-        for stream, spec in POOL_CONSUMERS:
+        for stream, spec in ALL_DURABLES:
             info = await pool.jetstream().consumer_info(stream, spec.durable)
             wanted = DeliverPolicy.NEW if spec.new_messages_only else DeliverPolicy.ALL
             assert (info.name, info.config.deliver_policy) == (spec.durable, wanted)
