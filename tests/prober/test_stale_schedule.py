@@ -36,6 +36,7 @@ from connmgr.workers.keyring import Keyring
 from connmgr.workers.prober.schedule_messages import StoredSchedule, schedule_body
 from connmgr.workers.prober.schedules import ScheduleKeeper
 from connmgr.workers.prober.service import ProberPool
+from connmgr.workers.prober.targets import TargetLookup
 from connmgr.workers.streams import ensure_streams
 from support.commands import TENANT, command, postgres_payload
 from support.encryptor import Encryptor
@@ -95,18 +96,25 @@ def counting_prober(nc: Client, encryptor: Encryptor) -> tuple[ProberPool, Count
     return ProberPool(nc, encryptor.engine, encryptor.keyring, runner, max_in_flight=4), check
 
 
+async def scheduled_connection(pool: ProberPool, encryptor: Encryptor) -> ConnectionState:
+    """A new postgres connection (no auth), with its schedule put."""
+    connection_id = str(uuid.uuid4())
+    payload = postgres_payload(name=f"db-{connection_id}", auth={"method": "none"})
+    created = await encryptor.one(command("create", connection_id, payload))
+    assert created.outcome == "accepted", created
+    state = await encryptor.state(connection_id)
+    assert state is not None
+    await pool.schedules.put(state)
+    return state
+
+
 async def test_a_deleted_connection_is_never_checked_and_loses_its_schedule(
     nc: Client, encryptor: Encryptor
 ) -> None:
     pool, check = counting_prober(nc, encryptor)
     try:
-        connection_id = str(uuid.uuid4())
-        payload = postgres_payload(name=f"db-{connection_id}", auth={"method": "none"})
-        created = await encryptor.one(command("create", connection_id, payload))
-        assert created.outcome == "accepted", created
-        state = await encryptor.state(connection_id)
-        assert state is not None
-        await pool.schedules.put(state)
+        state = await scheduled_connection(pool, encryptor)
+        connection_id = state.id
         body = schedule_body(state)
         assert await pool.handle_firing(firing(nc, connection_id, body, 7))
         assert check.runs == 1  # its target is now cached
@@ -116,6 +124,31 @@ async def test_a_deleted_connection_is_never_checked_and_loses_its_schedule(
         assert await pool.handle_firing(firing(nc, connection_id, body, 8))
         assert check.runs == 1
         assert await schedules_of(nc, connection_id) == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_lookup_that_wrongly_finds_no_connection_does_not_end_its_schedule(
+    nc: Client, encryptor: Encryptor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hostile to the purge: the projection, not the lookup, decides that a schedule
+    goes. A live connection answered "absent" (as a full target cache once did) is
+    not checked that once, and keeps its schedule."""
+    pool, check = counting_prober(nc, encryptor)
+    try:
+        state = await scheduled_connection(pool, encryptor)
+        connection_id = state.id
+
+        async def absent(tenant: str, connection_id: str) -> TargetLookup:
+            return TargetLookup(None)
+
+        monkeypatch.setattr(pool.targets, "get", absent)
+        assert await pool.handle_firing(firing(nc, connection_id, schedule_body(state), 7))
+        assert check.runs == 0
+        assert await schedules_of(nc, connection_id) == 1
+        assert not await pool.schedules.remove_unwanted(TENANT, connection_id)
+        assert await pool.schedules.remove_unwanted("other-tenant", connection_id)
+        assert await schedules_of(nc, connection_id) == 1  # another tenant's subject is not its
     finally:
         await pool.close()
 

@@ -10,10 +10,11 @@ or another tenant's, the same either way). A *firing* of a check schedule
 (``connmgr.probe.<tenant>.<id>``, from the schedule stream only the prober
 writes; ``handle_firing``) is told apart by its stream sequence, so a redelivered firing counts
 once, and has no outcome. Either way: find the connection through the batched,
-cached target reads of ``targets`` (a deleted one has its schedule purged and is
-never checked again), skip scheduled checks of a suspended connection, run the
-kind's check under the runner's bounds, and hand the result to the batch writer
-(samples, state machine, status events in one transaction); then ack.
+cached target reads of ``targets`` (a deleted one has its schedule purged, once the
+projection confirms it, and is never checked again), skip scheduled checks of a
+suspended connection, run the kind's check under the runner's bounds, and hand the
+result to the batch writer (samples, state machine, status events in one
+transaction); then ack.
 Each command and each firing ends in one ``message_handled`` line
 (``message_context``; the ids are the adapter's log context).
 
@@ -161,7 +162,7 @@ class CheckHandlers:
         lookup = await self.targets.get(tenant, connection_id)
         prepared = lookup.prepared
         if prepared is None:
-            await self.schedules.remove(tenant, connection_id)
+            await self.schedules.remove_unwanted(tenant, connection_id)
             return "no_connection"
         if scheduled and lookup.suspended:
             return "suspended"

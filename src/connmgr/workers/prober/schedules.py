@@ -118,6 +118,20 @@ class ScheduleKeeper:
     async def remove(self, tenant: str, connection_id: str) -> None:
         await purge_schedule(self._nc.jetstream(), tenant, connection_id)
 
+    async def remove_unwanted(self, tenant: str, connection_id: str) -> bool:
+        """Purge the schedule a firing found no connection for, once the projection
+        confirms that ``tenant`` has no live, scheduled connection of that id; returns
+        whether it did. A lookup that answered "absent" in error (a cache's fault: issue
+        15's 40,000-connection run, docs/decisions.md) then costs one check, not the
+        connection's monitoring for good."""
+        async with self._engine.connect() as connection:
+            state = await load_connection(connection, connection_id)
+        if state is not None and state.tenant == tenant and wants_schedule(state):
+            log.warning("schedule_kept", connection_id=connection_id, tenant=tenant)
+            return False
+        await self.remove(tenant, connection_id)
+        return True
+
     async def reconcile(self) -> int:
         """Bring every connection's schedule in step (at start-up); returns how many are on.
 
