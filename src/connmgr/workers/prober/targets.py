@@ -124,8 +124,8 @@ class CheckTargets:
         self._cache.move_to_end(connection_id)
 
     def _evict(self) -> None:
-        """Only once a batch is answered: evicting while it is being answered would
-        answer a live connection whose target was cached as absent (and purge its
-        schedule). Between batches the cache holds at most ``max_cached``."""
+        """Only once a batch is answered: evicting while it is being answered could
+        drop a live connection's cached target before its answer, which would then say
+        "absent". Between batches the cache holds at most ``max_cached``."""
         while len(self._cache) > self._max_cached:
             self._cache.popitem(last=False)
