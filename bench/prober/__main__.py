@@ -30,6 +30,9 @@ samples are judged, ``storage`` for the storage figures):
   ``samples_retained_gib`` (7 days packed), ``rollups_retained_gib`` (minute roll-ups
   8 days, hour roll-ups 90: ``storage.samples.DEFAULT_RETENTION``).
 
+``--storage-only`` measures packed samples alone (``packing``), ``--reconcile-only``
+the schedule keeper's start-up reconcile alone (``reconcile``).
+
 Remarks (load, other processes' CPU, lag by kind) go to stderr. Everything it
 starts is stopped at the end, also on an error, Ctrl-C or SIGTERM.
 """
@@ -42,6 +45,7 @@ from datetime import timedelta
 from bench.harness import bench_main, figure, note, open_stack, percentile
 from bench.prober.options import Options, parse_options, prober_env
 from bench.prober.packing import measure_packing
+from bench.prober.reconcile import measure_reconcile
 from bench.prober.run import RunFigures, measure
 from connmgr.storage.samples import DEFAULT_RETENTION
 
@@ -98,6 +102,9 @@ def remarks(run: RunFigures) -> None:
 async def run(options: Options) -> None:
     if options.storage_only:
         await measure_packing(options)
+        return
+    if options.reconcile_only:
+        await measure_reconcile(options)
         return
     async with open_stack("prober", keep=options.keep, worker_env=prober_env(options)) as stack:
         figures = await measure(stack, options)

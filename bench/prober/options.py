@@ -22,6 +22,7 @@ class Options:
     storage_only: bool = False
     hours: int = 2
     log_level: str = "warning"
+    reconcile_only: bool = False
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -41,13 +42,21 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="no probers: fill --hours of samples and measure them packed (prober/packing.py)",
     )
     parser.add_argument("--hours", type=count, default=2, help="hours filled by --storage-only")
+    parser.add_argument(
+        "--reconcile-only",
+        action="store_true",
+        help="no probers: time the schedule keeper's start-up reconcile (prober/reconcile.py)",
+    )
     add_log_level(parser)
     args = parser.parse_args(argv)
     if args.interval < 10:
         parser.error("--interval must be at least 10 (the schema's minimum)")
+    if args.storage_only and args.reconcile_only:
+        parser.error("--storage-only and --reconcile-only are separate runs")
     return Options(
         args.connections, args.interval, args.duration, args.replicas, args.target_ports,
         args.concurrency, args.keep, args.record, args.storage_only, args.hours, args.log_level,
+        args.reconcile_only,
     )  # fmt: skip
 
 

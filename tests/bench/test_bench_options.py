@@ -59,6 +59,17 @@ def test_the_probers_log_at_the_level_asked_for_and_check_loopback() -> None:
     assert shipped["CONNMGR_EGRESS_ALLOW_LOOPBACK"] == "1"
 
 
+def test_the_prober_bench_measures_one_thing_alone_only_when_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    default = parse_prober_options([])
+    assert (default.storage_only, default.reconcile_only) == (False, False)
+    assert parse_prober_options(["--reconcile-only"]).reconcile_only
+    with pytest.raises(SystemExit):
+        parse_prober_options(["--storage-only", "--reconcile-only"])
+    assert "separate runs" in capsys.readouterr().err
+
+
 def test_a_duration_or_rate_is_above_zero() -> None:
     assert (positive("0.1"), positive("500")) == (0.1, 500.0)
     for refused in ("0", "-1", "nan"):
