@@ -287,6 +287,37 @@ async def test_reconciling_reads_the_projection_a_page_at_a_time(
     assert seen == sorted(enabled + disabled)
 
 
+async def test_reconciling_reads_a_pages_schedules_a_bounded_number_at_a_time(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One read after another made a start at 100,000 connections take ~40 s before its
+    replica took a check; all at once would flood the broker. The reads overlap, at
+    most ``PLACING_AT_ONCE`` of them, and each connection's own schedule decides."""
+    enabled = [await create(stack, tcp(9, enabled=True, interval_s=10)) for _ in range(5)]
+    await create(stack, tcp(9, enabled=False))
+    keeper = ScheduleKeeper(stack.nc, stack.engine)
+    placed = await stored_state(stack, enabled[0])
+    assert await keeper.put(placed)  # already right: left alone
+    real_read = keeper._stored_schedule
+    reading, most = 0, 0
+
+    async def overlapping(tenant: str, connection_id: str) -> Any:
+        nonlocal reading, most
+        reading += 1
+        most = max(most, reading)
+        await asyncio.sleep(0.02)
+        try:
+            return await real_read(tenant, connection_id)
+        finally:
+            reading -= 1
+
+    monkeypatch.setattr(schedules_module, "PLACING_AT_ONCE", 3)
+    monkeypatch.setattr(keeper, "_stored_schedule", overlapping)
+    assert await keeper.reconcile() == len(enabled)
+    assert most == 3
+    assert [cid in keeper.placements for cid in enabled] == [False, True, True, True, True]
+
+
 async def test_each_check_and_each_firing_ends_in_one_handled_line(stack: Stack) -> None:
     """Manual checks and scheduled firings alike: one ``message_handled`` line with
     the outcome, the subject's tenant and connection, and the duration."""

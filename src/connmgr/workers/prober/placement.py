@@ -62,6 +62,9 @@ class Placements:
     def __len__(self) -> int:
         return len(self._due)
 
+    def __contains__(self, connection_id: object) -> bool:
+        return connection_id in self._due
+
     def add(self, connection_id: str, interval_s: int) -> None:
         at = placement_time(connection_id, interval_s, self._clock())
         if self._due.get(connection_id, (math.inf, 0))[0] <= at:
