@@ -13,6 +13,7 @@ from typing import Any
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from structlog.typing import EventDict
@@ -36,6 +37,7 @@ from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.encryptor.service import EncryptorPool
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.message_context import HANDLED
+from connmgr.workers.prober import schedule_messages
 from connmgr.workers.prober import schedules as schedules_module
 from connmgr.workers.prober.recorder import CheckRecord, record_checks
 from connmgr.workers.prober.schedule_messages import schedule_body
@@ -298,21 +300,21 @@ async def test_reconciling_reads_a_pages_schedules_a_bounded_number_at_a_time(
     keeper = ScheduleKeeper(stack.nc, stack.engine)
     placed = await stored_state(stack, enabled[0])
     assert await keeper.put(placed)  # already right: left alone
-    real_read = keeper._stored_schedule
+    real_read = schedule_messages.read_stored_schedule
     reading, most = 0, 0
 
-    async def overlapping(tenant: str, connection_id: str) -> Any:
+    async def overlapping(js: JetStreamContext, tenant: str, connection_id: str) -> Any:
         nonlocal reading, most
         reading += 1
         most = max(most, reading)
         await asyncio.sleep(0.02)
         try:
-            return await real_read(tenant, connection_id)
+            return await real_read(js, tenant, connection_id)
         finally:
             reading -= 1
 
     monkeypatch.setattr(schedules_module, "PLACING_AT_ONCE", 3)
-    monkeypatch.setattr(keeper, "_stored_schedule", overlapping)
+    monkeypatch.setattr(schedule_messages, "read_stored_schedule", overlapping)
     assert await keeper.reconcile() == len(enabled)
     assert most == 3
     assert [cid in keeper.placements for cid in enabled] == [False, True, True, True, True]

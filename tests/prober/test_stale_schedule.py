@@ -244,11 +244,11 @@ class OvertakenKeeper(ScheduleKeeper):
         self.other = ScheduleKeeper(nc, engine)
         self.overtaking: ConnectionState | None = overtaking
 
-    async def _stored_schedule(self, tenant: str, connection_id: str) -> StoredSchedule:
-        stored = await super()._stored_schedule(tenant, connection_id)
+    async def _stored_schedules(self, keys: list[tuple[str, str]]) -> list[StoredSchedule]:
+        stored = await super()._stored_schedules(keys)
         overtaking, self.overtaking = self.overtaking, None
         if overtaking is not None:
-            assert await self.other.put(overtaking, replacing=stored.sequence)
+            assert await self.other.put(overtaking, replacing=stored[0].sequence)
         return stored
 
 

@@ -11,6 +11,7 @@ published twice and its timing never reset by a put resting on an older read.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
@@ -85,6 +86,20 @@ async def read_stored_schedule(
     except NotFoundError:
         return StoredSchedule(None, 0)
     return StoredSchedule((stored.headers or {}).get(SCHEDULE_HEADER), stored.seq or 0)
+
+
+async def read_stored_schedules(
+    js: JetStreamContext, keys: list[tuple[str, str]], at_once: int
+) -> list[StoredSchedule]:
+    """The stored schedule of each ``(tenant, connection id)``, in order, ``at_once``
+    reads in flight at most."""
+    slots = asyncio.Semaphore(at_once)
+
+    async def stored_of(tenant: str, connection_id: str) -> StoredSchedule:
+        async with slots:
+            return await read_stored_schedule(js, tenant, connection_id)
+
+    return list(await asyncio.gather(*(stored_of(*key) for key in keys)))
 
 
 async def put_schedule(js: JetStreamContext, state: ConnectionState, replacing: int) -> bool:

@@ -46,7 +46,7 @@ from connmgr.workers.prober.schedule_messages import (
     interval_of,
     purge_schedule,
     put_schedule,
-    read_stored_schedule,
+    read_stored_schedules,
     wants_schedule,
 )
 from connmgr.workers.prober.state_machine import ProbeState, resume
@@ -161,17 +161,6 @@ class ScheduleKeeper:
         log.info("schedules_reconciled", scheduled=scheduled, changed=changed)
         return scheduled
 
-    async def _stored_schedules(self, keys: list[tuple[str, str]]) -> list[StoredSchedule]:
-        """The stored schedule of each ``(tenant, connection id)``, in order, read
-        ``PLACING_AT_ONCE`` at a time."""
-        slots = asyncio.Semaphore(PLACING_AT_ONCE)
-
-        async def stored_of(tenant: str, connection_id: str) -> StoredSchedule:
-            async with slots:
-                return await self._stored_schedule(tenant, connection_id)
-
-        return list(await asyncio.gather(*(stored_of(*key) for key in keys)))
-
     async def _page_after(self, after_id: str) -> list[ConnectionState]:
         async with self._engine.connect() as connection:
             return await load_page(connection, after_id, RECONCILE_PAGE)
@@ -223,5 +212,5 @@ class ScheduleKeeper:
         await asyncio.gather(*(place(state) for state in wanted))
         return refused
 
-    async def _stored_schedule(self, tenant: str, connection_id: str) -> StoredSchedule:
-        return await read_stored_schedule(self._nc.jetstream(), tenant, connection_id)
+    async def _stored_schedules(self, keys: list[tuple[str, str]]) -> list[StoredSchedule]:
+        return await read_stored_schedules(self._nc.jetstream(), keys, PLACING_AT_ONCE)
