@@ -292,7 +292,7 @@ async def test_reconciling_reads_the_projection_a_page_at_a_time(
 async def test_reconciling_reads_a_pages_schedules_a_bounded_number_at_a_time(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One read after another made a start at 100,000 connections take ~40 s before its
+    """One read after another made a start at 100,000 connections take 20 s before its
     replica took a check; all at once would flood the broker. The reads overlap, at
     most ``PLACING_AT_ONCE`` of them, and each connection's own schedule decides."""
     enabled = [await create(stack, tcp(9, enabled=True, interval_s=10)) for _ in range(5)]
