@@ -79,6 +79,8 @@ connections = Table(
     Column("status_since", DateTime(timezone=True)),
     Column("notify", JSON),
     Index("ix_connections_tenant_name", "tenant", "name", "id"),
+    Index("ix_connections_tenant_status_name", "tenant", "status", "name", "id"),
+    Index("ix_connections_tenant_kind_name", "tenant", "kind", "name", "id"),
 )
 
 connection_tags = Table(
