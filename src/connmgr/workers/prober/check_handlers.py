@@ -46,10 +46,11 @@ from connmgr.tracing.spans import Attributes, hop
 from connmgr.tracing.traceparent import traceparent_in
 from connmgr.workers.batch_writer import BatchWriter
 from connmgr.workers.checks.runner import CheckRunner
+from connmgr.workers.command_answers import answer_command
 from connmgr.workers.command_gate import Admission, admit, command_message
 from connmgr.workers.command_records import command_scoped_id, record_rejection
 from connmgr.workers.message_context import log_handled
-from connmgr.workers.metrics import record_check, record_command, record_schedule_lag
+from connmgr.workers.metrics import record_check, record_schedule_lag
 from connmgr.workers.prober.recorder import CheckRecord, Recorded
 from connmgr.workers.prober.schedules import ScheduleKeeper
 from connmgr.workers.prober.targets import CheckTargets
@@ -83,11 +84,15 @@ class CheckHandlers:
         parent = traceparent_in(message.headers)
         with hop("prober check", parent, SpanKind.CONSUMER, _MANUAL) as traceparent:
             outcome = await self._outcome(admission, traceparent)
-        if admission.reply_to is not None:
-            await self._nc.publish(admission.reply_to, outcome.model_dump_json().encode())
-        result = (outcome.result or {}).get("outcome")
-        log_handled(log, started, outcome.outcome, reason=outcome.reason, result=result)
-        record_command(POOL, message.subject, outcome, started)
+        await answer_command(
+            self._nc,
+            admission.reply_to,
+            outcome,
+            log=log,
+            pool=POOL,
+            subject=message.subject,
+            started=started,
+        )
         return True
 
     async def handle_firing(self, message: Msg) -> bool:

@@ -44,12 +44,13 @@ from connmgr.tracing.traceparent import traceparent_in
 from connmgr.workers.batch_writer import BatchWriter
 from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.checks.targets import Prepared, prepare_draft, prepare_stored
+from connmgr.workers.command_answers import answer_command
 from connmgr.workers.command_gate import Admission, admit, command_message
 from connmgr.workers.concurrent_consumer import ConcurrentConsumer
 from connmgr.workers.durables import ensure_consumer
 from connmgr.workers.keyring import Keyring
 from connmgr.workers.message_context import log_handled
-from connmgr.workers.metrics import record_check, record_command
+from connmgr.workers.metrics import record_check
 from connmgr.workers.streams import ensure_streams
 from connmgr.workers.tester.recorder import TestRecord, record_tests
 
@@ -116,11 +117,15 @@ class TesterPool:
         if outcome is None:
             log_handled(log, started, "retry", warn=True)
             return False
-        if admission.reply_to is not None:
-            await self._nc.publish(admission.reply_to, outcome.model_dump_json().encode())
-        result = (outcome.result or {}).get("outcome")
-        log_handled(log, started, outcome.outcome, reason=outcome.reason, result=result)
-        record_command(POOL, message.subject, outcome, started)
+        await answer_command(
+            self._nc,
+            admission.reply_to,
+            outcome,
+            log=log,
+            pool=POOL,
+            subject=message.subject,
+            started=started,
+        )
         return True
 
     async def _submit(self, record: TestRecord) -> CommandOutcome | None:
