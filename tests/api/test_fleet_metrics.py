@@ -50,20 +50,15 @@ async def test_connections_are_counted_by_kind_and_status_over_every_tenant(
 
 
 async def test_the_latency_histogram_is_in_seconds_over_the_newest_check_of_each_connection(
-    client: ApiClient, tokens: Tokens, engine: AsyncEngine, seed: Seed
+    client: ApiClient, tokens: Tokens, seed: Seed
 ) -> None:
     orders = await seed.connection("orders", status="healthy")
     billing = await seed.connection("billing", status="down")
     theirs = await seed.connection("theirs", tenant="globex", kind="redis")
     await seed.connection("fresh")  # never checked: not in the histogram
-    now = datetime.now(UTC)
-    build = SampleBuilder()
-    await store(engine, [
-        build.at(now - 10 * MINUTE, 900.0, connection_id=orders),
-        build.at(now - 5 * MINUTE, 12.5, connection_id=orders),  # newest: 0.0125 s
-        build.at(now - 10 * MINUTE, 70.0, connection_id=billing, outcome="timeout"),
-        build.at(now - 10 * MINUTE, 3.0, connection_id=theirs, tenant="globex"),
-    ])  # fmt: skip
+    await seed.last_check(orders, 12.5)  # its newest: 0.0125 s
+    await seed.last_check(billing, 70.0)
+    await seed.last_check(theirs, 3.0, tenant="globex")
 
     text = await scrape(client, tokens)
 

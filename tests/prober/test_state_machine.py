@@ -386,6 +386,16 @@ def test_ignored_observations_change_nothing() -> None:
     assert (stale.sampled, stale.events) == (False, [])
 
 
+def test_the_state_keeps_the_latency_of_the_check_it_last_counted() -> None:
+    counted = run("S L").state
+    stale = step(counted, observation("F", 0), Context(SETTINGS, False), new_alert_id=alert_ids())
+
+    assert ProbeState.initial("c-1", "default").last_latency_ms is None
+    assert (counted.last_check_at, counted.last_latency_ms) == (T0 + timedelta(seconds=60), 500.0)
+    assert stale.state.last_latency_ms == 500.0  # an older check does not overwrite it
+    assert run("AAA").state.last_latency_ms == 5.0  # nor does suspending drop it
+
+
 def test_suspension_is_reported_once_with_its_count() -> None:
     suspensions = [e for e in run("AAA AAA").events if isinstance(e, ProbeSuspended)]
 

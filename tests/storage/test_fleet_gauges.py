@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connmgr.storage.database import create_engine, write_transaction
 from connmgr.storage.reads.fleet_gauges import (
     FleetCount,
     LatencyHistogram,
@@ -14,9 +16,8 @@ from connmgr.storage.reads.fleet_gauges import (
     fleet_counts,
     newest_latency_histogram,
 )
-from support.databases import migrated_engine
-from support.fixture_types import NewPostgresUrl
-from support.query_plans import query_plan, recorded_statements
+from connmgr.storage.tables import probe_state
+from support.migrations import upgrade_to
 from support.samples import T0, SampleBuilder, store
 from support.seeds import Seed
 
@@ -42,19 +43,16 @@ async def test_counts_add_every_tenant_up_by_kind_and_status_and_skip_deleted(
 async def test_the_latency_histogram_counts_each_live_connection_at_its_newest_check(
     engine: AsyncEngine, seed: Seed
 ) -> None:
-    build = SampleBuilder()
     a = await seed.connection("a")
     b = await seed.connection("b", tenant="globex")
     c = await seed.connection("c", tenant="globex", kind="redis")
     gone = await seed.connection("gone", deleted=True)
     await seed.connection("never-checked")
-    await store(engine, [
-        build.at(T0, 500.0, connection_id=a),
-        build.at(T0 + MINUTE, 7.0, connection_id=a),  # the newest: 7 ms, not 500
-        build.at(T0, 5.0, connection_id=b, tenant="globex"),  # on a bound: counted under it
-        build.at(T0, 250.0, connection_id=c, tenant="globex", outcome="timeout"),
-        build.at(T0, 1.0, connection_id=gone),
-    ])  # fmt: skip
+    await seed.last_check(a, 7.0)
+    await seed.last_check(b, 5.0, tenant="globex")  # on a bound: counted under it
+    await seed.last_check(c, 250.0, tenant="globex")
+    await seed.last_check(gone, 1.0)
+    await store(engine, [SampleBuilder().at(T0, 500.0, connection_id=a)])  # history: not read
 
     histograms = await newest_latency_histogram(engine, BOUNDS_MS)
 
@@ -64,16 +62,37 @@ async def test_the_latency_histogram_counts_each_live_connection_at_its_newest_c
     ]
 
 
-async def test_on_postgresql_the_newest_check_is_looked_up_once_per_connection(
-    fresh_pg_url: NewPostgresUrl,
+async def test_migration_0011_keeps_each_states_newest_latency_from_its_samples(
+    database_url: str,
 ) -> None:
-    # Flattened, the lookup ran once per reference: 3 + len(BOUNDS_MS) subplans.
-    async with migrated_engine(await fresh_pg_url()) as engine:
-        with recorded_statements(engine) as executed:
-            await newest_latency_histogram(engine, BOUNDS_MS)
-        ((statement, parameters),) = executed
-        plan = await query_plan(engine, statement, parameters)
-    assert plan.count("SubPlan") == 1, plan
+    build = SampleBuilder()
+    engine = create_engine(database_url)
+    try:
+        async with write_transaction(engine) as connection:
+            await connection.run_sync(upgrade_to, "0010")
+        seed = Seed(engine)
+        checked, unchecked = await seed.connection("checked"), await seed.connection("unchecked")
+        await store(engine, [
+            build.at(T0, 500.0, connection_id=checked),
+            build.at(NOW, 7.0, connection_id=checked),  # the state's last_check_at
+            build.at(NOW, 9.0, connection_id=unchecked),  # no state: nothing to fill
+        ])  # fmt: skip
+        async with write_transaction(engine) as connection:
+            await connection.execute(insert(probe_state).values(_state_at_0010(checked, NOW)))
+            await connection.run_sync(upgrade_to, "head")
+        histograms = await newest_latency_histogram(engine, BOUNDS_MS)
+    finally:
+        await engine.dispose()
+    assert histograms == [LatencyHistogram("postgres", (0, 1, 1), 1, 7.0)]
+
+
+def _state_at_0010(connection_id: str, checked_at: datetime) -> dict[str, object]:
+    return {
+        "connection_id": connection_id, "tenant": "acme", "status": "healthy",
+        "last_check_at": checked_at, "consecutive_failures": 0, "consecutive_successes": 1,
+        "consecutive_auth_failures": 0, "recent": "S", "suspended": False,
+        "updated_at": checked_at,
+    }  # fmt: skip
 
 
 async def test_checks_since_count_samples_of_every_tenant_by_outcome(

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.database import write_transaction
-from connmgr.storage.tables import connection_tags, connections, events
+from connmgr.storage.tables import connection_tags, connections, events, probe_state
 
 CIPHERTEXT: Final = "Y2lwaGVydGV4dC1tYXJrZXI-ciphertext-do-not-leak"
 NONCE: Final = "bm9uY2UtbWFya2Vy-nonce-do-not-leak"
@@ -149,6 +149,26 @@ class Seed:
             await self.event(connection_id, version, kind, data, tenant=tenant)
             for version, (kind, data) in enumerate(steps, start=1)
         ]
+
+    async def last_check(
+        self, connection_id: str, latency_ms: float, *, tenant: str = "acme", at: datetime = MOMENT
+    ) -> None:
+        """The prober's state of a connection it has counted a check of (``probe_state``)."""
+        row = {
+            "connection_id": connection_id,
+            "tenant": tenant,
+            "status": "healthy",
+            "last_check_at": at,
+            "last_latency_ms": latency_ms,
+            "consecutive_failures": 0,
+            "consecutive_successes": 1,
+            "consecutive_auth_failures": 0,
+            "recent": "S",
+            "suspended": False,
+            "updated_at": at,
+        }
+        async with write_transaction(self.engine) as connection:
+            await connection.execute(probe_state.insert().values(**row))
 
     async def rejection(self, connection_id: str, *, tenant: str = "acme") -> int:
         """A CommandRejected event: its own stream (the command id), about ``connection_id``."""

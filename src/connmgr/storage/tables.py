@@ -198,6 +198,9 @@ probe_state = Table(
     Column("status", String(16), nullable=False),
     Column("status_since", DateTime(timezone=True)),
     Column("last_check_at", DateTime(timezone=True)),
+    # Issue 15: the latency of the check at ``last_check_at``, so that /metrics' latency
+    # gauge reads one row per connection instead of looking up its newest sample.
+    Column("last_latency_ms", Float),
     Column("consecutive_failures", Integer, nullable=False),
     Column("consecutive_successes", Integer, nullable=False),
     Column("consecutive_auth_failures", Integer, nullable=False),

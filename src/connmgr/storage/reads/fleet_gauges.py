@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import case
 
 from connmgr.storage.event_log import as_utc
-from connmgr.storage.tables import connections, samples
+from connmgr.storage.tables import connections, probe_state, samples
 
 
 class FleetCount(NamedTuple):
@@ -59,28 +59,20 @@ async def newest_latency_histogram(
     engine: AsyncEngine, bounds_ms: Sequence[float]
 ) -> list[LatencyHistogram]:
     """Per kind, the live connections' newest check latencies, counted at or under each
-    of ``bounds_ms`` (ascending); connections never checked are left out."""
-    c, s = connections.c, samples.c
-    newest = (
-        select(s.latency_ms)
-        .where(s.connection_id == c.id)
-        .order_by(s.checked_at.desc(), s.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    # OFFSET 0 keeps PostgreSQL from flattening ``latest`` into the outer query, which
-    # would run the newest-sample lookup again for every reference to it: the filter,
-    # the count, the sum and each bound, per connection.
-    latest = (
-        select(c.kind, newest.label("latency_ms")).where(c.deleted.is_(False)).offset(0).subquery()
-    )
-    kind, latency = latest.c.kind, latest.c.latency_ms
+    of ``bounds_ms`` (ascending); connections never checked are left out.
+
+    The newest check is the one the prober last counted, whose latency its
+    ``probe_state`` row keeps: one row per connection, however long its history.
+    """
+    c, p = connections.c, probe_state.c
+    latency = p.last_latency_ms
     at_most = [func.sum(case((latency <= bound, 1), else_=0)) for bound in bounds_ms]
     query = (
-        select(kind, func.count(latency), func.sum(latency), *at_most)
-        .where(latency.is_not(None))
-        .group_by(kind)
-        .order_by(kind)
+        select(c.kind, func.count(latency), func.sum(latency), *at_most)
+        .select_from(connections.join(probe_state, p.connection_id == c.id))
+        .where(c.deleted.is_(False), latency.is_not(None))
+        .group_by(c.kind)
+        .order_by(c.kind)
     )
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).all()

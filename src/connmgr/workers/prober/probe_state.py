@@ -27,6 +27,7 @@ class ProbeState:
     status: HealthStatus = HealthStatus.UNKNOWN
     status_since: datetime | None = None
     last_check_at: datetime | None = None
+    last_latency_ms: float | None = None  # of the check at last_check_at: /metrics' gauge
     consecutive_failures: int = 0
     consecutive_successes: int = 0
     consecutive_auth_failures: int = 0

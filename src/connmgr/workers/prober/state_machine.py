@@ -34,7 +34,6 @@ The data types live in ``probe_state`` and are importable from here too.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from uuid import UUID
 
 from connmgr.schemas.events import AlertRaised, AlertResolved, HealthStatusChanged, ProbeSuspended
@@ -70,7 +69,7 @@ def step(
     current = resume(state) if observation.manual else state
     basis, settings = _basis(current), context.settings
     letter = flapping.letter_for(observation.outcome, observation.latency_ms, settings)
-    counted = _record(current, observation.checked_at, letter, basis, context.window)
+    counted = _record(current, observation, letter, basis, context.window)
     if counted.consecutive_auth_failures >= settings.auth_failure_limit:
         return _suspend(counted, observation)
     status, reason = _rules(basis, letter, counted, settings)
@@ -120,13 +119,14 @@ def _basis(state: ProbeState) -> HealthStatus:
 
 
 def _record(
-    state: ProbeState, checked_at: datetime, letter: str, basis: HealthStatus, window: int
+    state: ProbeState, observation: Observation, letter: str, basis: HealthStatus, window: int
 ) -> ProbeState:
     failed, auth_failed = letter in flapping.FAILURES, letter == flapping.AUTH_FAILED
     counts = letter == flapping.FAST or (letter == flapping.SLOW and basis is _DOWN)
     return replace(
         state,
-        last_check_at=checked_at,
+        last_check_at=observation.checked_at,
+        last_latency_ms=observation.latency_ms,
         consecutive_failures=state.consecutive_failures + 1 if failed else 0,
         consecutive_successes=state.consecutive_successes + 1 if counts else 0,
         consecutive_auth_failures=state.consecutive_auth_failures + 1 if auth_failed else 0,
