@@ -20,8 +20,7 @@ on a log that grew this much, and reads pages of 50 through
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,6 @@ from sqlalchemy import func, select, text
 
 from bench.alerts.seeding import seed_alert_history
 from bench.harness import (
-    BenchError,
     amount,
     bench_main,
     bench_parser,
@@ -40,6 +38,7 @@ from bench.harness import (
     migrated_database,
     percentile,
     phase,
+    timed_reads,
 )
 from connmgr.storage.reads.connection_health import AlertPage, list_alerts
 from connmgr.storage.tables import connections, events
@@ -104,9 +103,9 @@ async def run(options: Options) -> None:
             return await list_alerts(engine, TENANT, now, limit=PAGE, connection_id=one)
 
         with phase(f"{options.reads} reads of each page"):
-            firsts = await _timed(first_page, options.reads)
-            resolved = await _timed(resolved_page, options.reads)
-            single = await _timed(one_connection, options.reads)
+            firsts = await timed_reads(first_page, options.reads, found=_full)
+            resolved = await timed_reads(resolved_page, options.reads, found=_full)
+            single = await timed_reads(one_connection, options.reads, found=_full)
     figure("alerts_stored", alerts)
     figure("events_stored", stored or 0)
     figure("alerts_first_page_ms_p50", percentile(firsts, 0.5))
@@ -115,16 +114,8 @@ async def run(options: Options) -> None:
     figure("alerts_one_connection_ms_p50", percentile(single, 0.5))
 
 
-async def _timed(read: Callable[[], Awaitable[AlertPage]], times: int) -> list[float]:
-    """Milliseconds per read, each read's page checked to be full."""
-    elapsed: list[float] = []
-    for _ in range(times):
-        started = time.perf_counter()
-        page = await read()
-        elapsed.append((time.perf_counter() - started) * 1000)
-        if not page.items:
-            raise BenchError("a page of the bench's history came back empty")
-    return elapsed
+def _full(page: AlertPage) -> bool:
+    return bool(page.items)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,7 +43,7 @@ from bench.harness.database import (
     wait_for_rows,
 )
 from bench.harness.errors import BenchError
-from bench.harness.figures import Transcript, figure, note, percentile, phase
+from bench.harness.figures import Transcript, figure, note, percentile, phase, timed_reads
 from bench.harness.options import (
     add_log_level,
     amount,
@@ -121,6 +121,7 @@ __all__ = [
     "start_api",
     "start_http_target",
     "start_targets",
+    "timed_reads",
     "wait_for",
     "wait_for_consumer",
     "wait_for_relay",

@@ -10,10 +10,11 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bench.harness.errors import BenchError
 
@@ -68,6 +69,24 @@ def phase(name: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     note(f"{name} took {time.perf_counter() - started:.1f}s")
+
+
+Answer = TypeVar("Answer")
+
+
+async def timed_reads(
+    read: Callable[[], Awaitable[Answer]], times: int, *, found: Callable[[Answer], object]
+) -> list[float]:
+    """Milliseconds per read, one read after another; a read whose answer lacks what the
+    run seeded (``found`` is falsy) fails the run instead of timing an empty answer."""
+    elapsed: list[float] = []
+    for _ in range(times):
+        started = time.perf_counter()
+        answer = await read()
+        elapsed.append((time.perf_counter() - started) * 1000)
+        if not found(answer):
+            raise BenchError("a read of the bench's seeded data came back empty")
+    return elapsed
 
 
 def load_average() -> str:

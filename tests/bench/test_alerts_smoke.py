@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support.bench_results import printed_figures, recording_problems
+from support.bench_results import recorded_tiny_run
 from support.services import require_services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,19 +35,11 @@ async def test_a_tiny_run_prints_every_figure_as_a_number_and_records_them(
     tmp_path: Path,
 ) -> None:
     await require_services("postgres")
-    options = [*TINY, "--record", str(tmp_path)]
-    run = subprocess.run(
-        [*BENCH, *options], cwd=ROOT, capture_output=True, text=True, timeout=110, check=False
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    printed = printed_figures(run.stdout)
-    missing = [name for name in FIGURES if name not in printed]
-    assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
+    printed = recorded_tiny_run("alerts", TINY, FIGURES, tmp_path)
     assert printed["alerts_stored"] == 20 * 3
     # Per tenant: 3 rounds of a raise, 4 changes and a resolve on 20 connections, less
     # the resolve of the last round on the 2 connections (one in ten) left open.
     assert printed["events_stored"] == 2 * (20 * 3 * 6 - 2)
-    assert recording_problems(tmp_path, "alerts", options, run.stdout) == []
 
 
 def test_a_bad_option_is_refused_with_its_name() -> None:

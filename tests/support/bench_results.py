@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-BENCHES: Final = ("pipeline", "tester", "prober", "feed", "console", "alerts")
+BENCHES: Final = ("pipeline", "tester", "prober", "feed", "console", "alerts", "scrape")
 RESULT_NAME: Final = re.compile(
     r"^(?P<bench>[a-z]+)-(?P<date>\d{4}-\d{2}-\d{2})-(?P<time>\d{4})(?:-(?P<n>\d+))?\.txt$"
 )
@@ -108,3 +110,24 @@ def printed_figures(stdout: str) -> dict[str, float]:
     """The ``name: value`` figures a run printed, by name."""
     matches = (FIGURE_LINE.match(line) for line in stdout.splitlines())
     return {match["name"]: float(match["value"]) for match in matches if match is not None}
+
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+
+
+def recorded_tiny_run(
+    bench: str, tiny: Sequence[str], figures: Sequence[str], folder: Path
+) -> dict[str, float]:
+    """Run ``python -m bench.<bench> <tiny> --record <folder>``: it must exit 0, print
+    each of ``figures`` as a number and record exactly what it printed. Its figures."""
+    argv = [*tiny, "--record", str(folder)]
+    run = subprocess.run(
+        [sys.executable, "-m", f"bench.{bench}", *argv],
+        cwd=ROOT, capture_output=True, text=True, timeout=110, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = printed_figures(run.stdout)
+    missing = [name for name in figures if name not in printed]
+    assert not missing, f"missing figures {missing} in:\n{run.stdout}\n{run.stderr[-3000:]}"
+    assert recording_problems(folder, bench, argv, run.stdout) == []
+    return printed
