@@ -28,7 +28,8 @@ from connmgr.runtime.supervision import PoolStatus
 from connmgr.schemas.settings import Settings
 from connmgr.storage.tokens import hash_token, issue_operator_token, issue_token, revoke_token
 from connmgr.workers.keyring import Keyring
-from support.fixture_types import StartNatsServer
+from support.databases import POSTGRES_URL_PREFIX, grant_create, postgres_role, postgres_tables
+from support.fixture_types import NewPostgresUrl, StartNatsServer
 
 
 def connmgr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -209,6 +210,28 @@ def test_migrate_stops_at_once_when_the_database_refuses(pg_url: str) -> None:
         "connmgr: migrate: the database refused: InvalidCatalogNameError: database "
         '"connmgr_no_such_database" does not exist'
     ]
+
+
+async def test_migrate_without_the_right_to_create_pg_trgm_gives_the_reason_changing_nothing(
+    fresh_pg_url: NewPostgresUrl,
+) -> None:
+    """Migration 0012 creates the ``pg_trgm`` extension, which takes CREATE on the
+    database (its owner's by default). A role without it gets PostgreSQL's reason, and
+    nothing of the schema; granted it, the same command goes through."""
+    url = await fresh_pg_url()
+    database = url.rsplit("/", 1)[1]
+    async with postgres_role(database) as role:
+        as_role = url.replace(POSTGRES_URL_PREFIX, f"postgresql+asyncpg://{role}@127.0.0.1:5432/")
+        refused = await asyncio.to_thread(connmgr, "migrate", env={"CONNMGR_DATABASE_URL": as_role})
+        tables = await postgres_tables(database)
+        await grant_create(database, role)
+        granted = await asyncio.to_thread(connmgr, "migrate", env={"CONNMGR_DATABASE_URL": as_role})
+    assert refused.returncode == 1
+    assert_no_traceback(refused)
+    assert 'permission denied to create extension "pg_trgm"' in refused.stderr
+    assert "Must have CREATE privilege on current database" in refused.stderr
+    assert tables == []  # all of the migrations or none
+    assert (granted.returncode, granted.stdout) == (0, "schema: up to date\n")
 
 
 def test_migrate_brings_an_answering_database_up_to_date(tmp_path: Path) -> None:

@@ -57,6 +57,48 @@ async def drop_postgres_database(name: str) -> None:
 
 
 @asynccontextmanager
+async def postgres_role(database: str) -> AsyncIterator[str]:
+    """A login role that may connect to ``database`` and create in its ``public``
+    schema, but not create in the database itself (no extensions); dropped on exit."""
+    role = f"{DATABASE_NAME_PREFIX}role_{secrets.token_hex(4)}"
+    await _on(POSTGRES_ADMIN_DSN, f'CREATE ROLE "{role}" LOGIN',
+              f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')  # fmt: skip
+    in_database = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+    try:
+        await _on(in_database, f'GRANT ALL ON SCHEMA public TO "{role}"')
+        yield role
+    finally:
+        await _on(in_database, f'DROP OWNED BY "{role}" CASCADE')
+        await _on(POSTGRES_ADMIN_DSN, f'REVOKE ALL ON DATABASE "{database}" FROM "{role}"',
+                  f'DROP ROLE "{role}"')  # fmt: skip
+
+
+async def grant_create(database: str, role: str) -> None:
+    await _on(POSTGRES_ADMIN_DSN, f'GRANT CREATE ON DATABASE "{database}" TO "{role}"')
+
+
+async def postgres_tables(database: str) -> list[str]:
+    """The tables of ``database``'s ``public`` schema, by name."""
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}")
+    try:
+        rows = await admin.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        )
+    finally:
+        await admin.close()
+    return [row[0] for row in rows]
+
+
+async def _on(dsn: str, *statements: str) -> None:
+    admin = await asyncpg.connect(dsn)
+    try:
+        for statement in statements:
+            await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
 async def migrated_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on ``database_url`` with the schema migrated; disposed on exit."""
     engine = create_engine(database_url)

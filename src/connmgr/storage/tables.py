@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData()
@@ -82,6 +83,18 @@ connections = Table(
     Index("ix_connections_tenant_status_name", "tenant", "status", "name", "id"),
     Index("ix_connections_tenant_kind_name", "tenant", "kind", "name", "id"),
 )
+
+# Issue 15: the list's ``q`` filter (a substring of the lower-cased name or description)
+# searches these trigram indexes instead of every row of the tenant. PostgreSQL only
+# (``pg_trgm``); ``info["dialects"]`` names where the migrations build an index.
+for _column in ("name", "description"):
+    Index(
+        f"ix_connections_{_column}_trigrams",
+        func.lower(connections.c[_column]).label(f"lower_{_column}"),
+        postgresql_using="gin",
+        postgresql_ops={f"lower_{_column}": "gin_trgm_ops"},
+        info={"dialects": ("postgresql",)},
+    )
 
 connection_tags = Table(
     "connection_tags",
