@@ -2,7 +2,7 @@
 
 ``/metrics``' latency gauge looked up each live connection's newest sample: one index
 search per connection, ~0.65 s of PostgreSQL a scrape at 100,000 connections
-(``docs/scaling.md``, "What a scrape costs"). The prober already writes the
+(``docs/scaling.md``, "Statements that grow with history"). The prober already writes the
 connection's ``probe_state`` row with every check it counts; the row now carries that
 check's latency too, and the gauge reads those rows. Existing rows are filled from
 the sample of their ``last_check_at``, so the gauge does not go blank until each
