@@ -8,8 +8,8 @@ test changes nothing); otherwise the target is prepared (secrets decrypted in
 memory), checked under the runner's bounds, and the result is written by the batch
 writer before the message is acked and the outcome published to ``reply_to``.
 
-A result that could not be written (the database is away) is held in memory, for
-at most ``HOLD_RESULT_S`` and ``MAX_HELD`` of them, and written when its message
+A result that could not be written (the database is away) is held in memory
+(``held_results``, bounded in age and number), and written when its message
 comes back to this replica, instead of checking the target again: an outage does
 not turn into repeated logins on the user's systems. A message redelivered to
 another replica is checked there once more; either way it is recorded once.
@@ -52,12 +52,11 @@ from connmgr.workers.keyring import Keyring
 from connmgr.workers.message_context import log_handled
 from connmgr.workers.metrics import record_check
 from connmgr.workers.streams import ensure_streams
+from connmgr.workers.tester.held_results import HeldResults
 from connmgr.workers.tester.recorder import TestRecord, record_tests
 
 log = structlog.get_logger("connmgr.tester")
 POOL = "tester"
-HOLD_RESULT_S: Final = 300.0
-MAX_HELD: Final = 1024
 _ATTRIBUTES: Final[Attributes] = {"connmgr.pool": "tester"}
 
 
@@ -197,30 +196,3 @@ class TesterPool:
             return await prepare_stored(
                 connection, command.actor.tenant, connection_id, self._keyring
             )
-
-
-class HeldResults:
-    """Records whose write failed, by command id, until written or too old to use."""
-
-    def __init__(self, max_held: int = MAX_HELD, hold_s: float = HOLD_RESULT_S) -> None:
-        self.max_held = max_held
-        self.hold_s = hold_s
-        self._records: dict[CommandKey, tuple[float, TestRecord]] = {}
-
-    def hold(self, record: TestRecord) -> None:
-        self._records.pop(record.key, None)
-        self._records[record.key] = (time.monotonic(), record)
-        while len(self._records) > self.max_held:
-            del self._records[next(iter(self._records))]
-
-    def get(self, key: CommandKey) -> TestRecord | None:
-        held = self._records.get(key)
-        if held is None:
-            return None
-        if time.monotonic() - held[0] > self.hold_s:
-            del self._records[key]
-            return None
-        return held[1]
-
-    def release(self, key: CommandKey) -> None:
-        self._records.pop(key, None)
