@@ -145,7 +145,7 @@ async def test_a_status_or_kind_filter_searches_an_index_led_by_tenant_and_that_
 async def test_on_postgresql_a_q_search_reads_the_trigram_indexes_not_the_tenants_rows(
     fresh_pg_url: NewPostgresUrl,
 ) -> None:
-    """A rare substring in a large fleet must not walk every name of the tenant (93-100
+    """A rare substring in a large fleet must not walk every name of the tenant (135-168
     ms a page at 100,000 connections before the indexes): name and description are each
     searched through their trigram index, and the page stays the tenant's."""
     async with migrated_engine(await fresh_pg_url()) as engine:

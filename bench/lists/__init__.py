@@ -1,0 +1,1 @@
+"""The lists bench: connection list pages by filter (``python -m bench.lists``)."""
