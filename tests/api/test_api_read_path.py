@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
@@ -21,6 +20,7 @@ from structlog.testing import capture_logs
 from api.clients import ApiClient, Tokens, bearer
 from api.manual_clock import counted_statements
 from connmgr.api import create_app
+from connmgr.api.app_state import READER
 from connmgr.api.connection_reads import ConnectionReader, RecentViews
 from connmgr.api.problems import database_unavailable
 from connmgr.schemas.settings import Settings
@@ -28,10 +28,9 @@ from connmgr.storage.database import autocommit_reads, create_engine, migrate, w
 from connmgr.storage.reads.views import ConnectionView
 from connmgr.storage.tables import connections
 from connmgr.storage.tokens import issue_token
+from support.databases import drop_server_connections
 from support.fixture_types import NewPostgresUrl
 from support.seeds import Seed
-from support.services import POSTGRES_ADMIN_DSN
-from support.waiting import wait_for
 
 
 async def test_a_get_by_id_with_a_known_token_runs_one_statement(
@@ -40,11 +39,16 @@ async def test_a_get_by_id_with_a_known_token_runs_one_statement(
     path = f"/api/connections/{await seed.connection()}"
     assert (await client.get(path, headers=bearer(tokens.acme))).status == 200
 
+    versions = client.app[READER].versions
+    sent = versions.sent if versions else 0
     with counted_statements(engine) as statements:
         response = await client.get(path, headers=bearer(tokens.acme))
 
     assert response.status == 200
-    assert len(statements) == 1
+    if versions is None:  # SQLite: the version read goes through SQLAlchemy
+        assert len(statements) == 1
+    else:  # PostgreSQL: on the driver's own connection, without a pool checkout
+        assert (len(statements), versions.sent - sent) == (0, 1)
 
 
 async def test_concurrent_reads_share_one_statement_per_tenant(
@@ -98,6 +102,8 @@ class OwnEngineApi:
     client: ApiClient
     database: str
     path: str
+    unread_path: str
+    """A connection no request has read yet (its read goes through SQLAlchemy's pool)."""
     headers: dict[str, str]
 
 
@@ -107,47 +113,32 @@ async def own_engine_api(fresh_pg_url: NewPostgresUrl) -> AsyncIterator[OwnEngin
     setup = create_engine(url)
     try:
         await migrate(setup)
-        connection_id = await Seed(setup).connection()
+        connection_id, unread_id = await Seed(setup).connection(), await Seed(setup).connection()
         token = await issue_token(setup, "reader", "acme", ["read"])
     finally:
         await setup.dispose()
     app = create_app(Settings(database_url=url))
     async with TestClient(TestServer(app)) as client:
-        path = f"/api/connections/{connection_id}"
-        yield OwnEngineApi(client, url.rsplit("/", 1)[1], path, bearer(token))
+        path, unread_path = f"/api/connections/{connection_id}", f"/api/connections/{unread_id}"
+        yield OwnEngineApi(client, url.rsplit("/", 1)[1], path, unread_path, bearer(token))
 
 
-async def drop_server_connections(database: str) -> None:
-    """Terminate every server connection to ``database``, as a database restart would."""
-    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-    try:
-        others = "datname = $1 AND pid <> pg_backend_pid()"
-        await admin.execute(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}", database
-        )
-
-        async def gone() -> bool:
-            count = await admin.fetchval(
-                f"SELECT count(*) FROM pg_stat_activity WHERE {others}", database
-            )
-            return bool(count == 0)
-
-        await wait_for(gone, message="the terminated connections did not go away")
-    finally:
-        await admin.close()
-
-
+@pytest.mark.parametrize("view", ["kept", "unread"])
 async def test_a_dropped_database_connection_is_a_503_problem_then_heals(
-    own_engine_api: OwnEngineApi,
+    own_engine_api: OwnEngineApi, view: str
 ) -> None:
+    """A kept view's version read goes on the driver's connections (``live_versions``),
+    an unread connection's row through SQLAlchemy's pool: both heal the same way."""
     api = own_engine_api
-    assert (await api.client.get(api.path, headers=api.headers)).status == 200
+    for _ in range(2):  # read, then kept: the driver's connection is open too
+        assert (await api.client.get(api.path, headers=api.headers)).status == 200
+    path = api.path if view == "kept" else api.unread_path
 
     await drop_server_connections(api.database)
     with capture_logs() as logs:
-        dropped = await api.client.get(api.path, headers=api.headers)
+        dropped = await api.client.get(path, headers=api.headers)
         body = await dropped.json(content_type=None)
-    healed = await api.client.get(api.path, headers=api.headers)
+    healed = await api.client.get(path, headers=api.headers)
 
     assert dropped.status == 503
     assert dropped.content_type == "application/problem+json"

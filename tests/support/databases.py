@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.database import create_engine, migrate
 from support.services import POSTGRES_ADMIN_DSN
+from support.waiting import wait_for
 
 POSTGRES_URL_PREFIX: Final = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
 DATABASE_NAME_PREFIX: Final = "connmgr_test_"
@@ -107,3 +108,23 @@ async def migrated_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+async def drop_server_connections(database: str) -> None:
+    """Terminate every server connection to ``database``, as a database restart would."""
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        others = "datname = $1 AND pid <> pg_backend_pid()"
+        await admin.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}", database
+        )
+
+        async def gone() -> bool:
+            count = await admin.fetchval(
+                f"SELECT count(*) FROM pg_stat_activity WHERE {others}", database
+            )
+            return bool(count == 0)
+
+        await wait_for(gone, message="the terminated connections did not go away")
+    finally:
+        await admin.close()

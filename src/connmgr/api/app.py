@@ -81,6 +81,7 @@ def create_app(
     else:
         _read_through(app, engine)
     app.cleanup_ctx.append(_verify_chain)
+    app.on_cleanup.append(_close_reader)
     add_routes(app.router, routes)
     add_console_routes(app.router)
     return app
@@ -120,3 +121,8 @@ def _read_through(app: web.Application, engine: AsyncEngine) -> None:
 
 async def _stop_streams(app: web.Application) -> None:
     await app[STREAMS].fanout.stop()
+
+
+async def _close_reader(app: web.Application) -> None:
+    if (reader := app.get(READER)) is not None:
+        await reader.close()

@@ -8,6 +8,8 @@ which starts as soon as one ends. An idle reader sends a read at once (on the ne
 turn of the event loop); a busy one serves many requests per database round trip.
 The views read last (at most ``recent_views``) are kept and passed as known views:
 one still at its live version is served without reading and decoding its row again.
+On PostgreSQL that version read goes on the driver's own connections
+(``live_versions``, one per round in flight); ``close`` closes them.
 
 Contract:
 
@@ -30,7 +32,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connmgr.storage.reads.connections_by_id import get_connections
+from connmgr.storage.reads.connections_by_id import get_connections, live_versions
 from connmgr.storage.reads.views import ConnectionView
 
 MAX_BATCH: Final = 64
@@ -61,6 +63,13 @@ class ConnectionReader:
         self._rounds: set[asyncio.Task[None]] = set()  # the loop keeps weak references only
         self._scheduled = False
         self._recent = RecentViews(recent_views)
+        self.versions = live_versions(engine)
+        """The version reads on the driver's connections (PostgreSQL), else None."""
+
+    async def close(self) -> None:
+        """Close the driver connections of the version reads (at shutdown)."""
+        if self.versions is not None:
+            await self.versions.close()
 
     def body(self, view: ConnectionView) -> bytes:
         """The JSON of a view this reader returned (serialised once while it is kept)."""
@@ -102,7 +111,8 @@ class ConnectionReader:
     async def _read(self, tenant: str, waiting: Waiting) -> None:
         try:
             ids = list(waiting)
-            found = await get_connections(self.engine, tenant, ids, self._recent.among(ids))
+            known = self._recent.among(ids)
+            found = await get_connections(self.engine, tenant, ids, known, self.versions)
         except asyncio.CancelledError:
             _fail(waiting, None)
             raise

@@ -9,7 +9,8 @@ the connection's events and every event steps the version. So a caller that alre
 holds views (``known``) asks only for their live versions, a narrow read that decodes
 no JSON, and reuses the views whose version is still the live one; only unknown ids
 and changed connections are read in full. A read never returns a row older than the
-live one when its statement started.
+live one when its statement started. On PostgreSQL a caller may pass ``live_versions()``
+(``live_versions``): the narrow read then goes on the driver's own connections.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sqlalchemy import Column, ColumnElement, RowMapping, Select, bindparam, sel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
+from connmgr.storage.database import POOL_RECYCLE_S
+from connmgr.storage.reads.live_versions import LiveVersions
 from connmgr.storage.reads.views import ConnectionView, connection_view
 from connmgr.storage.tables import connections
 
@@ -48,17 +51,23 @@ _VERSIONS: Final = {
 }
 
 
+def live_versions(engine: AsyncEngine, *, recycle_s: float = POOL_RECYCLE_S) -> LiveVersions | None:
+    """The version read on the driver's connections for a PostgreSQL ``engine``, else None."""
+    return LiveVersions.on(engine, _VERSIONS[True], recycle_s)
+
+
 async def get_connections(
     engine: AsyncEngine,
     tenant: str,
     connection_ids: Sequence[str],
     known: Mapping[str, ConnectionView] | None = None,
+    versions: LiveVersions | None = None,
 ) -> dict[str, ConnectionView]:
     """The tenant's live connections among ``connection_ids``, by id.
 
     ``known`` views (by id, of any version) are returned as they are when their
-    version is still the live one; the rest are read in full. An id that is absent,
-    deleted or another tenant's is simply not in the result.
+    version is still the live one (read by ``versions`` when given); the rest are read
+    in full. An id that is absent, deleted or another tenant's is simply not in the result.
     """
     if not connection_ids:
         return {}
@@ -67,19 +76,36 @@ async def get_connections(
     held = [cid for cid in dict.fromkeys(connection_ids) if cid in known]
     unknown = [cid for cid in dict.fromkeys(connection_ids) if cid not in known]
     found: dict[str, ConnectionView] = {}
+    if held and versions is not None:
+        unknown += _reuse(known, await versions.read(tenant, held), tenant, found)
+        held = []
+    if not held and not unknown:
+        return found
     async with engine.connect() as connection:
         if held:
             live = await _select(connection, _VERSIONS[array], tenant, held)
-            for row in live:
-                view = known[row["id"]]
-                if view.version == row["version"] and view.tenant == tenant:
-                    found[view.id] = view
-                else:
-                    unknown.append(row["id"])
+            unknown += _reuse(known, {row["id"]: row["version"] for row in live}, tenant, found)
         if unknown:
             for row in await _select(connection, _ROWS[array], tenant, unknown):
                 found[row["id"]] = connection_view(row)
     return found
+
+
+def _reuse(
+    known: Mapping[str, ConnectionView],
+    live: Mapping[str, int],
+    tenant: str,
+    found: dict[str, ConnectionView],
+) -> list[str]:
+    """Put in ``found`` the known views still at their live version; the ids to read again."""
+    stale = []
+    for connection_id, version in live.items():
+        view = known[connection_id]
+        if view.version == version and view.tenant == tenant:
+            found[connection_id] = view
+        else:
+            stale.append(connection_id)
+    return stale
 
 
 async def _select(
