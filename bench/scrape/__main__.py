@@ -75,7 +75,7 @@ async def run(options: Options) -> None:
         stored = await count_rows(engine, connections)
         sampled = await count_rows(engine, samples)
         since = datetime.now(UTC) - timedelta(minutes=1)
-        gauges = ConnectionGauges()
+        gauges = ConnectionGauges(max_age_s=0)  # each scrape reads: what one read costs
 
         async def scrape() -> list[Any]:
             await gauges.refresh(engine)

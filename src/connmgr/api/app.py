@@ -63,7 +63,7 @@ def create_app(
     glue), and the console's static assets (``console_assets``). Middleware order:
     request spans (outermost), metrics, problems, auth."""
     routes = (*ROUTE_TABLE, *extra_routes)
-    metrics = ApiMetrics()
+    metrics = ApiMetrics(settings.api_gauges_max_age_s)
     app = web.Application(
         middlewares=[
             request_span_middleware(),

@@ -28,11 +28,20 @@ metric                                     labels          series
   they are not here (each pool exports its own).
 - a scrape whose database reads fail still serves the request metrics; the gauges are
   then absent and the failure is logged.
+- the reads cost the database in proportion to the fleet (~160 ms at 100,000
+  connections, ``docs/scaling.md``), so scrapes share them: scrapes that arrive while a
+  read is in flight wait for that read, and a read that succeeded less than
+  ``max_age_s`` ago (``CONNMGR_API_GAUGES_MAX_AGE_S``) serves later scrapes as it is. A
+  pair of Prometheus servers, or an operator's ``curl`` loop, then costs one read per
+  ``max_age_s`` per API process, not one per scrape. A failed read is not kept: the next
+  scrape reads again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -43,6 +52,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.reads import fleet_gauges
 
+MAX_AGE_S: Final = 5.0
+"""How long a successful read serves later scrapes (``CONNMGR_API_GAUGES_MAX_AGE_S``)."""
 LATENCY_BUCKETS_S: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds in seconds (Prometheus' default buckets); ``+Inf`` is added."""
 _MS_PER_S: Final = 1000.0
@@ -53,8 +64,19 @@ Family = GaugeMetricFamily | GaugeHistogramMetricFamily
 class ConnectionGauges(Collector):
     """The fleet gauges (module docstring), as read by the latest ``refresh``."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, max_age_s: float = MAX_AGE_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if max_age_s < 0:
+            raise ValueError("max_age_s >= 0 is required")
+        self.max_age_s = max_age_s
+        self.reads = 0
+        """Reads of the database so far (one per refresh that was not shared)."""
+        self._clock = clock
         self._families: list[Family] = []
+        self._read_at: float | None = None
+        """When the families now held were read; None when they are not a successful read."""
+        self._reading: asyncio.Task[None] | None = None
 
     def describe(self) -> Iterable[Family]:
         return []  # names are fixed and unique; nothing to check at registration
@@ -63,13 +85,31 @@ class ConnectionGauges(Collector):
         return list(self._families)
 
     async def refresh(self, engine: AsyncEngine) -> None:
-        """Read the gauges for the scrape about to be served; on failure, serve none."""
+        """Make the gauges current for the scrape about to be served: join the read in
+        flight, keep a successful read younger than ``max_age_s``, or read now. On
+        failure, serve none."""
+        if self._reading is None:
+            read_at = self._read_at
+            if read_at is not None and self._clock() - read_at < self.max_age_s:
+                return
+            self._reading = asyncio.create_task(self._read(engine))
+            self._reading.add_done_callback(self._read_ended)
+        await asyncio.shield(self._reading)  # one scraper going away does not cancel it
+
+    def _read_ended(self, _: asyncio.Task[None]) -> None:
+        self._reading = None
+
+    async def _read(self, engine: AsyncEngine) -> None:
+        self.reads += 1
+        started = self._clock()
         try:
             self._families = await _read_gauges(engine, datetime.now(UTC))
         except Exception as error:  # never fail the scrape; never log driver text
-            self._families = []
+            self._families, self._read_at = [], None
             logger = structlog.get_logger("connmgr.api")
             logger.warning("api.gauges_unavailable", error_type=type(error).__name__)
+        else:
+            self._read_at = started
 
 
 async def _read_gauges(engine: AsyncEngine, now: datetime) -> list[Family]:

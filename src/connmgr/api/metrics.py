@@ -20,7 +20,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from connmgr.api.connection_gauges import ConnectionGauges
+from connmgr.api.connection_gauges import MAX_AGE_S, ConnectionGauges
 from connmgr.api.routing import Handler
 
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -31,7 +31,7 @@ _LABELS: Final = ("route", "method", "status")
 class ApiMetrics:
     """The request counter, latency histogram and fleet gauges of one application."""
 
-    def __init__(self) -> None:
+    def __init__(self, gauges_max_age_s: float = MAX_AGE_S) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "connmgr_api_requests",
@@ -45,7 +45,7 @@ class ApiMetrics:
             _LABELS,
             registry=self.registry,
         )
-        self.connections = ConnectionGauges()
+        self.connections = ConnectionGauges(gauges_max_age_s)
         self.registry.register(self.connections)
         # Labelled children by label values: ``labels()`` costs several times the update.
         # Bounded like the series themselves: route names x methods x status codes.

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         le=604800,
         description="API: seconds between walks of the whole hash chain",
     )
+    api_gauges_max_age_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="API: seconds a read of /metrics' fleet gauges serves later scrapes",
+    )
     gateway_wait_s: float = Field(
         default=10.0,
         gt=0,
