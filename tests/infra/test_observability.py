@@ -147,3 +147,40 @@ def test_every_worker_pod_is_annotated_for_scraping_on_its_probe_port() -> None:
             "prometheus.io/port": str(probes["containerPort"]),
             "prometheus.io/path": "/metrics",
         }, deployment["metadata"]["name"]
+
+
+FLEET_GAUGES = {
+    "connmgr_connections": ('kind="postgres",status="healthy"', "kind, status"),
+    "connmgr_checks_last_minute": ('outcome="up"', "outcome"),
+}
+"""Every API replica serves the same fleet gauges: a panel must count each once."""
+
+
+def test_the_fleet_gauge_panels_count_each_connection_once_whatever_the_api_replicas(
+    tmp_path: Path,
+) -> None:
+    cases = []
+    for expr in dashboard_exprs():
+        metric = next((name for name in FLEET_GAUGES if f"({name})" in expr), None)
+        if metric is None:
+            continue
+        labels, _ = FLEET_GAUGES[metric]
+        replicas = [f'{metric}{{instance="api-{n}:8080",{labels}}}' for n in (0, 1)]
+        cases.append(
+            {
+                "interval": "1m",
+                "input_series": [{"series": series, "values": "7x5"} for series in replicas],
+                "promql_expr_test": [
+                    {"expr": expr, "eval_time": "2m", "exp_samples": [
+                        {"labels": f"{{{labels}}}", "value": 7}
+                    ]}
+                ],
+            }
+        )  # fmt: skip
+    assert len(cases) == len(FLEET_GAUGES), "a fleet gauge panel is missing"
+    path = tmp_path / "fleet_gauges_test.yaml"
+    path.write_text(yaml.safe_dump({"rule_files": [], "tests": cases}))
+
+    tested = promtool("test", "rules", path.name, cwd=tmp_path)
+
+    assert tested.returncode == 0, tested.stdout + tested.stderr
