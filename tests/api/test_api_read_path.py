@@ -216,3 +216,25 @@ def test_a_kept_views_json_is_made_once_and_follows_its_version() -> None:
     recent.keep(["a"], {"a": second})
     assert json.loads(recent.body(second))["version"] == 2
     assert json.loads(recent.body(first))["version"] == 1  # no longer kept: made afresh
+
+
+async def test_a_round_of_more_tenants_than_driver_connections_reads_the_rest_through_the_pool(
+    engine: AsyncEngine, seed: Seed
+) -> None:
+    tenants = ["acme", "globex", "initech"]
+    asks = [(tenant, await seed.connection(tenant=tenant)) for tenant in tenants]
+    reader = ConnectionReader(autocommit_reads(engine))
+    await asyncio.gather(*(reader.get(tenant, cid) for tenant, cid in asks))  # now kept
+    sent = reader.versions.sent if reader.versions else 0
+
+    try:
+        with counted_statements(engine) as statements:
+            views = await asyncio.gather(*(reader.get(tenant, cid) for tenant, cid in asks))
+    finally:
+        await reader.close()
+
+    assert [(view.tenant, view.id) for view in views if view is not None] == asks
+    if reader.versions is None:  # SQLite: every read through SQLAlchemy
+        assert len(statements) == 3
+    else:  # two on the driver's connections, the third not queued behind them
+        assert (reader.versions.sent - sent, len(statements)) == (2, 1)

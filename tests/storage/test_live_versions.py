@@ -157,3 +157,23 @@ async def test_there_are_no_driver_reads_on_sqlite(sqlite_url: str) -> None:
         assert live_versions(engine) is None
     finally:
         await engine.dispose()
+
+
+async def test_a_read_that_finds_every_connection_in_use_is_not_queued(
+    pg_engine: AsyncEngine,
+) -> None:
+    cid = await Seed(pg_engine).connection()
+    versions = live_versions(pg_engine, size=1)
+    assert versions is not None
+    try:
+        first = asyncio.create_task(versions.read("acme", [cid]))
+        await asyncio.sleep(0)  # it holds the one connection, opening it
+        busy = await versions.read_if_free("acme", [cid])
+        await first
+        free = await versions.read_if_free("acme", [cid])
+    finally:
+        await versions.close()
+
+    assert busy is None  # the caller reads through its pool instead
+    assert free == {cid: 1}
+    assert versions.sent == 2

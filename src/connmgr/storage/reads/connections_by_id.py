@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.database import POOL_RECYCLE_S
+from connmgr.storage.reads.live_versions import SIZE as LIVE_VERSIONS_SIZE
 from connmgr.storage.reads.live_versions import LiveVersions
 from connmgr.storage.reads.views import ConnectionView, connection_view
 from connmgr.storage.tables import connections
@@ -51,9 +52,11 @@ _VERSIONS: Final = {
 }
 
 
-def live_versions(engine: AsyncEngine, *, recycle_s: float = POOL_RECYCLE_S) -> LiveVersions | None:
+def live_versions(
+    engine: AsyncEngine, *, size: int = LIVE_VERSIONS_SIZE, recycle_s: float = POOL_RECYCLE_S
+) -> LiveVersions | None:
     """The version read on the driver's connections for a PostgreSQL ``engine``, else None."""
-    return LiveVersions.on(engine, _VERSIONS[True], recycle_s)
+    return LiveVersions.on(engine, _VERSIONS[True], size=size, recycle_s=recycle_s)
 
 
 async def get_connections(
@@ -77,8 +80,10 @@ async def get_connections(
     unknown = [cid for cid in dict.fromkeys(connection_ids) if cid not in known]
     found: dict[str, ConnectionView] = {}
     if held and versions is not None:
-        unknown += _reuse(known, await versions.read(tenant, held), tenant, found)
-        held = []
+        versioned = await versions.read_if_free(tenant, held)
+        if versioned is not None:  # else every driver connection is busy: through the pool
+            unknown += _reuse(known, versioned, tenant, found)
+            held = []
     if not held and not unknown:
         return found
     async with engine.connect() as connection:

@@ -14,6 +14,10 @@ once, so it is scoped to one tenant and leaves out deleted connections; another 
 connection is not found, exactly like a missing one. Each statement starts after it is
 asked, so it sees every commit that completed before.
 
+A read that finds every connection in use is not queued (``read_if_free``): the
+caller sends it through SQLAlchemy's pool instead, so a round that holds many tenants'
+reads (a statement each) runs them side by side as before.
+
 A connection that fails (the server dropped it: a restart, a failover, an idle timeout)
 takes the other idle ones with it, as a pool is invalidated: they share its fate. The
 failure is raised as ``DatabaseUnreachable``, a ``ConnectionError`` (the API's 503), and
@@ -74,10 +78,24 @@ class LiveVersions:
 
     @classmethod
     def on(
-        cls, engine: AsyncEngine, query: Select[Any], recycle_s: float = POOL_RECYCLE_S
+        cls,
+        engine: AsyncEngine,
+        query: Select[Any],
+        *,
+        size: int = SIZE,
+        recycle_s: float = POOL_RECYCLE_S,
     ) -> LiveVersions | None:
         """For a PostgreSQL ``engine``; None on another backend (it reads through SQLAlchemy)."""
-        return cls(engine, query, recycle_s=recycle_s) if arrays_on(engine) else None
+        return cls(engine, query, size, recycle_s) if arrays_on(engine) else None
+
+    async def read_if_free(
+        self, tenant: str, connection_ids: Sequence[str]
+    ) -> dict[str, int] | None:
+        """``read``, or None at once when every connection is in use (the caller then
+        reads through its pool rather than wait: a round of many tenants' reads)."""
+        if self._slots.locked():
+            return None
+        return await self.read(tenant, connection_ids)
 
     async def read(self, tenant: str, connection_ids: Sequence[str]) -> dict[str, int]:
         """The live version of each of ``tenant``'s connections among the ids, by id."""
