@@ -8,15 +8,32 @@ mappings whose keys are the ``probe_state`` columns.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from connmgr.storage.any_of import BACKENDS, arrays_on, one_of
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.tables import connections, probe_state
 
 _TIMES = ("status_since", "last_check_at", "alert_raised_at", "updated_at")
+
+# By whether the backend takes arrays (``any_of``): the prober's flush sends both with a
+# batch's ids, whose number varies from flush to flush; one statement text serves all.
+_LOCKED: Final = {
+    array: select(probe_state)
+    .where(one_of(probe_state.c.connection_id, "ids", array=array))
+    .order_by(probe_state.c.connection_id)
+    .with_for_update()
+    for array in BACKENDS
+}
+_STATUSES: Final = {
+    array: select(connections.c.id, connections.c.tenant, connections.c.status).where(
+        one_of(connections.c.id, "ids", array=array)
+    )
+    for array in BACKENDS
+}
 
 
 def _row(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -32,13 +49,9 @@ async def lock_probe_states(
 ) -> dict[str, dict[str, Any]]:
     """The rows of these connections, locked for the transaction, in id order (no deadlock)."""
     ids = sorted(set(connection_ids))
-    query = (
-        select(probe_state)
-        .where(probe_state.c.connection_id.in_(ids))
-        .order_by(probe_state.c.connection_id)
-        .with_for_update()
-    )
-    rows = await connection.execute(query)
+    if not ids:
+        return {}
+    rows = await connection.execute(_LOCKED[arrays_on(connection)], {"ids": ids})
     return {row.connection_id: _row(row._mapping) for row in rows}
 
 
@@ -87,9 +100,5 @@ async def statuses_of(
     ids = list(set(connection_ids))
     if not ids:
         return {}
-    rows = await connection.execute(
-        select(connections.c.id, connections.c.tenant, connections.c.status).where(
-            connections.c.id.in_(ids)
-        )
-    )
+    rows = await connection.execute(_STATUSES[arrays_on(connection)], {"ids": ids})
     return {row.id: (row.tenant, row.status) for row in rows}
