@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
+from connmgr.api.app import POOL_SIZE as API_POOL_SIZE
 from connmgr.runtime.cli import build_parser
+from connmgr.runtime.pools import PROBER_DB_CONNECTIONS
 from connmgr.schemas.commands import CreatePayload
 from connmgr.schemas.connection_spec import ConnectionSpec
 from connmgr.schemas.settings import Settings
+from connmgr.storage.database import create_engine
+from connmgr.storage.reads.live_versions import SIZE as LIVE_VERSIONS_SIZE
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
@@ -72,3 +77,17 @@ def test_the_python_example_builds_a_valid_spec() -> None:
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
     }
     assert {"connect", "test_draft", "create"} <= calls
+
+
+def test_the_database_connections_it_lists_are_what_each_process_holds_at_most() -> None:
+    listed = " ".join(README.split("**Database connections.**")[1].split("\n\n")[0].split())
+    defaults = inspect.signature(create_engine).parameters
+    worker = defaults["pool_size"].default + defaults["max_overflow"].default
+
+    assert (
+        f"an API process {API_POOL_SIZE + LIVE_VERSIONS_SIZE} (a pool of {API_POOL_SIZE}," in listed
+    )
+    assert f"and {LIVE_VERSIONS_SIZE} of the driver's own" in listed
+    assert f"a prober {PROBER_DB_CONNECTIONS} (its fixed pool)" in listed
+    assert f"any other worker {worker} (a pool of {defaults['pool_size'].default}" in listed
+    assert f"open {defaults['max_overflow'].default} more under load" in listed
