@@ -18,6 +18,7 @@ from support.databases import drop_server_connections
 from support.fixture_types import NewPostgresUrl
 from support.seeds import Seed
 from support.services import POSTGRES_ADMIN_DSN
+from support.shipped_nats import free_port
 from support.waiting import wait_for
 
 
@@ -177,3 +178,17 @@ async def test_a_read_that_finds_every_connection_in_use_is_not_queued(
     assert busy is None  # the caller reads through its pool instead
     assert free == {cid: 1}
     assert versions.sent == 2
+
+
+async def test_a_database_that_refuses_the_connection_is_unreachable() -> None:
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/absent")
+    versions = live_versions(engine)
+    assert versions is not None
+    try:
+        with pytest.raises(DatabaseUnreachable) as refused:
+            await versions.read("acme", ["00000000-0000-0000-0000-000000000000"])
+    finally:
+        await engine.dispose()
+
+    assert database_unavailable(refused.value)  # the API's 503
+    assert "postgres@" not in str(refused.value)  # the URL's user stays out of the message
