@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.clients import ApiClient, Tokens, bearer
 from api.manual_clock import ManualClock
 from connmgr.api.app_state import METRICS
-from connmgr.api.connection_gauges import ConnectionGauges
+from connmgr.api.connection_gauges import MAX_AGE_S, ConnectionGauges
+from connmgr.schemas.settings import Settings
 from connmgr.storage.database import create_engine
 from support.seeds import Seed
 
@@ -120,3 +121,7 @@ async def test_a_refused_scrape_neither_reads_nor_joins_a_read(
         assert response.status in (401, 403)
 
     assert gauges.reads == 0
+
+
+def test_the_settings_default_is_the_gauges_own() -> None:
+    assert Settings.model_fields["api_gauges_max_age_s"].default == MAX_AGE_S
