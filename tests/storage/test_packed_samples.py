@@ -11,7 +11,6 @@ downgrade brings them back.
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from connmgr.storage import packing_spans
 from connmgr.storage.database import create_engine, write_transaction
 from connmgr.storage.event_log import as_utc
-from connmgr.storage.reads.sample_history import recent_samples, rollups
+from connmgr.storage.reads.sample_history import recent_samples
 from connmgr.storage.reads.sample_stats import connection_stats
 from connmgr.storage.rollups import roll_resolution
 from connmgr.storage.sample_codec import (
@@ -39,71 +38,14 @@ from connmgr.storage.samples import NewSample, insert_samples, roll_up
 from connmgr.storage.tables import rollup_checkpoints, sample_blocks, samples
 from support.migrations import downgrade_to, upgrade_to
 from support.query_plans import query_plan, recorded_statements
-from support.samples import BILLING, ORDERS, T0, SampleBuilder, store, stored_samples
+from support.sample_answers import END, answers, fields_of, recorded_samples
+from support.samples import ORDERS, T0, SampleBuilder, store, stored_samples
 
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 GRACE = 2 * MINUTE
-END = T0 + 3 * HOUR
-
-
-def recorded_samples() -> list[NewSample]:
-    """Three hours of two connections of acme and one of globex, every 10 s: mixed
-    outcomes, phases (one of a name the codec does not know), manual check ids,
-    two checks at the same moment; latencies to the microsecond."""
-    rng = random.Random(15)
-    found: list[NewSample] = []
-    sequence = 1000
-    for step in range(3 * 360):
-        for connection_id, tenant in ((ORDERS, "acme"), (BILLING, "acme"), (ORDERS, "globex")):
-            sequence += rng.randint(1, 40)
-            moment = T0 + step * 10 * SECOND + rng.randint(0, 900_000) * timedelta(microseconds=1)
-            latency = rng.randint(300, 400_000) / 1000
-            manual = rng.random() < 0.02
-            found.append(
-                NewSample(
-                    check_id=f"manual-{sequence}" if manual else f"scheduled:{sequence}",
-                    connection_id=connection_id,
-                    tenant=tenant,
-                    checked_at=moment,
-                    outcome=rng.choice(OUTCOMES) if rng.random() < 0.1 else "ok",
-                    latency_ms=latency,
-                    phases={"connect": round(latency / 3, 3), "query": 0.5, "x-probe": 0.001}
-                    if step % 7
-                    else {},
-                )
-            )
-    tie = found[-1]
-    found.append(NewSample(**{**_fields(tie), "check_id": "scheduled:999999999"}))
-    return found
-
-
-def _fields(sample: NewSample) -> dict[str, Any]:
-    return {name: getattr(sample, name) for name in NewSample.__slots__}
-
-
-async def answers(engine: AsyncEngine) -> dict[str, Any]:
-    """Every read the API makes, over ranges inside and across the packed hours."""
-    found: dict[str, Any] = {}
-    for tenant, connection_id in (("acme", ORDERS), ("acme", BILLING), ("globex", ORDERS)):
-        key = f"{tenant}/{connection_id[:2]}"
-        found[f"{key} newest"] = await recent_samples(engine, tenant, connection_id, limit=1000)
-        for since, until in ((T0, T0 + HOUR), (T0 + 50 * MINUTE, T0 + 70 * MINUTE), (None, END)):
-            found[f"{key} {since}-{until}"] = await recent_samples(
-                engine, tenant, connection_id, since=since, until=until, limit=300
-            )
-        for resolution in ("minute", "hour"):
-            found[f"{key} {resolution}"] = await rollups(
-                engine, tenant, connection_id, resolution=resolution, since=T0, until=END
-            )
-    for tenant, connection_id in (("acme", ORDERS), ("acme", None), ("globex", None)):
-        for window in (HOUR, DAY, 7 * DAY, 30 * DAY):
-            for now in (T0 + 90 * MINUTE, END - 10 * MINUTE, END + 5 * MINUTE):
-                stats = await connection_stats(engine, tenant, connection_id, window, now)
-                found[f"{tenant}/{connection_id} {window} {now}"] = stats
-    return found
 
 
 @pytest.fixture
@@ -188,7 +130,7 @@ async def test_a_late_sample_joins_its_block_and_a_late_duplicate_is_dropped(
     await store(engine, [first])
     await roll_up(engine, T0 + 3 * HOUR)
     late = build.at(T0 + 5 * MINUTE, 7.0, outcome="timeout")
-    duplicate = NewSample(**{**_fields(first), "latency_ms": 99.0})
+    duplicate = NewSample(**{**fields_of(first), "latency_ms": 99.0})
     await store(engine, [late, duplicate])  # the buffer no longer holds ``first``
 
     report = await roll_up(engine, T0 + 3 * HOUR + MINUTE)
@@ -298,14 +240,14 @@ async def test_a_sample_stored_behind_the_spans_is_packed_in_another_round_of_it
     batch.append(build.at(T0 + HOUR))
     await store(engine, batch)
     late = [build.at(T0 + 30 * MINUTE, 9.0, connection_id=connections[0])]
-    write_blocks = packing_spans._write_blocks
+    write_blocks = packing_spans.write_blocks
 
     async def write_then_store_late(connection: AsyncConnection, *args: Any) -> None:
         await write_blocks(connection, *args)
         if late:  # in the first span, which packs connections[0]: behind the next key
             await insert_samples(connection, [late.pop()])
 
-    monkeypatch.setattr(packing_spans, "_write_blocks", write_then_store_late)
+    monkeypatch.setattr(packing_spans, "write_blocks", write_then_store_late)
     report = await roll_up(engine, T0 + 4 * HOUR, batch=4)
 
     assert report.samples_packed == len(batch) + 1
@@ -390,7 +332,7 @@ async def test_migration_0007_packs_existing_samples_and_its_downgrade_unpacks_t
     try:
         async with write_transaction(engine) as connection:
             await connection.run_sync(upgrade_to, "0006")
-            rows = [{**_fields(s), "phases": dict(s.phases)} for s in old + recent]
+            rows = [{**fields_of(s), "phases": dict(s.phases)} for s in old + recent]
             await connection.execute(samples.insert(), rows)
             await connection.execute(
                 rollup_checkpoints.insert(),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, select
@@ -25,8 +25,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connmgr.storage.event_log import as_utc
+from connmgr.storage.hour_blocks import BLOCK, read_checkpoint
 from connmgr.storage.sample_codec import PackedSample, decode_block
-from connmgr.storage.tables import rollup_checkpoints, sample_blocks
+from connmgr.storage.tables import sample_blocks
 
 __all__ = [
     "BLOCK",
@@ -38,7 +39,6 @@ __all__ = [
     "read_blocks",
 ]
 
-BLOCK: Final = timedelta(hours=1)
 PACKED: Final = "packed"
 
 
@@ -53,9 +53,7 @@ class StoredSample:
 
 async def blocks_checkpoint(connection: AsyncConnection) -> datetime | None:
     """Blocks exist only for hours starting before this moment (None: no block yet)."""
-    c = rollup_checkpoints.c
-    moment = await connection.scalar(select(c.rolled_until).where(c.resolution == PACKED))
-    return None if moment is None else as_utc(moment)
+    return await read_checkpoint(connection, PACKED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,30 +18,25 @@ own; this is what one span does inside it. Contracts:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Final
 
-from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.engine import Row
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from connmgr.storage.packed_blocks import BLOCK, packed_of
-from connmgr.storage.rollups import bucket_start, dialect_insert
+from connmgr.storage.hour_blocks import (
+    BLOCK,
+    BlockCodec,
+    PackedSpan,
+    whole_connection_hours,
+    write_blocks,
+)
+from connmgr.storage.packed_blocks import packed_of
+from connmgr.storage.rollups import bucket_start
 from connmgr.storage.sample_codec import PackedSample, decode_block, encode_block
 from connmgr.storage.tables import sample_blocks, samples
 
 __all__ = ["PackedSpan", "pack_span"]
-
-
-@dataclass(frozen=True, slots=True)
-class PackedSpan:
-    """What one span packed: ``moved`` samples of ``hour``, up to connection ``last``."""
-
-    moved: int
-    hour: datetime
-    last: str
 
 
 async def pack_span(
@@ -61,80 +56,21 @@ async def pack_span(
     start = bucket_start(oldest, BLOCK)
     in_hour = (c.checked_at >= start, c.checked_at < start + BLOCK)
     after = previous.last if previous is not None and previous.hour == start else None
-    rows = await _span_rows(connection, in_hour, batch, after)
-    if not rows and after is not None:  # samples came late behind the key: round again
-        rows = await _span_rows(connection, in_hour, batch, None)
-    if len(rows) == batch:
-        last = rows[-1].connection_id
-        whole = [row for row in rows if row.connection_id != last]
-        if whole:
-            rows = whole
-        else:  # one connection-hour larger than a batch: take it whole
-            every = select(samples).where(c.connection_id == last, *in_hour)
-            rows = list(await connection.execute(every))
+    rows = await whole_connection_hours(connection, samples, in_hour, batch, after)
     key = rows[-1].connection_id  # the last in the database's order, as it compares them
-    groups: dict[tuple[str, str], list[Row[Any]]] = {}
+    groups: dict[tuple[str, str], list[PackedSample]] = {}
     for row in sorted(rows, key=lambda row: (row.checked_at, row.id)):
-        groups.setdefault((row.connection_id, row.tenant), []).append(row)
-    await _write_blocks(connection, start, groups)
+        groups.setdefault((row.connection_id, row.tenant), []).append(packed_of(row))
+    await write_blocks(connection, sample_blocks, _CODEC, start, groups)
     await connection.execute(delete(samples).where(c.id.in_([row.id for row in rows])))
     return PackedSpan(len(rows), start, key)
 
 
-async def _span_rows(
-    connection: AsyncConnection,
-    in_hour: Sequence[ColumnElement[bool]],
-    batch: int,
-    after: str | None,
-) -> list[Row[Any]]:
-    """The first ``batch`` samples of the hour by connection, after connection ``after``:
-    a search of ``ix_samples_connection_time`` from there."""
-    c = samples.c
-    if connection.dialect.name == "sqlite":
-        # Without statistics SQLite takes the hour for a sixteenth of the table, and
-        # so would read all of it through ``ix_samples_time`` and sort it, in every
-        # span; the oldest hour is rather a third of the raw buffer or more.
-        in_hour = [func.likely(bound) for bound in in_hour]
-    query = select(samples).where(*in_hour)
-    if after is not None:
-        query = query.where(c.connection_id > after)
-    query = query.order_by(c.connection_id, c.checked_at).limit(batch)
-    return list(await connection.execute(query))
-
-
-async def _write_blocks(
-    connection: AsyncConnection, start: datetime, groups: dict[tuple[str, str], list[Row[Any]]]
-) -> None:
-    c = sample_blocks.c
-    ids = sorted({connection_id for connection_id, _ in groups})
-    existing = await connection.execute(
-        select(c.connection_id, c.tenant, c.data).where(
-            c.connection_id.in_(ids), c.bucket_start == start
-        )
-    )
-    held = {(row.connection_id, row.tenant): decode_block(start, row.data) for row in existing}
-    blocks = []
-    for (connection_id, tenant), rows in groups.items():
-        merged = _merge(held.get((connection_id, tenant), []), [packed_of(row) for row in rows])
-        blocks.append(
-            {
-                "connection_id": connection_id,
-                "bucket_start": start,
-                "tenant": tenant,
-                "count": len(merged),
-                "data": encode_block(start, merged),
-            }
-        )
-    statement = dialect_insert(connection, sample_blocks)
-    changes = {name: statement.excluded[name] for name in ("count", "data")}
-    key = ["connection_id", "bucket_start", "tenant"]
-    await connection.execute(
-        statement.on_conflict_do_update(index_elements=key, set_=changes), blocks
-    )
-
-
-def _merge(held: Sequence[PackedSample], fresh: Sequence[PackedSample]) -> list[PackedSample]:
+def _merge(held: list[PackedSample], fresh: list[PackedSample]) -> list[PackedSample]:
     """``held`` plus the ``fresh`` samples it lacks, by check time (held first on ties)."""
     known = {sample.check_id for sample in held}
     added = [sample for sample in fresh if sample.check_id not in known]
     return sorted([*held, *added], key=lambda sample: sample.checked_at)
+
+
+_CODEC: Final = BlockCodec(encode_block, decode_block, _merge)

@@ -24,10 +24,11 @@ microsecond, the precision every check measures them with (``round(…, 3)`` ms)
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
+
+from connmgr.storage.varint_blocks import CorruptBlock, VarintReader, VarintWriter, seal, unseal
 
 OUTCOMES: Final = (
     "ok",
@@ -46,15 +47,9 @@ PHASES: Final = ("resolve", "connect", "tls", "auth", "query")
 """Phase names by their index; append only."""
 
 SCHEDULED_PREFIX: Final = "scheduled:"
-_PLAIN: Final = 1
-_DEFLATED: Final = 2
 _OTHER_OUTCOME: Final = 15
 _OTHER_PHASE: Final = 255
 _US: Final = timedelta(microseconds=1)
-
-
-class CorruptBlock(ValueError):
-    """A block's bytes do not decode (unknown format, truncated, trailing bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +70,7 @@ def to_micros(milliseconds: float) -> int:
 
 def encode_block(start: datetime, samples: list[PackedSample]) -> bytes:
     """The block of ``samples`` (in stored order, each at or after ``start``)."""
-    writer = _Writer()
+    writer = VarintWriter()
     writer.varint(len(samples))
     previous_at, previous_step, previous_sequence = 0, 0, 0
     for index, sample in enumerate(samples):
@@ -104,24 +99,12 @@ def encode_block(start: datetime, samples: list[PackedSample]) -> bytes:
                 writer.byte(_OTHER_PHASE)
                 writer.text(name)
             writer.signed(to_micros(milliseconds))
-    plain = bytes(writer.out)
-    deflated = zlib.compress(plain, 9)
-    if len(deflated) < len(plain):
-        return bytes([_DEFLATED]) + deflated
-    return bytes([_PLAIN]) + plain
+    return seal(bytes(writer.out))
 
 
 def decode_block(start: datetime, block: bytes) -> list[PackedSample]:
     """The samples of ``block``, in stored order. Raises ``CorruptBlock``."""
-    if not block or block[0] not in (_PLAIN, _DEFLATED):
-        raise CorruptBlock("unknown block format")
-    body = block[1:]
-    if block[0] == _DEFLATED:
-        try:
-            body = zlib.decompress(body)
-        except zlib.error as error:
-            raise CorruptBlock("the block does not inflate") from error
-    reader = _Reader(body)
+    reader = VarintReader(unseal(block))
     samples: list[PackedSample] = []
     at, step, sequence = 0, 0, 0
     for index in range(reader.varint()):
@@ -168,67 +151,3 @@ def _phase(code: int) -> str:
     if code >= len(PHASES):
         raise CorruptBlock("unknown phase code")
     return PHASES[code]
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.out = bytearray()
-
-    def byte(self, value: int) -> None:
-        self.out.append(value)
-
-    def varint(self, value: int) -> None:
-        while value > 0x7F:
-            self.out.append(value & 0x7F | 0x80)
-            value >>= 7
-        self.out.append(value)
-
-    def signed(self, value: int) -> None:
-        self.varint(value * 2 if value >= 0 else -value * 2 - 1)
-
-    def text(self, value: str) -> None:
-        encoded = value.encode()
-        self.varint(len(encoded))
-        self.out += encoded
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._at = 0
-
-    def done(self) -> bool:
-        return self._at == len(self._data)
-
-    def byte(self) -> int:
-        if self._at >= len(self._data):
-            raise CorruptBlock("the block ends early")
-        value = self._data[self._at]
-        self._at += 1
-        return value
-
-    def varint(self) -> int:
-        value, shift = 0, 0
-        while True:
-            part = self.byte()
-            value |= (part & 0x7F) << shift
-            if part < 0x80:
-                return value
-            shift += 7
-            if shift > 70:
-                raise CorruptBlock("a number is too long")
-
-    def signed(self) -> int:
-        value = self.varint()
-        return value >> 1 if value % 2 == 0 else -(value >> 1) - 1
-
-    def text(self) -> str:
-        length = self.varint()
-        if self._at + length > len(self._data):
-            raise CorruptBlock("the block ends early")
-        raw = self._data[self._at : self._at + length]
-        self._at += length
-        try:
-            return raw.decode()
-        except UnicodeDecodeError as error:
-            raise CorruptBlock("text is not UTF-8") from error

@@ -32,23 +32,25 @@ Contracts:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage.database import write_transaction
 from connmgr.storage.event_log import as_utc
-from connmgr.storage.packed_blocks import BLOCK, PACKED, blocks_checkpoint
-from connmgr.storage.packing_spans import PackedSpan, pack_span
-from connmgr.storage.rollups import (
-    BUCKET_WIDTHS,
-    bucket_start,
-    dialect_insert,
-    read_checkpoints,
+from connmgr.storage.hour_blocks import (
+    BLOCK,
+    PackedSpan,
+    advance_checkpoint,
+    delete_whole_hours,
+    pack_in_spans,
 )
-from connmgr.storage.tables import rollup_checkpoints, sample_blocks
+from connmgr.storage.packed_blocks import PACKED
+from connmgr.storage.packing_spans import pack_span
+from connmgr.storage.rollups import BUCKET_WIDTHS, bucket_start, read_checkpoints
+from connmgr.storage.tables import sample_blocks
 
 __all__ = ["RAW_KEPT_FOR", "delete_blocks", "pack_samples"]
 
@@ -62,33 +64,19 @@ async def pack_samples(engine: AsyncEngine, now: datetime, grace: timedelta, bat
         until = await _horizon(connection, now, grace)
         if until is None:
             return 0
-        await _advance_checkpoint(connection, until)
-    packed = 0
-    span: PackedSpan | None = None
-    while True:
-        async with write_transaction(engine) as connection:
-            span = await pack_span(connection, until, batch, span)
-        if span is None:
-            return packed
-        packed += span.moved
+        await advance_checkpoint(connection, PACKED, until)
+
+    def next_span(
+        connection: AsyncConnection, previous: PackedSpan | None
+    ) -> Awaitable[PackedSpan | None]:
+        return pack_span(connection, until, batch, previous)
+
+    return await pack_in_spans(engine, next_span)
 
 
 async def delete_blocks(engine: AsyncEngine, older_than: datetime, batch: int) -> int:
     """Delete blocks whose whole hour lies before ``older_than``; return their samples."""
-    c = sample_blocks.c
-    key = (c.connection_id, c.bucket_start, c.tenant)
-    total = 0
-    while True:
-        async with write_transaction(engine) as connection:
-            expired = c.bucket_start <= as_utc(older_than) - BLOCK
-            query = select(*key, c.count.label("samples")).where(expired).limit(batch)
-            doomed = (await connection.execute(query)).all()
-            if doomed:
-                keys = [(row.connection_id, row.bucket_start, row.tenant) for row in doomed]
-                await connection.execute(delete(sample_blocks).where(tuple_(*key).in_(keys)))
-        total += sum(int(row.samples) for row in doomed)
-        if len(doomed) < batch:
-            return total
+    return await delete_whole_hours(engine, sample_blocks, older_than, batch)
 
 
 async def _horizon(connection: AsyncConnection, now: datetime, grace: timedelta) -> datetime | None:
@@ -97,15 +85,3 @@ async def _horizon(connection: AsyncConnection, now: datetime, grace: timedelta)
         return None  # a resolution has rolled nothing yet
     ready = min(as_utc(now) - RAW_KEPT_FOR - grace, *checkpoints.values())
     return bucket_start(ready, BLOCK)
-
-
-async def _advance_checkpoint(connection: AsyncConnection, until: datetime) -> None:
-    current = await blocks_checkpoint(connection)
-    if current is not None and current >= until:
-        return
-    statement = dialect_insert(connection, rollup_checkpoints).values(
-        resolution=PACKED, rolled_until=until
-    )
-    await connection.execute(
-        statement.on_conflict_do_update(index_elements=["resolution"], set_={"rolled_until": until})
-    )

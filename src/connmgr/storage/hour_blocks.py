@@ -1,0 +1,199 @@
+"""What the two packed tables share: a row per (connection, hour, tenant), a checkpoint
+saying which hours may have one, packing in spans, and expiry by whole hours.
+
+``sample_blocks`` (probe samples, ``sample_packing``) and ``rollup_blocks`` (minute
+roll-ups, ``rollup_packing``) are both keyed ``(connection_id, bucket_start, tenant)``
+with a ``count`` of what each block holds, and both are written in spans, one
+transaction each, until a span finds nothing left. A checkpoint of each (a row of
+``rollup_checkpoints`` named ``PACKED`` or ``MINUTES_PACKED``) moves before any block
+of an hour is written, so a read of a span starting at or after it never needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Table, delete, func, select, tuple_
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from connmgr.storage.database import write_transaction
+from connmgr.storage.event_log import as_utc
+from connmgr.storage.rollups import dialect_insert
+from connmgr.storage.tables import rollup_checkpoints
+
+__all__ = [
+    "BLOCK",
+    "BlockCodec",
+    "PackedSpan",
+    "advance_checkpoint",
+    "delete_whole_hours",
+    "pack_in_spans",
+    "read_checkpoint",
+    "whole_connection_hours",
+    "write_blocks",
+]
+
+BLOCK: Final = timedelta(hours=1)
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True, slots=True)
+class PackedSpan:
+    """What one span packed: ``moved`` rows of ``hour``, up to connection ``last``."""
+
+    moved: int
+    hour: datetime
+    last: str
+
+
+PackSpan = Callable[[AsyncConnection, PackedSpan | None], Awaitable[PackedSpan | None]]
+
+
+async def pack_in_spans(engine: AsyncEngine, pack_span: PackSpan) -> int:
+    """Run ``pack_span`` in a transaction of its own, each after the previous span,
+    until it finds nothing to pack; return the rows moved."""
+    packed = 0
+    span: PackedSpan | None = None
+    while True:
+        async with write_transaction(engine) as connection:
+            span = await pack_span(connection, span)
+        if span is None:
+            return packed
+        packed += span.moved
+
+
+async def whole_connection_hours(
+    connection: AsyncConnection,
+    table: Table,
+    in_hour: Sequence[ColumnElement[bool]],
+    batch: int,
+    after: str | None,
+) -> list[Row[Any]]:
+    """The rows of ``table`` in the hour (``in_hour``) of the next connections after
+    ``after``, by connection id and time: at most ``batch`` rows cut back to whole
+    connection-hours, or one connection-hour whole when it alone fills a batch. Each
+    call searches the index led by ``connection_id`` from ``after``, so the spans of an
+    hour cost its rows once; rows stored behind the key send the search round again."""
+    rows = await _page(connection, table, in_hour, batch, after)
+    if not rows and after is not None:
+        rows = await _page(connection, table, in_hour, batch, None)
+    if len(rows) < batch:
+        return rows
+    last = rows[-1].connection_id
+    whole = [row for row in rows if row.connection_id != last]
+    if whole:
+        return whole
+    every = select(table).where(table.c.connection_id == last, *in_hour)
+    return list(await connection.execute(every))
+
+
+async def _page(
+    connection: AsyncConnection,
+    table: Table,
+    in_hour: Sequence[ColumnElement[bool]],
+    batch: int,
+    after: str | None,
+) -> list[Row[Any]]:
+    if connection.dialect.name == "sqlite":
+        # Without statistics SQLite takes the hour for a sixteenth of the table, and
+        # so would read all of it through its time index and sort it, in every span;
+        # the oldest hour is rather a third of the buffer or more.
+        in_hour = [func.likely(bound) for bound in in_hour]
+    query = select(table).where(*in_hour)
+    if after is not None:
+        query = query.where(table.c.connection_id > after)
+    moment = table.c.checked_at if "checked_at" in table.c else table.c.bucket_start
+    query = query.order_by(table.c.connection_id, moment).limit(batch)
+    return list(await connection.execute(query))
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCodec(Generic[Item]):
+    """How a packed table encodes its items, and merges fresh ones into a held block."""
+
+    encode: Callable[[datetime, list[Item]], bytes]
+    decode: Callable[[datetime, bytes], list[Item]]
+    merge: Callable[[list[Item], list[Item]], list[Item]]
+    """``(held, fresh)`` to the block's items, in order."""
+
+
+async def write_blocks(
+    connection: AsyncConnection,
+    table: Table,
+    codec: BlockCodec[Item],
+    start: datetime,
+    groups: dict[tuple[str, str], list[Item]],
+) -> None:
+    """Write each ``(connection, tenant)`` group's items as its block of the hour at
+    ``start``, merged into the block already held for it, if any."""
+    c = table.c
+    ids = sorted({connection_id for connection_id, _ in groups})
+    existing = await connection.execute(
+        select(c.connection_id, c.tenant, c.data).where(
+            c.connection_id.in_(ids), c.bucket_start == start
+        )
+    )
+    held = {(row.connection_id, row.tenant): codec.decode(start, row.data) for row in existing}
+    blocks = []
+    for (connection_id, tenant), fresh in groups.items():
+        items = codec.merge(held.get((connection_id, tenant), []), fresh)
+        blocks.append(
+            {
+                "connection_id": connection_id,
+                "bucket_start": start,
+                "tenant": tenant,
+                "count": len(items),
+                "data": codec.encode(start, items),
+            }
+        )
+    statement = dialect_insert(connection, table)
+    changes = {name: statement.excluded[name] for name in ("count", "data")}
+    key = ["connection_id", "bucket_start", "tenant"]
+    await connection.execute(
+        statement.on_conflict_do_update(index_elements=key, set_=changes), blocks
+    )
+
+
+async def read_checkpoint(connection: AsyncConnection, name: str) -> datetime | None:
+    """Blocks of ``name`` exist only for hours starting before this (None: none yet)."""
+    c = rollup_checkpoints.c
+    moment = await connection.scalar(select(c.rolled_until).where(c.resolution == name))
+    return None if moment is None else as_utc(moment)
+
+
+async def advance_checkpoint(connection: AsyncConnection, name: str, until: datetime) -> None:
+    """Move checkpoint ``name`` to ``until``, never back."""
+    current = await read_checkpoint(connection, name)
+    if current is not None and current >= until:
+        return
+    statement = dialect_insert(connection, rollup_checkpoints).values(
+        resolution=name, rolled_until=until
+    )
+    await connection.execute(
+        statement.on_conflict_do_update(index_elements=["resolution"], set_={"rolled_until": until})
+    )
+
+
+async def delete_whole_hours(
+    engine: AsyncEngine, table: Table, older_than: datetime, batch: int
+) -> int:
+    """Delete ``table``'s blocks whose whole hour lies before ``older_than``, ``batch``
+    rows a transaction; return the sum of their ``count``."""
+    c = table.c
+    key = (c.connection_id, c.bucket_start, c.tenant)
+    total = 0
+    while True:
+        async with write_transaction(engine) as connection:
+            expired = c.bucket_start <= as_utc(older_than) - BLOCK
+            query = select(*key, c.count.label("held")).where(expired).limit(batch)
+            doomed = (await connection.execute(query)).all()
+            if doomed:
+                keys = [(row.connection_id, row.bucket_start, row.tenant) for row in doomed]
+                await connection.execute(delete(table).where(tuple_(*key).in_(keys)))
+        total += sum(int(row.held) for row in doomed)
+        if len(doomed) < batch:
+            return total
