@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import astuple
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,9 +12,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.event_log import as_utc
+from connmgr.storage.rollup_codec import decode_rollups
 from connmgr.storage.rollups import bucket_start
 from connmgr.storage.samples import Retention, RollupReport, roll_up
-from connmgr.storage.tables import rollup_checkpoints, sample_rollups
+from connmgr.storage.tables import rollup_blocks, rollup_checkpoints, sample_rollups
 from support.databases import migrated_engine
 from support.fixture_types import NewPostgresUrl
 from support.samples import BILLING, ORDERS, T0, SampleBuilder, store, stored_samples
@@ -30,17 +32,23 @@ def build() -> SampleBuilder:
 
 
 async def rollup_rows(engine: AsyncEngine, resolution: str) -> list[tuple[Any, ...]]:
-    """``(connection, tenant, start, count, failures, p50, p95, p99, max)`` by start."""
+    """``(connection, tenant, start, count, failures, p50, p95, p99, max)`` by start,
+    of every bucket stored: a row, or for minutes a row or a packed block's bucket."""
     r = sample_rollups.c
     query = (
         select(r.connection_id, r.tenant, r.bucket_start, r.count, r.failures)
         .add_columns(r.latency_p50_ms, r.latency_p95_ms, r.latency_p99_ms, r.latency_max_ms)
         .where(r.resolution == resolution)
-        .order_by(r.bucket_start, r.connection_id)
     )
     async with engine.connect() as connection:
-        rows = await connection.execute(query)
-        return [(row[0], row[1], as_utc(row[2]), *row[3:]) for row in rows]
+        found = [
+            (row[0], row[1], as_utc(row[2]), *row[3:]) for row in await connection.execute(query)
+        ]
+        if resolution == "minute":
+            for block in await connection.execute(select(rollup_blocks)):
+                for bucket in decode_rollups(as_utc(block.bucket_start), block.data):
+                    found.append((block.connection_id, block.tenant, *astuple(bucket)))
+    return sorted(found, key=lambda row: (row[2], row[0]))
 
 
 async def checkpoints(engine: AsyncEngine) -> dict[str, datetime]:
@@ -86,7 +94,8 @@ async def test_hour_buckets_are_computed_from_the_raw_samples(
 
     report = await roll_up(engine, T0 + HOUR + 5 * MINUTE)
 
-    assert report == RollupReport(ran=True, minute_buckets=4, hour_buckets=1)
+    # The minutes of T0's hour are rolled past, so they are packed into its block.
+    assert report == RollupReport(ran=True, minute_buckets=4, hour_buckets=1, rollups_packed=4)
     assert [row[2:5] for row in await rollup_rows(engine, "minute")] == [
         (T0, 20, 0),
         (T0 + MINUTE, 20, 0),

@@ -95,6 +95,21 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
             yield connection
 
 
+@asynccontextmanager
+async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read transaction whose statements all see one snapshot of the database.
+
+    PostgreSQL's READ COMMITTED gives each statement its own snapshot, so a read made
+    of two statements can see a row moved between tables twice, or not at all: this
+    one is REPEATABLE READ there. SQLite in WAL mode holds one snapshot for a
+    transaction from its first read."""
+    async with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with connection.begin():
+            yield connection
+
+
 async def ping(engine: AsyncEngine) -> None:
     """Raise unless the database answers ``SELECT 1``.
 

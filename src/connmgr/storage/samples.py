@@ -31,6 +31,11 @@ Contracts:
     rolled past it and it ended ``RAW_KEPT_FOR`` + ``grace`` ago; blocks are deleted
     by whole hours once entirely older than ``now - raw``, and ``samples_deleted``
     counts their samples too;
+  - **packed minute roll-ups** (``rollup_packing``, issue 15): then the minute buckets
+    of each connection's hour are moved into one block once the minute resolution
+    has rolled past that hour (``rollups_packed`` counts them); blocks expire by
+    whole hours once entirely older than ``now - minute``, and ``rollups_deleted``
+    counts their buckets too. Hour roll-ups stay rows;
   - **one at a time**: on PostgreSQL a run holds ``pg_try_advisory_xact_lock`` in a
     transaction of its own for its whole duration, and a run that finds it taken
     returns ``RollupReport()`` (``ran=False``) at once. On SQLite the database
@@ -53,6 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage.database import is_sqlite, write_transaction
 from connmgr.storage.event_log import as_utc
+from connmgr.storage.rollup_packing import delete_rollup_blocks, pack_minute_rollups
 from connmgr.storage.rollups import (
     BUCKET_WIDTHS,
     Resolution,
@@ -104,6 +110,7 @@ class RollupReport:
     samples_deleted: int = 0
     rollups_deleted: int = 0
     samples_packed: int = 0
+    rollups_packed: int = 0
 
 
 async def insert_samples(connection: AsyncConnection, samples: Sequence[NewSample]) -> set[str]:
@@ -158,9 +165,13 @@ async def roll_up(
         deleted_samples = await _delete_samples(engine, now - retention.raw, batch)
         deleted_samples += await delete_blocks(engine, now - retention.raw, batch)
         deleted_rollups = await _delete_rollups(engine, "minute", now - retention.minute, batch)
+        deleted_rollups += await delete_rollup_blocks(engine, now - retention.minute, batch)
         deleted_rollups += await _delete_rollups(engine, "hour", now - retention.hour, batch)
         packed = await pack_samples(engine, now, grace, batch)
-    return RollupReport(True, minute, hour, deleted_samples, deleted_rollups, packed)
+        minutes_packed = await pack_minute_rollups(engine, batch)
+    return RollupReport(
+        True, minute, hour, deleted_samples, deleted_rollups, packed, minutes_packed
+    )
 
 
 @asynccontextmanager

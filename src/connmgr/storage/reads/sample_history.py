@@ -9,7 +9,9 @@ Contracts:
   them, if given), oldest bucket first. A range that does not end after it starts is
   empty;
 - samples come from the raw buffer and from packed hourly blocks alike
-  (``storage.packed_blocks``): the answer is the same whichever holds them. Among
+  (``storage.packed_blocks``), minute roll-ups from their rows and from packed
+  hourly blocks alike (``storage.rollup_blocks``, read in one snapshot): the answer
+  is the same whichever holds them. Among
   samples checked at the same moment, the one stored later comes first, as by row id.
 
 Window statistics over the same samples are ``sample_stats``.
@@ -17,6 +19,7 @@ Window statistics over the same samples are ``sample_stats``.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Final, TypeVar
 
@@ -25,12 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from connmgr.storage.database import snapshot
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.packed_blocks import blocks_checkpoint, packed_of, read_blocks
 from connmgr.storage.reads.tenant_scope import tenant_scope
+from connmgr.storage.rollup_blocks import read_rollup_blocks, rollup_blocks_checkpoint
 from connmgr.storage.rollups import Resolution
 from connmgr.storage.sample_codec import PackedSample
-from connmgr.storage.tables import sample_blocks, sample_rollups, samples
+from connmgr.storage.tables import rollup_blocks, sample_blocks, sample_rollups, samples
 
 MAX_SAMPLES: Final = 1000
 _BLOCK_PAGE: Final = 4
@@ -162,9 +167,27 @@ async def rollups(
     )
     if limit is not None:
         query = query.limit(limit)
-    async with engine.connect() as connection:
+    async with snapshot(engine) as connection:
         rows = (await connection.execute(query)).mappings().all()
-    return [_view(RollupView, row, "bucket_start") for row in reversed(rows)]
+        found = [_view(RollupView, row, "bucket_start") for row in rows]
+        if resolution == "minute":
+            found.extend(await _packed_minutes(connection, tenant, connection_id, since, until))
+    newest = sorted(found, key=lambda view: view.bucket_start, reverse=True)[:limit]
+    return newest[::-1]
+
+
+async def _packed_minutes(
+    connection: AsyncConnection, tenant: str, connection_id: str, since: datetime, until: datetime
+) -> list[RollupView]:
+    """The minute buckets in ``[since, until)`` that blocks hold."""
+    checkpoint = await rollup_blocks_checkpoint(connection)
+    if checkpoint is None or as_utc(since) >= checkpoint:
+        return []
+    scope = tenant_scope(rollup_blocks, tenant, connection_id)
+    return [
+        RollupView(resolution="minute", connection_id=stored.connection_id, **asdict(stored.bucket))
+        for stored in await read_rollup_blocks(connection, scope, since, until)
+    ]
 
 
 def _view(model: type[_View], row: RowMapping, moment: str) -> _View:

@@ -26,19 +26,33 @@ Contracts (every query is scoped to one tenant, as in ``sample_history``):
   now reads that table alone. A raw span reaching back before the ``packed``
   checkpoint (a window ending in the past) is computed here in Python from the raw
   rows and the decoded blocks, by the same rules and to the same figures.
+- **packed minute roll-ups** (issue 15, ``storage.rollup_packing``): the minute
+  buckets of each hour the minute resolution has rolled past are moved into hourly
+  blocks, so a minute span reaching before the ``m_packed`` checkpoint is
+  summed and ranked in Python too, from the rows and the decoded blocks, the blocks
+  decoded in a worker thread so that the event loop serves other requests meanwhile
+  (docs/decisions.md, "Issue 15: packed minute roll-ups"). Every read of a window is
+  one snapshot (``storage.database.snapshot``): a connection-hour
+  being packed is counted once, from its rows or from its block.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from connmgr.storage.database import snapshot
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.packed_blocks import blocks_checkpoint, read_blocks
 from connmgr.storage.reads.stats_percentiles import (
+    BAND_WEIGHTS,
     latency_percentiles,
     latency_points,
     weighted_percentiles,
@@ -46,8 +60,10 @@ from connmgr.storage.reads.stats_percentiles import (
 from connmgr.storage.reads.stats_spans import StatsSpan, plan_spans
 from connmgr.storage.reads.stats_totals import Totals, raw_totals, span_totals
 from connmgr.storage.reads.tenant_scope import tenant_scope
-from connmgr.storage.rollups import read_checkpoints
-from connmgr.storage.tables import sample_blocks, samples
+from connmgr.storage.rollup_blocks import rollup_block_rows, rollup_blocks_checkpoint
+from connmgr.storage.rollup_codec import fold_rollups
+from connmgr.storage.rollups import BUCKET_WIDTHS, read_checkpoints
+from connmgr.storage.tables import rollup_blocks, sample_blocks, samples
 
 __all__ = ["ConnectionStats", "connection_stats"]
 
@@ -86,12 +102,10 @@ async def connection_stats(
         raise ValueError("window must be positive")
     until = as_utc(now)
     since = until - window
-    async with engine.connect() as connection:
+    async with snapshot(engine) as connection:
         checkpoints = await read_checkpoints(connection)
         spans = plan_spans(StatsSpan(tenant, connection_id, None, since, until), checkpoints)
-        packed_until = await blocks_checkpoint(connection)
-        raw = spans[-1]
-        if packed_until is not None and raw.since < min(packed_until, raw.until):
+        if await _reaches_blocks(connection, spans):
             return await _with_packed(connection, spans, since, until)
         totals = Totals()
         for span in spans:
@@ -100,21 +114,65 @@ async def connection_stats(
     return _stats_of(totals, connection_id, since, until, latencies)
 
 
+async def _reaches_blocks(connection: AsyncConnection, spans: list[StatsSpan]) -> bool:
+    """Whether the raw span reaches packed samples or a minute span packed minutes."""
+    *rolled, raw = spans
+    samples_packed = await blocks_checkpoint(connection)
+    if samples_packed is not None and raw.since < min(samples_packed, raw.until):
+        return True
+    minutes = [span for span in rolled if span.resolution == "minute"]
+    minutes_packed = await rollup_blocks_checkpoint(connection) if minutes else None
+    return minutes_packed is not None and any(
+        span.since < min(minutes_packed, span.until) for span in minutes
+    )
+
+
 async def _with_packed(
     connection: AsyncConnection, spans: list[StatsSpan], since: datetime, until: datetime
 ) -> ConnectionStats:
-    """The same figures, when the raw span reaches packed hours: that span in Python."""
+    """The same figures, when a span reaches packed blocks: summed and ranked in Python,
+    the latency points gathered by value (so memory holds each distinct latency once)."""
     *rolled, raw = spans
     totals = Totals()
-    points: list[tuple[float, int]] = []
+    weights: Counter[float] = Counter()
     for span in rolled:
         totals += await span_totals(connection, span)
         for query in latency_points(span):
-            points.extend((row.value, row.weight) for row in await connection.execute(query))
+            for row in await connection.execute(query):
+                weights[row.value] += row.weight
+        if span.resolution == "minute":
+            scope = tenant_scope(rollup_blocks, span.tenant, span.connection_id)
+            rows = await rollup_block_rows(connection, scope, span.since, span.until)
+            # Decoding a tenant's week of blocks is seconds of CPU: off the event loop.
+            block_totals, block_weights = await asyncio.to_thread(_minute_blocks, rows, span)
+            totals += block_totals
+            weights.update(block_weights)
     checks = await _raw_checks(connection, raw)
     totals += raw_totals(checks)
-    points.extend((latency, 100) for _, _, _, latency in checks)
-    return _stats_of(totals, raw.connection_id, since, until, weighted_percentiles(points))
+    for *_, latency in checks:
+        weights[latency] += 100
+    percentiles = weighted_percentiles(list(weights.items()))
+    return _stats_of(totals, raw.connection_id, since, until, percentiles)
+
+
+def _minute_blocks(rows: list[Row[Any]], span: StatsSpan) -> tuple[Totals, Counter[float]]:
+    """Totals and latency points of the span's minute buckets in packed blocks."""
+    weights: Counter[float] = Counter()
+    totals = Totals()
+    seconds = BUCKET_WIDTHS["minute"].total_seconds()
+    for row in rows:
+        start = as_utc(row.bucket_start)
+        first, stop = (_minutes_to(start, moment) for moment in (span.since, span.until))
+        count, failures, shares, observed = fold_rollups(
+            row.data, first, stop, BAND_WEIGHTS, weights
+        )
+        totals += Totals(count, failures, seconds * shares, seconds * observed)
+    return totals, weights
+
+
+def _minutes_to(start: datetime, moment: datetime) -> int:
+    """The first minute of the block at ``start`` starting at or after ``moment``."""
+    return -(-(moment - start) // BUCKET_WIDTHS["minute"])
 
 
 async def _raw_checks(

@@ -6,9 +6,9 @@ its max — every check is moved up to the top of its quantile band. So figures 
 raw samples are exact, those from one bucket reproduce its percentiles, and over many
 buckets the estimate errs high, never low (a slow hour is not averaged away).
 
-The points of every span are ranked in SQL (``latency_percentiles``), or, when the raw
-span reaches packed hours (``sample_stats``), in Python (``weighted_percentiles``):
-by the same rule, to the same figures.
+The points of every span are ranked in SQL (``latency_percentiles``), or, when a span
+reaches packed hours (``sample_stats``), in Python (``weighted_percentiles``; packed
+minute buckets weigh ``BAND_WEIGHTS``): by the same rule, to the same figures.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from connmgr.storage.reads.stats_spans import StatsSpan
 from connmgr.storage.rollups import PERCENTILES
 from connmgr.storage.tables import sample_rollups, samples
 
-__all__ = ["latency_percentiles", "latency_points", "weighted_percentiles"]
+__all__ = ["BAND_WEIGHTS", "latency_percentiles", "latency_points", "weighted_percentiles"]
 
 _BANDS: Final = (
     ("latency_p50_ms", 50),
@@ -30,6 +30,8 @@ _BANDS: Final = (
     ("latency_p99_ms", 4),
     ("latency_max_ms", 1),
 )
+BAND_WEIGHTS: Final = tuple(weight for _, weight in _BANDS)
+"""A roll-up's point weights per check, p50 to max (packed buckets: ``rollup_codec``)."""
 
 
 async def latency_percentiles(

@@ -5,9 +5,10 @@ connection) or roll-up bucket contributes its share of successful checks, weight
 its length. Unlike ``success_rate`` (per check), a burst of checks in one minute
 weighs no more than that minute.
 
-A span is summed in SQL (``span_totals``), or, when its raw samples reach packed hours
-(``sample_stats``), in Python over the decoded checks (``raw_totals``): by the same
-buckets, to the same figures.
+A span is summed in SQL (``span_totals``), or, when it reaches packed hours
+(``sample_stats``), in Python over the decoded checks (``raw_totals``) or packed
+minute buckets (``rollup_codec.fold_rollups``): by the same buckets, to the same
+figures.
 """
 
 from __future__ import annotations
