@@ -58,7 +58,7 @@ faults: venv
 
 # The benchmarks print `name: value` figures (see bench/README.md); each takes minutes.
 # Each run's figures also go to a dated file in bench/results/ (--record).
-BENCHES := pipeline tester prober feed console alerts scrape lists
+BENCHES := pipeline tester prober feed console alerts scrape lists stats
 bench: venv
 	for name in $(BENCHES); do echo "== bench.$$name"; $(BIN)/python -m "bench.$$name" --record; done
 

@@ -15,14 +15,21 @@ packs every hour, and after ``VACUUM`` the figures are:
 - ``raw_bytes_per_check``: ``samples`` before packing (heap, TOAST, indexes) per row;
 - ``packed_bytes_per_check``: ``sample_blocks`` (heap, TOAST, indexes) over every
   check stored;
-- ``pack_cpu_us_per_check``: this process's CPU per check packing them (the codec,
-  the SQL client; PostgreSQL's own CPU is not in it), and for comparison
-  ``rollup_cpu_us_per_check``, the same for the minute and hour roll-ups first;
+- ``pack_cpu_us_per_check``: this process's CPU per check packing them and the
+  minute roll-ups (the codecs, the SQL client; PostgreSQL's own CPU is not in it),
+  and for comparison ``rollup_cpu_us_per_check``, the same for the minute and hour
+  roll-ups first;
 - ``samples_bytes_per_day`` (packed, at ``connections / interval`` checks/s),
   ``raw_buffer_bytes`` (the raw rows held at most: 2 hours and the grace),
   ``samples_retained_gib`` (7 days packed plus the buffer), and
   ``retained_bytes_per_check``: that over the 7 days' checks — the figure issue 15
-  holds to 60 bytes.
+  holds to 60 bytes;
+- the roll-ups: ``rollup_bytes_per_row`` (``sample_rollups`` with every bucket a row,
+  before packing), ``minute_rollup_packed_bytes`` (``rollup_blocks`` over the minute
+  buckets packed), and per day and retained (minute buckets 8 days, hour rows 90)
+  ``rollups_bytes_per_day`` and ``rollups_retained_gib`` as stored, with
+  ``rollups_bytes_per_day_as_rows`` and ``rollups_retained_gib_as_rows`` had the
+  minute buckets stayed rows.
 """
 
 from __future__ import annotations
@@ -38,11 +45,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness import figure, migrated_database, note, phase
 from bench.prober.options import Options
-from bench.prober.storage import TableCost, table_cost
+from bench.prober.storage import (
+    RollupCost,
+    TableCost,
+    buckets_per_day,
+    rollup_cost,
+    rollups_retained,
+    table_cost,
+)
 from connmgr.storage.database import create_engine, write_transaction
-from connmgr.storage.rollups import BUCKET_WIDTHS, roll_resolution
 from connmgr.storage.samples import (
-    DEFAULT_GRACE,
     DEFAULT_RETENTION,
     NewSample,
     insert_samples,
@@ -84,10 +96,9 @@ async def measure_packing(options: Options) -> None:
         checks = await _fill(engine, options)
         raw = await table_cost(engine, "samples")
         end = _START + timedelta(hours=options.hours + 3)
-        with phase("roll-ups (as before issue 15)"):
+        with phase("roll-ups as rows"):
             rolling = time.process_time()
-            for resolution in BUCKET_WIDTHS:
-                await roll_resolution(engine, resolution, end - DEFAULT_GRACE, 5000)
+            rows = await rollup_cost(engine, end)
             rolling = time.process_time() - rolling
         with phase("packing"):
             cpu = time.process_time()
@@ -95,12 +106,15 @@ async def measure_packing(options: Options) -> None:
             cpu = time.process_time() - cpu
         await _vacuum(url)
         packed = await table_cost(engine, "sample_blocks")
+        minute_blocks = await table_cost(engine, "rollup_blocks")
         left = await table_cost(engine, "samples")
     if report.samples_packed != checks:
         note(f"{checks - report.samples_packed} of {checks} samples were not packed")
     per_check = packed.bytes / checks
     print_packing(options, raw, per_check, cpu / checks)
     figure("rollup_cpu_us_per_check", rolling / checks * 1e6)
+    rollups = RollupCost(rows, minute_blocks.bytes, report.rollups_packed)
+    print_rollups(options, rollups)
     note(f"{packed.rows} blocks of {checks / max(packed.rows, 1):.0f} samples on average")
     note(
         f"samples after packing and VACUUM: {left.rows} rows, {left.bytes} bytes (empty "
@@ -121,6 +135,22 @@ def print_packing(options: Options, raw: TableCost, per_check: float, cpu_s: flo
     retained = days * per_day * per_check + buffer
     figure("samples_retained_gib", retained / GIB)
     figure("retained_bytes_per_check", retained / (days * per_day))
+
+
+def print_rollups(options: Options, rollups: RollupCost) -> None:
+    """The roll-ups' cost per day and retained: minute buckets as rows (before issue
+    15's packing of them) and as stored (packed); hour buckets are rows in both."""
+    per_day = buckets_per_day(options.connections, options.interval)
+    row_bytes = rollups.rows.bytes_per_row
+    kept = {"minute": DEFAULT_RETENTION.minute, "hour": DEFAULT_RETENTION.hour}
+    held_as_rows = sum(n * row_bytes * (kept[r] / timedelta(days=1)) for r, n in per_day.items())
+    stored = sum(n * rollups.bytes_per_bucket(r) for r, n in per_day.items())
+    figure("rollup_bytes_per_row", row_bytes)
+    figure("minute_rollup_packed_bytes", rollups.packed_bytes_per_minute)
+    figure("rollups_bytes_per_day_as_rows", sum(per_day.values()) * row_bytes)
+    figure("rollups_bytes_per_day", stored)
+    figure("rollups_retained_gib_as_rows", held_as_rows / GIB)
+    figure("rollups_retained_gib", rollups_retained(rollups, per_day, DEFAULT_RETENTION) / GIB)
 
 
 async def _fill(engine: AsyncEngine, options: Options) -> int:
@@ -149,6 +179,8 @@ async def _vacuum(url: str) -> None:
     try:
         async with engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("VACUUM samples, sample_blocks"))
+            await autocommit.execute(
+                text("VACUUM samples, sample_blocks, sample_rollups, rollup_blocks")
+            )
     finally:
         await engine.dispose()

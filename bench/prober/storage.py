@@ -2,14 +2,15 @@
 
 Bytes are measured, not assumed: ``pg_total_relation_size`` (heap, TOAST and
 every index), for ``samples`` (raw rows, the write buffer) after the run, and for
-``sample_blocks`` and ``sample_rollups`` after ``roll_up`` has run once over
-everything (its ``now`` set past the last hour plus the packing delay, so every
-minute and hour bucket is complete and every hour packed). Per day: samples =
-rate x 86,400 x packed bytes per check; roll-ups = connections x buckets a day per
-resolution (86,400 / max(bucket width, interval): 1,440 minute rows and 24 hour
-rows for an interval of at most a minute). A run of minutes packs partial hours,
-so its ``packed_bytes_per_check`` errs high; ``--storage-only`` (``packing``)
-measures whole hours.
+``sample_rollups`` once every bucket is rolled as rows, and for ``sample_blocks``
+and ``rollup_blocks`` after ``roll_up`` has run once over everything (its ``now``
+set past the last hour plus the packing delay, so every minute and hour bucket is
+complete and every hour packed). Per day: samples = rate x 86,400 x packed bytes
+per check; roll-ups = connections x buckets a day per resolution (86,400 /
+max(bucket width, interval): 1,440 minute buckets and 24 hour rows for an interval
+of at most a minute), minute buckets at their packed cost, hour buckets at a row's.
+A run of minutes packs partial hours, so its packed figures err high;
+``--storage-only`` (``packing``) measures whole hours.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness import BenchError
-from connmgr.storage.samples import Retention, roll_up
+from connmgr.storage.rollups import BUCKET_WIDTHS, roll_resolution
+from connmgr.storage.samples import DEFAULT_GRACE, Retention, roll_up
 
 DAY_S: Final = 86_400
 BUCKET_S: Final = {"minute": 60, "hour": 3600}
@@ -42,9 +44,28 @@ class TableCost:
 
 
 @dataclass(frozen=True, slots=True)
+class RollupCost:
+    """Roll-ups as rows (``sample_rollups`` before packing) and minute buckets packed."""
+
+    rows: TableCost
+    minute_blocks_bytes: int
+    minute_buckets_packed: int
+
+    @property
+    def packed_bytes_per_minute(self) -> float:
+        if not self.minute_buckets_packed:
+            raise BenchError("no minute bucket was packed")
+        return self.minute_blocks_bytes / self.minute_buckets_packed
+
+    def bytes_per_bucket(self, resolution: str) -> float:
+        """Minute buckets are stored packed, hour buckets as rows."""
+        return self.packed_bytes_per_minute if resolution == "minute" else self.rows.bytes_per_row
+
+
+@dataclass(frozen=True, slots=True)
 class StorageFigures:
     samples: TableCost
-    rollups: TableCost
+    rollups: RollupCost
     samples_rows_per_day: float
     rollup_rows_per_day: dict[str, float]
     packed_bytes_per_check: float
@@ -55,15 +76,40 @@ class StorageFigures:
 
     @property
     def rollup_bytes_per_day(self) -> float:
-        return sum(self.rollup_rows_per_day.values()) * self.rollups.bytes_per_row
+        return sum(
+            buckets * self.rollups.bytes_per_bucket(resolution)
+            for resolution, buckets in self.rollup_rows_per_day.items()
+        )
 
     def rollup_bytes_retained(self, retention: Retention) -> float:
         """Roll-up bytes held once each resolution has filled its retention."""
-        days = {"minute": retention.minute, "hour": retention.hour}
-        return sum(
-            rows * self.rollups.bytes_per_row * (days[resolution] / timedelta(days=1))
-            for resolution, rows in self.rollup_rows_per_day.items()
-        )
+        return rollups_retained(self.rollups, self.rollup_rows_per_day, retention)
+
+
+def rollups_retained(
+    cost: RollupCost, buckets_per_day: dict[str, float], retention: Retention
+) -> float:
+    """Roll-up bytes held once each resolution has filled its retention."""
+    days = {"minute": retention.minute, "hour": retention.hour}
+    return sum(
+        buckets * cost.bytes_per_bucket(resolution) * (days[resolution] / timedelta(days=1))
+        for resolution, buckets in buckets_per_day.items()
+    )
+
+
+def buckets_per_day(connections: int, interval_s: float) -> dict[str, float]:
+    """Roll-up buckets a day per resolution: one per bucket width, or per check if rarer."""
+    return {
+        resolution: connections * DAY_S / max(width, interval_s)
+        for resolution, width in BUCKET_S.items()
+    }
+
+
+async def rollup_cost(engine: AsyncEngine, horizon: datetime) -> TableCost:
+    """Roll every bucket up to ``horizon`` as rows (nothing packed yet); their cost."""
+    for resolution in BUCKET_WIDTHS:
+        await roll_resolution(engine, resolution, horizon - DEFAULT_GRACE, 5000)
+    return await table_cost(engine, "sample_rollups")
 
 
 async def table_cost(engine: AsyncEngine, table: str) -> TableCost:
@@ -78,16 +124,16 @@ async def measure_storage(
 ) -> StorageFigures:
     """Run after the probers stopped: nothing else writes, nothing else rolls up."""
     samples = await table_cost(engine, "samples")
-    report = await roll_up(engine, datetime.now(UTC) + PAST_THE_LAST_HOUR)
+    horizon = datetime.now(UTC) + PAST_THE_LAST_HOUR
+    rows = await rollup_cost(engine, horizon)
+    report = await roll_up(engine, horizon)
     if not report.ran:
         raise BenchError("the roll-up did not run (another holds its lock)")
-    rollups = await table_cost(engine, "sample_rollups")
     blocks = await table_cost(engine, "sample_blocks")
+    minute_blocks = await table_cost(engine, "rollup_blocks")
     if report.samples_packed < samples.rows:
         raise BenchError(f"only {report.samples_packed} of {samples.rows} samples were packed")
-    per_day = {
-        resolution: connections * DAY_S / max(width, interval_s)
-        for resolution, width in BUCKET_S.items()
-    }
+    rollups = RollupCost(rows, minute_blocks.bytes, report.rollups_packed)
+    per_day = buckets_per_day(connections, interval_s)
     packed = blocks.bytes / samples.rows if samples.rows else 0.0
     return StorageFigures(samples, rollups, checks_per_s * DAY_S, per_day, packed)

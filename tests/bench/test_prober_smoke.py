@@ -43,6 +43,7 @@ FIGURES = (
     "samples_bytes_per_day",
     "rollup_rows_per_day",
     "rollup_bytes_per_row",
+    "minute_rollup_packed_bytes",
     "rollup_bytes_per_day",
     "samples_retained_gib",
     "rollups_retained_gib",
@@ -83,6 +84,12 @@ STORAGE_FIGURES = (
     "samples_retained_gib",
     "retained_bytes_per_check",
     "rollup_cpu_us_per_check",
+    "rollup_bytes_per_row",
+    "minute_rollup_packed_bytes",
+    "rollups_bytes_per_day_as_rows",
+    "rollups_bytes_per_day",
+    "rollups_retained_gib_as_rows",
+    "rollups_retained_gib",
 )
 
 
@@ -98,4 +105,5 @@ async def test_the_storage_only_mode_prints_its_figures_as_numbers() -> None:
     printed = printed_figures(run.stdout)
     assert sorted(printed) == sorted(STORAGE_FIGURES), run.stdout
     assert printed["packed_bytes_per_check"] > 0, printed
+    assert 0 < printed["minute_rollup_packed_bytes"] < printed["rollup_bytes_per_row"], printed
     assert "samples were not packed" not in run.stderr, run.stderr[-3000:]

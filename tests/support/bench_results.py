@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-BENCHES: Final = ("pipeline", "tester", "prober", "feed", "console", "alerts", "scrape", "lists")
+BENCHES: Final = (
+    "pipeline",
+    "tester",
+    "prober",
+    "feed",
+    "console",
+    "alerts",
+    "scrape",
+    "lists",
+    "stats",
+)
 RESULT_NAME: Final = re.compile(
     r"^(?P<bench>[a-z]+)-(?P<date>\d{4}-\d{2}-\d{2})-(?P<time>\d{4})(?:-(?P<n>\d+))?\.txt$"
 )
