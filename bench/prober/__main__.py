@@ -27,7 +27,8 @@ samples are judged, ``storage`` for the storage figures):
   ``packed_bytes_per_check`` (blocks; partial hours in a short run: ``--storage-only``
   measures whole ones, ``prober/packing.py``), ``samples_bytes_per_day`` (packed),
   ``rollup_rows_per_day``, ``rollup_bytes_per_row`` (as rows),
-  ``minute_rollup_packed_bytes`` (a minute bucket packed), ``rollup_bytes_per_day``,
+  ``minute_rollup_packed_bytes``, ``hour_rollup_packed_bytes`` (a bucket packed),
+  ``rollup_bytes_per_day``,
   ``samples_retained_gib`` (7 days packed), ``rollups_retained_gib`` (minute roll-ups
   8 days, hour roll-ups 90: ``storage.samples.DEFAULT_RETENTION``).
 
@@ -75,7 +76,8 @@ def print_figures(options: Options, run: RunFigures) -> None:
     figure("samples_bytes_per_day", storage.samples_bytes_per_day)
     figure("rollup_rows_per_day", sum(storage.rollup_rows_per_day.values()))
     figure("rollup_bytes_per_row", storage.rollups.rows.bytes_per_row)
-    figure("minute_rollup_packed_bytes", storage.rollups.packed_bytes_per_minute)
+    figure("minute_rollup_packed_bytes", storage.rollups.packed["minute"])
+    figure("hour_rollup_packed_bytes", storage.rollups.packed["hour"])
     figure("rollup_bytes_per_day", storage.rollup_bytes_per_day)
     raw_days = DEFAULT_RETENTION.raw / timedelta(days=1)
     figure("samples_retained_gib", raw_days * storage.samples_bytes_per_day / GIB)

@@ -25,11 +25,12 @@ packs every hour, and after ``VACUUM`` the figures are:
   ``retained_bytes_per_check``: that over the 7 days' checks — the figure issue 15
   holds to 60 bytes;
 - the roll-ups: ``rollup_bytes_per_row`` (``sample_rollups`` with every bucket a row,
-  before packing), ``minute_rollup_packed_bytes`` (``rollup_blocks`` over the minute
-  buckets packed), and per day and retained (minute buckets 8 days, hour rows 90)
-  ``rollups_bytes_per_day`` and ``rollups_retained_gib`` as stored, with
-  ``rollups_bytes_per_day_as_rows`` and ``rollups_retained_gib_as_rows`` had the
-  minute buckets stayed rows.
+  before packing), ``minute_rollup_packed_bytes`` and ``hour_rollup_packed_bytes``
+  (``rollup_blocks`` per bucket packed, ``storage.packed_rollup_cost``; hours fill a
+  whole block only with ``--hours 24``, so fewer hours err high), and per day and
+  retained (minute buckets 8 days, hour buckets 90) ``rollups_bytes_per_day`` and
+  ``rollups_retained_gib`` as stored, with ``rollups_bytes_per_day_as_rows`` and
+  ``rollups_retained_gib_as_rows`` had they stayed rows.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ from bench.prober.storage import (
     RollupCost,
     TableCost,
     buckets_per_day,
+    packed_rollup_cost,
+    packing_horizon,
     rollup_cost,
     rollups_retained,
     table_cost,
@@ -95,7 +98,7 @@ async def measure_packing(options: Options) -> None:
     async with migrated_database() as (url, engine):
         checks = await _fill(engine, options)
         raw = await table_cost(engine, "samples")
-        end = _START + timedelta(hours=options.hours + 3)
+        end = packing_horizon(_START + timedelta(hours=options.hours))
         with phase("roll-ups as rows"):
             rolling = time.process_time()
             rows = await rollup_cost(engine, end)
@@ -106,14 +109,13 @@ async def measure_packing(options: Options) -> None:
             cpu = time.process_time() - cpu
         await _vacuum(url)
         packed = await table_cost(engine, "sample_blocks")
-        minute_blocks = await table_cost(engine, "rollup_blocks")
+        rollups = RollupCost(rows, await packed_rollup_cost(engine))
         left = await table_cost(engine, "samples")
     if report.samples_packed != checks:
         note(f"{checks - report.samples_packed} of {checks} samples were not packed")
     per_check = packed.bytes / checks
     print_packing(options, raw, per_check, cpu / checks)
     figure("rollup_cpu_us_per_check", rolling / checks * 1e6)
-    rollups = RollupCost(rows, minute_blocks.bytes, report.rollups_packed)
     print_rollups(options, rollups)
     note(f"{packed.rows} blocks of {checks / max(packed.rows, 1):.0f} samples on average")
     note(
@@ -138,15 +140,16 @@ def print_packing(options: Options, raw: TableCost, per_check: float, cpu_s: flo
 
 
 def print_rollups(options: Options, rollups: RollupCost) -> None:
-    """The roll-ups' cost per day and retained: minute buckets as rows (before issue
-    15's packing of them) and as stored (packed); hour buckets are rows in both."""
+    """The roll-ups' cost per day and retained: as rows (before issue 15 packed them)
+    and as stored (packed)."""
     per_day = buckets_per_day(options.connections, options.interval)
     row_bytes = rollups.rows.bytes_per_row
     kept = {"minute": DEFAULT_RETENTION.minute, "hour": DEFAULT_RETENTION.hour}
     held_as_rows = sum(n * row_bytes * (kept[r] / timedelta(days=1)) for r, n in per_day.items())
     stored = sum(n * rollups.bytes_per_bucket(r) for r, n in per_day.items())
     figure("rollup_bytes_per_row", row_bytes)
-    figure("minute_rollup_packed_bytes", rollups.packed_bytes_per_minute)
+    figure("minute_rollup_packed_bytes", rollups.packed["minute"])
+    figure("hour_rollup_packed_bytes", rollups.packed["hour"])
     figure("rollups_bytes_per_day_as_rows", sum(per_day.values()) * row_bytes)
     figure("rollups_bytes_per_day", stored)
     figure("rollups_retained_gib_as_rows", held_as_rows / GIB)

@@ -8,9 +8,9 @@ set past the last hour plus the packing delay, so every minute and hour bucket i
 complete and every hour packed). Per day: samples = rate x 86,400 x packed bytes
 per check; roll-ups = connections x buckets a day per resolution (86,400 /
 max(bucket width, interval): 1,440 minute buckets and 24 hour rows for an interval
-of at most a minute), minute buckets at their packed cost, hour buckets at a row's.
-A run of minutes packs partial hours, so its packed figures err high;
-``--storage-only`` (``packing``) measures whole hours.
+of at most a minute), at their packed cost. A run of minutes packs partial hours
+and days, so its packed figures err high; ``--storage-only`` (``packing``) measures
+whole hours, and whole days with ``--hours 24``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,14 @@ from connmgr.storage.samples import DEFAULT_GRACE, Retention, roll_up
 DAY_S: Final = 86_400
 BUCKET_S: Final = {"minute": 60, "hour": 3600}
 PAST_THE_LAST_HOUR: Final = timedelta(hours=2, minutes=5)  # rolled, then packed
+_DAY: Final = timedelta(days=1)
+
+
+def packing_horizon(last: datetime) -> datetime:
+    """A ``now`` for ``roll_up`` that rolls and packs everything up to ``last``: past
+    its hour by the raw samples' delay, and past its day, so hour buckets are packed."""
+    day_end = datetime(last.year, last.month, last.day, tzinfo=UTC) + _DAY
+    return max(last + PAST_THE_LAST_HOUR, day_end + DEFAULT_GRACE + timedelta(minutes=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,21 +53,39 @@ class TableCost:
 
 @dataclass(frozen=True, slots=True)
 class RollupCost:
-    """Roll-ups as rows (``sample_rollups`` before packing) and minute buckets packed."""
+    """Roll-ups as rows (``sample_rollups`` before packing), and packed: bytes a bucket
+    by resolution (``packed_rollup_cost``)."""
 
     rows: TableCost
-    minute_blocks_bytes: int
-    minute_buckets_packed: int
-
-    @property
-    def packed_bytes_per_minute(self) -> float:
-        if not self.minute_buckets_packed:
-            raise BenchError("no minute bucket was packed")
-        return self.minute_blocks_bytes / self.minute_buckets_packed
+    packed: dict[str, float]
 
     def bytes_per_bucket(self, resolution: str) -> float:
-        """Minute buckets are stored packed, hour buckets as rows."""
-        return self.packed_bytes_per_minute if resolution == "minute" else self.rows.bytes_per_row
+        """As stored: packed."""
+        return self.packed[resolution]
+
+
+async def packed_rollup_cost(engine: AsyncEngine) -> dict[str, float]:
+    """Bytes a packed bucket, by resolution: ``rollup_blocks`` (heap, TOAST, indexes)
+    shared out, each resolution's ``data`` bytes its own, and everything else (row
+    headers, keys, index entries) a share per block."""
+    total = (await table_cost(engine, "rollup_blocks")).bytes
+    query = text(
+        "SELECT resolution, count(*), sum(count), sum(pg_column_size(data)) "
+        "FROM rollup_blocks GROUP BY resolution"
+    )
+    async with engine.connect() as connection:
+        found = {
+            row[0]: (int(row[1]), int(row[2]), int(row[3]))
+            for row in await connection.execute(query)
+        }
+    if set(found) != set(BUCKET_S):
+        raise BenchError(f"packed blocks of {sorted(found)}, not of every resolution")
+    blocks = sum(n for n, _, _ in found.values())
+    per_block = (total - sum(data for _, _, data in found.values())) / blocks
+    return {
+        resolution: (data + n * per_block) / buckets
+        for resolution, (n, buckets, data) in found.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +150,15 @@ async def measure_storage(
 ) -> StorageFigures:
     """Run after the probers stopped: nothing else writes, nothing else rolls up."""
     samples = await table_cost(engine, "samples")
-    horizon = datetime.now(UTC) + PAST_THE_LAST_HOUR
+    horizon = packing_horizon(datetime.now(UTC))
     rows = await rollup_cost(engine, horizon)
     report = await roll_up(engine, horizon)
     if not report.ran:
         raise BenchError("the roll-up did not run (another holds its lock)")
     blocks = await table_cost(engine, "sample_blocks")
-    minute_blocks = await table_cost(engine, "rollup_blocks")
     if report.samples_packed < samples.rows:
         raise BenchError(f"only {report.samples_packed} of {samples.rows} samples were packed")
-    rollups = RollupCost(rows, minute_blocks.bytes, report.rollups_packed)
+    rollups = RollupCost(rows, await packed_rollup_cost(engine))
     per_day = buckets_per_day(connections, interval_s)
     packed = blocks.bytes / samples.rows if samples.rows else 0.0
     return StorageFigures(samples, rollups, checks_per_s * DAY_S, per_day, packed)

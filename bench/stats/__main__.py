@@ -9,18 +9,19 @@ It creates a fresh PostgreSQL database (dropped after), migrates it, and writes
 60 s: a minute row per check (1% failures, latencies log-normal around 2 ms to the
 microsecond) and an hour row per hour, with both checkpoints at the end, as
 ``roll_up`` leaves them. It reads ``connection_stats`` for one connection and for the
-tenant over 24 h and 7 d, ``--reads`` times each; then packs the minute rows into
-blocks (``pack_minute_rollups``), checks every answer is the same, and reads again.
+tenant over 24 h, 7 d (minute buckets) and 30 d (hour buckets), ``--reads`` times
+each; then packs the rows into blocks (``pack_rollups``: minutes by the hour, hours
+by the day), checks every answer is the same, and reads again.
 Figures, each a p50 over the reads:
 
 - ``minute_buckets``: the minute roll-ups written;
-- ``<case>_rows_ms``: wall time with the minute buckets as rows (PostgreSQL sums
-  and ranks them);
+- ``<case>_rows_ms``: wall time with the buckets as rows (PostgreSQL sums and ranks
+  them);
 - ``<case>_packed_ms`` and ``<case>_packed_cpu_ms``: wall time, and this process's
   CPU, with them packed (this process decodes, sums and ranks them: the API's CPU);
 
-for ``<case>`` in ``connection_24h``, ``connection_7d``, ``tenant_24h``,
-``tenant_7d``.
+for ``<case>`` in ``connection_24h``, ``connection_7d``, ``connection_30d``,
+``tenant_24h``, ``tenant_7d``, ``tenant_30d``.
 """
 
 from __future__ import annotations
@@ -48,13 +49,13 @@ from bench.harness import (
 )
 from connmgr.storage.database import write_transaction
 from connmgr.storage.reads.sample_stats import ConnectionStats, connection_stats
-from connmgr.storage.rollup_packing import pack_minute_rollups
+from connmgr.storage.rollup_packing import pack_rollups
 from connmgr.storage.rollups import nearest_rank
 from connmgr.storage.tables import rollup_checkpoints, sample_rollups
 
 TENANT: Final = "bench"
 END: Final = datetime(2026, 1, 12, tzinfo=UTC)
-WINDOWS: Final = {"24h": timedelta(days=1), "7d": timedelta(days=7)}
+WINDOWS: Final = {"24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 CHUNK: Final = 10_000
 
 
@@ -90,7 +91,8 @@ async def run(options: Options) -> None:
                 case: await _timed(engine, *args, options.reads) for case, args in cases.items()
             }
         with phase("packing"):
-            packed_count = await pack_minute_rollups(engine, 5000)
+            packed_count = await pack_rollups(engine, "minute", 5000)
+            await pack_rollups(engine, "hour", 5000)
         if packed_count != written:
             raise BenchError(f"{packed_count} of {written} minute buckets were packed")
         with phase("reads of the blocks"):

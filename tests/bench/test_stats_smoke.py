@@ -11,7 +11,9 @@ from support.bench_results import recorded_tiny_run
 from support.services import require_services
 
 TINY = ["--connections", "3", "--days", "1", "--reads", "1"]
-CASES = ("connection_24h", "connection_7d", "tenant_24h", "tenant_7d")
+CASES = tuple(
+    f"{who}_{window}" for who in ("connection", "tenant") for window in ("24h", "7d", "30d")
+)
 FIGURES = (
     "minute_buckets",
     *(f"{case}_{figure}" for case in CASES for figure in ("rows_ms", "packed_ms", "packed_cpu_ms")),

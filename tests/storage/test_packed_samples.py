@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connmgr.storage import packing_spans
+from connmgr.storage import block_tables, packing_spans
 from connmgr.storage.database import create_engine, write_transaction
 from connmgr.storage.event_log import as_utc
 from connmgr.storage.reads.sample_history import recent_samples
@@ -240,10 +240,9 @@ async def test_a_sample_stored_behind_the_spans_is_packed_in_another_round_of_it
     batch.append(build.at(T0 + HOUR))
     await store(engine, batch)
     late = [build.at(T0 + 30 * MINUTE, 9.0, connection_id=connections[0])]
-    write_blocks = packing_spans.write_blocks
 
     async def write_then_store_late(connection: AsyncConnection, *args: Any) -> None:
-        await write_blocks(connection, *args)
+        await block_tables.write_blocks(connection, *args)
         if late:  # in the first span, which packs connections[0]: behind the next key
             await insert_samples(connection, [late.pop()])
 

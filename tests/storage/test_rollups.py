@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.event_log import as_utc
-from connmgr.storage.rollup_codec import decode_rollups
+from connmgr.storage.rollup_codec import SHAPES, decode_rollups
 from connmgr.storage.rollups import bucket_start
 from connmgr.storage.samples import Retention, RollupReport, roll_up
 from connmgr.storage.tables import rollup_blocks, rollup_checkpoints, sample_rollups
@@ -33,7 +33,7 @@ def build() -> SampleBuilder:
 
 async def rollup_rows(engine: AsyncEngine, resolution: str) -> list[tuple[Any, ...]]:
     """``(connection, tenant, start, count, failures, p50, p95, p99, max)`` by start,
-    of every bucket stored: a row, or for minutes a row or a packed block's bucket."""
+    of every bucket stored: a row, or a packed block's bucket."""
     r = sample_rollups.c
     query = (
         select(r.connection_id, r.tenant, r.bucket_start, r.count, r.failures)
@@ -44,10 +44,11 @@ async def rollup_rows(engine: AsyncEngine, resolution: str) -> list[tuple[Any, .
         found = [
             (row[0], row[1], as_utc(row[2]), *row[3:]) for row in await connection.execute(query)
         ]
-        if resolution == "minute":
-            for block in await connection.execute(select(rollup_blocks)):
-                for bucket in decode_rollups(as_utc(block.bucket_start), block.data):
-                    found.append((block.connection_id, block.tenant, *astuple(bucket)))
+        blocks = select(rollup_blocks).where(rollup_blocks.c.resolution == resolution)
+        for block in await connection.execute(blocks):
+            start = as_utc(block.bucket_start)
+            for bucket in decode_rollups(SHAPES[block.resolution], start, block.data):
+                found.append((block.connection_id, block.tenant, *astuple(bucket)))
     return sorted(found, key=lambda row: (row[2], row[0]))
 
 

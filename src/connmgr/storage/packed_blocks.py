@@ -24,8 +24,8 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from connmgr.storage.block_tables import BLOCK, read_checkpoint
 from connmgr.storage.event_log import as_utc
-from connmgr.storage.hour_blocks import BLOCK, read_checkpoint
 from connmgr.storage.sample_codec import PackedSample, decode_block
 from connmgr.storage.tables import sample_blocks
 

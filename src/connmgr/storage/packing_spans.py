@@ -24,11 +24,11 @@ from typing import Final
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from connmgr.storage.hour_blocks import (
+from connmgr.storage.block_tables import (
     BLOCK,
     BlockCodec,
     PackedSpan,
-    whole_connection_hours,
+    whole_connection_blocks,
     write_blocks,
 )
 from connmgr.storage.packed_blocks import packed_of
@@ -55,8 +55,8 @@ async def pack_span(
         return None
     start = bucket_start(oldest, BLOCK)
     in_hour = (c.checked_at >= start, c.checked_at < start + BLOCK)
-    after = previous.last if previous is not None and previous.hour == start else None
-    rows = await whole_connection_hours(connection, samples, in_hour, batch, after)
+    after = previous.last if previous is not None and previous.start == start else None
+    rows = await whole_connection_blocks(connection, samples, in_hour, batch, after)
     key = rows[-1].connection_id  # the last in the database's order, as it compares them
     groups: dict[tuple[str, str], list[PackedSample]] = {}
     for row in sorted(rows, key=lambda row: (row.checked_at, row.id)):

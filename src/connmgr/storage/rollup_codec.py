@@ -1,19 +1,21 @@
-"""The packed encoding of one connection's minute roll-ups for one hour (``rollup_blocks``).
+"""The packed encoding of one connection's roll-ups for one block (``rollup_blocks``):
+its minute buckets of an hour, or its hour buckets of a day (``SHAPES``).
 
 Sealed as ``varint_blocks`` seals it (a format byte, varints plain or deflated).
 After the number of buckets, per bucket in time order:
 
-- **minute**: the first bucket's minutes from the block's start, then each one's
-  minutes after the previous one (a steady check costs one byte);
+- **slot**: the first bucket's slot (minute of the hour, hour of the day), then
+  each one's slots after the previous one (a steady check costs one byte);
 - **count** and **failures**;
 - **latencies** in microseconds: p50, then p95 - p50, p99 - p95 and max - p99, each
   at least 0 since nearest-rank percentiles of one bucket are ordered.
 
 Every number is a varint, seven a bucket, so a block decodes in one pass over its
 bytes (``fold_rollups`` folds a block into a window's figures without building its
-buckets). Roll-up latencies are latencies of raw samples, rounded to the microsecond on the
-way in (``sample_codec``), so a decoded bucket equals the row it was packed from.
-Choice and figures: docs/decisions.md, "Issue 15: packed minute roll-ups".
+buckets). Roll-up latencies are latencies of raw samples, rounded to the microsecond
+on the way in (``sample_codec``), so a decoded bucket equals the row it was packed
+from. Choice and figures: docs/decisions.md, "Roll-ups are packed by the hour and
+the day".
 """
 
 from __future__ import annotations
@@ -24,19 +26,44 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from connmgr.storage.rollups import Resolution
 from connmgr.storage.sample_codec import to_micros
 from connmgr.storage.varint_blocks import CorruptBlock, VarintWriter, seal, unseal
 
-__all__ = ["PackedRollup", "decode_rollups", "encode_rollups", "fold_rollups"]
+__all__ = [
+    "SHAPES",
+    "BlockShape",
+    "PackedRollup",
+    "decode_rollups",
+    "encode_rollups",
+    "fold_rollups",
+]
 
-_MINUTE: Final = timedelta(minutes=1)
-_MINUTES_IN_BLOCK: Final = 60
 _FIELDS: Final = 7
 
 
 @dataclass(frozen=True, slots=True)
+class BlockShape:
+    """A block of ``slots`` buckets of ``width``: it spans ``width * slots``."""
+
+    width: timedelta
+    slots: int
+
+    @property
+    def span(self) -> timedelta:
+        return self.width * self.slots
+
+
+SHAPES: Final[dict[Resolution, BlockShape]] = {
+    "minute": BlockShape(timedelta(minutes=1), 60),
+    "hour": BlockShape(timedelta(hours=1), 24),
+}
+"""Minute buckets are packed by the hour, hour buckets by the (UTC) day."""
+
+
+@dataclass(frozen=True, slots=True)
 class PackedRollup:
-    """One minute bucket as a block holds it; the block gives connection and tenant."""
+    """One bucket as a block holds it; the block gives connection and tenant."""
 
     bucket_start: datetime
     count: int
@@ -55,19 +82,19 @@ class PackedRollup:
         )
 
 
-def encode_rollups(start: datetime, buckets: list[PackedRollup]) -> bytes:
-    """The block of ``buckets`` (by time, each a whole minute of the hour at ``start``)."""
+def encode_rollups(shape: BlockShape, start: datetime, buckets: list[PackedRollup]) -> bytes:
+    """The block of ``buckets`` (by time, each a slot of the block at ``start``)."""
     writer = VarintWriter()
     writer.varint(len(buckets))
     previous: int | None = None
     for bucket in buckets:
-        minute, rest = divmod(bucket.bucket_start - start, _MINUTE)
-        if rest or not (-1 if previous is None else previous) < minute < _MINUTES_IN_BLOCK:
-            raise ValueError("buckets must be distinct whole minutes of the block, in order")
+        slot, rest = divmod(bucket.bucket_start - start, shape.width)
+        if rest or not (-1 if previous is None else previous) < slot < shape.slots:
+            raise ValueError("buckets must be distinct whole slots of the block, in order")
         if not 0 <= bucket.failures <= bucket.count or not bucket.count:
             raise ValueError("a bucket holds at least one check, and no more failures")
-        writer.varint(minute if previous is None else minute - previous)
-        previous = minute
+        writer.varint(slot if previous is None else slot - previous)
+        previous = slot
         writer.varint(bucket.count)
         writer.varint(bucket.failures)
         p50, p95, p99, top = bucket.latencies_us()
@@ -76,25 +103,30 @@ def encode_rollups(start: datetime, buckets: list[PackedRollup]) -> bytes:
     return seal(bytes(writer.out))
 
 
-def decode_rollups(start: datetime, block: bytes) -> list[PackedRollup]:
+def decode_rollups(shape: BlockShape, start: datetime, block: bytes) -> list[PackedRollup]:
     """The buckets of ``block``, in time order. Raises ``CorruptBlock``."""
     return [
-        PackedRollup(start + minute * _MINUTE, count, failures, *(v / 1000 for v in latencies))
-        for minute, count, failures, *latencies in _buckets(block)
+        PackedRollup(start + slot * shape.width, count, failures, *(v / 1000 for v in latencies))
+        for slot, count, failures, *latencies in _buckets(shape, block)
     ]
 
 
 def fold_rollups(
-    block: bytes, first: int, stop: int, bands: Sequence[int], weights: Counter[float]
+    shape: BlockShape,
+    block: bytes,
+    first: int,
+    stop: int,
+    bands: Sequence[int],
+    weights: Counter[float],
 ) -> tuple[int, int, float, int]:
-    """Fold the buckets of ``block`` whose minute is in ``[first, stop)`` without
+    """Fold the buckets of ``block`` whose slot is in ``[first, stop)`` without
     building them: add each one's latencies to ``weights``, p50, p95, p99 and max
     weighing ``bands`` x its count; return its count, failures, the sum of their
     success shares and how many buckets. Raises ``CorruptBlock``."""
     count_sum = failure_sum = observed = 0
     shares = 0.0
-    for minute, count, failures, *latencies in _buckets(block):
-        if first <= minute < stop:
+    for slot, count, failures, *latencies in _buckets(shape, block):
+        if first <= slot < stop:
             count_sum += count
             failure_sum += failures
             shares += (count - failures) / count
@@ -104,23 +136,23 @@ def fold_rollups(
     return count_sum, failure_sum, shares, observed
 
 
-def _buckets(block: bytes) -> Iterator[tuple[int, int, int, int, int, int, int]]:
-    """``(minute, count, failures, p50, p95, p99, max)`` of each bucket, latencies in
+def _buckets(shape: BlockShape, block: bytes) -> Iterator[tuple[int, int, int, int, int, int, int]]:
+    """``(slot, count, failures, p50, p95, p99, max)`` of each bucket, latencies in
     microseconds. Raises ``CorruptBlock``."""
     values = _varints(unseal(block))
     if not values or len(values) != 1 + _FIELDS * values[0]:
         raise CorruptBlock("the block's length is not its buckets'")
-    minute = -1
+    slot = -1
     for at in range(1, len(values), _FIELDS):
         step, count, failures, p50, to_p95, to_p99, to_max = values[at : at + _FIELDS]
-        if minute >= 0 and not step:
-            raise CorruptBlock("two buckets of the same minute")
-        minute = step if minute < 0 else minute + step
-        if minute >= _MINUTES_IN_BLOCK or not count or failures > count:
-            raise CorruptBlock("a bucket outside its hour, or of no check")
+        if slot >= 0 and not step:
+            raise CorruptBlock("two buckets of the same slot")
+        slot = step if slot < 0 else slot + step
+        if slot >= shape.slots or not count or failures > count:
+            raise CorruptBlock("a bucket outside its block, or of no check")
         p95 = p50 + to_p95
         p99 = p95 + to_p99
-        yield minute, count, failures, p50, p95, p99, p99 + to_max
+        yield slot, count, failures, p50, p95, p99, p99 + to_max
 
 
 def _varints(body: bytes) -> list[int]:

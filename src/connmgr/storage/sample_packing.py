@@ -38,15 +38,15 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connmgr.storage.database import write_transaction
-from connmgr.storage.event_log import as_utc
-from connmgr.storage.hour_blocks import (
+from connmgr.storage.block_tables import (
     BLOCK,
     PackedSpan,
     advance_checkpoint,
-    delete_whole_hours,
+    delete_whole_blocks,
     pack_in_spans,
 )
+from connmgr.storage.database import write_transaction
+from connmgr.storage.event_log import as_utc
 from connmgr.storage.packed_blocks import PACKED
 from connmgr.storage.packing_spans import pack_span
 from connmgr.storage.rollups import BUCKET_WIDTHS, bucket_start, read_checkpoints
@@ -76,7 +76,7 @@ async def pack_samples(engine: AsyncEngine, now: datetime, grace: timedelta, bat
 
 async def delete_blocks(engine: AsyncEngine, older_than: datetime, batch: int) -> int:
     """Delete blocks whose whole hour lies before ``older_than``; return their samples."""
-    return await delete_whole_hours(engine, sample_blocks, older_than, batch)
+    return await delete_whole_blocks(engine, sample_blocks, older_than, batch)
 
 
 async def _horizon(connection: AsyncConnection, now: datetime, grace: timedelta) -> datetime | None:

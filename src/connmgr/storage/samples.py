@@ -31,11 +31,11 @@ Contracts:
     rolled past it and it ended ``RAW_KEPT_FOR`` + ``grace`` ago; blocks are deleted
     by whole hours once entirely older than ``now - raw``, and ``samples_deleted``
     counts their samples too;
-  - **packed minute roll-ups** (``rollup_packing``, issue 15): then the minute buckets
-    of each connection's hour are moved into one block once the minute resolution
-    has rolled past that hour (``rollups_packed`` counts them); blocks expire by
-    whole hours once entirely older than ``now - minute``, and ``rollups_deleted``
-    counts their buckets too. Hour roll-ups stay rows;
+  - **packed roll-ups** (``rollup_packing``, issue 15): then the minute buckets of
+    each connection's hour, and its hour buckets of each day, are moved into one
+    block once their resolution has rolled past that hour or day (``rollups_packed``
+    counts them); blocks expire whole once entirely older than their resolution's
+    cutoff, and ``rollups_deleted`` counts their buckets too;
   - **one at a time**: on PostgreSQL a run holds ``pg_try_advisory_xact_lock`` in a
     transaction of its own for its whole duration, and a run that finds it taken
     returns ``RollupReport()`` (``ran=False``) at once. On SQLite the database
@@ -58,7 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connmgr.storage.database import is_sqlite, write_transaction
 from connmgr.storage.event_log import as_utc
-from connmgr.storage.rollup_packing import delete_rollup_blocks, pack_minute_rollups
+from connmgr.storage.rollup_packing import delete_rollup_blocks, pack_rollups
 from connmgr.storage.rollups import (
     BUCKET_WIDTHS,
     Resolution,
@@ -164,13 +164,18 @@ async def roll_up(
         hour = await roll_resolution(engine, "hour", now - grace, batch)
         deleted_samples = await _delete_samples(engine, now - retention.raw, batch)
         deleted_samples += await delete_blocks(engine, now - retention.raw, batch)
-        deleted_rollups = await _delete_rollups(engine, "minute", now - retention.minute, batch)
-        deleted_rollups += await delete_rollup_blocks(engine, now - retention.minute, batch)
-        deleted_rollups += await _delete_rollups(engine, "hour", now - retention.hour, batch)
+        deleted_rollups = 0
+        kept_for: dict[Resolution, timedelta] = {
+            "minute": retention.minute,
+            "hour": retention.hour,
+        }
+        for resolution, kept in kept_for.items():
+            deleted_rollups += await _delete_rollups(engine, resolution, now - kept, batch)
+            deleted_rollups += await delete_rollup_blocks(engine, resolution, now - kept, batch)
         packed = await pack_samples(engine, now, grace, batch)
-        minutes_packed = await pack_minute_rollups(engine, batch)
+        rollups_packed = sum([await pack_rollups(engine, r, batch) for r in BUCKET_WIDTHS])
     return RollupReport(
-        True, minute, hour, deleted_samples, deleted_rollups, packed, minutes_packed
+        True, minute, hour, deleted_samples, deleted_rollups, packed, rollups_packed
     )
 
 

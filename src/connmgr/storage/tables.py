@@ -196,20 +196,21 @@ sample_rollups = Table(
     Index("ix_sample_rollups_tenant_time", "tenant", "resolution", "bucket_start"),
 )
 
-# Issue 15: the minute roll-ups of one connection for one hour, packed
-# (``storage.rollup_codec``) once the minute resolution has rolled past that hour;
-# ``sample_rollups`` keeps the minute buckets of the hour being rolled and every hour
-# bucket (``storage.rollup_packing``).
+# Issue 15: the roll-ups of one connection for one block, packed
+# (``storage.rollup_codec``): minute buckets by the hour, hour buckets by the day,
+# once their resolution has rolled past the block; ``sample_rollups`` keeps the
+# buckets of the blocks being rolled (``storage.rollup_packing``).
 rollup_blocks = Table(
     "rollup_blocks",
     metadata,
     Column("connection_id", String(36), primary_key=True),
+    Column("resolution", String(8), primary_key=True),
     Column("bucket_start", DateTime(timezone=True), primary_key=True),
     Column("tenant", String(64), primary_key=True),
     Column("count", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
-    Index("ix_rollup_blocks_time", "bucket_start"),
-    Index("ix_rollup_blocks_tenant_time", "tenant", "bucket_start"),
+    Index("ix_rollup_blocks_time", "resolution", "bucket_start"),
+    Index("ix_rollup_blocks_tenant_time", "tenant", "resolution", "bucket_start"),
 )
 
 rollup_checkpoints = Table(

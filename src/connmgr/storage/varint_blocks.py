@@ -1,7 +1,7 @@
 """The bytes of a packed block: a format byte, then unsigned LEB128 varints, plain or
 deflated, whichever is shorter.
 
-``sample_codec`` (probe samples) and ``rollup_codec`` (minute roll-ups) write their
+``sample_codec`` (probe samples) and ``rollup_codec`` (roll-ups) write their
 fields with ``VarintWriter`` and ``seal`` the result; ``unseal`` and ``VarintReader``
 read them back, and every malformed byte string is a ``CorruptBlock``.
 """

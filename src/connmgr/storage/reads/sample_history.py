@@ -9,9 +9,9 @@ Contracts:
   them, if given), oldest bucket first. A range that does not end after it starts is
   empty;
 - samples come from the raw buffer and from packed hourly blocks alike
-  (``storage.packed_blocks``), minute roll-ups from their rows and from packed
-  hourly blocks alike (``storage.rollup_blocks``, read in one snapshot): the answer
-  is the same whichever holds them. Among
+  (``storage.packed_blocks``), roll-ups from their rows and from packed blocks alike
+  (``storage.rollup_blocks``, read in one snapshot): the answer is the same whichever
+  holds them. Among
   samples checked at the same moment, the one stored later comes first, as by row id.
 
 Window statistics over the same samples are ``sample_stats``.
@@ -170,23 +170,28 @@ async def rollups(
     async with snapshot(engine) as connection:
         rows = (await connection.execute(query)).mappings().all()
         found = [_view(RollupView, row, "bucket_start") for row in rows]
-        if resolution == "minute":
-            found.extend(await _packed_minutes(connection, tenant, connection_id, since, until))
+        found += await _packed(connection, tenant, connection_id, resolution, since, until)
     newest = sorted(found, key=lambda view: view.bucket_start, reverse=True)[:limit]
     return newest[::-1]
 
 
-async def _packed_minutes(
-    connection: AsyncConnection, tenant: str, connection_id: str, since: datetime, until: datetime
+async def _packed(
+    connection: AsyncConnection,
+    tenant: str,
+    connection_id: str,
+    resolution: Resolution,
+    since: datetime,
+    until: datetime,
 ) -> list[RollupView]:
-    """The minute buckets in ``[since, until)`` that blocks hold."""
-    checkpoint = await rollup_blocks_checkpoint(connection)
+    """The ``resolution`` buckets in ``[since, until)`` that blocks hold."""
+    checkpoint = await rollup_blocks_checkpoint(connection, resolution)
     if checkpoint is None or as_utc(since) >= checkpoint:
         return []
     scope = tenant_scope(rollup_blocks, tenant, connection_id)
+    stored = await read_rollup_blocks(connection, resolution, scope, since, until)
     return [
-        RollupView(resolution="minute", connection_id=stored.connection_id, **asdict(stored.bucket))
-        for stored in await read_rollup_blocks(connection, scope, since, until)
+        RollupView(resolution=resolution, connection_id=s.connection_id, **asdict(s.bucket))
+        for s in stored
     ]
 
 

@@ -26,13 +26,13 @@ Contracts (every query is scoped to one tenant, as in ``sample_history``):
   now reads that table alone. A raw span reaching back before the ``packed``
   checkpoint (a window ending in the past) is computed here in Python from the raw
   rows and the decoded blocks, by the same rules and to the same figures.
-- **packed minute roll-ups** (issue 15, ``storage.rollup_packing``): the minute
-  buckets of each hour the minute resolution has rolled past are moved into hourly
-  blocks, so a minute span reaching before the ``m_packed`` checkpoint is
+- **packed roll-ups** (issue 15, ``storage.rollup_packing``): the minute buckets of
+  each hour, and the hour buckets of each day, that their resolution has rolled past
+  are moved into blocks, so a roll-up span reaching before its packing checkpoint is
   summed and ranked in Python too, from the rows and the decoded blocks, the blocks
-  decoded in a worker thread so that the event loop serves other requests meanwhile
-  (docs/decisions.md, "Issue 15: packed minute roll-ups"). Every read of a window is
-  one snapshot (``storage.database.snapshot``): a connection-hour
+  folded in a worker thread so that the event loop serves other requests meanwhile
+  (docs/decisions.md, "Roll-ups are packed by the hour and the day"). Every read of
+  a window is one snapshot (``storage.database.snapshot``): a connection's block
   being packed is counted once, from its rows or from its block.
 """
 
@@ -61,8 +61,8 @@ from connmgr.storage.reads.stats_spans import StatsSpan, plan_spans
 from connmgr.storage.reads.stats_totals import Totals, raw_totals, span_totals
 from connmgr.storage.reads.tenant_scope import tenant_scope
 from connmgr.storage.rollup_blocks import rollup_block_rows, rollup_blocks_checkpoint
-from connmgr.storage.rollup_codec import fold_rollups
-from connmgr.storage.rollups import BUCKET_WIDTHS, read_checkpoints
+from connmgr.storage.rollup_codec import SHAPES, fold_rollups
+from connmgr.storage.rollups import read_checkpoints
 from connmgr.storage.tables import rollup_blocks, sample_blocks, samples
 
 __all__ = ["ConnectionStats", "connection_stats"]
@@ -115,16 +115,17 @@ async def connection_stats(
 
 
 async def _reaches_blocks(connection: AsyncConnection, spans: list[StatsSpan]) -> bool:
-    """Whether the raw span reaches packed samples or a minute span packed minutes."""
+    """Whether the raw span reaches packed samples, or a roll-up span packed buckets."""
     *rolled, raw = spans
     samples_packed = await blocks_checkpoint(connection)
     if samples_packed is not None and raw.since < min(samples_packed, raw.until):
         return True
-    minutes = [span for span in rolled if span.resolution == "minute"]
-    minutes_packed = await rollup_blocks_checkpoint(connection) if minutes else None
-    return minutes_packed is not None and any(
-        span.since < min(minutes_packed, span.until) for span in minutes
-    )
+    for span in rolled:
+        assert span.resolution is not None  # every span but the last is of roll-ups
+        packed = await rollup_blocks_checkpoint(connection, span.resolution)
+        if packed is not None and span.since < min(packed, span.until):
+            return True
+    return False
 
 
 async def _with_packed(
@@ -140,13 +141,13 @@ async def _with_packed(
         for query in latency_points(span):
             for row in await connection.execute(query):
                 weights[row.value] += row.weight
-        if span.resolution == "minute":
-            scope = tenant_scope(rollup_blocks, span.tenant, span.connection_id)
-            rows = await rollup_block_rows(connection, scope, span.since, span.until)
-            # Decoding a tenant's week of blocks is seconds of CPU: off the event loop.
-            block_totals, block_weights = await asyncio.to_thread(_minute_blocks, rows, span)
-            totals += block_totals
-            weights.update(block_weights)
+        assert span.resolution is not None
+        scope = tenant_scope(rollup_blocks, span.tenant, span.connection_id)
+        rows = await rollup_block_rows(connection, span.resolution, scope, span.since, span.until)
+        # Decoding a tenant's week of blocks is seconds of CPU: off the event loop.
+        block_totals, block_weights = await asyncio.to_thread(_folded, rows, span)
+        totals += block_totals
+        weights.update(block_weights)
     checks = await _raw_checks(connection, raw)
     totals += raw_totals(checks)
     for *_, latency in checks:
@@ -155,24 +156,22 @@ async def _with_packed(
     return _stats_of(totals, raw.connection_id, since, until, percentiles)
 
 
-def _minute_blocks(rows: list[Row[Any]], span: StatsSpan) -> tuple[Totals, Counter[float]]:
-    """Totals and latency points of the span's minute buckets in packed blocks."""
+def _folded(rows: list[Row[Any]], span: StatsSpan) -> tuple[Totals, Counter[float]]:
+    """Totals and latency points of the roll-up span's buckets in packed blocks."""
+    assert span.resolution is not None
+    shape = SHAPES[span.resolution]
+    seconds = shape.width.total_seconds()
     weights: Counter[float] = Counter()
     totals = Totals()
-    seconds = BUCKET_WIDTHS["minute"].total_seconds()
     for row in rows:
         start = as_utc(row.bucket_start)
-        first, stop = (_minutes_to(start, moment) for moment in (span.since, span.until))
+        # The first slot starting at or after each end of the span.
+        first, stop = (-(-(moment - start) // shape.width) for moment in (span.since, span.until))
         count, failures, shares, observed = fold_rollups(
-            row.data, first, stop, BAND_WEIGHTS, weights
+            shape, row.data, first, stop, BAND_WEIGHTS, weights
         )
         totals += Totals(count, failures, seconds * shares, seconds * observed)
     return totals, weights
-
-
-def _minutes_to(start: datetime, moment: datetime) -> int:
-    """The first minute of the block at ``start`` starting at or after ``moment``."""
-    return -(-(moment - start) // BUCKET_WIDTHS["minute"])
 
 
 async def _raw_checks(

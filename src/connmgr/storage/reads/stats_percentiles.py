@@ -8,7 +8,7 @@ buckets the estimate errs high, never low (a slow hour is not averaged away).
 
 The points of every span are ranked in SQL (``latency_percentiles``), or, when a span
 reaches packed hours (``sample_stats``), in Python (``weighted_percentiles``; packed
-minute buckets weigh ``BAND_WEIGHTS``): by the same rule, to the same figures.
+roll-up buckets weigh ``BAND_WEIGHTS``): by the same rule, to the same figures.
 """
 
 from __future__ import annotations

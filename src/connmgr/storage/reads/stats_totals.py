@@ -7,7 +7,7 @@ weighs no more than that minute.
 
 A span is summed in SQL (``span_totals``), or, when it reaches packed hours
 (``sample_stats``), in Python over the decoded checks (``raw_totals``) or packed
-minute buckets (``rollup_codec.fold_rollups``): by the same buckets, to the same
+roll-up buckets (``rollup_codec.fold_rollups``): by the same buckets, to the same
 figures.
 """
 

@@ -1,10 +1,11 @@
-"""Packed minute roll-ups (issue 15): one ``rollup_blocks`` row per connection and hour.
+"""Packed roll-ups (issue 15): ``rollup_blocks``, a row per connection and hour of
+minute buckets, or per connection and day of hour buckets.
 
-Upgrade creates the table; the next roll-up run packs the minute roll-ups of every
-hour the minute resolution has rolled past (``storage.rollup_packing``), in bounded
-transactions, as it packs later hours. Downgrade decodes every block back into
-``sample_rollups`` rows, forgets the ``m_packed`` checkpoint and drops the
-table, so nothing packed is lost.
+Upgrade creates the table; the next roll-up run packs the buckets of every block
+their resolution has rolled past (``storage.rollup_packing``), in bounded
+transactions, as it packs later ones. Downgrade decodes every block back into
+``sample_rollups`` rows, forgets the packing checkpoints and drops the table, so
+nothing packed is lost.
 
 Revision ID: 0013
 Revises: 0012
@@ -16,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 
 from connmgr.storage.event_log import as_utc
-from connmgr.storage.rollup_blocks import MINUTES_PACKED
-from connmgr.storage.rollup_codec import decode_rollups
+from connmgr.storage.rollup_blocks import PACKED_CHECKPOINTS
+from connmgr.storage.rollup_codec import SHAPES, decode_rollups
 
 revision = "0013"
 down_revision = "0012"
@@ -28,6 +29,7 @@ _MOMENT = sa.DateTime(timezone=True)
 _BLOCKS = sa.table(
     "rollup_blocks",
     sa.column("connection_id", sa.String),
+    sa.column("resolution", sa.String),
     sa.column("bucket_start", _MOMENT),
     sa.column("tenant", sa.String),
     sa.column("data", sa.LargeBinary),
@@ -46,13 +48,16 @@ def upgrade() -> None:
     op.create_table(
         "rollup_blocks",
         sa.Column("connection_id", sa.String(36), primary_key=True),
+        sa.Column("resolution", sa.String(8), primary_key=True),
         sa.Column("bucket_start", _MOMENT, primary_key=True),
         sa.Column("tenant", sa.String(64), primary_key=True),
         sa.Column("count", sa.Integer, nullable=False),
         sa.Column("data", sa.LargeBinary, nullable=False),
     )
-    op.create_index("ix_rollup_blocks_time", "rollup_blocks", ["bucket_start"])
-    op.create_index("ix_rollup_blocks_tenant_time", "rollup_blocks", ["tenant", "bucket_start"])
+    op.create_index("ix_rollup_blocks_time", "rollup_blocks", ["resolution", "bucket_start"])
+    op.create_index(
+        "ix_rollup_blocks_tenant_time", "rollup_blocks", ["tenant", "resolution", "bucket_start"]
+    )
 
 
 def downgrade() -> None:
@@ -61,7 +66,7 @@ def downgrade() -> None:
         rows = [
             {
                 "connection_id": block.connection_id,
-                "resolution": "minute",
+                "resolution": block.resolution,
                 "tenant": block.tenant,
                 "bucket_start": bucket.bucket_start,
                 "count": bucket.count,
@@ -71,9 +76,12 @@ def downgrade() -> None:
                 "latency_p99_ms": bucket.latency_p99_ms,
                 "latency_max_ms": bucket.latency_max_ms,
             }
-            for bucket in decode_rollups(as_utc(block.bucket_start), block.data)
+            for bucket in decode_rollups(
+                SHAPES[block.resolution], as_utc(block.bucket_start), block.data
+            )
         ]
         if rows:
             bind.execute(sa.insert(_ROLLUPS), rows)
-    bind.execute(sa.delete(_CHECKPOINTS).where(_CHECKPOINTS.c.resolution == MINUTES_PACKED))
+    packed = _CHECKPOINTS.c.resolution.in_(PACKED_CHECKPOINTS.values())
+    bind.execute(sa.delete(_CHECKPOINTS).where(packed))
     op.drop_table("rollup_blocks")

@@ -1,17 +1,18 @@
-"""What the two packed tables share: a row per (connection, hour, tenant), a checkpoint
-saying which hours may have one, packing in spans, and expiry by whole hours.
+"""What the packed tables share: a row per (connection, block, tenant), a checkpoint
+saying which blocks may exist, packing in spans, and expiry by whole blocks.
 
-``sample_blocks`` (probe samples, ``sample_packing``) and ``rollup_blocks`` (minute
-roll-ups, ``rollup_packing``) are both keyed ``(connection_id, bucket_start, tenant)``
-with a ``count`` of what each block holds, and both are written in spans, one
-transaction each, until a span finds nothing left. A checkpoint of each (a row of
-``rollup_checkpoints`` named ``PACKED`` or ``MINUTES_PACKED``) moves before any block
-of an hour is written, so a read of a span starting at or after it never needs them.
+``sample_blocks`` (probe samples by the hour, ``sample_packing``) and
+``rollup_blocks`` (minute roll-ups by the hour, hour roll-ups by the day, one
+``resolution`` column apart, ``rollup_packing``) are keyed ``(connection_id,
+bucket_start, tenant)`` with a ``count`` of what each block holds, and both are
+written in spans, one transaction each, until a span finds nothing left. A
+checkpoint of each kind of block (a row of ``rollup_checkpoints``) moves before any
+block is written, so a read of a span starting at or after it never needs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Generic, TypeVar
@@ -30,10 +31,10 @@ __all__ = [
     "BlockCodec",
     "PackedSpan",
     "advance_checkpoint",
-    "delete_whole_hours",
+    "delete_whole_blocks",
     "pack_in_spans",
     "read_checkpoint",
-    "whole_connection_hours",
+    "whole_connection_blocks",
     "write_blocks",
 ]
 
@@ -43,10 +44,11 @@ Item = TypeVar("Item")
 
 @dataclass(frozen=True, slots=True)
 class PackedSpan:
-    """What one span packed: ``moved`` rows of ``hour``, up to connection ``last``."""
+    """What one span packed: ``moved`` rows of the block at ``start``, up to
+    connection ``last``."""
 
     moved: int
-    hour: datetime
+    start: datetime
     last: str
 
 
@@ -66,28 +68,29 @@ async def pack_in_spans(engine: AsyncEngine, pack_span: PackSpan) -> int:
         packed += span.moved
 
 
-async def whole_connection_hours(
+async def whole_connection_blocks(
     connection: AsyncConnection,
     table: Table,
-    in_hour: Sequence[ColumnElement[bool]],
+    in_block: Sequence[ColumnElement[bool]],
     batch: int,
     after: str | None,
 ) -> list[Row[Any]]:
-    """The rows of ``table`` in the hour (``in_hour``) of the next connections after
-    ``after``, by connection id and time: at most ``batch`` rows cut back to whole
-    connection-hours, or one connection-hour whole when it alone fills a batch. Each
-    call searches the index led by ``connection_id`` from ``after``, so the spans of an
-    hour cost its rows once; rows stored behind the key send the search round again."""
-    rows = await _page(connection, table, in_hour, batch, after)
+    """The rows of ``table`` in one block's time (``in_block``) of the next connections
+    after ``after``, by connection id and time: at most ``batch`` rows cut back to
+    whole connections, or one connection's rows whole when they alone fill a batch.
+    Each call searches the index led by ``connection_id`` from ``after``, so the spans
+    of a block cost its rows once; rows stored behind the key send the search round
+    again."""
+    rows = await _page(connection, table, in_block, batch, after)
     if not rows and after is not None:
-        rows = await _page(connection, table, in_hour, batch, None)
+        rows = await _page(connection, table, in_block, batch, None)
     if len(rows) < batch:
         return rows
     last = rows[-1].connection_id
     whole = [row for row in rows if row.connection_id != last]
     if whole:
         return whole
-    every = select(table).where(table.c.connection_id == last, *in_hour)
+    every = select(table).where(table.c.connection_id == last, *in_block)
     return list(await connection.execute(every))
 
 
@@ -127,14 +130,18 @@ async def write_blocks(
     codec: BlockCodec[Item],
     start: datetime,
     groups: dict[tuple[str, str], list[Item]],
+    fixed: Mapping[str, str] | None = None,
 ) -> None:
-    """Write each ``(connection, tenant)`` group's items as its block of the hour at
-    ``start``, merged into the block already held for it, if any."""
+    """Write each ``(connection, tenant)`` group's items as its block starting at
+    ``start``, merged into the block already held for it, if any. ``fixed``: more key
+    columns, the same for every block (``rollup_blocks``' resolution)."""
     c = table.c
+    fixed = fixed or {}
     ids = sorted({connection_id for connection_id, _ in groups})
+    same = [c[name] == value for name, value in fixed.items()]
     existing = await connection.execute(
         select(c.connection_id, c.tenant, c.data).where(
-            c.connection_id.in_(ids), c.bucket_start == start
+            c.connection_id.in_(ids), c.bucket_start == start, *same
         )
     )
     held = {(row.connection_id, row.tenant): codec.decode(start, row.data) for row in existing}
@@ -143,6 +150,7 @@ async def write_blocks(
         items = codec.merge(held.get((connection_id, tenant), []), fresh)
         blocks.append(
             {
+                **fixed,
                 "connection_id": connection_id,
                 "bucket_start": start,
                 "tenant": tenant,
@@ -152,7 +160,7 @@ async def write_blocks(
         )
     statement = dialect_insert(connection, table)
     changes = {name: statement.excluded[name] for name in ("count", "data")}
-    key = ["connection_id", "bucket_start", "tenant"]
+    key = ["connection_id", *fixed, "bucket_start", "tenant"]
     await connection.execute(
         statement.on_conflict_do_update(index_elements=key, set_=changes), blocks
     )
@@ -178,22 +186,31 @@ async def advance_checkpoint(connection: AsyncConnection, name: str, until: date
     )
 
 
-async def delete_whole_hours(
-    engine: AsyncEngine, table: Table, older_than: datetime, batch: int
+async def delete_whole_blocks(
+    engine: AsyncEngine,
+    table: Table,
+    older_than: datetime,
+    batch: int,
+    *,
+    span: timedelta = BLOCK,
+    fixed: Mapping[str, str] | None = None,
 ) -> int:
-    """Delete ``table``'s blocks whose whole hour lies before ``older_than``, ``batch``
-    rows a transaction; return the sum of their ``count``."""
+    """Delete ``table``'s blocks (of ``fixed`` key values) whose whole ``span`` lies
+    before ``older_than``, ``batch`` rows a transaction; return the sum of their
+    ``count``."""
     c = table.c
     key = (c.connection_id, c.bucket_start, c.tenant)
+    same = [c[name] == value for name, value in (fixed or {}).items()]
     total = 0
     while True:
         async with write_transaction(engine) as connection:
-            expired = c.bucket_start <= as_utc(older_than) - BLOCK
-            query = select(*key, c.count.label("held")).where(expired).limit(batch)
+            expired = c.bucket_start <= as_utc(older_than) - span
+            query = select(*key, c.count.label("held")).where(expired, *same).limit(batch)
             doomed = (await connection.execute(query)).all()
             if doomed:
                 keys = [(row.connection_id, row.bucket_start, row.tenant) for row in doomed]
-                await connection.execute(delete(table).where(tuple_(*key).in_(keys)))
+                gone = delete(table).where(tuple_(*key).in_(keys), *same)
+                await connection.execute(gone)
         total += sum(int(row.held) for row in doomed)
         if len(doomed) < batch:
             return total
