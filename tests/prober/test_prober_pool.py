@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -302,9 +303,14 @@ async def test_reconciling_reads_a_pages_schedules_a_bounded_number_at_a_time(
     assert await keeper.put(placed)  # already right: left alone
     real_read = schedule_messages.read_stored_schedule
     reading, most = 0, 0
+    # The pool's own keeper may still be placing the new connections, with reads of its
+    # own: only the reads of this reconcile (its tasks inherit the context) count.
+    this_reconcile: ContextVar[bool] = ContextVar("this_reconcile", default=False)
 
     async def overlapping(js: JetStreamContext, tenant: str, connection_id: str) -> Any:
         nonlocal reading, most
+        if not this_reconcile.get():
+            return await real_read(js, tenant, connection_id)
         reading += 1
         most = max(most, reading)
         await asyncio.sleep(0)  # let every read that may start now start: no timing involved
@@ -315,6 +321,7 @@ async def test_reconciling_reads_a_pages_schedules_a_bounded_number_at_a_time(
 
     monkeypatch.setattr(schedules_module, "PLACING_AT_ONCE", 3)
     monkeypatch.setattr(schedule_messages, "read_stored_schedule", overlapping)
+    this_reconcile.set(True)
     assert await keeper.reconcile() == len(enabled)
     assert most == 3
     assert [cid in keeper.placements for cid in enabled] == [False, True, True, True, True]

@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 BLOCK: Final = timedelta(hours=1)
+"""A sample block's time, the default block; roll-up blocks span their shape's
+(``rollup_codec.SHAPES``)."""
 Item = TypeVar("Item")
 
 
