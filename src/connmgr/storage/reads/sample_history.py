@@ -11,8 +11,8 @@ Contracts:
 - samples come from the raw buffer and from packed hourly blocks alike
   (``storage.packed_blocks``), roll-ups from their rows and from packed blocks alike
   (``storage.rollup_blocks``, read in one snapshot): the answer is the same whichever
-  holds them. Among
-  samples checked at the same moment, the one stored later comes first, as by row id.
+  holds them. Among samples checked at the same moment, the one stored later comes
+  first, as by row id.
 
 Window statistics over the same samples are ``sample_stats``.
 """
