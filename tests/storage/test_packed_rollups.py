@@ -40,7 +40,7 @@ from connmgr.storage.samples import roll_up
 from connmgr.storage.tables import rollup_blocks, rollup_checkpoints, sample_rollups, samples
 from connmgr.storage.varint_blocks import CorruptBlock
 from support.migrations import downgrade_to, upgrade_to
-from support.sample_answers import END, answers, recorded_samples
+from support.sample_answers import END, answers, recorded_samples, same_answers
 from support.samples import BILLING, ORDERS, T0, SampleBuilder, store
 
 MINUTE = timedelta(minutes=1)
@@ -63,16 +63,6 @@ async def counts(engine: AsyncEngine, resolution: Resolution = "minute") -> tupl
             query = select(func.count()).where(table.c.resolution == resolution)
             found.append(await connection.scalar(query) or 0)
     return found[0], found[1]
-
-
-def same_answers(before: dict[str, Any], after: dict[str, Any]) -> None:
-    """Equal answers; uptime (a float sum, in another order) to 12 significant digits."""
-    assert after.keys() == before.keys()
-    for key, value in before.items():
-        if getattr(value, "uptime_percent", None) is not None:
-            assert after[key].uptime_percent == pytest.approx(value.uptime_percent, rel=1e-12)
-            value = value.model_copy(update={"uptime_percent": after[key].uptime_percent})
-        assert after[key] == value, key
 
 
 async def test_packed_rollups_give_the_same_rollups_and_statistics(

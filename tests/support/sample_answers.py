@@ -12,6 +12,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connmgr.storage.reads.sample_history import recent_samples, rollups
@@ -83,3 +84,13 @@ async def answers(engine: AsyncEngine) -> dict[str, Any]:
                 stats = await connection_stats(engine, tenant, connection_id, window, now)
                 found[f"{tenant}/{connection_id} {window} {now}"] = stats
     return found
+
+
+def same_answers(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Equal answers; uptime (a float sum, in another order) to 12 significant digits."""
+    assert after.keys() == before.keys()
+    for key, value in before.items():
+        if getattr(value, "uptime_percent", None) is not None:
+            assert after[key].uptime_percent == pytest.approx(value.uptime_percent, rel=1e-12)
+            value = value.model_copy(update={"uptime_percent": after[key].uptime_percent})
+        assert after[key] == value, key
