@@ -20,10 +20,12 @@ It starts a private nats-server (temporary store), a fresh database
 - ``api_get_connection_rps``, ``bare_aiohttp_rps``, ``api_ratio``: requests/s of
   ``GET /api/connections/{id}`` (``connmgr api``, ``--connections`` stored) and of
   a bare aiohttp JSON handler, each loaded from another process (wrk if installed);
-  ``api_cpu_us_per_request``: the API process's CPU time per request of that load.
+  ``api_cpu_us_per_request``: the API process's CPU time per request of that load;
+- ``api_warm_*``: the same three once every stored connection has been read
+  (the steady state of an API that has served a while: every view kept).
 
-``--reads-only`` prints only the read figures (``api_get_connection_rps``,
-``api_cpu_us_per_request``, ``bare_aiohttp_rps``, ``api_ratio``).
+``--reads-only`` prints only the read figures (``api_*``, ``api_warm_*`` and
+``bare_aiohttp_rps``).
 
 ``--nats-sync compare`` prints only the throughput figures, first on a nats-server
 with its default ``sync_interval`` (names prefixed ``default_``), then on a fresh one

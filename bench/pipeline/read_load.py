@@ -11,6 +11,7 @@ the same paths with a fixed small JSON document.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
+import aiohttp
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -153,6 +155,25 @@ def load_argv(spec: LoadSpec) -> list[str]:
         "--concurrency",
         str(spec.concurrency),
     ]
+
+
+async def read_each_once(spec: LoadSpec) -> None:
+    """Every stored id read once (``concurrency`` at a time), before a served load is
+    measured: the steady state of an API that has served a while, every view kept
+    (and, with the change feed, vouched for), whichever ids the load then picks."""
+    ids = spec.ids_file.read_text().split()
+    headers = {"Authorization": f"Bearer {spec.token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def read(chunk: list[str]) -> None:
+            for connection_id in chunk:
+                url = f"{spec.base_url}/api/connections/{connection_id}"
+                async with session.get(url) as response:
+                    if response.status != 200:
+                        raise BenchError(f"sweep: {url} answered {response.status}")
+                    await response.read()
+
+        await asyncio.gather(*(read(ids[n :: spec.concurrency]) for n in range(spec.concurrency)))
 
 
 async def drive(spec: LoadSpec, name: str, log: Path) -> LoadResult:

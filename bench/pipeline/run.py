@@ -43,7 +43,13 @@ from bench.pipeline.floor import Floor, floor_rate
 from bench.pipeline.history import store_history
 from bench.pipeline.latency import offered_load_latency
 from bench.pipeline.options import SYNC_OPTIONS, Options, worker_env
-from bench.pipeline.read_load import LoadResult, LoadSpec, drive, seed_connections
+from bench.pipeline.read_load import (
+    LoadResult,
+    LoadSpec,
+    drive,
+    read_each_once,
+    seed_connections,
+)
 from bench.pipeline.write_load import (
     WritePath,
     build_creates,
@@ -198,14 +204,16 @@ async def measure(spec: LoadSpec, name: str, folder: Path) -> LoadResult:
     return await drive(spec, name, folder / f"{name}.log")
 
 
-async def measure_served(spec: LoadSpec, name: str, folder: Path, server_pid: int) -> LoadResult:
+async def measure_served(
+    spec: LoadSpec, name: str, folder: Path, server_pid: int, prefix: str = "api"
+) -> LoadResult:
     """``measure``, and the server's CPU per request of the measured load as a figure
-    (``api_cpu_us_per_request``): unlike requests/s, barely moved by what else runs."""
+    (``<prefix>_cpu_us_per_request``): unlike requests/s, barely moved by what else runs."""
     await _warm_up(spec, name, folder)
     cpu_before = cpu_seconds(server_pid)
     result = await drive(spec, name, folder / f"{name}.log")
     cpu_used = cpu_seconds(server_pid) - cpu_before
-    figure("api_cpu_us_per_request", cpu_used / max(result.requests, 1) * 1e6)
+    figure(f"{prefix}_cpu_us_per_request", cpu_used / max(result.requests, 1) * 1e6)
     return result
 
 
@@ -226,6 +234,11 @@ async def read_figures(stack: Stack, options: Options) -> None:
     load = _load(api.base_url, ids_file, token, options)
     served = await measure_served(load, "load-api", stack.workdir, api.child.pid)
     figure("api_get_connection_rps", served.rps)
+    with phase("reading every stored connection once"):
+        await read_each_once(load)
+    warm = await measure_served(load, "load-api-warm", stack.workdir, api.child.pid, "api_warm")
+    figure("api_warm_get_connection_rps", warm.rps)
     bare = await measure(_load(bare_url, ids_file, token, options), "load-bare", stack.workdir)
     figure("bare_aiohttp_rps", bare.rps)
     figure("api_ratio", served.rps / bare.rps)
+    figure("api_warm_ratio", warm.rps / bare.rps)

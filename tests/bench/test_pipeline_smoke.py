@@ -47,8 +47,11 @@ FIGURES = (
     "encryptor_peak_rss_mb",
     "api_get_connection_rps",
     "api_cpu_us_per_request",
+    "api_warm_get_connection_rps",
+    "api_warm_cpu_us_per_request",
     "bare_aiohttp_rps",
     "api_ratio",
+    "api_warm_ratio",
     "floor_e2e_per_s",
     "floor_cpu_us_per_command",
     "floor_ratio",
@@ -116,6 +119,9 @@ async def test_reads_only_prints_just_the_read_figures() -> None:
         "api_cpu_us_per_request",
         "api_get_connection_rps",
         "api_ratio",
+        "api_warm_cpu_us_per_request",
+        "api_warm_get_connection_rps",
+        "api_warm_ratio",
         "bare_aiohttp_rps",
     ]
     assert sorted(printed) == expected, run.stdout
