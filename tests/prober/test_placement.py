@@ -79,3 +79,17 @@ def test_a_placement_whose_second_went_by_waits_for_its_next_one() -> None:
     now_due = {cid for cid in ids if offset_of(cid, 10) == 1}  # the second about to come
     assert set(placements.take_due()) == now_due
     assert len(placements) == 50 - len(now_due)
+
+
+def test_a_placement_keeps_whether_its_adder_saw_no_stored_schedule() -> None:
+    clock = Clock(1_700_000_000.6)
+    placements = Placements(clock)
+    ids = [str(uuid.uuid4()) for _ in range(40)]
+    for index, connection_id in enumerate(ids):
+        placements.add(connection_id, 10, absent=index % 2 == 0)
+    clock.now += 20  # every second went by: each waits for its next, flag and all
+    taken: dict[str, bool] = {}
+    for _ in range(11):
+        taken |= placements.take_due()
+        clock.now += 1
+    assert taken == {cid: index % 2 == 0 for index, cid in enumerate(ids)}

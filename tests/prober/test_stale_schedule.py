@@ -11,6 +11,7 @@ would deliver it from ``CONNMGR_SCHED``.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -33,6 +34,7 @@ from connmgr.workers.checks.runner import CheckRunner
 from connmgr.workers.encryptor.batch import EncryptorBatch
 from connmgr.workers.encryptor.handlers import EncryptorPorts
 from connmgr.workers.keyring import Keyring
+from connmgr.workers.prober.placement import Placements
 from connmgr.workers.prober.schedule_messages import StoredSchedule, schedule_body
 from connmgr.workers.prober.schedules import ScheduleKeeper
 from connmgr.workers.prober.service import ProberPool
@@ -269,6 +271,78 @@ async def test_a_keeper_overtaken_while_placing_leaves_the_schedule_the_projecti
     await keeper.place_due([state.id])
     assert (await stored_schedule(nc, state.id))[1] == "@every 30s"
     assert await last_sequence(nc) - before == published
+
+
+class ReadCountingKeeper(ScheduleKeeper):
+    """Counts the stored schedules it reads."""
+
+    def __init__(self, nc: Client, engine: AsyncEngine) -> None:
+        super().__init__(nc, engine)
+        self.reads = 0
+
+    async def _stored_schedules(self, keys: list[tuple[str, str]]) -> list[StoredSchedule]:
+        self.reads += len(keys)
+        return await super()._stored_schedules(keys)
+
+
+async def test_a_schedule_reconcile_found_absent_is_put_without_reading_it_again(
+    nc: Client, encryptor: Encryptor
+) -> None:
+    """A new fleet's first start: a put a connection, no second read."""
+    states = [await created(encryptor) for _ in range(5)]
+    ids = [state.id for state in states]
+    keeper = ReadCountingKeeper(nc, encryptor.engine)
+    clock = ManualClock(time.time())
+    keeper.placements = Placements(clock)
+    await keeper.reconcile()
+    reconciled = keeper.reads
+    before = await last_sequence(nc)
+
+    stop = asyncio.Event()
+    placing = asyncio.create_task(keeper.placements.run(keeper.place_due, stop))
+    for _ in range(12):  # every second of the 10 s window, on the placements' own loop
+        clock.now += 1
+        await asyncio.sleep(0.1)
+    stop.set()
+    await placing
+
+    assert (reconciled, keeper.reads - reconciled) == (5, 0)
+    assert await last_sequence(nc) - before == len(ids)
+    assert all([(await stored_schedule(nc, cid))[1] == "@every 10s" for cid in ids])
+
+
+@pytest.mark.parametrize(
+    ("stored_interval_s", "published"),
+    [(10, 1), (30, 2)],
+    ids=["stored-as-wanted", "stored-older"],
+)
+async def test_a_schedule_put_since_reconcile_found_it_absent_is_read_and_placed_once(
+    nc: Client, encryptor: Encryptor, stored_interval_s: int, published: int
+) -> None:
+    """Another replica placed it meanwhile: the put expecting none is refused, the
+    keeper reads the one stored, and leaves it or replaces it as the projection wants."""
+    state = await created(encryptor, interval_s=10)
+    keeper = ReadCountingKeeper(nc, encryptor.engine)
+    await keeper.reconcile()
+    health_check = {**state.health_check, "interval_s": stored_interval_s}
+    before = await last_sequence(nc)
+    assert await ScheduleKeeper(nc, encryptor.engine).put(
+        replace(state, health_check=health_check), replacing=0
+    )
+
+    await keeper.place_due([state.id], absent={state.id})
+
+    assert keeper.reads == 2  # reconcile's, then the one after the refusal
+    assert (await stored_schedule(nc, state.id))[1] == "@every 10s"
+    assert await last_sequence(nc) - before == published
+
+
+class ManualClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 async def test_a_firing_whose_body_names_another_connection_is_not_checked(

@@ -13,6 +13,11 @@ second's placements then have almost a second to be published.
 
 Placements are kept in memory only. One lost with its process (a crash or a stop
 before its second came) is placed again by the ``reconcile`` of the next start.
+
+A placement may carry what its adder knew: that no schedule was stored when it
+looked (``absent``, the start-up ``reconcile`` of a new fleet). The keeper then puts
+expecting none without reading again; a schedule stored since makes the broker
+refuse the put, and the keeper reads and tries again (``schedules.place_due``).
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ peak); 60 spreads intervals up to a minute fully (docs/decisions.md, "Issue 15")
 TICK_S: Final = 0.05
 LEAD_S: Final = 0.45
 
-Place = Callable[[list[str]], Awaitable[None]]
-"""Publishes the schedules of these connections (whose second has come)."""
+Place = Callable[[list[str], set[str]], Awaitable[None]]
+"""Publishes the schedules of these connections (whose second has come); the set:
+those whose adder saw no stored schedule."""
 
 
 def offset_of(connection_id: str, window_s: int) -> int:
@@ -56,7 +62,7 @@ class Placements:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._due: dict[str, tuple[float, int]] = {}  # second, interval
+        self._due: dict[str, tuple[float, int, bool]] = {}  # second, interval, absent
         self._heap: list[tuple[float, str]] = []
 
     def __len__(self) -> int:
@@ -65,19 +71,22 @@ class Placements:
     def __contains__(self, connection_id: object) -> bool:
         return connection_id in self._due
 
-    def add(self, connection_id: str, interval_s: int) -> None:
+    def add(self, connection_id: str, interval_s: int, *, absent: bool = False) -> None:
+        """Place the connection at its next second (``absent``: its adder saw no
+        stored schedule); one already waiting for an earlier second stays as it is."""
         at = placement_time(connection_id, interval_s, self._clock())
-        if self._due.get(connection_id, (math.inf, 0))[0] <= at:
+        if connection_id in self._due and self._due[connection_id][0] <= at:
             return
-        self._due[connection_id] = (at, interval_s)
+        self._due[connection_id] = (at, interval_s, absent)
         heapq.heappush(self._heap, (at, connection_id))
 
-    def take_due(self) -> list[str]:
-        """The connections whose second comes within ``LEAD_S``, each once, earliest first.
+    def take_due(self) -> dict[str, bool]:
+        """The connections whose second comes within ``LEAD_S``, each once, earliest
+        first, each with whether its adder saw no stored schedule.
 
         One whose second went by (placements added while the loop was busy, or not
         yet running) waits for its next one instead of joining a burst."""
-        now, due = self._clock(), []
+        now, due = self._clock(), {}
         while self._heap and self._heap[0][0] <= now + LEAD_S:
             at, connection_id = heapq.heappop(self._heap)
             entry = self._due.get(connection_id)
@@ -85,16 +94,16 @@ class Placements:
                 continue
             del self._due[connection_id]
             if at < now - LEAD_S:
-                self.add(connection_id, entry[1])
+                self.add(connection_id, entry[1], absent=entry[2])
             else:
-                due.append(connection_id)
+                due[connection_id] = entry[2]
         return due
 
     async def run(self, place: Place, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if due := self.take_due():
                 try:
-                    await place(due)
+                    await place(list(due), {cid for cid, absent in due.items() if absent})
                 except Exception:
                     log.exception("schedule_placement_failed", connections=len(due))
                     for connection_id in due:  # their next second, a window later at most

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Final
 
@@ -55,6 +56,7 @@ log = structlog.get_logger("connmgr.schedules")
 PLACING_AT_ONCE: Final = 32
 PLACING_ROUNDS: Final = 3
 RECONCILE_PAGE: Final = 1000
+NONE_STORED: Final = StoredSchedule(every=None, sequence=0)
 
 
 class ScheduleKeeper:
@@ -153,7 +155,8 @@ class ScheduleKeeper:
                 if wants_schedule(state):
                     scheduled += 1
                     if held.every != every_of(state):
-                        self.placements.add(state.id, interval_of(state))
+                        absent = held.every is None
+                        self.placements.add(state.id, interval_of(state), absent=absent)
                         changed += 1
                 elif held.every is not None:
                     await self.remove(state.tenant, state.id)
@@ -166,41 +169,47 @@ class ScheduleKeeper:
         async with self._engine.connect() as connection:
             return await load_page(connection, after_id, RECONCILE_PAGE)
 
-    async def place_due(self, connection_ids: list[str]) -> None:
+    async def place_due(
+        self, connection_ids: list[str], absent: Collection[str] = frozenset()
+    ) -> None:
         """Publish the schedules of these connections that the projection still wants
         and the stream does not already hold as such (so timing is never reset).
 
         Each put expects the stored schedule it read (``put``): when another
         replica's keeper placed the same connection meanwhile, the put is refused
         and the connection is placed again from a fresh read, so two keepers never
-        publish one schedule twice, and the last put rests on the newest state."""
+        publish one schedule twice, and the last put rests on the newest state.
+        The first put of a connection in ``absent`` (no schedule stored when the
+        ``reconcile`` looked) expects none without reading: at a new fleet's first
+        start, a put a connection instead of a read and a put (``placement``)."""
         pending = connection_ids
         for _ in range(PLACING_ROUNDS):
-            pending = await self._place(pending)
+            pending = await self._place(pending, absent)
             if not pending:
                 return
+            absent = frozenset()  # refused: something is stored now, so read it
         log.warning("schedules_contended", connection_ids=pending)
 
-    async def _place(self, connection_ids: list[str]) -> list[str]:
+    async def _place(self, connection_ids: list[str], absent: Collection[str]) -> list[str]:
         """One round of ``place_due``; returns the connections whose put was refused."""
-        async with self._engine.connect() as connection:
-            tenants = {
-                cid: state.tenant
-                for cid, state in (await load_connections(connection, connection_ids)).items()
-                if state is not None
-            }
+        tenants: dict[str, str] = {}
+        if unknown := [cid for cid in connection_ids if cid not in absent]:
+            async with self._engine.connect() as connection:
+                found = await load_connections(connection, unknown)
+            tenants = {cid: state.tenant for cid, state in found.items() if state is not None}
         reads = await self._stored_schedules([(tenant, cid) for cid, tenant in tenants.items()])
         stored = dict(zip(tenants, reads, strict=True))
         # The states are read after the stored schedules: a put expecting one of those
         # can only succeed if no keeper put since, so no newer state was placed already.
+        # (A connection without a read expects none stored: refused if one is.)
         async with self._engine.connect() as connection:
-            states = await load_connections(connection, list(tenants))
+            states = await load_connections(connection, list(connection_ids))
         wanted = [state for state in states.values() if state and wants_schedule(state)]
         refused: list[str] = []
         slots = asyncio.Semaphore(PLACING_AT_ONCE)
 
         async def place(state: ConnectionState) -> None:
-            held = stored[state.id]
+            held = stored.get(state.id, NONE_STORED)
             if held.every == every_of(state):
                 return
             async with slots:
