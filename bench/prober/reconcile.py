@@ -79,12 +79,12 @@ class ManualClock:
 
 
 async def place_all(keeper: ScheduleKeeper, clock: ManualClock) -> int:
-    """Hand every placement to the keeper as its second comes (``Placements.run``'s
-    call), the seconds passing as fast as the keeper places; returns how many."""
+    """Hand every placement to the keeper as its second comes (as ``Placements.run``
+    does), the seconds passing as fast as the keeper places; returns how many."""
     placed = 0
     for _ in range(2 * MAX_SPREAD_S):  # every placement's second comes within one window
         due = keeper.placements.take_due()
-        await keeper.place_due(list(due), {cid for cid, absent in due.items() if absent})
+        await keeper.placements.hand(due, keeper.place_due)
         placed += len(due)
         clock.now += 1
     if len(keeper.placements):

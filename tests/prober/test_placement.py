@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 
@@ -93,3 +94,28 @@ def test_a_placement_keeps_whether_its_adder_saw_no_stored_schedule() -> None:
         taken |= placements.take_due()
         clock.now += 1
     assert taken == {cid: index % 2 == 0 for index, cid in enumerate(ids)}
+
+
+async def test_the_loop_hands_each_due_placement_with_whether_none_was_stored() -> None:
+    clock = Clock(1_700_000_000.6)  # the next whole second is within LEAD_S
+    placements = Placements(clock)
+    next_second = [cid for cid in (str(uuid.uuid4()) for _ in range(200)) if due_now(cid, clock)]
+    absent, stored = next_second[:2]
+    placements.add(absent, 10, absent=True)
+    placements.add(stored, 10)
+    handed: list[tuple[list[str], set[str]]] = []
+    stop = asyncio.Event()
+
+    async def place(connection_ids: list[str], none_stored: set[str]) -> None:
+        handed.append((connection_ids, none_stored))
+        stop.set()
+
+    await asyncio.wait_for(placements.run(place, stop), timeout=5)
+
+    assert [(sorted(ids), flagged) for ids, flagged in handed] == [
+        (sorted([absent, stored]), {absent})
+    ]
+
+
+def due_now(connection_id: str, clock: Clock) -> bool:
+    return placement_time(connection_id, 10, clock.now) <= clock.now + LEAD_S

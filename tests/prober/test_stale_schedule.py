@@ -292,19 +292,15 @@ async def test_a_schedule_reconcile_found_absent_is_put_without_reading_it_again
     states = [await created(encryptor) for _ in range(5)]
     ids = [state.id for state in states]
     keeper = ReadCountingKeeper(nc, encryptor.engine)
-    clock = ManualClock(time.time())
+    clock = ManualClock(float(int(time.time())))  # whole seconds meet every placement
     keeper.placements = Placements(clock)
     await keeper.reconcile()
     reconciled = keeper.reads
     before = await last_sequence(nc)
 
-    stop = asyncio.Event()
-    placing = asyncio.create_task(keeper.placements.run(keeper.place_due, stop))
-    for _ in range(12):  # every second of the 10 s window, on the placements' own loop
+    for _ in range(12):  # every second of the 10 s window, as the placements' loop
         clock.now += 1
-        await asyncio.sleep(0.1)
-    stop.set()
-    await placing
+        await keeper.placements.hand(keeper.placements.take_due(), keeper.place_due)
 
     assert (reconciled, keeper.reads - reconciled) == (5, 0)
     assert await last_sequence(nc) - before == len(ids)

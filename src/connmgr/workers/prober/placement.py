@@ -99,11 +99,17 @@ class Placements:
                 due[connection_id] = entry[2]
         return due
 
+    @staticmethod
+    async def hand(due: dict[str, bool], place: Place) -> None:
+        """Hand what ``take_due`` returned to ``place``: the connections, and those
+        whose adder saw no stored schedule."""
+        await place(list(due), {cid for cid, absent in due.items() if absent})
+
     async def run(self, place: Place, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if due := self.take_due():
                 try:
-                    await place(list(due), {cid for cid, absent in due.items() if absent})
+                    await self.hand(due, place)
                 except Exception:
                     log.exception("schedule_placement_failed", connections=len(due))
                     for connection_id in due:  # their next second, a window later at most
