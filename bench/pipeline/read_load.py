@@ -159,8 +159,8 @@ def load_argv(spec: LoadSpec) -> list[str]:
 
 async def read_each_once(spec: LoadSpec) -> None:
     """Every stored id read once (``concurrency`` at a time), before a served load is
-    measured: the steady state of an API that has served a while, every view kept
-    (and, with the change feed, vouched for), whichever ids the load then picks."""
+    measured: the steady state of an API that has served a while, every view kept,
+    whichever ids the load then picks."""
     ids = spec.ids_file.read_text().split()
     headers = {"Authorization": f"Bearer {spec.token}"}
     async with aiohttp.ClientSession(headers=headers) as session:

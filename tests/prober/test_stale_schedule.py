@@ -11,7 +11,6 @@ would deliver it from ``CONNMGR_SCHED``.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -22,6 +21,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.manual_clock import ManualClock
 from connmgr.schemas.bus.consumers import PROBE_FIRINGS_CONSUMER
 from connmgr.schemas.bus.headers import SCHEDULE_HEADER, SCHEDULER_HEADER
 from connmgr.schemas.bus.streams import SCHEDULE_STREAM
@@ -292,14 +292,14 @@ async def test_a_schedule_reconcile_found_absent_is_put_without_reading_it_again
     states = [await created(encryptor) for _ in range(5)]
     ids = [state.id for state in states]
     keeper = ReadCountingKeeper(nc, encryptor.engine)
-    clock = ManualClock(float(int(time.time())))  # whole seconds meet every placement
+    clock = ManualClock()  # on a whole second: stepped by seconds, it meets each one
     keeper.placements = Placements(clock)
     await keeper.reconcile()
     reconciled = keeper.reads
     before = await last_sequence(nc)
 
     for _ in range(12):  # every second of the 10 s window, as the placements' loop
-        clock.now += 1
+        clock.advance(1)
         await keeper.placements.hand(keeper.placements.take_due(), keeper.place_due)
 
     assert (reconciled, keeper.reads - reconciled) == (5, 0)
@@ -331,14 +331,6 @@ async def test_a_schedule_put_since_reconcile_found_it_absent_is_read_and_placed
     assert keeper.reads == 2  # reconcile's, then the one after the refusal
     assert (await stored_schedule(nc, state.id))[1] == "@every 10s"
     assert await last_sequence(nc) - before == published
-
-
-class ManualClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_firing_whose_body_names_another_connection_is_not_checked(
