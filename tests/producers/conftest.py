@@ -9,7 +9,8 @@ the stream and bucket for every test.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Final
 
 import nats
 import nats.js.errors
@@ -24,6 +25,10 @@ from connmgr.schemas.bus.inboxes import tenant_inbox_prefix
 from connmgr.schemas.bus.streams import COMMAND_STREAM, DUPLICATE_WINDOW_S, KEYS_BUCKET
 from connmgr.schemas.bus.subjects import command_subjects_all
 from support import require_services
+from support.waiting import wait_for
+
+STORE_NOT_CREATED: Final = 10049
+"""nats-server's error code for a stream whose store it could not create."""
 
 
 @pytest.fixture(scope="package")
@@ -41,17 +46,32 @@ async def bus(producers_nats_url: str) -> AsyncIterator[Client]:
     for remove in (js.delete_stream(COMMAND_STREAM), js.delete_key_value(KEYS_BUCKET)):
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await remove
-    await js.add_stream(
-        StreamConfig(
-            name=COMMAND_STREAM,
-            subjects=[command_subjects_all()],
-            retention=RetentionPolicy.WORK_QUEUE,
-            duplicate_window=DUPLICATE_WINDOW_S,
-        )
+    config = StreamConfig(
+        name=COMMAND_STREAM,
+        subjects=[command_subjects_all()],
+        retention=RetentionPolicy.WORK_QUEUE,
+        duplicate_window=DUPLICATE_WINDOW_S,
     )
-    await js.create_key_value(bucket=KEYS_BUCKET)
+    await created_again(lambda: js.add_stream(config))
+    await created_again(lambda: js.create_key_value(bucket=KEYS_BUCKET))
     yield client
     await client.close()
+
+
+async def created_again(create: Callable[[], Awaitable[object]]) -> object:
+    """``create()`` once the server can: right after a stream (a bucket is one too) is
+    deleted, nats-server may still be removing its files, and refuses to create it
+    again meanwhile ("error creating store for stream"; it once failed a CI run)."""
+
+    async def attempt() -> object:
+        try:
+            return await create()
+        except nats.js.errors.ServerError as error:
+            if error.err_code != STORE_NOT_CREATED:
+                raise
+            return None
+
+    return await wait_for(attempt, message="the stream's store, created again")
 
 
 @pytest.fixture
